@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+//===--- Package.swift - peftlab ------------------------------------------===//
+// Parameter-efficient fine-tuning of Vision Transformers, reproduced as a
+// cached DAG of stages. See README.md for the two commands a user runs.
+//===----------------------------------------------------------------------===//
+import PackageDescription
+
+/// Numeric kernels are optimised even in debug builds: an unoptimised pointer
+/// loop is ~100x slower (../shared/research/swift-anchors.md §2.3).
+let optimiseInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+  name: "peftlab",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "peftlab", targets: ["peftlab"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: - System libraries (found with pkg-config)
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+
+    // MARK: - Library targets, one concern each
+    /// Forward/backward pairs on raw pointers; all matmuls through cblas_sgemm.
+    .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimiseInDebug),
+    /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
+    .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
+    /// Optimizers, schedules, the training loop, metrics, memory accounting.
+    .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    /// The subcommands of the `peftlab` tool.
+    .target(name: "PeftlabCLI", dependencies: [
+      "Model", "Training", "Kernels",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]),
+    .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
+
+    // MARK: - Tests
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+    .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
+  ]
+)

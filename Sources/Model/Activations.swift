@@ -1,0 +1,123 @@
+//===--- Activations.swift - saved activations and backward scratch --------===//
+import Kernels
+
+/// Every buffer one forward/backward pass of batch size B needs, carved out
+/// of one allocation (llm.c's `ActivationTensors`). Shapes:
+///   patches (B, Np, C·P·P), patchOut (B, Np, D), embed (B, T, D)
+///   per layer l: x[l] (B,T,D) block input; ln1, ln2 (B,T,D) with mean/rstd (B·T);
+///     qkv (B,T,3D); probs (B,H,T,T); attn (B,T,D) before proj; mid (B,T,D)
+///     after the attention residual; fc1 (B,T,F) before the activation; act (B,T,F)
+///   x[L] (B,T,D) output of the last block
+///   cls (B,D) class tokens; norm (B,D) final LN; feat (B,D) head input
+///   logits, probs (B,K), losses (B)
+public final class Activations: @unchecked Sendable {
+  public let batch: Int
+  public let config: ViTConfig
+  let storage: FloatBuffer
+  /// Backward scratch (nil until `prepareBackward`).
+  private(set) var grads: FloatBuffer?
+
+  struct Layer { var x, ln1, mean1, rstd1, qkv, probs, attn, mid, ln2, mean2, rstd2, fc1, act: Int }
+  let patches, patchOut, embed, preMean, preRstd: Int
+  let layers: [Layer]
+  let xOut, cls, normOut, normMean, normRstd, feat, featNorm, logits, probs, losses: Int
+
+  // backward scratch offsets
+  var dX = 0, dA = 0, dB = 0, dQKV = 0, dF1 = 0, dF2 = 0, dPatch = 0, dCls = 0, dNorm = 0,
+    dFeat = 0, dLogits = 0, lnScratch = 0, attnScratch = 0
+
+  public init(config c: ViTConfig, batch B: Int) {
+    batch = B
+    config = c
+    let T = c.tokens, D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches
+    var size = 0
+    func take(_ n: Int) -> Int { defer { size += n }; return size }
+    patches = take(B * Np * c.patchDim)
+    patchOut = take(B * Np * D)
+    embed = take(B * T * D)
+    preMean = take(c.preNorm ? B * T : 0)
+    preRstd = take(c.preNorm ? B * T : 0)
+    var ls: [Layer] = []
+    for _ in 0..<c.depth {
+      ls.append(Layer(
+        x: take(B * T * D), ln1: take(B * T * D), mean1: take(B * T), rstd1: take(B * T),
+        qkv: take(B * T * 3 * D), probs: take(B * H * T * T), attn: take(B * T * D),
+        mid: take(B * T * D), ln2: take(B * T * D), mean2: take(B * T), rstd2: take(B * T),
+        fc1: take(B * T * F), act: take(B * T * F)))
+    }
+    layers = ls
+    xOut = take(B * T * D)
+    cls = take(B * D)
+    normOut = take(B * D)
+    normMean = take(B)
+    normRstd = take(B)
+    feat = take(B * D)
+    featNorm = take(B)
+    logits = take(B * c.numClasses)
+    probs = take(B * c.numClasses)
+    losses = take(B)
+    storage = FloatBuffer(count: size)
+  }
+
+  /// Allocates the backward scratch (once).
+  public func prepareBackward() {
+    if grads != nil { return }
+    let c = config, B = batch
+    let T = c.tokens, D = c.width, F = c.mlpDim, Np = c.numPatches
+    var size = 0
+    func take(_ n: Int) -> Int { defer { size += n }; return size }
+    dX = take(B * T * D)
+    dA = take(B * T * D)
+    dB = take(B * T * D)
+    dQKV = take(B * T * 3 * D)
+    dF1 = take(B * T * F)
+    dF2 = take(B * T * F)
+    dPatch = take(B * Np * D)
+    dCls = take(B * D)
+    dNorm = take(B * D)
+    dFeat = take(B * D)
+    dLogits = take(B * c.numClasses)
+    lnScratch = take(LayerNorm.scratchCount(N: B * T, C: max(D, F)))
+    attnScratch = take(Attention.scratchCount(B: B, T: T, H: c.heads))
+    grads = FloatBuffer(count: size)
+  }
+
+  @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { storage.pointer + offset }
+  @inline(__always) func g(_ offset: Int) -> UnsafeMutablePointer<Float> { grads!.pointer + offset }
+
+  /// Bytes of the forward activations and of the backward scratch, as allocated.
+  public var forwardBytes: Int { storage.bytes }
+  public var backwardBytes: Int { grads?.bytes ?? 0 }
+
+  // MARK: - Read access for callers (FPT+ reuses K/V and attention maps)
+
+  /// Logits (B, K) of the last forward pass.
+  public var logitsArray: [Float] { storage.array(logits..<(logits + batch * config.numClasses)) }
+  /// Softmax probabilities (B, K) of the last loss computation.
+  public var probsArray: [Float] { storage.array(probs..<(probs + batch * config.numClasses)) }
+
+  /// Packed q|k|v (B, T, 3D) of layer `l`: K of head h, token t is at
+  /// `[(b·T + t)·3D + D + h·hd ..< +hd]`, V at `+2D` instead of `+D`.
+  public func qkv(layer l: Int) -> UnsafePointer<Float> { UnsafePointer(p(layers[l].qkv)) }
+  /// Attention probabilities (B, H, T, T) of layer `l` (row = query, column = key).
+  public func attentionProbs(layer l: Int) -> UnsafePointer<Float> { UnsafePointer(p(layers[l].probs)) }
+  /// Block input (B, T, D) of layer `l`; `l == depth` gives the last block's output.
+  public func hidden(layer l: Int) -> UnsafePointer<Float> {
+    UnsafePointer(p(l < layers.count ? layers[l].x : xOut))
+  }
+
+  /// Keys or values of layer `l` copied out as (B, H, T, hd).
+  public func keysOrValues(layer l: Int, values: Bool) -> [Float] {
+    let c = config, T = c.tokens, D = c.width, H = c.heads, hd = c.headDim
+    var out = [Float](repeating: 0, count: batch * H * T * hd)
+    let src = qkv(layer: l) + (values ? 2 * D : D)
+    for b in 0..<batch {
+      for h in 0..<H {
+        for t in 0..<T {
+          for j in 0..<hd { out[((b * H + h) * T + t) * hd + j] = src[(b * T + t) * 3 * D + h * hd + j] }
+        }
+      }
+    }
+    return out
+  }
+}

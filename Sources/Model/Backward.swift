@@ -1,0 +1,130 @@
+//===--- Backward.swift - ViT backward pass --------------------------------===//
+//
+// Accumulates ∂loss/∂θ into `grads` for the trainable tensors only. Tensor
+// indices follow the order of computation, so "does anything before this op
+// need a gradient" is a prefix test: the gradient w.r.t. an op's input is
+// computed only then, and a frozen weight skips its GEMM. Linear probing
+// therefore costs one head backward; BitFit and FT-LN skip every weight GEMM.
+//===----------------------------------------------------------------------===//
+import Kernels
+
+extension ViT {
+  /// Backward of mean cross-entropy; call after `forward` and `loss`.
+  public func backward(acts a: Activations, targets: UnsafePointer<Int32>, grads: Gradients) {
+    a.prepareBackward()
+    let c = config, B = a.batch, T = c.tokens, D = c.width, K = c.numClasses, L = layout
+    // below[i]: some tensor with index < i is trainable.
+    var below = [Bool](repeating: false, count: L.tensors.count + 1)
+    for i in 0..<L.tensors.count { below[i + 1] = below[i] || grads.trainable[i] }
+    func gp(_ i: Int) -> UnsafeMutablePointer<Float>? { grads.pointer(i) }
+    func gp(_ i: Int?) -> UnsafeMutablePointer<Float>? { i.flatMap { grads.pointer($0) } }
+
+    let dlogits = a.g(a.dLogits)
+    dlogits.update(repeating: 0, count: B * K)
+    SoftmaxCrossEntropy.backward(dlogits: dlogits, probs: a.p(a.probs), targets: targets, B: B, K: K)
+    let needFeat = below[L.headW]
+    Linear.backward(
+      dinp: needFeat ? a.g(a.dFeat) : nil, dweight: gp(L.headW), dbias: gp(L.headB),
+      dout: dlogits, inp: a.p(a.feat), weight: pointer(L.headW), N: B, C: D, OC: K,
+      accumulate: false)
+    guard needFeat else { return }
+
+    var dnorm = a.g(a.dFeat)
+    if c.head == .l2Linear {
+      dnorm = a.g(a.dNorm)
+      dnorm.update(repeating: 0, count: B * D)
+      L2Normalize.backward(
+        dinp: dnorm, dout: a.g(a.dFeat), out: a.p(a.feat), norm: a.p(a.featNorm), N: B, C: D)
+    }
+    let dcls = a.g(a.dCls)
+    dcls.update(repeating: 0, count: B * D)
+    LayerNorm.backward(
+      dinp: below[L.normW] ? dcls : nil, dweight: gp(L.normW), dbias: gp(L.normB), dout: dnorm,
+      inp: a.p(a.cls), weight: pointer(L.normW), mean: a.p(a.normMean), rstd: a.p(a.normRstd),
+      N: B, C: D, scratch: a.g(a.lnScratch))
+    guard below[L.normW] else { return }
+
+    let dX = a.g(a.dX)
+    dX.update(repeating: 0, count: B * T * D)
+    for b in 0..<B { (dX + b * T * D).update(from: dcls + b * D, count: D) }
+
+    for l in stride(from: c.depth - 1, through: 0, by: -1) {
+      guard below[L.blocks[l].fc2B + 1] else { return }
+      blockBackward(l, acts: a, grads: grads, below: below)
+    }
+    embedBackward(acts: a, grads: grads, below: below)
+  }
+
+  private func blockBackward(_ l: Int, acts a: Activations, grads: Gradients, below: [Bool]) {
+    let c = config, N = a.batch * c.tokens, D = c.width, F = c.mlpDim
+    let s = a.layers[l], t = layout.blocks[l]
+    func gp(_ i: Int) -> UnsafeMutablePointer<Float>? { grads.pointer(i) }
+    let dX = a.g(a.dX), dA = a.g(a.dA), dB = a.g(a.dB)
+    let dF1 = a.g(a.dF1), dF2 = a.g(a.dF2), dQKV = a.g(a.dQKV)
+    let lnScratch = a.g(a.lnScratch)
+
+    // MLP branch: out = mid + fc2(act(fc1(norm2(mid)))); dX holds ∂/∂out.
+    let needAct = below[t.fc2W]
+    Linear.backward(
+      dinp: needAct ? dF2 : nil, dweight: gp(t.fc2W), dbias: gp(t.fc2B), dout: dX,
+      inp: a.p(s.act), weight: pointer(t.fc2W), N: N, C: F, OC: D, accumulate: false)
+    if needAct {
+      Activation.backward(c.activation, dinp: dF1, inp: a.p(s.fc1), dout: dF2, n: N * F, accumulate: false)
+      let needLn2 = below[t.fc1W]
+      Linear.backward(
+        dinp: needLn2 ? dA : nil, dweight: gp(t.fc1W), dbias: gp(t.fc1B), dout: dF1,
+        inp: a.p(s.ln2), weight: pointer(t.fc1W), N: N, C: D, OC: F, accumulate: false)
+      if needLn2 {
+        LayerNorm.backward(
+          dinp: below[t.norm2W] ? dX : nil, dweight: gp(t.norm2W), dbias: gp(t.norm2B), dout: dA,
+          inp: a.p(s.mid), weight: pointer(t.norm2W), mean: a.p(s.mean2), rstd: a.p(s.rstd2),
+          N: N, C: D, scratch: lnScratch)
+      }
+    }
+    // dX now holds ∂/∂mid. Attention branch: mid = x + proj(attn(norm1(x))).
+    guard below[t.projB + 1] else { return }
+    let needAttn = below[t.projW]
+    Linear.backward(
+      dinp: needAttn ? dA : nil, dweight: gp(t.projW), dbias: gp(t.projB), dout: dX,
+      inp: a.p(s.attn), weight: pointer(t.projW), N: N, C: D, OC: D, accumulate: false)
+    guard needAttn else { return }
+    dQKV.update(repeating: 0, count: N * 3 * D)
+    Attention.backward(
+      dqkv: dQKV, dout: dA, qkv: a.p(s.qkv), probs: a.p(s.probs), B: a.batch, T: c.tokens, D: D,
+      H: c.heads, scratch: a.g(a.attnScratch))
+    let needLn1 = below[t.qkvW]
+    Linear.backward(
+      dinp: needLn1 ? dB : nil, dweight: gp(t.qkvW), dbias: gp(t.qkvB), dout: dQKV,
+      inp: a.p(s.ln1), weight: pointer(t.qkvW), N: N, C: D, OC: 3 * D, accumulate: false)
+    if needLn1 {
+      LayerNorm.backward(
+        dinp: below[t.norm1W] ? dX : nil, dweight: gp(t.norm1W), dbias: gp(t.norm1B), dout: dB,
+        inp: a.p(s.x), weight: pointer(t.norm1W), mean: a.p(s.mean1), rstd: a.p(s.rstd1),
+        N: N, C: D, scratch: lnScratch)
+    }
+  }
+
+  private func embedBackward(acts a: Activations, grads: Gradients, below: [Bool]) {
+    let c = config, B = a.batch, T = c.tokens, D = c.width, Np = c.numPatches, L = layout
+    func gp(_ i: Int?) -> UnsafeMutablePointer<Float>? { i.flatMap { grads.pointer($0) } }
+    var dEmbed = a.g(a.dX)
+    if let w = L.preNormW {
+      dEmbed = a.g(a.dA)
+      dEmbed.update(repeating: 0, count: B * T * D)
+      LayerNorm.backward(
+        dinp: below[w] ? dEmbed : nil, dweight: gp(L.preNormW), dbias: gp(L.preNormB),
+        dout: a.g(a.dX), inp: a.p(a.embed), weight: pointer(w), mean: a.p(a.preMean),
+        rstd: a.p(a.preRstd), N: B * T, C: D, scratch: a.g(a.lnScratch))
+      guard below[w] else { return }
+    }
+    let patchTrainable = grads.trainable[L.patchW] || (L.patchB.map { grads.trainable[$0] } ?? false)
+    TokenEmbed.backward(
+      dpatchOut: patchTrainable ? a.g(a.dPatch) : nil, dcls: gp(L.cls), dpos: gp(L.pos), dx: dEmbed,
+      B: B, Np: Np, D: D)
+    if patchTrainable {
+      Linear.backward(
+        dinp: nil, dweight: gp(L.patchW), dbias: gp(L.patchB), dout: a.g(a.dPatch),
+        inp: a.p(a.patches), weight: pointer(L.patchW), N: B * Np, C: c.patchDim, OC: D)
+    }
+  }
+}

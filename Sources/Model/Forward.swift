@@ -1,0 +1,92 @@
+//===--- Forward.swift - ViT forward pass ----------------------------------===//
+//
+//   x0 = [cls; patch_embed(img)] + pos_embed            (B, T, D)
+//   x0 = norm_pre(x0)                                    (CLIP only)
+//   for each block: x = x + proj(MHSA(norm1(x)));  x = x + fc2(act(fc1(norm2(x))))
+//   f  = norm(x[:, 0]);  f = f / ‖f‖ (SH-PEFT head);  logits = head(f)
+// The final LayerNorm is applied to the class tokens only: the head reads
+// nothing else, so this equals timm's norm-then-pool.
+//===----------------------------------------------------------------------===//
+import Kernels
+
+extension ViT {
+  /// Runs the model on `images` (B, C, H, W), normalised float32, and
+  /// leaves every activation (including logits) in `acts`.
+  public func forward(images: UnsafePointer<Float>, acts a: Activations) {
+    let c = config, B = a.batch, T = c.tokens, D = c.width, Np = c.numPatches, L = layout
+    precondition(a.config == c, "activations were made for another config")
+    Patchify.forward(
+      patches: a.p(a.patches), images: images, B: B, C: c.channels, H: c.imageSize,
+      W: c.imageSize, P: c.patchSize)
+    Linear.forward(
+      out: a.p(a.patchOut), inp: a.p(a.patches), weight: pointer(L.patchW),
+      bias: L.patchB.map { pointer($0) }, N: B * Np, C: c.patchDim, OC: D)
+    TokenEmbed.forward(
+      x: a.p(a.embed), patchOut: a.p(a.patchOut), cls: pointer(L.cls), pos: pointer(L.pos),
+      B: B, Np: Np, D: D)
+    let x0 = a.p(a.layers.first?.x ?? a.xOut)
+    if let w = L.preNormW, let b = L.preNormB {
+      LayerNorm.forward(
+        out: x0, mean: a.p(a.preMean), rstd: a.p(a.preRstd), inp: a.p(a.embed),
+        weight: pointer(w), bias: pointer(b), N: B * T, C: D, eps: c.layerNormEps)
+    } else {
+      x0.update(from: a.p(a.embed), count: B * T * D)
+    }
+    for l in 0..<c.depth { blockForward(l, acts: a) }
+    headForward(acts: a)
+  }
+
+  func blockForward(_ l: Int, acts a: Activations) {
+    let c = config, N = a.batch * c.tokens, D = c.width, F = c.mlpDim
+    let s = a.layers[l], t = layout.blocks[l]
+    let out = a.p(l + 1 < c.depth ? a.layers[l + 1].x : a.xOut)
+    LayerNorm.forward(
+      out: a.p(s.ln1), mean: a.p(s.mean1), rstd: a.p(s.rstd1), inp: a.p(s.x),
+      weight: pointer(t.norm1W), bias: pointer(t.norm1B), N: N, C: D, eps: c.layerNormEps)
+    Linear.forward(
+      out: a.p(s.qkv), inp: a.p(s.ln1), weight: pointer(t.qkvW), bias: pointer(t.qkvB),
+      N: N, C: D, OC: 3 * D)
+    Attention.forward(
+      out: a.p(s.attn), probs: a.p(s.probs), qkv: a.p(s.qkv), B: a.batch, T: c.tokens, D: D,
+      H: c.heads)
+    Linear.forward(
+      out: a.p(s.mid), inp: a.p(s.attn), weight: pointer(t.projW), bias: pointer(t.projB),
+      N: N, C: D, OC: D)
+    Residual.forward(out: a.p(s.mid), a: a.p(s.mid), b: a.p(s.x), n: N * D)
+    LayerNorm.forward(
+      out: a.p(s.ln2), mean: a.p(s.mean2), rstd: a.p(s.rstd2), inp: a.p(s.mid),
+      weight: pointer(t.norm2W), bias: pointer(t.norm2B), N: N, C: D, eps: c.layerNormEps)
+    Linear.forward(
+      out: a.p(s.fc1), inp: a.p(s.ln2), weight: pointer(t.fc1W), bias: pointer(t.fc1B),
+      N: N, C: D, OC: F)
+    Activation.forward(c.activation, out: a.p(s.act), inp: a.p(s.fc1), n: N * F)
+    Linear.forward(
+      out: out, inp: a.p(s.act), weight: pointer(t.fc2W), bias: pointer(t.fc2B), N: N, C: F, OC: D)
+    Residual.forward(out: out, a: out, b: a.p(s.mid), n: N * D)
+  }
+
+  func headForward(acts a: Activations) {
+    let c = config, B = a.batch, T = c.tokens, D = c.width
+    for b in 0..<B { (a.p(a.cls) + b * D).update(from: a.p(a.xOut) + b * T * D, count: D) }
+    LayerNorm.forward(
+      out: a.p(a.normOut), mean: a.p(a.normMean), rstd: a.p(a.normRstd), inp: a.p(a.cls),
+      weight: pointer(layout.normW), bias: pointer(layout.normB), N: B, C: D, eps: c.layerNormEps)
+    if c.head == .l2Linear {
+      L2Normalize.forward(out: a.p(a.feat), norm: a.p(a.featNorm), inp: a.p(a.normOut), N: B, C: D)
+    } else {
+      a.p(a.feat).update(from: a.p(a.normOut), count: B * D)
+    }
+    Linear.forward(
+      out: a.p(a.logits), inp: a.p(a.feat), weight: pointer(layout.headW),
+      bias: pointer(layout.headB), N: B, C: D, OC: c.numClasses)
+  }
+
+  /// Mean softmax cross-entropy of the last forward pass against `targets`
+  /// (B labels in 0..<K); also fills the softmax probabilities.
+  @discardableResult
+  public func loss(acts a: Activations, targets: UnsafePointer<Int32>) -> Float {
+    SoftmaxCrossEntropy.forward(
+      probs: a.p(a.probs), losses: a.p(a.losses), logits: a.p(a.logits), targets: targets,
+      B: a.batch, K: config.numClasses)
+  }
+}

@@ -1,0 +1,246 @@
+//===--- HDF5File.swift - a small typed wrapper over the HDF5 C API --------===//
+import CHDF5
+import Foundation
+
+/// An open HDF5 file. Datasets are addressed by path ("grads/head.weight");
+/// intermediate groups are created on write. Errors name the file and object.
+public final class HDF5File {
+  public let path: String
+  private let id: hid_t
+
+  private init(path: String, id: hid_t) {
+    self.path = path
+    self.id = id
+  }
+
+  deinit { H5Fclose(id) }
+
+  /// Creates (truncating) a file for writing.
+  public static func create(_ path: String) throws -> HDF5File {
+    chdf5_silence_errors()
+    let id = H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default())
+    guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot create HDF5 file") }
+    return HDF5File(path: path, id: id)
+  }
+
+  /// Opens an existing file read-only.
+  public static func open(_ path: String) throws -> HDF5File {
+    chdf5_silence_errors()
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw ModelError.badFile(path: path, message: "no such file")
+    }
+    guard H5Fis_hdf5(path) > 0 else { throw ModelError.badFile(path: path, message: "not an HDF5 file") }
+    let id = H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default())
+    guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot open HDF5 file") }
+    return HDF5File(path: path, id: id)
+  }
+
+  private func fail(_ what: String) -> ModelError { .badFile(path: path, message: what) }
+
+  // MARK: - Writing
+
+  private func writeRaw(
+    _ name: String, type: hid_t, shape: [Int], bytes: UnsafeRawPointer?
+  ) throws {
+    var dims = shape.map { hsize_t($0) }
+    let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+    guard space >= 0 else { throw fail("cannot make dataspace for '\(name)'") }
+    defer { H5Sclose(space) }
+    let lcpl = H5Pcreate(chdf5_p_link_create())
+    H5Pset_create_intermediate_group(lcpl, 1)
+    defer { H5Pclose(lcpl) }
+    let ds = H5Dcreate2(id, name, type, space, lcpl, chdf5_p_default(), chdf5_p_default())
+    guard ds >= 0 else { throw fail("cannot create dataset '\(name)'") }
+    defer { H5Dclose(ds) }
+    if shape.reduce(1, *) > 0 {
+      guard H5Dwrite(ds, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), bytes) >= 0 else {
+        throw fail("cannot write dataset '\(name)'")
+      }
+    }
+  }
+
+  public func write(_ name: String, floats: UnsafeBufferPointer<Float>, shape: [Int]) throws {
+    precondition(floats.count == shape.reduce(1, *), "shape \(shape) does not match \(floats.count) values")
+    try writeRaw(name, type: chdf5_native_float(), shape: shape, bytes: floats.baseAddress)
+  }
+
+  public func write(_ name: String, floats: [Float], shape: [Int]? = nil) throws {
+    try floats.withUnsafeBufferPointer { try write(name, floats: $0, shape: shape ?? [floats.count]) }
+  }
+
+  public func write(_ name: String, int64s: [Int64], shape: [Int]? = nil) throws {
+    let s = shape ?? [int64s.count]
+    precondition(int64s.count == s.reduce(1, *))
+    try int64s.withUnsafeBytes { try writeRaw(name, type: chdf5_native_int64(), shape: s, bytes: $0.baseAddress) }
+  }
+
+  public func write(_ name: String, doubles: [Double], shape: [Int]? = nil) throws {
+    let s = shape ?? [doubles.count]
+    precondition(doubles.count == s.reduce(1, *))
+    try doubles.withUnsafeBytes { try writeRaw(name, type: chdf5_native_double(), shape: s, bytes: $0.baseAddress) }
+  }
+
+  /// A scalar float dataset (shape ()).
+  public func write(_ name: String, scalar: Float) throws {
+    var v = scalar
+    let space = H5Screate(H5S_SCALAR)
+    defer { H5Sclose(space) }
+    let ds = H5Dcreate2(id, name, chdf5_native_float(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+    guard ds >= 0 else { throw fail("cannot create dataset '\(name)'") }
+    defer { H5Dclose(ds) }
+    H5Dwrite(ds, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &v)
+  }
+
+  // MARK: - Reading
+
+  public func exists(_ name: String) -> Bool {
+    var prefix = ""
+    for part in name.split(separator: "/") {
+      prefix += (prefix.isEmpty ? "" : "/") + part
+      if H5Lexists(id, prefix, chdf5_p_default()) <= 0 { return false }
+    }
+    return true
+  }
+
+  public func shape(of name: String) throws -> [Int] {
+    guard exists(name) else { throw fail("missing dataset '\(name)'") }
+    let ds = H5Dopen2(id, name, chdf5_p_default())
+    guard ds >= 0 else { throw fail("'\(name)' is not a dataset") }
+    defer { H5Dclose(ds) }
+    let space = H5Dget_space(ds)
+    defer { H5Sclose(space) }
+    let rank = Int(H5Sget_simple_extent_ndims(space))
+    var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+    H5Sget_simple_extent_dims(space, &dims, nil)
+    return rank == 0 ? [] : dims.map { Int($0) }
+  }
+
+  private func readRaw<T>(_ name: String, type: hid_t, zero: T) throws -> ([T], [Int]) {
+    let shape = try shape(of: name)
+    var out = [T](repeating: zero, count: shape.reduce(1, *))
+    let ds = H5Dopen2(id, name, chdf5_p_default())
+    defer { H5Dclose(ds) }
+    let status = out.withUnsafeMutableBytes {
+      H5Dread(ds, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
+    }
+    guard status >= 0 else { throw fail("cannot read '\(name)' as \(T.self) (wrong type?)") }
+    return (out, shape)
+  }
+
+  /// Reads any numeric dataset, converted to Float.
+  public func readFloats(_ name: String) throws -> (values: [Float], shape: [Int]) {
+    try readRaw(name, type: chdf5_native_float(), zero: Float(0))
+  }
+
+  /// Reads any integer dataset, converted to Int64.
+  public func readInt64s(_ name: String) throws -> (values: [Int64], shape: [Int]) {
+    try readRaw(name, type: chdf5_native_int64(), zero: Int64(0))
+  }
+
+  /// Paths of every dataset in the file, sorted.
+  public func datasetNames() -> [String] {
+    final class Box { var names: [String] = [] }
+    let box = Box()
+    let ctx = Unmanaged.passUnretained(box).toOpaque()
+    H5Ovisit2(id, H5_INDEX_NAME, H5_ITER_NATIVE, { _, name, info, ctx in
+      if let name, let info, info.pointee.type == H5O_TYPE_DATASET {
+        Unmanaged<Box>.fromOpaque(ctx!).takeUnretainedValue().names.append(String(cString: name))
+      }
+      return 0
+    }, ctx, UInt32(H5O_INFO_BASIC))
+    return box.names.sorted()
+  }
+
+  // MARK: - Attributes (on the root group)
+
+  public func setAttribute(_ name: String, string: String) throws {
+    let type = H5Tcopy(chdf5_c_s1())
+    defer { H5Tclose(type) }
+    let bytes = Array(string.utf8)
+    H5Tset_size(type, max(1, bytes.count))
+    H5Tset_cset(type, H5T_CSET_UTF8)
+    let space = H5Screate(H5S_SCALAR)
+    defer { H5Sclose(space) }
+    let attr = H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default())
+    guard attr >= 0 else { throw fail("cannot create attribute '\(name)'") }
+    defer { H5Aclose(attr) }
+    var buf = bytes.isEmpty ? [UInt8(0)] : bytes
+    H5Awrite(attr, type, &buf)
+  }
+
+  public func setAttribute(_ name: String, int: Int) throws {
+    var v = Int64(int)
+    try writeScalarAttribute(name, type: chdf5_native_int64(), &v)
+  }
+
+  public func setAttribute(_ name: String, double: Double) throws {
+    var v = double
+    try writeScalarAttribute(name, type: chdf5_native_double(), &v)
+  }
+
+  private func writeScalarAttribute(_ name: String, type: hid_t, _ value: UnsafeRawPointer) throws {
+    let space = H5Screate(H5S_SCALAR)
+    defer { H5Sclose(space) }
+    let attr = H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default())
+    guard attr >= 0 else { throw fail("cannot create attribute '\(name)'") }
+    defer { H5Aclose(attr) }
+    H5Awrite(attr, type, value)
+  }
+
+  public func hasAttribute(_ name: String) -> Bool { H5Aexists(id, name) > 0 }
+
+  public func stringAttribute(_ name: String) throws -> String {
+    guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
+    let attr = H5Aopen(id, name, chdf5_p_default())
+    defer { H5Aclose(attr) }
+    let ftype = H5Aget_type(attr)
+    defer { H5Tclose(ftype) }
+    guard H5Tget_class(ftype) == H5T_STRING else { throw fail("attribute '\(name)' is not a string") }
+    if H5Tis_variable_str(ftype) > 0 {
+      var p: UnsafeMutablePointer<CChar>? = nil
+      H5Aread(attr, ftype, &p)
+      defer { if let p { H5free_memory(p) } }
+      return p.map { String(cString: $0) } ?? ""
+    }
+    let size = H5Tget_size(ftype)
+    var buf = [UInt8](repeating: 0, count: size + 1)
+    H5Aread(attr, ftype, &buf)
+    return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+  }
+
+  public func intAttribute(_ name: String) throws -> Int {
+    guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
+    let attr = H5Aopen(id, name, chdf5_p_default())
+    defer { H5Aclose(attr) }
+    var v: Int64 = 0
+    guard H5Aread(attr, chdf5_native_int64(), &v) >= 0 else { throw fail("attribute '\(name)' is not an integer") }
+    return Int(v)
+  }
+
+  public func doubleAttribute(_ name: String) throws -> Double {
+    guard hasAttribute(name) else { throw fail("missing attribute '\(name)'") }
+    let attr = H5Aopen(id, name, chdf5_p_default())
+    defer { H5Aclose(attr) }
+    var v = 0.0
+    guard H5Aread(attr, chdf5_native_double(), &v) >= 0 else { throw fail("attribute '\(name)' is not a number") }
+    return v
+  }
+}
+
+/// Writes a file at `path` atomically: `body` writes to a temporary file in
+/// the same folder, which is renamed over `path` only if `body` succeeds.
+public func writeAtomically(_ path: String, _ body: (String) throws -> Void) throws {
+  let url = URL(fileURLWithPath: path)
+  let dir = url.deletingLastPathComponent().path
+  try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  do {
+    try body(tmp)
+    guard rename(tmp, path) == 0 else {
+      throw ModelError.badFile(path: path, message: "cannot rename temporary file into place")
+    }
+  } catch {
+    try? FileManager.default.removeItem(atPath: tmp)
+    throw error
+  }
+}

@@ -1,0 +1,70 @@
+//===--- ViT.swift - the model: config, layout and one parameter buffer ----===//
+import Foundation
+import Kernels
+
+/// A Vision Transformer whose parameters live in one flat buffer with named views.
+public final class ViT: @unchecked Sendable {
+  public let config: ViTConfig
+  public let layout: ViTLayout
+  public let params: FloatBuffer
+
+  /// A model with timm's initialisation (`init_weights_vit_timm`): Linear
+  /// weights trunc-normal(0.02) and zero biases, LayerNorm (1, 0), pos_embed
+  /// trunc-normal(0.02), cls_token normal(1e-6), patch embedding as
+  /// PyTorch's Conv2d default (uniform ±1/√fan_in).
+  public init(config: ViTConfig, seed: UInt64) throws {
+    try config.validate()
+    self.config = config
+    layout = ViTLayout(config)
+    params = FloatBuffer(count: layout.totalCount)
+    var rng = Xoshiro256(seed: seed)
+    let p = params.pointer
+    for (i, t) in layout.tensors.enumerated() {
+      let dst = p + t.offset
+      if i == layout.patchW || i == layout.patchB {
+        let bound = 1 / Double(config.patchDim).squareRoot()
+        for j in 0..<t.count { dst[j] = Float((rng.uniform() * 2 - 1) * bound) }
+      } else if i == layout.cls {
+        for j in 0..<t.count { dst[j] = Float(rng.normal() * 1e-6) }
+      } else if t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
+        || t.name == "norm.weight" || t.name == "norm_pre.weight"
+      {
+        dst.update(repeating: 1, count: t.count)
+      } else if t.shape.count >= 2 {  // linear weights and pos_embed
+        for j in 0..<t.count { dst[j] = Float(rng.truncatedNormal(std: 0.02)) }
+      }  // biases stay zero
+    }
+  }
+
+  /// A model sharing nothing with this one, with the same values.
+  public func copy() -> ViT { ViT(config: config, layout: layout, params: params.copy()) }
+
+  init(config: ViTConfig, layout: ViTLayout, params: FloatBuffer) {
+    self.config = config
+    self.layout = layout
+    self.params = params
+  }
+
+  /// Pointer to the start of tensor `index`.
+  @inline(__always)
+  public func pointer(_ index: Int) -> UnsafeMutablePointer<Float> {
+    params.pointer + layout.tensors[index].offset
+  }
+
+  /// The values of a tensor or q/k/v view by timm name.
+  public func values(_ name: String) -> [Float]? {
+    guard let s = layout.spec(named: name) else { return nil }
+    return params.array(s.range)
+  }
+
+  /// Overwrites a tensor's values; the count must match.
+  public func setValues(_ name: String, _ v: [Float]) throws {
+    guard let s = layout.spec(named: name) else { throw ModelError.invalidConfig("no tensor '\(name)'") }
+    guard v.count == s.count else {
+      throw ModelError.invalidConfig("tensor '\(name)' has \(s.count) values, got \(v.count)")
+    }
+    v.withUnsafeBufferPointer { (params.pointer + s.offset).update(from: $0.baseAddress!, count: s.count) }
+  }
+
+  public var parameterCount: Int { layout.totalCount }
+}

@@ -1,0 +1,11 @@
+//===--- Peftlab.swift - the `peftlab` command -----------------------------===//
+import ArgumentParser
+
+public struct Peftlab: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "peftlab",
+    abstract: "Parameter-efficient fine-tuning of Vision Transformers: train, study, plot.",
+    subcommands: [TrainCommand.self, ModelCommand.self, BenchCommand.self])
+
+  public init() {}
+}

@@ -1,0 +1,88 @@
+//===--- ImageSet.swift - an in-memory labelled image set ------------------===//
+import Model
+
+/// Images (N, C, H, W) as normalised float32 and integer labels (N).
+public struct ImageSet: Sendable {
+  public var images: [Float]
+  public var labels: [Int32]
+  public let channels: Int, height: Int, width: Int
+  public let classes: Int
+
+  public init(images: [Float], labels: [Int32], channels: Int, height: Int, width: Int, classes: Int) {
+    precondition(images.count == labels.count * channels * height * width)
+    self.images = images
+    self.labels = labels
+    self.channels = channels
+    self.height = height
+    self.width = width
+    self.classes = classes
+  }
+
+  public var count: Int { labels.count }
+  public var imageSize: Int { channels * height * width }
+
+  /// Copies the samples `indices` into a batch (images, labels).
+  public func gather(_ indices: ArraySlice<Int>, images dst: inout [Float], labels lab: inout [Int32]) {
+    let n = imageSize
+    dst.removeAll(keepingCapacity: true)
+    lab.removeAll(keepingCapacity: true)
+    for i in indices {
+      dst.append(contentsOf: images[(i * n)..<((i + 1) * n)])
+      lab.append(labels[i])
+    }
+  }
+}
+
+/// Shuffled mini-batches over an `ImageSet`, reshuffled each epoch with a
+/// seeded generator; the last incomplete batch of an epoch is dropped.
+public struct BatchSampler {
+  let set: ImageSet
+  let batch: Int
+  var rng: Xoshiro256
+  var order: [Int] = []
+  var cursor = 0
+  public private(set) var epoch = 0
+
+  public init(_ set: ImageSet, batch: Int, seed: UInt64) {
+    precondition(set.count >= batch, "batch \(batch) larger than the set (\(set.count))")
+    self.set = set
+    self.batch = batch
+    rng = Xoshiro256(seed: seed)
+  }
+
+  public mutating func next(images: inout [Float], labels: inout [Int32]) {
+    if order.isEmpty || cursor + batch > order.count {
+      order = Array(0..<set.count)
+      order.shuffle(using: &rng)
+      cursor = 0
+      epoch += 1
+    }
+    set.gather(order[cursor..<(cursor + batch)], images: &images, labels: &labels)
+    cursor += batch
+  }
+}
+
+public enum Evaluation {
+  /// Runs `model` over `set` in batches; metrics from softmax probabilities.
+  public static func evaluate(_ model: ViT, on set: ImageSet, batch: Int = 64) -> ClassificationMetrics {
+    let K = model.config.numClasses
+    var scores: [Float] = []
+    scores.reserveCapacity(set.count * K)
+    var lossSum = 0.0
+    var imgs: [Float] = [], labs: [Int32] = []
+    var start = 0
+    var acts = Activations(config: model.config, batch: min(batch, set.count))
+    while start < set.count {
+      let n = min(batch, set.count - start)
+      if n != acts.batch { acts = Activations(config: model.config, batch: n) }
+      set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
+      imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
+      let l = labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }
+      lossSum += Double(l) * Double(n)
+      scores.append(contentsOf: acts.probsArray)
+      start += n
+    }
+    return Metrics.all(
+      scores: scores, labels: set.labels.map(Int.init), classes: K, loss: lossSum / Double(set.count))
+  }
+}

@@ -1,0 +1,100 @@
+//===--- Trainer.swift - one training step and the loop around it ----------===//
+import Foundation
+import Kernels
+import Model
+
+public struct TrainConfig: Codable, Sendable, Equatable {
+  public var optimizer: OptimizerKind
+  public var schedule: CosineSchedule
+  public var batchSize: Int
+  /// Clip the global gradient norm to this value (nil: no clipping).
+  public var clipNorm: Float?
+
+  public init(optimizer: OptimizerKind, schedule: CosineSchedule, batchSize: Int, clipNorm: Float? = nil) {
+    self.optimizer = optimizer
+    self.schedule = schedule
+    self.batchSize = batchSize
+    self.clipNorm = clipNorm
+  }
+}
+
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+  /// NaN/Inf in the loss (`tensor` = "loss") or in a gradient.
+  case diverged(step: Int, tensor: String)
+  case badBatch(String)
+
+  public var description: String {
+    switch self {
+    case .diverged(let step, let tensor):
+      return "training diverged at step \(step): non-finite values in \(tensor)"
+    case .badBatch(let s): return "bad batch: \(s)"
+    }
+  }
+}
+
+public struct StepResult: Sendable {
+  public var step: Int
+  public var loss: Float
+  public var lr: Float
+  public var gradNorm: Double
+}
+
+/// Trains `model` in place on the parameters `selection` allows.
+public final class Trainer {
+  public let model: ViT
+  public let config: TrainConfig
+  public let selection: ParameterSelection
+  public let grads: Gradients
+  public let optimizer: Optimizer
+  public let acts: Activations
+  public private(set) var step = 0
+
+  public init(model: ViT, selection: ParameterSelection, config: TrainConfig) {
+    self.model = model
+    self.config = config
+    self.selection = selection
+    grads = Gradients(layout: model.layout, trainable: selection.tensors)
+    optimizer = Optimizer(kind: config.optimizer, layout: model.layout, selection: selection, grads: grads)
+    acts = Activations(config: model.config, batch: config.batchSize)
+  }
+
+  /// Forward, backward and update on one batch: `images` (B, C, H, W), `labels` (B).
+  @discardableResult
+  public func step(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>) throws -> StepResult {
+    let lr = config.schedule.lr(at: step)
+    model.forward(images: images, acts: acts)
+    let loss = model.loss(acts: acts, targets: labels)
+    guard loss.isFinite else { throw TrainingError.diverged(step: step, tensor: "loss") }
+    grads.zero()
+    model.backward(acts: acts, targets: labels, grads: grads)
+    if let bad = firstNonFiniteGradient() { throw TrainingError.diverged(step: step, tensor: "grad of " + bad) }
+    let norm = optimizer.gradientNorm(grads)
+    if let clip = config.clipNorm, norm > Double(clip) {
+      optimizer.scaleGradients(grads, by: Float(Double(clip) / (norm + 1e-6)))
+    }
+    optimizer.step(params: model.params, grads: grads, lr: lr)
+    defer { step += 1 }
+    return StepResult(step: step, loss: loss, lr: lr, gradNorm: norm)
+  }
+
+  /// Name of the first trainable tensor whose gradient holds NaN or Inf.
+  func firstNonFiniteGradient() -> String? {
+    let g = grads.buffer.pointer
+    for (i, s) in model.layout.tensors.enumerated() {
+      guard let o = grads.offsets[i] else { continue }
+      // A sum is non-finite iff some element is (or it overflowed: check those).
+      if !Vec.sum(g + o, s.count).isFinite {
+        for j in 0..<s.count where !g[o + j].isFinite { return s.name }
+      }
+    }
+    return nil
+  }
+
+  /// Bytes allocated for training (see `MemoryReport`).
+  public var memory: MemoryReport {
+    acts.prepareBackward()
+    return MemoryReport(
+      parameters: model.params.bytes, gradients: grads.buffer.bytes,
+      optimizerState: optimizer.stateBytes, activations: acts.forwardBytes + acts.backwardBytes)
+  }
+}

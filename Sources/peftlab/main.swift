@@ -1,0 +1,3 @@
+import PeftlabCLI
+
+Peftlab.main()
