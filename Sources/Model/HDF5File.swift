@@ -7,6 +7,7 @@ import Foundation
 public final class HDF5File {
   public let path: String
   private let id: hid_t
+  var idForExtensions: hid_t { id }
 
   private init(path: String, id: hid_t) {
     self.path = path
@@ -242,5 +243,24 @@ public func writeAtomically(_ path: String, _ body: (String) throws -> Void) thr
   } catch {
     try? FileManager.default.removeItem(atPath: tmp)
     throw error
+  }
+}
+
+extension HDF5File {
+  /// A numeric attribute of a group (e.g. written by h5py as `g.attrs[k] = v`).
+  public func groupDoubleAttribute(_ group: String, _ name: String) throws -> Double {
+    let gid = H5Oopen(idForExtensions, group, chdf5_p_default())
+    guard gid >= 0 else { throw ModelError.badFile(path: path, message: "missing group '\(group)'") }
+    defer { H5Oclose(gid) }
+    guard H5Aexists(gid, name) > 0 else {
+      throw ModelError.badFile(path: path, message: "missing attribute '\(group)/\(name)'")
+    }
+    let attr = H5Aopen(gid, name, chdf5_p_default())
+    defer { H5Aclose(attr) }
+    var v = 0.0
+    guard H5Aread(attr, chdf5_native_double(), &v) >= 0 else {
+      throw ModelError.badFile(path: path, message: "attribute '\(group)/\(name)' is not a number")
+    }
+    return v
   }
 }

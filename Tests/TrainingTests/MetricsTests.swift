@@ -1,0 +1,26 @@
+//===--- MetricsTests.swift - against scikit-learn -------------------------===//
+import Model
+import Training
+import XCTest
+
+final class MetricsTests: XCTestCase {
+  func testAgainstScikitLearn() throws {
+    let f = try HDF5File.open(fixture("metrics.h5"))
+    for name in ["binary", "multiclass", "ties", "missing_class"] {
+      let (scores, shape) = try f.readFloats("\(name)/scores")
+      let labels = try f.readInt64s("\(name)/labels").values.map(Int.init)
+      let m = Metrics.all(scores: scores, labels: labels, classes: shape[1])
+      XCTAssertEqual(m.accuracy, try f.groupDoubleAttribute(name, "accuracy"), accuracy: 1e-12, name)
+      XCTAssertEqual(m.macroF1, try f.groupDoubleAttribute(name, "macro_f1"), accuracy: 1e-12, name)
+      XCTAssertEqual(m.macroAUC, try f.groupDoubleAttribute(name, "macro_auc"), accuracy: 1e-9, name)
+      XCTAssertEqual(m.confusion.flatMap { $0 }.reduce(0, +), labels.count)
+    }
+  }
+
+  func testConfusionMatrixAndPerfectScores() {
+    let m = Metrics.all(scores: [0.9, 0.1, 0.2, 0.8, 0.6, 0.4], labels: [0, 1, 1], classes: 2)
+    XCTAssertEqual(m.confusion, [[1, 0], [1, 1]])
+    XCTAssertEqual(m.accuracy, 2.0 / 3, accuracy: 1e-12)
+    XCTAssertEqual(m.macroAUC, 1.0, accuracy: 1e-12)  // 0.8 > 0.1 ... ranks still separate
+  }
+}
