@@ -11,7 +11,10 @@ public final class ViT: @unchecked Sendable {
   /// A model with timm's initialisation (`init_weights_vit_timm`): Linear
   /// weights trunc-normal(0.02) and zero biases, LayerNorm (1, 0), pos_embed
   /// trunc-normal(0.02), cls_token normal(1e-6), patch embedding as
-  /// PyTorch's Conv2d default (uniform ±1/√fan_in).
+  /// PyTorch's Conv2d default (uniform ±1/√fan_in). The SH-PEFT head ("an L2
+  /// normalisation and a linear layer") is a fresh `nn.Linear`, so it gets
+  /// PyTorch's Linear default, uniform ±1/√D for weight and bias: with unit
+  /// features, timm's 0.02 would bound the logits to ~±0.1.
   public init(config: ViTConfig, seed: UInt64) throws {
     try config.validate()
     self.config = config
@@ -21,8 +24,10 @@ public final class ViT: @unchecked Sendable {
     let p = params.pointer
     for (i, t) in layout.tensors.enumerated() {
       let dst = p + t.offset
-      if i == layout.patchW || i == layout.patchB {
-        let bound = 1 / Double(config.patchDim).squareRoot()
+      let isL2Head = config.head == .l2Linear && (i == layout.headW || i == layout.headB)
+      if i == layout.patchW || i == layout.patchB || isL2Head {
+        let fanIn = isL2Head ? config.width : config.patchDim
+        let bound = 1 / Double(fanIn).squareRoot()
         for j in 0..<t.count { dst[j] = Float((rng.uniform() * 2 - 1) * bound) }
       } else if i == layout.cls {
         for j in 0..<t.count { dst[j] = Float(rng.normal() * 1e-6) }

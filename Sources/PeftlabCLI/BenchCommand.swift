@@ -1,0 +1,4 @@
+import ArgumentParser
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks.")
+}
