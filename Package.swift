@@ -5,9 +5,18 @@
 //===----------------------------------------------------------------------===//
 import PackageDescription
 
+import Foundation
+
 /// Numeric kernels are optimised even in debug builds: an unoptimised pointer
 /// loop is ~100x slower (../shared/research/swift-anchors.md §2.3).
-let optimiseInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+var optimiseInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+/// Opt-in: PEFTLAB_CPU=haswell compiles the kernels for AVX2 + FMA (the
+/// Makefile sets it only when /proc/cpuinfo has both). A binary built this
+/// way does not run on older CPUs; the default is baseline x86-64.
+if let cpu = ProcessInfo.processInfo.environment["PEFTLAB_CPU"], !cpu.isEmpty {
+  optimiseInDebug.append(.unsafeFlags(["-target-cpu", cpu]))
+}
 
 let package = Package(
   name: "peftlab",

@@ -12,15 +12,23 @@ public enum ActivationKind: String, Codable, Sendable, CaseIterable {
 }
 
 public enum Activation {
+  typealias V = FastMath.V
+
   public static func forward(
     _ kind: ActivationKind, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int
   ) {
     Parallel.forRanges(n, grain: 4096) { _, r in
-      switch kind {
-      case .gelu:
-        for i in r { let x = inp[i]; out[i] = 0.5 * x * (1 + erff(x * 0.70710678118654752)) }
-      case .quickGELU:
-        for i in r { let x = inp[i]; out[i] = x / (1 + expf(-1.702 * x)) }
+      var i = r.lowerBound
+      while i < r.upperBound {
+        let c = min(8, r.upperBound - i)
+        let x = FastMath.load(inp + i, count: c)
+        let y: V
+        switch kind {
+        case .gelu: y = 0.5 * x * (1 + FastMath.erf(x * 0.70710678118654752))
+        case .quickGELU: y = x / (1 + FastMath.exp(-1.702 * x))
+        }
+        FastMath.store(y, out + i, count: c)
+        i += 8
       }
     }
   }
@@ -32,22 +40,24 @@ public enum Activation {
     dout: UnsafePointer<Float>, n: Int, accumulate: Bool = true
   ) {
     Parallel.forRanges(n, grain: 4096) { _, r in
-      switch kind {
-      case .gelu:
-        for i in r {
-          let x = inp[i]
-          let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
-          let pdf = expf(-0.5 * x * x) * 0.39894228040143268
-          let g = (cdf + x * pdf) * dout[i]
-          dinp[i] = accumulate ? dinp[i] + g : g
+      var i = r.lowerBound
+      while i < r.upperBound {
+        let c = min(8, r.upperBound - i)
+        let x = FastMath.load(inp + i, count: c)
+        let dy = FastMath.load(dout + i, count: c)
+        var g: V
+        switch kind {
+        case .gelu:
+          let cdf = 0.5 * (1 + FastMath.erf(x * 0.70710678118654752))
+          let pdf = FastMath.exp(-0.5 * x * x) * 0.39894228040143268
+          g = (cdf + x * pdf) * dy
+        case .quickGELU:
+          let s = 1 / (1 + FastMath.exp(-1.702 * x))
+          g = s * (1 + 1.702 * x * (1 - s)) * dy
         }
-      case .quickGELU:
-        for i in r {
-          let x = inp[i]
-          let s = 1 / (1 + expf(-1.702 * x))
-          let g = s * (1 + 1.702 * x * (1 - s)) * dout[i]
-          dinp[i] = accumulate ? dinp[i] + g : g
-        }
+        if accumulate { g += FastMath.load(dinp + i, count: c) }
+        FastMath.store(g, dinp + i, count: c)
+        i += 8
       }
     }
   }

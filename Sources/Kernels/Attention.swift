@@ -83,15 +83,29 @@ public enum Attention {
     T * T * Parallel.chunkCount(B * H)
   }
 
-  /// In-place numerically stable softmax of one row.
+  /// In-place numerically stable softmax of one row (vectorised exp).
   @inline(__always)
   public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     var m = -Float.infinity
     for i in 0..<n where x[i] > m { m = x[i] }
-    var s: Float = 0
-    for i in 0..<n { let e = expf(x[i] - m); x[i] = e; s += e }
+    let mv = FastMath.V(repeating: m)
+    var acc = FastMath.V(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+      let e = FastMath.exp(FastMath.load(x + i) - mv)
+      FastMath.store(e, x + i)
+      acc += e
+      i += 8
+    }
+    var s = acc.sum()
+    if i < n {
+      let c = n - i
+      let e = FastMath.exp(FastMath.load(x + i, count: c, pad: m) - mv)
+      FastMath.store(e, x + i, count: c)
+      for j in 0..<c { s += e[j] }
+    }
     let inv = 1 / s
-    for i in 0..<n { x[i] *= inv }
+    for j in 0..<n { x[j] *= inv }
   }
 
   /// Attention each token receives, averaged over the queries that attend

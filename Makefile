@@ -1,0 +1,48 @@
+# peftlab — the two commands a new user runs are `make paper-figures` and `make test`.
+SWIFT        ?= swift
+APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev pkg-config
+PEFTLAB      := .build/release/peftlab
+THREADS      ?= $(shell nproc)
+# Kernels use AVX2 + FMA when this CPU has both (PEFTLAB_CPU=haswell; see
+# Package.swift); set PEFTLAB_CPU= (empty) for a portable baseline build.
+PEFTLAB_CPU  ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
+export PEFTLAB_CPU
+
+.PHONY: all deps build test paper-figures bench fixtures clean
+
+all: build
+
+# Installs the system libraries SwiftPM links against, if any is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+# All tests, optimised (numeric tests are ~100x slower unoptimised).
+test: deps
+	$(SWIFT) build -c release --build-tests
+	$(SWIFT) test -c release --skip-build --disable-swift-testing
+
+# The main job. Until the study pipeline lands, it trains the embedded tiny
+# ViT on the generated task and prints its metrics.
+paper-figures: build
+	@mkdir -p out
+	$(PEFTLAB) train --preset micro --head l2_linear --threads $(THREADS) --save out/micro-quadrant.h5
+
+bench: build
+	$(PEFTLAB) bench train --threads $(THREADS)
+
+# Regenerates the PyTorch reference fixtures (needs torch, timm, open_clip_torch,
+# h5py, safetensors, scikit-learn from PyPI; CI does not).
+fixtures:
+	python3 scripts/make_fixtures.py
+
+clean:
+	rm -rf .build out
