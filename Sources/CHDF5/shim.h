@@ -13,6 +13,7 @@ static inline hid_t    chdf5_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t    chdf5_native_int32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t    chdf5_native_uint8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t    chdf5_c_s1(void)         { return H5T_C_S1; }
+static inline size_t   chdf5_variable(void)     { return H5T_VARIABLE; }
 static inline hid_t    chdf5_p_link_create(void){ return H5P_LINK_CREATE; }
 static inline hid_t    chdf5_p_dataset_create(void){ return H5P_DATASET_CREATE; }
 // Silence HDF5's automatic error stack printing; callers report errors themselves.

@@ -28,7 +28,7 @@ public enum Checkpoint {
       ] { try f.setAttribute(k, int: v) }
       try f.setAttribute("activation", string: c.activation.rawValue)
       try f.setAttribute("head", string: c.head.rawValue)
-      try f.setAttribute("layer_norm_eps", double: Double(c.layerNormEps))
+      try f.setAttribute("layer_norm_eps", double: Double("\(c.layerNormEps)") ?? Double(c.layerNormEps))
       for (k, v) in extraAttributes { try f.setAttribute(k, string: v) }
       for t in model.layout.tensors {
         try f.write(

@@ -154,19 +154,22 @@ public final class HDF5File {
 
   // MARK: - Attributes (on the root group)
 
+  /// A variable-length UTF-8 string attribute (h5py reads it as `str`).
   public func setAttribute(_ name: String, string: String) throws {
     let type = H5Tcopy(chdf5_c_s1())
     defer { H5Tclose(type) }
-    let bytes = Array(string.utf8)
-    H5Tset_size(type, max(1, bytes.count))
+    H5Tset_size(type, chdf5_variable())
     H5Tset_cset(type, H5T_CSET_UTF8)
     let space = H5Screate(H5S_SCALAR)
     defer { H5Sclose(space) }
     let attr = H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default())
     guard attr >= 0 else { throw fail("cannot create attribute '\(name)'") }
     defer { H5Aclose(attr) }
-    var buf = bytes.isEmpty ? [UInt8(0)] : bytes
-    H5Awrite(attr, type, &buf)
+    let status = string.withCString { p -> herr_t in
+      var ptr: UnsafePointer<CChar>? = p
+      return H5Awrite(attr, type, &ptr)
+    }
+    guard status >= 0 else { throw fail("cannot write attribute '\(name)'") }
   }
 
   public func setAttribute(_ name: String, int: Int) throws {

@@ -37,6 +37,8 @@ public struct StepResult: Sendable {
   public var loss: Float
   public var lr: Float
   public var gradNorm: Double
+  /// Peak bytes of this step, from the engine's own buffers.
+  public var memory: MemoryReport
 }
 
 /// Trains `model` in place on the parameters `selection` allows.
@@ -74,7 +76,7 @@ public final class Trainer {
     }
     optimizer.step(params: model.params, grads: grads, lr: lr)
     defer { step += 1 }
-    return StepResult(step: step, loss: loss, lr: lr, gradNorm: norm)
+    return StepResult(step: step, loss: loss, lr: lr, gradNorm: norm, memory: memory)
   }
 
   /// Name of the first trainable tensor whose gradient holds NaN or Inf.
