@@ -48,8 +48,10 @@ let package = Package(
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
 
     // MARK: - Tests
+    /// Fixture paths and comparison helpers shared by the test targets.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-    .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
+    .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "TestSupport"]),
   ]
 )

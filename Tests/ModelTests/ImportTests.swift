@@ -2,6 +2,7 @@
 import Foundation
 import Kernels
 import Model
+import TestSupport
 import XCTest
 
 final class ImportTests: XCTestCase {

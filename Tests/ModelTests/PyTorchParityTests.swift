@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import TestSupport
 import XCTest
 
 final class PyTorchParityTests: XCTestCase {

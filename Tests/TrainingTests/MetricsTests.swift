@@ -1,6 +1,7 @@
 //===--- MetricsTests.swift - against scikit-learn -------------------------===//
 import Model
 import Training
+import TestSupport
 import XCTest
 
 final class MetricsTests: XCTestCase {

@@ -2,6 +2,7 @@
 import Kernels
 import Model
 import Training
+import TestSupport
 import XCTest
 
 final class OptimizerParityTests: XCTestCase {
