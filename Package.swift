@@ -26,6 +26,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     // MARK: - System libraries (found with pkg-config)
@@ -40,9 +41,11 @@ let package = Package(
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
     .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
+    .target(name: "Pipeline", dependencies: ["Yams"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
-      "Model", "Training", "Kernels",
+      "Model", "Training", "Kernels", "Pipeline",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
@@ -52,6 +55,7 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
+    .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "TestSupport"]),
   ]
 )

@@ -5,7 +5,10 @@ public struct Peftlab: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "peftlab",
     abstract: "Parameter-efficient fine-tuning of Vision Transformers: train, study, plot.",
-    subcommands: [TrainCommand.self, ModelCommand.self, BenchCommand.self])
+    subcommands: [
+      RunCommand.self, StatusCommand.self, ExplainCommand.self, DagCommand.self, CacheCommand.self,
+      TrainCommand.self, ModelCommand.self, BenchCommand.self,
+    ])
 
   public init() {}
 }

@@ -1,0 +1,197 @@
+//===--- PipelineCommands.swift - run, status, explain, dag, cache ---------===//
+import ArgumentParser
+import Dispatch
+import Foundation
+import Pipeline
+
+/// Every stage kind the `peftlab` tool knows.
+func stageRegistry() -> StageRegistry { StageRegistry([ShellKind()]) }
+
+struct PipelineOptions: ParsableArguments {
+  @Option(help: "Pipeline file.") var pipeline = "Pipelines/paper.yaml"
+  @Option(help: "Profile that overrides parameters (e.g. quick, full, paper).") var profile: String?
+  @Option(help: "Cache folder (default: .peftlab in the current folder).") var cacheDir = ".peftlab"
+
+  func runner(reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()) throws -> Runner {
+    try reportingErrors {
+      guard FileManager.default.fileExists(atPath: pipeline) else {
+        let avail = ((try? FileManager.default.contentsOfDirectory(atPath: "Pipelines")) ?? [])
+          .filter { $0.hasSuffix(".yaml") }.sorted().joined(separator: ", ")
+        throw CLIError(message: "\(pipeline): no such pipeline file" + (avail.isEmpty ? "" : " (Pipelines/ has: \(avail))"))
+      }
+      let p = try Pipeline.load(pipeline, profile: profile, registry: stageRegistry())
+      let cache = try Cache(root: cacheDir)
+      return Runner(pipeline: p, registry: stageRegistry(), cache: cache,
+                    projectRoot: FileManager.default.currentDirectoryPath, reporter: reporter, cancel: cancel)
+    }
+  }
+}
+
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run", abstract: "Run what is needed for the target stages (default: all).")
+  @OptionGroup var options: PipelineOptions
+  @Argument(help: "Stages (instance names, or base names for all instances).") var stages: [String] = []
+  @Option(help: "Independent stages run in parallel, up to this many.") var jobs = 1
+  @Flag(help: "Rerun the targets even if cached.") var force = false
+  @Flag(help: "Rerun the targets and everything downstream of them.") var forceDownstream = false
+  @Flag(help: "List what would run and why; run nothing.") var dryRun = false
+  @Flag(help: "After a failure, keep running stages that do not depend on it.") var keepGoing = false
+
+  func run() throws {
+    let cancel = CancellationFlag()
+    signal(SIGINT, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    source.setEventHandler {
+      FileHandle.standardError.write(Data("\ninterrupted: cancelling running stages (nothing half-written is kept)\n".utf8))
+      cancel.set()
+    }
+    source.resume()
+    let runner = try options.runner(cancel: cancel)
+    var o = RunOptions()
+    o.targets = stages
+    o.jobs = jobs
+    o.force = force
+    o.forceDownstream = forceDownstream
+    o.dryRun = dryRun
+    o.keepGoing = keepGoing
+    do {
+      let summary = try reportingErrors { try runner.run(o) }
+      if !summary.failed.isEmpty { throw ExitCode(1) }
+    } catch let e as CLIError where e.message == "cancelled" {
+      throw ExitCode(130)
+    }
+  }
+}
+
+struct StatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Every stage's state (up to date, stale, never run, failed) and why.")
+  @OptionGroup var options: PipelineOptions
+  @Flag(help: "Machine-readable output.") var json = false
+
+  func run() throws {
+    let runner = try options.runner(reporter: ProgressReporter(mode: .quiet))
+    let st = try reportingErrors { try runner.status() }
+    if json {
+      let arr: [[String: Any]] = st.map { s in
+        var d: [String: Any] = ["stage": s.stage, "state": s.state.rawValue, "reasons": s.changes.map(\.description)]
+        if let k = s.key { d["key"] = k }
+        if let o = s.output { d["output"] = o }
+        if let e = s.error { d["error"] = e }
+        return d
+      }
+      let data = try JSONSerialization.data(withJSONObject: arr, options: [.prettyPrinted, .sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+      return
+    }
+    let width = min(48, st.map(\.stage.count).max() ?? 10)
+    for s in st {
+      let why = s.error ?? s.changes.map(\.description).joined(separator: "; ")
+      print("\(s.stage.padding(toLength: width, withPad: " ", startingAt: 0))  \(s.state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(why)")
+    }
+    let counts = Dictionary(grouping: st, by: \.state).mapValues(\.count)
+    print(StageStatus.State.allCasesInOrder.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", "))
+  }
+}
+
+extension StageStatus.State {
+  static let allCasesInOrder: [Self] = [.upToDate, .stale, .neverRun, .failed]
+}
+
+struct ExplainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "explain", abstract: "Why a stage would rerun: the difference with its last run.")
+  @OptionGroup var options: PipelineOptions
+  @Argument(help: "The stage.") var stage: String
+  @Flag(help: "Machine-readable output.") var json = false
+
+  func run() throws {
+    let runner = try options.runner(reporter: ProgressReporter(mode: .quiet))
+    let st = try reportingErrors { try runner.status() }
+    guard let s = st.first(where: { $0.stage == stage }) else {
+      throw CLIError(message: "\(options.pipeline): no stage named '\(stage)'")
+    }
+    if json {
+      let d: [String: Any] = ["stage": s.stage, "state": s.state.rawValue, "changes": s.changes.map(\.description)]
+      print(String(decoding: try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+      return
+    }
+    print("\(s.stage): \(s.state.rawValue)")
+    if let e = s.error { print("  last run failed: \(e)") }
+    for c in s.changes { print("  - \(c.description)") }
+    if s.state == .upToDate, let o = s.output { print("  output: \(runner.cache.objectPath(o))") }
+  }
+}
+
+struct DagCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "dag", abstract: "Print the stage graph.")
+  @OptionGroup var options: PipelineOptions
+  @Option(help: "text or dot.") var format = "text"
+
+  func run() throws {
+    let runner = try options.runner(reporter: ProgressReporter(mode: .quiet))
+    let p = runner.pipeline
+    switch format {
+    case "dot":
+      print("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, fontname=\"DejaVu Sans\"];")
+      for s in p.stages { print("  \"\(s.name)\" [label=\"\(s.name)\\n(\(s.kind))\"];") }
+      for s in p.stages { for n in s.needs { print("  \"\(n)\" -> \"\(s.name)\";") } }
+      print("}")
+    case "text":
+      for i in p.topologicalOrder() {
+        let s = p.stages[i]
+        print("\(s.name) [\(s.kind)]" + (s.needs.isEmpty ? "" : " <- " + s.needs.joined(separator: ", ")))
+      }
+    default:
+      throw ValidationError("unknown format '\(format)' (text, dot)")
+    }
+  }
+}
+
+struct CacheCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cache", abstract: "Inspect and maintain the cache.", subcommands: [Ls.self, Verify.self, Gc.self])
+
+  struct CacheOptions: ParsableArguments {
+    @Option(help: "Cache folder.") var cacheDir = ".peftlab"
+  }
+
+  struct Ls: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List stage results.")
+    @OptionGroup var o: CacheOptions
+    func run() throws {
+      let cache = try reportingErrors { try Cache(root: o.cacheDir) }
+      for r in cache.allRecords().sorted(by: { $0.finished < $1.finished }) {
+        print("\(r.key.prefix(12))  \(r.finished)  \(String(format: "%7.2fs", r.seconds))  \(r.output.prefix(12))  \(r.stage)")
+      }
+    }
+  }
+
+  struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-hash every object; remove the corrupt ones (they are recomputed on the next run).")
+    @OptionGroup var o: CacheOptions
+    func run() throws {
+      let cache = try reportingErrors { try Cache(root: o.cacheDir) }
+      var bad = 0
+      let objs = cache.allObjects()
+      for h in objs where !cache.verify(h) {
+        print("corrupt: \(cache.objectPath(h)) (content does not match its hash); removed")
+        cache.evictObject(h)
+        bad += 1
+      }
+      print("\(objs.count) objects checked, \(bad) corrupt")
+      if bad > 0 { throw ExitCode(1) }
+    }
+  }
+
+  struct Gc: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove results no stage's last run refers to, and stale temporaries.")
+    @OptionGroup var o: CacheOptions
+    func run() throws {
+      let cache = try reportingErrors { try Cache(root: o.cacheDir) }
+      let (records, objects) = cache.collectGarbage()
+      print("removed \(records) records and \(objects) objects")
+    }
+  }
+}

@@ -1,0 +1,80 @@
+//===--- FileHasher.swift - hash once: digests memoised by file identity ---===//
+import Foundation
+
+/// SHA-256 of files, remembered by (path, size, mtime ns, inode) so that a
+/// no-op run does not re-read large artifacts. Saved as JSON in the cache.
+public final class FileHasher: @unchecked Sendable {
+  struct Entry: Codable { var size: Int64; var mtime: Int64; var inode: UInt64; var hash: String }
+  private var entries: [String: Entry] = [:]
+  private let lock = NSLock()
+  private let path: String?
+  private var dirty = false
+
+  public init(memo path: String?) {
+    self.path = path
+    if let path, let d = FileManager.default.contents(atPath: path),
+       let e = try? JSONDecoder().decode([String: Entry].self, from: d) { entries = e }
+  }
+
+  static func identity(_ path: String) -> (Int64, Int64, UInt64)? {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+    return (Int64(st.st_size), mtime, UInt64(st.st_ino))
+  }
+
+  /// Digest of a regular file (memoised).
+  public func hash(file: String) throws -> String {
+    guard let (size, mtime, inode) = Self.identity(file) else {
+      throw PipelineError.io(path: file, message: "no such file")
+    }
+    lock.lock()
+    if let e = entries[file], e.size == size, e.mtime == mtime, e.inode == inode { lock.unlock(); return e.hash }
+    lock.unlock()
+    let h = try SHA256Hasher.hex(file: file)
+    lock.lock()
+    entries[file] = Entry(size: size, mtime: mtime, inode: inode, hash: h)
+    dirty = true
+    lock.unlock()
+    return h
+  }
+
+  public func save() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard dirty, let path, let d = try? JSONEncoder().encode(entries) else { return }
+    try? atomicWrite(d, to: path)
+    dirty = false
+  }
+}
+
+/// Digest of a folder: SHA-256 over "relative path\0file digest\n" for every
+/// regular file, sorted by path. `memo` nil re-reads every file (verification).
+public func treeHash(_ dir: String, memo: FileHasher? = nil) throws -> String {
+  let fm = FileManager.default
+  guard let walker = fm.enumerator(atPath: dir) else { throw PipelineError.io(path: dir, message: "no such folder") }
+  var files: [String] = []
+  while let rel = walker.nextObject() as? String {
+    var isDir: ObjCBool = false
+    if fm.fileExists(atPath: dir + "/" + rel, isDirectory: &isDir), !isDir.boolValue { files.append(rel) }
+  }
+  var h = SHA256Hasher()
+  for rel in files.sorted() {
+    let full = dir + "/" + rel
+    let d = try memo?.hash(file: full) ?? SHA256Hasher.hex(file: full)
+    h.update(rel + "\u{0}" + d + "\n")
+  }
+  return h.finalize()
+}
+
+/// Writes `data` to `path` via a temporary file in the same folder + rename.
+public func atomicWrite(_ data: Data, to path: String) throws {
+  let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+    throw PipelineError.io(path: path, message: "cannot write")
+  }
+  guard rename(tmp, path) == 0 else {
+    unlink(tmp)
+    throw PipelineError.io(path: path, message: "cannot rename into place")
+  }
+}

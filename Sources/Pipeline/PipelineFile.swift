@@ -1,0 +1,330 @@
+//===--- PipelineFile.swift - parsing and expanding a pipeline file --------===//
+//
+//   defaults:                 # per-kind parameter defaults shared by the stages
+//     finetune: {lr: 0.001}
+//   params: params.yaml       # (optional) the same, from a file next to this one
+//   profiles:                 # overrides by kind, stage or instance name
+//     quick: {finetune: {steps: 200}}
+//   stages:
+//     finetune:
+//       kind: finetune
+//       needs: [pretrain]
+//       matrix: {dataset: [chaoyang-synth, busi-synth], seed: [1, 2]}
+//       params: {dataset: "${item.dataset}", seed: "${item.seed}"}
+//
+// A matrix stage expands to instances named base@value@...: strings as
+// they are, other values prefixed by their key (finetune@busi-synth@seed2).
+// `needs` entries name an instance or a base stage (all its instances) and
+// may use ${item.KEY}. A string that is exactly "${item.KEY}" takes the
+// item's value with its type (a number stays a number).
+//===----------------------------------------------------------------------===//
+import Foundation
+import Yams
+
+/// A stage after expansion and parameter resolution.
+public struct StageInstance: Sendable {
+  public var name: String
+  public var base: String
+  public var kind: String
+  public var params: [String: Value]
+  public var needs: [String]
+  public var line: Int
+}
+
+public struct Pipeline: Sendable {
+  public var path: String
+  public var profile: String?
+  public var stages: [StageInstance]
+  public var byName: [String: Int]
+
+  public func stage(_ name: String) -> StageInstance? { byName[name].map { stages[$0] } }
+}
+
+// MARK: - YAML with line numbers
+
+struct Located {
+  var value: Value
+  var line: Int
+  var children: [String: Located] = [:]
+  var items: [Located] = []
+}
+
+func convert(_ node: Node) -> Located {
+  let line = (node.mark?.line ?? 0)
+  switch node {
+  case .scalar(let s):
+    if s.style == .plain {
+      if s.string == "~" || s.string == "null" || s.string.isEmpty { return Located(value: .null, line: line) }
+      if let b = Bool.construct(from: s) { return Located(value: .bool(b), line: line) }
+      if let i = Int.construct(from: s) { return Located(value: .int(i), line: line) }
+      if let d = Double.construct(from: s) { return Located(value: .double(d), line: line) }
+    }
+    return Located(value: .string(s.string), line: line)
+  case .sequence(let seq):
+    let items = seq.map(convert)
+    return Located(value: .array(items.map(\.value)), line: line, items: items)
+  case .mapping(let m):
+    var kids: [String: Located] = [:]
+    var obj: [String: Value] = [:]
+    for (k, v) in m {
+      let key = k.string ?? "\(k)"
+      let c = convert(v)
+      kids[key] = c
+      obj[key] = c.value
+    }
+    return Located(value: .object(obj), line: line, children: kids)
+  }
+}
+
+// MARK: - Loading
+
+extension Pipeline {
+  /// Loads, expands and resolves a pipeline file against the registered kinds.
+  public static func load(_ path: String, profile: String?, registry: StageRegistry) throws -> Pipeline {
+    func fail(_ line: Int, _ stage: String?, _ m: String) -> PipelineError {
+      .file(path: path, line: line, stage: stage, message: m)
+    }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw PipelineError.io(path: path, message: "cannot read pipeline file")
+    }
+    let root: Located
+    do {
+      guard let node = try Yams.compose(yaml: text) else { throw fail(0, nil, "empty pipeline file") }
+      root = convert(node)
+    } catch let e as PipelineError {
+      throw e
+    } catch {
+      throw fail(0, nil, "not valid YAML: \(error)")
+    }
+    guard case .object = root.value else { throw fail(root.line, nil, "top level must be a mapping") }
+    for k in root.children.keys where !["stages", "defaults", "params", "profiles", "vars"].contains(k) {
+      throw fail(root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles)")
+    }
+    // Shared defaults: `defaults:` and/or a params file.
+    var defaults: [String: [String: Value]] = [:]
+    func addDefaults(_ obj: Located, from file: String) throws {
+      for (kind, v) in obj.children {
+        guard let o = v.value.object else { throw PipelineError.file(path: file, line: v.line, stage: nil, message: "defaults for '\(kind)' must be a mapping") }
+        defaults[kind, default: [:]].merge(o) { _, new in new }
+      }
+    }
+    if let p = root.children["params"] {
+      guard let rel = p.value.string else { throw fail(p.line, nil, "'params' must name a YAML file") }
+      let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
+      guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t) else {
+        throw fail(p.line, nil, "cannot read params file '\(file)'")
+      }
+      try addDefaults(convert(n), from: file)
+    }
+    if let d = root.children["defaults"] { try addDefaults(d, from: path) }
+
+    // Profiles.
+    var overrides: [String: Located] = [:]
+    if let profile {
+      guard let p = root.children["profiles"]?.children[profile] else {
+        let known = root.children["profiles"]?.children.keys.sorted().joined(separator: ", ") ?? "none"
+        throw fail(root.children["profiles"]?.line ?? 0, nil, "unknown profile '\(profile)' (defined: \(known))")
+      }
+      overrides = p.children
+    }
+
+    guard let stagesNode = root.children["stages"], !stagesNode.children.isEmpty else {
+      throw fail(root.line, nil, "no 'stages'")
+    }
+    var instances: [StageInstance] = []
+    var byName: [String: Int] = [:]
+    var instancesOfBase: [String: [String]] = [:]
+    var pendingNeeds: [(Int, [(String, Int)])] = []
+    // Stages in file order (by line) for stable, readable output.
+    for (base, node) in stagesNode.children.sorted(by: { $0.value.line < $1.value.line }) {
+      if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }
+      for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc"].contains(k) {
+        throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc)")
+      }
+      guard let kindName = node.children["kind"]?.value.string else { throw fail(node.line, base, "missing 'kind'") }
+      guard let kind = registry.kinds[kindName] else {
+        throw fail(node.children["kind"]!.line, base,
+                   "unknown kind '\(kindName)' (known: \(registry.kinds.keys.sorted().joined(separator: ", ")))")
+      }
+      let items = try expandMatrix(node.children["matrix"] ?? node.children["foreach"], stage: base, fail: fail)
+      for item in items {
+        let name = item.isEmpty ? base : ([base] + item.map { k, v in
+          if case .string(let s) = v { return s }
+          return k + v.description
+        }).joined(separator: "@")
+        if byName[name] != nil { throw fail(node.line, name, "duplicate stage name '\(name)'") }
+        // Resolve params: kind defaults < shared defaults < stage < profile (kind < base < instance).
+        var params: [String: Value] = [:]
+        for spec in kind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
+        var paramLines: [String: Int] = [:]
+        for (k, v) in defaults[kindName] ?? [:] { params[k] = v; paramLines[k] = node.line }
+        if let p = node.children["params"] {
+          guard case .object = p.value else { throw fail(p.line, name, "'params' must be a mapping") }
+          for (k, v) in p.children {
+            params[k] = try interpolate(v.value, item: item, line: v.line, stage: name, fail: fail)
+            paramLines[k] = v.line
+          }
+        }
+        for key in [kindName, base, name] {
+          guard let o = overrides[key] else { continue }
+          for (k, v) in o.children { params[k] = v.value; paramLines[k] = v.line }
+        }
+        let known = Set(kind.parameters.map(\.name))
+        for k in params.keys.sorted() where !known.contains(k) {
+          throw fail(paramLines[k] ?? node.line, name,
+                     "unknown parameter '\(k)' for kind '\(kindName)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        for spec in kind.parameters where params[spec.name] == nil {
+          throw fail(node.line, name, "missing required parameter '\(spec.name)' of kind '\(kindName)'")
+        }
+        var needs: [(String, Int)] = []
+        if let n = node.children["needs"] {
+          let list = n.items.isEmpty ? [n] : n.items
+          for e in list {
+            guard case .string = e.value else { throw fail(e.line, name, "'needs' entries must be stage names") }
+            let v = try interpolate(e.value, item: item, line: e.line, stage: name, fail: fail)
+            needs.append((v.description, e.line))
+          }
+        }
+        byName[name] = instances.count
+        instancesOfBase[base, default: []].append(name)
+        pendingNeeds.append((instances.count, needs))
+        instances.append(StageInstance(name: name, base: base, kind: kindName, params: params, needs: [], line: node.line))
+      }
+    }
+    for key in overrides.keys where registry.kinds[key] == nil && instancesOfBase[key] == nil && byName[key] == nil {
+      throw fail(overrides[key]!.line, nil, "profile '\(profile!)' overrides '\(key)', which is no kind or stage")
+    }
+    // Resolve needs to instance names.
+    for (i, needs) in pendingNeeds {
+      var resolved: [String] = []
+      for (n, line) in needs {
+        if byName[n] != nil { resolved.append(n) }
+        else if let all = instancesOfBase[n] { resolved += all }
+        else { throw fail(line, instances[i].name, "needs '\(n)', which is no stage of this pipeline") }
+      }
+      instances[i].needs = Array(Set(resolved)).sorted()
+    }
+    var p = Pipeline(path: path, profile: profile, stages: instances, byName: byName)
+    try p.checkAcyclic()
+    return p
+  }
+
+  static func expandMatrix(
+    _ node: Located?, stage: String, fail: (Int, String?, String) -> PipelineError
+  ) throws -> [[(String, Value)]] {
+    guard let node else { return [[]] }
+    if let list = node.value.array {  // foreach: [a, b] -> item.value
+      return list.map { [("value", $0)] }
+    }
+    guard case .object = node.value else { throw fail(node.line, stage, "'matrix' must map keys to lists") }
+    var combos: [[(String, Value)]] = [[]]
+    for (key, v) in node.children.sorted(by: { $0.value.line < $1.value.line }) {
+      guard let values = v.value.array, !values.isEmpty else {
+        throw fail(v.line, stage, "matrix key '\(key)' must be a non-empty list")
+      }
+      combos = combos.flatMap { c in values.map { c + [(key, $0)] } }
+    }
+    return combos
+  }
+
+  /// Replaces ${item.KEY} in strings (recursively in arrays and objects).
+  static func interpolate(
+    _ v: Value, item: [(String, Value)], line: Int, stage: String, fail: (Int, String?, String) -> PipelineError
+  ) throws -> Value {
+    switch v {
+    case .string(let s):
+      guard s.contains("${") else { return v }
+      let lookup = Dictionary(item, uniquingKeysWith: { a, _ in a })
+      if s.hasPrefix("${item."), s.hasSuffix("}"), s.firstIndex(of: "}") == s.index(before: s.endIndex) {
+        let key = String(s.dropFirst(7).dropLast())
+        guard let val = lookup[key] else { throw fail(line, stage, "'\(s)': no matrix key '\(key)'") }
+        return val
+      }
+      var out = ""
+      var rest = Substring(s)
+      while let r = rest.range(of: "${") {
+        out += rest[..<r.lowerBound]
+        guard let close = rest[r.upperBound...].firstIndex(of: "}") else { throw fail(line, stage, "unclosed '${' in '\(s)'") }
+        let expr = String(rest[r.upperBound..<close])
+        guard expr.hasPrefix("item."), let val = lookup[String(expr.dropFirst(5))] else {
+          throw fail(line, stage, "'${\(expr)}': only ${item.KEY} of this stage's matrix can be used")
+        }
+        out += val.description
+        rest = rest[rest.index(after: close)...]
+      }
+      return .string(out + rest)
+    case .array(let a): return .array(try a.map { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+    case .object(let o): return .object(try o.mapValues { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+    default: return v
+    }
+  }
+
+  /// Throws naming the cycle if the `needs` graph has one.
+  func checkAcyclic() throws {
+    var state = [Int](repeating: 0, count: stages.count)  // 0 new, 1 on stack, 2 done
+    var stack: [String] = []
+    func visit(_ i: Int) throws {
+      if state[i] == 2 { return }
+      if state[i] == 1 {
+        let cycle = stack.drop { $0 != stages[i].name } + [stages[i].name]
+        throw PipelineError.file(path: path, line: stages[i].line, stage: stages[i].name,
+                                 message: "cycle: " + cycle.joined(separator: " -> "))
+      }
+      state[i] = 1
+      stack.append(stages[i].name)
+      for n in stages[i].needs { try visit(byName[n]!) }
+      stack.removeLast()
+      state[i] = 2
+    }
+    for i in stages.indices { try visit(i) }
+  }
+
+  /// Stage indices in dependency order (needs first), stable by file order.
+  public func topologicalOrder() -> [Int] {
+    var done = [Bool](repeating: false, count: stages.count)
+    var order: [Int] = []
+    func visit(_ i: Int) {
+      if done[i] { return }
+      done[i] = true
+      for n in stages[i].needs { visit(byName[n]!) }
+      order.append(i)
+    }
+    for i in stages.indices { visit(i) }
+    return order
+  }
+
+  /// The targets and everything they need, transitively.
+  public func closure(of targets: [String]) throws -> Set<String> {
+    var out = Set<String>()
+    var todo: [String] = []
+    for t in targets {
+      if byName[t] != nil { todo.append(t) }
+      else {
+        let all = stages.filter { $0.base == t }.map(\.name)
+        guard !all.isEmpty else {
+          throw PipelineError.file(path: path, line: 0, stage: t, message: "no stage named '\(t)'")
+        }
+        todo += all
+      }
+    }
+    while let t = todo.popLast() {
+      if out.insert(t).inserted { todo += stage(t)!.needs }
+    }
+    return out
+  }
+
+  /// Stages that (transitively) need any of `names`.
+  public func descendants(of names: Set<String>) -> Set<String> {
+    var out = Set<String>()
+    var changed = true
+    while changed {
+      changed = false
+      for s in stages where !out.contains(s.name) && s.needs.contains(where: { names.contains($0) || out.contains($0) }) {
+        out.insert(s.name)
+        changed = true
+      }
+    }
+    return out
+  }
+}

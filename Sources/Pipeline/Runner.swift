@@ -1,0 +1,302 @@
+//===--- Runner.swift - run what is needed, in parallel, from the cache ----===//
+//
+// A stage's key hashes its kind, kind version, resolved params, external
+// file digests and the *output hashes* of the stages it needs — not their
+// keys. So when an upstream stage reruns and produces byte-identical output,
+// the downstream keys do not change and they are cache hits (early cutoff).
+//===----------------------------------------------------------------------===//
+import Foundation
+
+public struct RunOptions: Sendable {
+  public var targets: [String] = []
+  public var jobs = 1
+  public var force = false
+  public var forceDownstream = false
+  public var dryRun = false
+  public var keepGoing = false
+  public init() {}
+}
+
+public enum StageOutcome: Sendable, Equatable {
+  case cached
+  case ran(seconds: Double)
+  case failed(String)
+  /// Not run because a stage it needs failed.
+  case skipped(String)
+  /// --dry-run: would run, and why.
+  case wouldRun(String)
+
+  public var didRun: Bool { if case .ran = self { return true }; return false }
+}
+
+public struct RunSummary: Sendable {
+  public var outcomes: [String: StageOutcome] = [:]
+  public var order: [String] = []
+  public var ran: [String] { order.filter { outcomes[$0]?.didRun == true } }
+  public var failed: [String] { order.filter { if case .failed = outcomes[$0] { return true }; return false } }
+}
+
+/// Set by a SIGINT handler: running stages are cancelled, nothing is published.
+public final class CancellationFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  public init() {}
+  public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+  public func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+public final class Runner: @unchecked Sendable {
+  public let pipeline: Pipeline
+  public let registry: StageRegistry
+  public let cache: Cache
+  public let projectRoot: String
+  public let reporter: ProgressReporter
+  public let cancel: CancellationFlag
+
+  public init(pipeline: Pipeline, registry: StageRegistry, cache: Cache, projectRoot: String,
+              reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()) {
+    self.pipeline = pipeline
+    self.registry = registry
+    self.cache = cache
+    self.projectRoot = projectRoot
+    self.reporter = reporter
+    self.cancel = cancel
+  }
+
+  // MARK: - Keys
+
+  /// The key components of a stage, given the output hashes of its needs.
+  public func components(_ s: StageInstance, outputs: [String: String]) throws -> StageRecord {
+    let kind = registry.kinds[s.kind]!
+    var inputs: [String: String] = [:]
+    for n in s.needs { inputs[n] = outputs[n]! }
+    let params = s.params.mapValues(\.canonicalJSON)
+    let external: [String: String]
+    do {
+      external = try kind.externalInputs(params: s.params, projectRoot: projectRoot, hasher: cache.hasher)
+    } catch {
+      throw PipelineError.file(path: pipeline.path, line: s.line, stage: s.name, message: "\(error)")
+    }
+    let key = StageRecord.key(kind: s.kind, kindVersion: kind.version, params: params, inputs: inputs, external: external)
+    return StageRecord(key: key, stage: s.name, kind: s.kind, kindVersion: kind.version, params: params,
+                       inputs: inputs, external: external)
+  }
+
+  // MARK: - Run
+
+  public func run(_ o: RunOptions) throws -> RunSummary {
+    cache.cleanTemporaries()
+    let selected = o.targets.isEmpty ? Set(pipeline.stages.map(\.name)) : try pipeline.closure(of: o.targets)
+    var forced = Set<String>()
+    if o.force { forced = o.targets.isEmpty ? selected : try pipeline.closure(of: o.targets).filter { n in
+      o.targets.contains(n) || o.targets.contains(pipeline.stage(n)!.base) } }
+    if o.forceDownstream {
+      let roots = o.targets.isEmpty ? selected : Set(pipeline.stages.filter { o.targets.contains($0.name) || o.targets.contains($0.base) }.map(\.name))
+      forced.formUnion(roots)
+      forced.formUnion(pipeline.descendants(of: roots).intersection(selected))
+    }
+    let order = pipeline.topologicalOrder().map { pipeline.stages[$0] }.filter { selected.contains($0.name) }
+    var summary = RunSummary()
+    summary.order = order.map(\.name)
+    var outputs: [String: String] = [:]
+    var records: [String: StageRecord] = [:]
+    var pending = order.map(\.name)
+    var running = Set<String>()
+    var unknownOutput = Set<String>()  // dry run: stages that would run
+    let results = ResultQueue()
+    reporter.start(total: order.count, dryRun: o.dryRun)
+
+    func finished(_ name: String) -> Bool { summary.outcomes[name] != nil }
+    while !pending.isEmpty || !running.isEmpty {
+      if cancel.isSet && running.isEmpty { break }
+      var progressed = false
+      var i = 0
+      while i < pending.count && !cancel.isSet {
+        let s = pipeline.stage(pending[i])!
+        if running.count >= max(1, o.jobs) && !o.dryRun { break }
+        if let bad = s.needs.first(where: { if case .failed = summary.outcomes[$0] { return true }; if case .skipped = summary.outcomes[$0] { return true }; return false }) {
+          summary.outcomes[s.name] = .skipped("needs '\(bad)', which failed")
+          reporter.event(s.name, .skipped("needs '\(bad)', which failed"))
+          pending.remove(at: i); progressed = true; continue
+        }
+        guard s.needs.allSatisfy(finished) else { i += 1; continue }
+        if o.dryRun, let u = s.needs.first(where: { unknownOutput.contains($0) }) {
+          let why = "after '\(u)' reruns (skipped if its output is unchanged)"
+          summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
+          unknownOutput.insert(s.name); pending.remove(at: i); progressed = true; continue
+        }
+        let comp = try components(s, outputs: outputs)
+        if !forced.contains(s.name), let hit = cache.hit(comp.key) {
+          outputs[s.name] = hit.output; records[s.name] = hit
+          summary.outcomes[s.name] = .cached; reporter.event(s.name, .cached)
+          pending.remove(at: i); progressed = true; continue
+        }
+        if o.dryRun {
+          let why = forced.contains(s.name) ? "forced" : Explanation.reason(comp, last: cache.lastRun(of: s.name))
+          summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
+          unknownOutput.insert(s.name); pending.remove(at: i); progressed = true; continue
+        }
+        pending.remove(at: i)
+        running.insert(s.name)
+        reporter.started(s.name)
+        let inputs = Dictionary(uniqueKeysWithValues: s.needs.map { ($0, cache.objectPath(outputs[$0]!)) })
+        let force = forced.contains(s.name)
+        DispatchQueue.global().async { [self] in
+          results.push(s.name, Result { try execute(s, comp, inputs: inputs, force: force) })
+        }
+        progressed = true
+      }
+      if running.isEmpty { if !progressed { break }; continue }
+      // wait for one stage to finish
+      let (name, result) = results.pop()
+      running.remove(name)
+      switch result {
+      case .success(.done(let rec, let ranFor)):
+        outputs[name] = rec.output; records[name] = rec
+        let out: StageOutcome = ranFor.map { .ran(seconds: $0) } ?? .cached
+        summary.outcomes[name] = out; reporter.event(name, out)
+      case .success(.corruptInputs(let producers)):
+        // Recompute the producers, then this stage.
+        for p in producers {
+          summary.outcomes[p] = nil; outputs[p] = nil
+          forced.insert(p)
+          pending.insert(p, at: 0)
+          reporter.note("object of '\(p)' failed verification; recomputing it")
+        }
+        pending.append(name)
+        reporter.requeued(name)
+      case .failure(let e):
+        let msg = (e as? PipelineError)?.description ?? "\(e)"
+        summary.outcomes[name] = cancel.isSet ? .failed("cancelled") : .failed(msg)
+        reporter.event(name, .failed(msg))
+        if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)") }
+      }
+    }
+    if cancel.isSet {
+      cancelPending(&pending, &summary, reason: "cancelled")
+    }
+    reporter.finish(summary)
+    cache.hasher.save()
+    if !o.dryRun { try writeLockFile(records) }
+    if cancel.isSet { throw PipelineError.cancelled }
+    return summary
+  }
+
+  private func cancelPending(_ pending: inout [String], _ summary: inout RunSummary, reason: String) {
+    for p in pending { summary.outcomes[p] = .skipped(reason) }
+    pending.removeAll()
+  }
+
+  enum Executed { case done(StageRecord, Double?), corruptInputs([String]) }
+
+  /// Runs one stage under its key's lock (or finds that another run made it).
+  func execute(_ s: StageInstance, _ comp: StageRecord, inputs: [String: String], force: Bool) throws -> Executed {
+    let lock = try FileLock(cache.root + "/locks/" + comp.key + ".lock",
+                            note: "pid \(getpid()) computing \(s.name)") { holder in
+      reporter.note("'\(s.name)' waits: its key is being computed by \(holder)")
+    }
+    defer { lock.release() }
+    if !force, let hit = cache.hit(comp.key) { return .done(hit, nil) }
+    // Verify what we read: a corrupt input object is evicted and recomputed.
+    let corrupt = s.needs.filter { n in !cache.verify(URL(fileURLWithPath: inputs[n]!).lastPathComponent) }
+    if !corrupt.isEmpty {
+      for n in corrupt { cache.evict(URL(fileURLWithPath: inputs[n]!).lastPathComponent) }
+      return .corruptInputs(corrupt)
+    }
+    let kind = registry.kinds[s.kind]!
+    let tmp = cache.root + "/tmp/\(getpid())-\(comp.key.prefix(12))-\(UInt32.random(in: 0...UInt32.max))"
+    let out = tmp + "/out", work = tmp + "/work"
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: work + "/in", withIntermediateDirectories: true)
+    for (n, dir) in inputs { try? fm.createSymbolicLink(atPath: work + "/in/" + n, withDestinationPath: dir) }
+    defer { try? fm.removeItem(atPath: tmp) }
+    let logTmp = tmp + "/log"
+    fm.createFile(atPath: logTmp, contents: nil)
+    let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logTmp))
+    let start = Date()
+    var rec = comp
+    do {
+      let ctx = StageContext(
+        stage: s.name, params: s.params, inputs: inputs, outputDir: out, workDir: work, projectRoot: projectRoot,
+        log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
+        cancelled: { [cancel] in cancel.isSet })
+      try kind.run(ctx)
+      if cancel.isSet { throw PipelineError.cancelled }
+      try? log.close()
+      rec.output = try cache.store(outputDir: out)
+      rec.seconds = Date().timeIntervalSince(start)
+      rec.finished = ISO8601DateFormatter().string(from: Date())
+      _ = rename(logTmp, cache.logPath(comp.key))
+      try cache.publish(rec)
+      return .done(rec, rec.seconds)
+    } catch {
+      try? log.close()
+      _ = rename(logTmp, cache.logPath(comp.key))
+      rec.error = (error as? PipelineError)?.description ?? "\(error)"
+      rec.seconds = Date().timeIntervalSince(start)
+      rec.finished = ISO8601DateFormatter().string(from: Date())
+      if !cancel.isSet { cache.publishFailure(rec) }
+      throw error
+    }
+  }
+
+  // MARK: - Lock file
+
+  /// `<pipeline>.lock` (or `<pipeline>.<profile>.lock`): per stage its key,
+  /// kind, parameters, input hashes and output hash — what produced each result.
+  public var lockFilePath: String {
+    let url = URL(fileURLWithPath: pipeline.path)
+    let base = url.deletingPathExtension().lastPathComponent
+    return url.deletingLastPathComponent().appendingPathComponent(
+      base + (pipeline.profile.map { ".\($0)" } ?? "") + ".lock").path
+  }
+
+  func writeLockFile(_ records: [String: StageRecord]) throws {
+    var stages: [String: Any] = [:]
+    if let d = FileManager.default.contents(atPath: lockFilePath),
+       let old = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any],
+       let oldStages = old["stages"] as? [String: Any] {
+      for (k, v) in oldStages where pipeline.byName[k] != nil { stages[k] = v }
+    }
+    for (name, r) in records {
+      stages[name] = [
+        "kind": r.kind, "kind_version": r.kindVersion, "key": r.key, "output": r.output,
+        "params": r.params.mapValues { (try? Value.parse(json: $0).jsonObject) ?? $0 },
+        "inputs": r.inputs, "external": r.external,
+      ] as [String: Any]
+    }
+    let doc: [String: Any] = ["schema": 1, "pipeline": URL(fileURLWithPath: pipeline.path).lastPathComponent,
+                              "profile": pipeline.profile ?? NSNull(), "stages": stages]
+    let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    try atomicWrite(data + Data("\n".utf8), to: lockFilePath)
+  }
+}
+
+extension Value {
+  var jsonObject: Any {
+    switch self {
+    case .null: return NSNull()
+    case .bool(let b): return b
+    case .int(let i): return i
+    case .double(let d): return d
+    case .string(let s): return s
+    case .array(let a): return a.map(\.jsonObject)
+    case .object(let o): return o.mapValues(\.jsonObject)
+    }
+  }
+}
+
+/// Completed stages, handed from workers to the scheduler.
+final class ResultQueue: @unchecked Sendable {
+  private var items: [(String, Result<Runner.Executed, Error>)] = []
+  private let cond = NSCondition()
+  func push(_ name: String, _ r: Result<Runner.Executed, Error>) {
+    cond.lock(); items.append((name, r)); cond.signal(); cond.unlock()
+  }
+  func pop() -> (String, Result<Runner.Executed, Error>) {
+    cond.lock(); defer { cond.unlock() }
+    while items.isEmpty { cond.wait() }
+    return items.removeFirst()
+  }
+}

@@ -1,0 +1,70 @@
+//===--- ShellKind.swift - the built-in `shell` kind -----------------------===//
+//
+//   stages:
+//     prepare:
+//       kind: shell
+//       params:
+//         cmd: python3 scripts/prep.py --out "$OUT/table.csv"
+//         outs: [table.csv]            # files the command must create in $OUT
+//         deps: [scripts/prep.py]      # project files it reads (hashed into the key)
+// The command runs with /bin/sh in the project root. $OUT is the stage's
+// output folder; $IN_<STAGE> (upper-cased, non-alphanumerics as _) is the
+// output folder of each needed stage; `in/<stage>` links exist in $WORK.
+//===----------------------------------------------------------------------===//
+import Foundation
+
+public struct ShellKind: StageKind {
+  public init() {}
+  public let name = "shell"
+  public let version = 1
+  public let parameters: [ParameterSpec] = [
+    ParameterSpec("cmd", help: "shell command (run with /bin/sh -c in the project root)"),
+    ParameterSpec("outs", default: .array([]), help: "files the command must create in $OUT"),
+    ParameterSpec("deps", default: .array([]), help: "project files the command reads; their content is hashed"),
+  ]
+
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    var out: [String: String] = [:]
+    for d in params["deps"]?.array ?? [] {
+      guard let rel = d.string else { continue }
+      let full = rel.hasPrefix("/") ? rel : projectRoot + "/" + rel
+      out[rel] = try hasher.hash(file: full)
+    }
+    return out
+  }
+
+  public static func envName(_ stage: String) -> String {
+    "IN_" + String(stage.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    guard let cmd = ctx.params["cmd"]?.string else { throw PipelineError.stageFailed(stage: ctx.stage, message: "'cmd' must be a string") }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", cmd]
+    p.currentDirectoryURL = URL(fileURLWithPath: ctx.projectRoot)
+    var env = ProcessInfo.processInfo.environment
+    env["OUT"] = ctx.outputDir
+    env["WORK"] = ctx.workDir
+    for (stage, dir) in ctx.inputs { env[Self.envName(stage)] = dir }
+    p.environment = env
+    p.standardOutput = ctx.logFileHandle
+    p.standardError = ctx.logFileHandle
+    try p.run()
+    while p.isRunning {
+      if ctx.isCancelled { p.terminate() }
+      usleep(2000)
+    }
+    p.waitUntilExit()
+    if ctx.isCancelled { throw PipelineError.cancelled }
+    guard p.terminationStatus == 0 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "command exited with status \(p.terminationStatus): \(cmd)")
+    }
+    for o in ctx.params["outs"]?.array ?? [] {
+      guard let rel = o.string else { continue }
+      if !FileManager.default.fileExists(atPath: ctx.outputDir + "/" + rel) {
+        throw PipelineError.stageFailed(stage: ctx.stage, message: "declared output '\(rel)' was not created in $OUT")
+      }
+    }
+  }
+}
