@@ -47,6 +47,9 @@ struct Located {
   var line: Int
   var children: [String: Located] = [:]
   var items: [Located] = []
+  /// Mapping keys in file order.
+  var keys: [String] = []
+  var orderedChildren: [(String, Located)] { keys.map { ($0, children[$0]!) } }
 }
 
 func convert(_ node: Node) -> Located {
@@ -66,13 +69,15 @@ func convert(_ node: Node) -> Located {
   case .mapping(let m):
     var kids: [String: Located] = [:]
     var obj: [String: Value] = [:]
+    var keys: [String] = []
     for (k, v) in m {
       let key = k.string ?? "\(k)"
       let c = convert(v)
+      if kids[key] == nil { keys.append(key) }
       kids[key] = c
       obj[key] = c.value
     }
-    return Located(value: .object(obj), line: line, children: kids)
+    return Located(value: .object(obj), line: line, children: kids, keys: keys)
   }
 }
 
@@ -136,7 +141,7 @@ extension Pipeline {
     var instancesOfBase: [String: [String]] = [:]
     var pendingNeeds: [(Int, [(String, Int)])] = []
     // Stages in file order (by line) for stable, readable output.
-    for (base, node) in stagesNode.children.sorted(by: { $0.value.line < $1.value.line }) {
+    for (base, node) in stagesNode.orderedChildren {
       if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }
       for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc"].contains(k) {
         throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc)")
@@ -219,7 +224,7 @@ extension Pipeline {
     }
     guard case .object = node.value else { throw fail(node.line, stage, "'matrix' must map keys to lists") }
     var combos: [[(String, Value)]] = [[]]
-    for (key, v) in node.children.sorted(by: { $0.value.line < $1.value.line }) {
+    for (key, v) in node.orderedChildren {
       guard let values = v.value.array, !values.isEmpty else {
         throw fail(v.line, stage, "matrix key '\(key)' must be a non-empty list")
       }

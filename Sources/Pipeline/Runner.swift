@@ -86,14 +86,15 @@ public final class Runner: @unchecked Sendable {
 
   public func run(_ o: RunOptions) throws -> RunSummary {
     cache.cleanTemporaries()
-    let selected = o.targets.isEmpty ? Set(pipeline.stages.map(\.name)) : try pipeline.closure(of: o.targets)
+    var selected = o.targets.isEmpty ? Set(pipeline.stages.map(\.name)) : try pipeline.closure(of: o.targets)
+    let explicit = o.targets.isEmpty
+      ? selected : Set(pipeline.stages.filter { o.targets.contains($0.name) || o.targets.contains($0.base) }.map(\.name))
     var forced = Set<String>()
-    if o.force { forced = o.targets.isEmpty ? selected : try pipeline.closure(of: o.targets).filter { n in
-      o.targets.contains(n) || o.targets.contains(pipeline.stage(n)!.base) } }
+    if o.force { forced = explicit }
     if o.forceDownstream {
-      let roots = o.targets.isEmpty ? selected : Set(pipeline.stages.filter { o.targets.contains($0.name) || o.targets.contains($0.base) }.map(\.name))
-      forced.formUnion(roots)
-      forced.formUnion(pipeline.descendants(of: roots).intersection(selected))
+      let down = pipeline.descendants(of: explicit)
+      selected = try pipeline.closure(of: Array(selected.union(down)))
+      forced.formUnion(explicit.union(down))
     }
     let order = pipeline.topologicalOrder().map { pipeline.stages[$0] }.filter { selected.contains($0.name) }
     var summary = RunSummary()
@@ -175,6 +176,7 @@ public final class Runner: @unchecked Sendable {
     if cancel.isSet {
       cancelPending(&pending, &summary, reason: "cancelled")
     }
+    precondition(pending.isEmpty, "runner left stages pending: \(pending)")
     reporter.finish(summary)
     cache.hasher.save()
     if !o.dryRun { try writeLockFile(records) }
