@@ -43,9 +43,11 @@ let package = Package(
     .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
     /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
     .target(name: "Pipeline", dependencies: ["Yams"]),
+    /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.
+    .target(name: "Plot", dependencies: ["CCairo"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
-      "Model", "Training", "Kernels", "Pipeline",
+      "Model", "Training", "Kernels", "Pipeline", "Plot",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),

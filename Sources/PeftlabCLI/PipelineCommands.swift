@@ -3,6 +3,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Pipeline
+import Plot
 
 /// Every stage kind the `peftlab` tool knows.
 func stageRegistry() -> StageRegistry { StageRegistry([ShellKind()]) }
@@ -127,7 +128,9 @@ struct ExplainCommand: ParsableCommand {
 struct DagCommand: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "dag", abstract: "Print the stage graph.")
   @OptionGroup var options: PipelineOptions
-  @Option(help: "text or dot.") var format = "text"
+  @Option(help: "text, dot, pdf or png.") var format = "text"
+  @Option(help: "Output file for pdf/png (default: dag.<format>).") var out: String?
+  @Flag(help: "Colour stages by state (up to date, stale, never run, failed) instead of kind.") var state = false
 
   func run() throws {
     let runner = try options.runner(reporter: ProgressReporter(mode: .quiet))
@@ -143,8 +146,24 @@ struct DagCommand: ParsableCommand {
         let s = p.stages[i]
         print("\(s.name) [\(s.kind)]" + (s.needs.isEmpty ? "" : " <- " + s.needs.joined(separator: ", ")))
       }
+    case "pdf", "png":
+      let kinds = Array(Set(p.stages.map(\.kind))).sorted()
+      let states = state ? Dictionary(uniqueKeysWithValues: try runner.status().map { ($0.stage, $0.state) }) : [:]
+      let order: [StageStatus.State] = [.upToDate, .stale, .neverRun, .failed]
+      let colourOfState = [0: 2, 1: 0, 2: 7, 3: 5]
+      let nodes = p.stages.map { s in
+        GraphNode(name: s.name, label: state ? "\(s.name) · \(states[s.name]!.rawValue)" : "\(s.name) (\(s.kind))",
+                  needs: s.needs,
+                  colour: state ? colourOfState[order.firstIndex(of: states[s.name]!)!]! : kinds.firstIndex(of: s.kind)!)
+      }
+      let path = out ?? "dag.\(format)"
+      try reportingErrors {
+        try GraphDrawing.draw(nodes, title: URL(fileURLWithPath: p.path).lastPathComponent + (p.profile.map { " (\($0))" } ?? ""),
+                              to: path, format: OutputFormat(rawValue: format)!)
+      }
+      print("wrote \(path)")
     default:
-      throw ValidationError("unknown format '\(format)' (text, dot)")
+      throw ValidationError("unknown format '\(format)' (text, dot, pdf, png)")
     }
   }
 }

@@ -39,26 +39,16 @@ public struct ShellKind: StageKind {
 
   public func run(_ ctx: StageContext) throws {
     guard let cmd = ctx.params["cmd"]?.string else { throw PipelineError.stageFailed(stage: ctx.stage, message: "'cmd' must be a string") }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", cmd]
-    p.currentDirectoryURL = URL(fileURLWithPath: ctx.projectRoot)
     var env = ProcessInfo.processInfo.environment
     env["OUT"] = ctx.outputDir
     env["WORK"] = ctx.workDir
     for (stage, dir) in ctx.inputs { env[Self.envName(stage)] = dir }
-    p.environment = env
-    p.standardOutput = ctx.logFileHandle
-    p.standardError = ctx.logFileHandle
-    try p.run()
-    while p.isRunning {
-      if ctx.isCancelled { p.terminate() }
-      usleep(2000)
-    }
-    p.waitUntilExit()
+    let status = try Subprocess.run(
+      ["/bin/sh", "-c", "cd '\(ctx.projectRoot.replacingOccurrences(of: "'", with: "'\\''"))' && \(cmd)"],
+      environment: env, output: ctx.logFileHandle.fileDescriptor, cancelled: { ctx.isCancelled })
     if ctx.isCancelled { throw PipelineError.cancelled }
-    guard p.terminationStatus == 0 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "command exited with status \(p.terminationStatus): \(cmd)")
+    guard status == 0 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "command exited with status \(status): \(cmd)")
     }
     for o in ctx.params["outs"]?.array ?? [] {
       guard let rel = o.string else { continue }

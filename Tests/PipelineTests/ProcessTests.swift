@@ -74,3 +74,31 @@ final class ProcessTests: XCTestCase {
     XCTAssertTrue(out.contains("FAILED") && out.contains("status 4"), out)
   }
 }
+
+extension ProcessTests {
+  func testCtrlCCancelsCleanly() throws {
+    let yaml = "stages:\n  long: {kind: shell, params: {cmd: 'echo a > $OUT/a; sleep 20; echo b > $OUT/b'}}\n"
+    let p = try Project(yaml)
+    let proc = try launch(["run", "--pipeline", p.pipelinePath, "--cache-dir", ".peftlab"], cwd: p.root)
+    let tmp = p.root + "/.peftlab/tmp"
+    let deadline = Date().addingTimeInterval(10)
+    var started = false
+    while Date() < deadline && !started {
+      started = ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).contains {
+        FileManager.default.fileExists(atPath: tmp + "/" + $0 + "/out/a")
+      }
+      usleep(10_000)
+    }
+    XCTAssertTrue(started)
+    let t = Date()
+    kill(proc.processIdentifier, SIGINT)
+    proc.waitUntilExit()
+    XCTAssertLessThan(Date().timeIntervalSince(t), 5, "the 20 s stage was cancelled, not waited for")
+    XCTAssertEqual(proc.terminationStatus, 130)
+    let cache = try Cache(root: p.root + "/.peftlab")
+    XCTAssertTrue(cache.allRecords().isEmpty)
+    XCTAssertTrue(cache.allObjects().isEmpty)
+    XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "work folder removed")
+    XCTAssertNil(cache.lastFailure(of: "long"), "a cancellation is not recorded as a failure")
+  }
+}
