@@ -13,18 +13,11 @@ final class ProcessTests: XCTestCase {
     let yaml = "stages:\n  slow: {kind: shell, params: {cmd: 'echo part > $OUT/a; sleep 1; echo rest > $OUT/b'}}\n"
     let p = try Project(yaml)
     let proc = try launch(["run", "--pipeline", p.pipelinePath, "--cache-dir", ".peftlab"], cwd: p.root)
-    // wait until the stage has half-written its output in a work folder
-    let tmp = p.root + "/.peftlab/tmp"
-    let deadline = Date().addingTimeInterval(10)
-    var seen = false
-    while Date() < deadline && !seen {
-      for d in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
-      where FileManager.default.fileExists(atPath: tmp + "/" + d + "/out/a") { seen = true }
-      usleep(10_000)
-    }
-    XCTAssertTrue(seen, "the stage started writing")
+    XCTAssertTrue(waitForPartialOutput(p, file: "a"), "the stage started writing")
     kill(proc.processIdentifier, SIGKILL)
     proc.waitUntilExit()
+    let tmp = p.root + "/.peftlab/tmp"
+    XCTAssertTrue(((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).count > 0, "the dead run's work folder is left")
     let cache = try Cache(root: p.root + "/.peftlab")
     XCTAssertTrue(cache.allRecords().isEmpty, "no record for a killed stage")
     XCTAssertTrue(cache.allObjects().isEmpty, "no half-written object")
@@ -81,15 +74,7 @@ extension ProcessTests {
     let p = try Project(yaml)
     let proc = try launch(["run", "--pipeline", p.pipelinePath, "--cache-dir", ".peftlab"], cwd: p.root)
     let tmp = p.root + "/.peftlab/tmp"
-    let deadline = Date().addingTimeInterval(10)
-    var started = false
-    while Date() < deadline && !started {
-      started = ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).contains {
-        FileManager.default.fileExists(atPath: tmp + "/" + $0 + "/out/a")
-      }
-      usleep(10_000)
-    }
-    XCTAssertTrue(started)
+    XCTAssertTrue(waitForPartialOutput(p, file: "a"))
     let t = Date()
     kill(proc.processIdentifier, SIGINT)
     proc.waitUntilExit()
@@ -101,4 +86,16 @@ extension ProcessTests {
     XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "work folder removed")
     XCTAssertNil(cache.lastFailure(of: "long"), "a cancellation is not recorded as a failure")
   }
+}
+
+/// Waits (up to 10 s) until a running stage of `p` has written `file` in its work folder.
+func waitForPartialOutput(_ p: Project, file: String) -> Bool {
+  let tmp = p.root + "/.peftlab/tmp"
+  let deadline = Date().addingTimeInterval(10)
+  while Date() < deadline {
+    for d in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+    where FileManager.default.fileExists(atPath: tmp + "/" + d + "/out/" + file) { return true }
+    usleep(10_000)
+  }
+  return false
 }
