@@ -33,6 +33,7 @@ let package = Package(
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
     // MARK: - Library targets, one concern each
     /// Forward/backward pairs on raw pointers; all matmuls through cblas_sgemm.
@@ -41,13 +42,15 @@ let package = Package(
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
     .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
+    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "Yams"]),
     /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
     .target(name: "Pipeline", dependencies: ["Yams"]),
     /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.
     .target(name: "Plot", dependencies: ["CCairo"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
-      "Model", "Training", "Kernels", "Pipeline", "Plot",
+      "Model", "Training", "Kernels", "Pipeline", "Plot", "Data",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
@@ -57,6 +60,7 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "TestSupport"]),
   ]

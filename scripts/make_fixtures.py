@@ -266,5 +266,28 @@ if __name__ == "__main__":
     model_fixtures()
     metrics_fixture()
     posembed_fixture()
+    data_fixtures()
     for n in sorted(os.listdir(OUT)):
         print(f"{n:28s} {os.path.getsize(os.path.join(OUT, n)):8d} bytes")
+
+
+def data_fixtures():
+    """Small MedMNIST-style npz files (stored and compressed) for the loader tests."""
+    d = os.path.join(OUT, "data")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(11)
+    def split(n, shape, k):
+        return rng.integers(0, 256, (n,) + shape, dtype=np.uint8), rng.integers(0, k, (n, 1))
+    arrays = {}
+    for s, n in [("train", 12), ("val", 4), ("test", 6)]:
+        arrays[f"{s}_images"], arrays[f"{s}_labels"] = split(n, (8, 8), 3)
+    np.savez(os.path.join(d, "tinymnist.npz"), **arrays)
+    np.savez_compressed(os.path.join(d, "tinymnist_compressed.npz"), **arrays)
+    multi = {}
+    for s, n in [("train", 10), ("val", 3), ("test", 5)]:
+        multi[f"{s}_images"] = rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+        multi[f"{s}_labels"] = rng.integers(0, 2, (n, 4))
+    np.savez_compressed(os.path.join(d, "tinymulti.npz"), **multi)
+    import hashlib
+    for f in sorted(os.listdir(d)):
+        print(f, hashlib.md5(open(os.path.join(d, f), "rb").read()).hexdigest())

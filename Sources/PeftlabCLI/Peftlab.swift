@@ -7,6 +7,7 @@ public struct Peftlab: ParsableCommand {
     abstract: "Parameter-efficient fine-tuning of Vision Transformers: train, study, plot.",
     subcommands: [
       RunCommand.self, StatusCommand.self, ExplainCommand.self, DagCommand.self, CacheCommand.self,
+      DatasetCommand.self,
       TrainCommand.self, ModelCommand.self, BenchCommand.self,
     ])
 

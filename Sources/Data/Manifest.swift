@@ -1,0 +1,107 @@
+//===--- Manifest.swift - one YAML file per dataset in data-manifests/ -----===//
+//
+//   name: pathmnist-28
+//   modality: pathology
+//   task: multi-class                 # multi-class | binary | multi-label
+//   classes: [adipose, background, ...]
+//   source: medmnist-npz              # synthetic | medmnist-npz | image-folder | csv | hdf5
+//   location:
+//     path: medmnist/pathmnist.npz    # relative to the data root (default data/)
+//     url: https://...                # where `dataset fetch` downloads it from, if public
+//   checksum: {md5: 5d0e...}          # or {sha256: ...}
+//   splits: official                  # or {ratios: [0.7, 0.1, 0.2], seed: 0}
+//   image: {size: 28, channels: 3}    # native size and channels
+//   expected: {train: 89996, val: 10004, test: 7180}
+//   description: what distinguishes the classes
+//   citation: ...; licence: ...; homepage: ...
+//===----------------------------------------------------------------------===//
+import Foundation
+import Pipeline
+import Yams
+
+public struct DatasetManifest: Sendable, Equatable {
+  public enum Task: String, Sendable { case multiClass = "multi-class", binary, multiLabel = "multi-label" }
+  public enum Source: String, Sendable, CaseIterable {
+    case synthetic, medmnistNpz = "medmnist-npz", imageFolder = "image-folder", csv, hdf5
+  }
+  public enum Splits: Sendable, Equatable { case official, ratios([Double], seed: UInt64) }
+
+  public var file: String
+  public var name: String
+  public var modality: String
+  public var task: Task
+  public var classes: [String]
+  public var source: Source
+  public var path: String?
+  public var url: String?
+  public var md5: String?
+  public var sha256: String?
+  public var splits: Splits
+  public var imageSize: Int
+  public var channels: Int
+  public var expected: [String: Int]
+  public var description: String
+  public var citation: String
+  public var licence: String
+  public var homepage: String
+  /// Parameters of a synthetic generator (source: synthetic).
+  public var generator: [String: Value]
+  /// The manifest's own text (part of the dataset's content hash).
+  public var text: String
+
+  public static func load(_ file: String) throws -> DatasetManifest {
+    func bad(_ m: String) -> DataError { .file(file, m) }
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw bad("cannot read manifest") }
+    let any: Any?
+    do { any = try Yams.load(yaml: text) } catch { throw bad("not valid YAML: \(error)") }
+    guard let y = any as? [String: Any] else { throw bad("a manifest is a YAML mapping") }
+    let known: Set = ["name", "modality", "task", "classes", "source", "location", "checksum", "splits", "image",
+                      "expected", "description", "citation", "licence", "license", "homepage", "generator"]
+    for k in y.keys where !known.contains(k) { throw bad("unknown field '\(k)'") }
+    func str(_ k: String, required: Bool = true) throws -> String {
+      if let s = y[k] as? String { return s }
+      if let v = y[k] { return "\(v)" }
+      if required { throw bad("missing field '\(k)'") }
+      return ""
+    }
+    let name = try str("name")
+    guard let task = Task(rawValue: try str("task")) else { throw bad("task must be multi-class, binary or multi-label") }
+    guard let source = Source(rawValue: try str("source")) else {
+      throw bad("source must be one of \(Source.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard let classes = (y["classes"] as? [Any])?.map({ "\($0)" }), !classes.isEmpty else { throw bad("missing 'classes' (a list)") }
+    if task == .binary && classes.count != 2 { throw bad("a binary task has 2 classes, not \(classes.count)") }
+    let loc = y["location"] as? [String: Any] ?? [:]
+    let sum = y["checksum"] as? [String: Any] ?? [:]
+    var splits = Splits.official
+    if let s = y["splits"] as? [String: Any] {
+      guard let r = (s["ratios"] as? [Any])?.compactMap({ ($0 as? Double) ?? ($0 as? Int).map(Double.init) }), r.count == 3,
+            abs(r.reduce(0, +) - 1) < 1e-6 else { throw bad("splits.ratios must be three numbers summing to 1") }
+      splits = .ratios(r, seed: UInt64((s["seed"] as? Int) ?? 0))
+    } else if let s = y["splits"] as? String, s != "official" {
+      throw bad("splits is 'official' or {ratios: [train, val, test], seed: N}")
+    }
+    let image = y["image"] as? [String: Any] ?? [:]
+    guard let size = image["size"] as? Int, let ch = image["channels"] as? Int else { throw bad("missing image: {size, channels}") }
+    if source != .synthetic && loc["path"] == nil { throw bad("missing location.path") }
+    let gen = (y["generator"] as? [String: Any]).map { Value(json: $0).object ?? [:] } ?? [:]
+    return DatasetManifest(
+      file: file, name: name, modality: try str("modality"), task: task, classes: classes, source: source,
+      path: loc["path"] as? String, url: loc["url"] as? String, md5: sum["md5"] as? String, sha256: sum["sha256"] as? String,
+      splits: splits, imageSize: size, channels: ch, expected: (y["expected"] as? [String: Int]) ?? [:],
+      description: try str("description", required: false), citation: try str("citation", required: false),
+      licence: (y["licence"] ?? y["license"]).map { "\($0)" } ?? "", homepage: try str("homepage", required: false),
+      generator: gen, text: text)
+  }
+
+  /// Every manifest in a folder, by name.
+  public static func all(in dir: String) throws -> [DatasetManifest] {
+    let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+    return try files.map { try load(dir + "/" + $0) }
+  }
+
+  /// Absolute path of the data file or folder under `dataRoot`.
+  public func dataPath(root: String) -> String? {
+    path.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 }
+  }
+}

@@ -1,0 +1,181 @@
+//===--- Npz.swift - numpy .npz (a zip of .npy arrays) and .npy ------------===//
+//
+// Zip: the end-of-central-directory record (and its zip64 locator/record)
+// gives the central directory; each entry gives method (0 stored, 8 deflate),
+// sizes (zip64 extra field when 0xFFFFFFFF) and the local header offset.
+// npy: "\x93NUMPY", version, header length, a Python dict literal with
+// 'descr' (e.g. '|u1', '<i8', '<f4'), 'fortran_order' and 'shape'.
+//===----------------------------------------------------------------------===//
+import CZlib
+import Foundation
+
+/// A numeric array read from .npy, kept as Double or as raw bytes for uint8.
+public struct NpyArray: Sendable {
+  public var shape: [Int]
+  public var dtype: String
+  /// uint8 data (dtype |u1 or |b1), else empty.
+  public var bytes: [UInt8]
+  /// Other dtypes, converted.
+  public var values: [Double]
+  public var count: Int { shape.reduce(1, *) }
+
+  public func int(_ i: Int) -> Int { bytes.isEmpty ? Int(values[i]) : Int(bytes[i]) }
+}
+
+public struct NpzFile {
+  public let path: String
+  struct Entry { var method: UInt16; var compressed: Int; var size: Int; var offset: Int }
+  let entries: [String: Entry]
+  let data: Data
+
+  public var names: [String] { entries.keys.map { $0.hasSuffix(".npy") ? String($0.dropLast(4)) : $0 }.sorted() }
+
+  public init(path: String) throws {
+    func bad(_ m: String) -> DataError { .file(path, m) }
+    guard FileManager.default.fileExists(atPath: path) else { throw bad("no such file") }
+    let d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+    func u16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
+    func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+    func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+    // find the end-of-central-directory record (within the last 64 KiB + 22 bytes)
+    guard d.count >= 22 else { throw bad("not a zip/npz file (\(d.count) bytes)") }
+    var eocd = -1
+    var i = d.count - 22
+    while i >= max(0, d.count - 65_557) {
+      if d[i] == 0x50 && d[i + 1] == 0x4b && d[i + 2] == 0x05 && d[i + 3] == 0x06 { eocd = i; break }
+      i -= 1
+    }
+    guard eocd >= 0 else { throw bad("no zip end-of-central-directory record: truncated or not an npz file") }
+    var count = u16(eocd + 10), cdOffset = u32(eocd + 16)
+    if (count == 0xFFFF || cdOffset == 0xFFFF_FFFF), eocd >= 20, u32(eocd - 20) == 0x0706_4b50 {
+      let rec = u64(eocd - 20 + 8)
+      guard rec + 56 <= d.count, u32(rec) == 0x0606_4b50 else { throw bad("bad zip64 end record") }
+      count = u64(rec + 32)
+      cdOffset = u64(rec + 48)
+    }
+    var es: [String: Entry] = [:]
+    var p = cdOffset
+    for _ in 0..<count {
+      guard p + 46 <= d.count, u32(p) == 0x0201_4b50 else { throw bad("corrupt zip central directory") }
+      let method = UInt16(u16(p + 10))
+      var csize = u32(p + 20), usize = u32(p + 24)
+      let nameLen = u16(p + 28), extraLen = u16(p + 30), commentLen = u16(p + 32)
+      var offset = u32(p + 42)
+      let name = String(decoding: d[(p + 46)..<(p + 46 + nameLen)], as: UTF8.self)
+      var e = p + 46 + nameLen
+      let extraEnd = e + extraLen
+      while e + 4 <= extraEnd {  // zip64 extended information
+        let id = u16(e), len = u16(e + 2)
+        if id == 0x0001 {
+          var q = e + 4
+          if usize == 0xFFFF_FFFF { usize = u64(q); q += 8 }
+          if csize == 0xFFFF_FFFF { csize = u64(q); q += 8 }
+          if offset == 0xFFFF_FFFF { offset = u64(q) }
+        }
+        e += 4 + len
+      }
+      es[name] = Entry(method: method, compressed: csize, size: usize, offset: offset)
+      p = extraEnd + commentLen
+    }
+    self.path = path
+    entries = es
+    data = d
+  }
+
+  /// The raw bytes of one member (`name` with or without ".npy").
+  func member(_ name: String) throws -> Data {
+    func bad(_ m: String) -> DataError { .file(path, "array '\(name)': \(m)") }
+    guard let e = entries[name] ?? entries[name + ".npy"] else { throw DataError.file(path, "no array '\(name)' (has: \(names.joined(separator: ", ")))") }
+    let o = e.offset
+    guard o + 30 <= data.count else { throw bad("local header beyond the end: truncated") }
+    let nameLen = Int(data[o + 26]) | Int(data[o + 27]) << 8
+    let extraLen = Int(data[o + 28]) | Int(data[o + 29]) << 8
+    let start = o + 30 + nameLen + extraLen
+    guard start + e.compressed <= data.count else { throw bad("data ends beyond the file: truncated") }
+    let raw = data.subdata(in: start..<(start + e.compressed))
+    switch e.method {
+    case 0: return raw
+    case 8: return try inflate(raw, expected: e.size, fail: bad)
+    default: throw bad("unsupported zip compression method \(e.method)")
+    }
+  }
+
+  func inflate(_ input: Data, expected: Int, fail: (String) -> DataError) throws -> Data {
+    var out = Data(count: expected)
+    var stream = z_stream()
+    guard czlib_inflate_init_raw(&stream) == Z_OK else { throw fail("zlib init failed") }
+    defer { inflateEnd(&stream) }
+    var mutableInput = input
+    let status: Int32 = mutableInput.withUnsafeMutableBytes { inp in
+      out.withUnsafeMutableBytes { outp in
+        stream.next_in = inp.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_in = uInt(inp.count)
+        stream.next_out = outp.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = uInt(outp.count)
+        return CZlib.inflate(&stream, Z_FINISH)
+      }
+    }
+    guard status == Z_STREAM_END, Int(stream.total_out) == expected else {
+      throw fail("corrupt deflate data (zlib status \(status))")
+    }
+    return out
+  }
+
+  /// Parses one member as an .npy array.
+  public func array(_ name: String) throws -> NpyArray {
+    try NpyArray(npy: try member(name), source: "\(path) array '\(name)'")
+  }
+}
+
+extension NpyArray {
+  public init(npy d: Data, source: String) throws {
+    func bad(_ m: String) -> DataError { .file(source, m) }
+    guard d.count >= 10, d.prefix(6) == Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else { throw bad("not an .npy array") }
+    let major = d[d.startIndex + 6]
+    let hlen = major == 1 ? Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8
+      : Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8 | Int(d[d.startIndex + 10]) << 16 | Int(d[d.startIndex + 11]) << 24
+    let hstart = major == 1 ? 10 : 12
+    guard d.count >= hstart + hlen else { throw bad("truncated .npy header") }
+    let header = String(decoding: d.subdata(in: (d.startIndex + hstart)..<(d.startIndex + hstart + hlen)), as: UTF8.self)
+    func field(_ key: String) -> String? {
+      guard let r = header.range(of: "'\(key)':") else { return nil }
+      return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+    }
+    guard let descrPart = field("descr"), let q1 = descrPart.firstIndex(of: "'"),
+          let q2 = descrPart[descrPart.index(after: q1)...].firstIndex(of: "'") else { throw bad("no 'descr' in .npy header") }
+    let descr = String(descrPart[descrPart.index(after: q1)..<q2])
+    guard let fo = field("fortran_order"), fo.hasPrefix("False") else { throw bad("Fortran-ordered arrays are not supported") }
+    guard let sp = field("shape"), let open = sp.firstIndex(of: "("), let close = sp.firstIndex(of: ")") else {
+      throw bad("no 'shape' in .npy header")
+    }
+    let shape = sp[sp.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let n = shape.reduce(1, *)
+    let body = d.subdata(in: (d.startIndex + hstart + hlen)..<d.endIndex)
+    let width: Int
+    switch descr {
+    case "|u1", "|b1", "|i1": width = 1
+    case "<i2", "<u2": width = 2
+    case "<i4", "<u4", "<f4": width = 4
+    case "<i8", "<u8", "<f8": width = 8
+    default: throw bad("unsupported dtype '\(descr)'")
+    }
+    guard body.count >= n * width else { throw bad("data has \(body.count) bytes, shape \(shape) of \(descr) needs \(n * width): truncated") }
+    var bytes: [UInt8] = [], values: [Double] = []
+    body.withUnsafeBytes { raw in
+      let p = raw.baseAddress!
+      switch descr {
+      case "|u1", "|b1": bytes = Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n))
+      case "|i1": values = (0..<n).map { Double(p.load(fromByteOffset: $0, as: Int8.self)) }
+      case "<i2": values = (0..<n).map { Double(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
+      case "<u2": values = (0..<n).map { Double(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+      case "<i4": values = (0..<n).map { Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+      case "<u4": values = (0..<n).map { Double(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+      case "<f4": values = (0..<n).map { Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))) }
+      case "<i8": values = (0..<n).map { Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+      case "<u8": values = (0..<n).map { Double(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+      default: values = (0..<n).map { Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+      }
+    }
+    self.init(shape: shape, dtype: descr, bytes: bytes, values: values)
+  }
+}
