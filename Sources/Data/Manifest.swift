@@ -94,10 +94,17 @@ public struct DatasetManifest: Sendable, Equatable {
       generator: gen, text: text)
   }
 
-  /// Every manifest in a folder, by name.
+  /// Every manifest in a folder and its sub-folders, sorted by path.
   public static func all(in dir: String) throws -> [DatasetManifest] {
-    let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
-    return try files.map { try load(dir + "/" + $0) }
+    let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? [])
+      .filter { $0.hasSuffix(".yaml") }.sorted()
+    var seen: [String: String] = [:]
+    return try files.map { f in
+      let m = try load(dir + "/" + f)
+      if let other = seen[m.name] { throw DataError.file(dir + "/" + f, "dataset name '\(m.name)' is also used by \(other)") }
+      seen[m.name] = dir + "/" + f
+      return m
+    }
   }
 
   /// Absolute path of the data file or folder under `dataRoot`.
