@@ -16,6 +16,11 @@ public let splitNames = ["train", "val", "test"]
 public enum DatasetLoader {
   /// Loads all splits. Images of another size than the manifest's are resized.
   public static func load(_ m: DatasetManifest, root: String) throws -> [String: RawImages] {
+    if m.source == .synthetic {
+      var out: [String: RawImages] = [:]
+      for s in splitNames { out[s] = try SyntheticGenerator.generate(m, split: s) }
+      return out
+    }
     guard let path = m.dataPath(root: root) else {
       throw DataError.file(m.file, "source '\(m.source.rawValue)' has no location.path")
     }
@@ -41,7 +46,7 @@ public enum DatasetLoader {
     case .hdf5:
       (splits, single) = try hdf5(path, classes: m.classes.count)
     case .synthetic:
-      throw DataError.file(m.file, "synthetic datasets are generated, not loaded (peftlab dataset show)")
+      fatalError("handled above")
     }
     if let single {
       guard case .ratios(let r, let seed) = m.splits else {

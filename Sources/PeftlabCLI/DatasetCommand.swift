@@ -42,8 +42,14 @@ struct DatasetCommand: ParsableCommand {
     @OptionGroup var w: Where
     @Argument(help: "Dataset name or manifest file.") var name: String
     @Option(help: "Thumbnail grid PNG (default: <name>-thumbnails.png).") var out: String?
+    @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
     func run() throws {
-      let m = try w.manifest(name)
+      var m = try w.manifest(name)
+      if let size {
+        guard m.source == .synthetic else { throw ValidationError("--size is for synthetic datasets") }
+        m.imageSize = size
+        m.expected = [:]
+      }
       let r = DatasetCheck.run(m, root: w.dataRoot)
       print("\(m.name): \(m.modality), \(m.task.rawValue), \(m.classes.count) classes, \(m.source.rawValue)")
       if !m.description.isEmpty { print("  \(m.description)") }

@@ -1,0 +1,289 @@
+//===--- SyntheticTasks.swift - the embedded medical-like suite ------------===//
+//
+// Six tasks mirroring SH-PEFT's datasets, plus a many-class upstream set.
+// Each image is a random scene of its modality; the class changes only a
+// few local structures, with a strength `cue` (1 = default) that the
+// calibration tunes — never the labels or the metrics.
+//   pathology  (Chaoyang-like)  normal | serrated | adenocarcinoma | adenoma
+//   ct         (COVID19-CT-like) non-covid | covid
+//   ultrasound (BUSI-like)      normal | benign | malignant
+//   xray       (pediatric CXR)  normal | bacterial | viral
+//   oct        (retinal OCT)    cnv | dme | drusen | normal
+//   endoscopy  (LIMUC-like)     mayo 0 | 1 | 2 | 3
+//   upstream   40 classes: 5 shapes × 4 textures × 2 colour schemes
+//===----------------------------------------------------------------------===//
+import Dispatch
+import Foundation
+import Model
+
+public enum SyntheticTask: String, CaseIterable, Sendable {
+  case pathology, ct, ultrasound, xray, oct, endoscopy, upstream
+
+  public var classes: [String] {
+    switch self {
+    case .pathology: return ["normal", "serrated", "adenocarcinoma", "adenoma"]
+    case .ct: return ["non-covid", "covid"]
+    case .ultrasound: return ["normal", "benign", "malignant"]
+    case .xray: return ["normal", "bacterial", "viral"]
+    case .oct: return ["cnv", "dme", "drusen", "normal"]
+    case .endoscopy: return ["mayo 0", "mayo 1", "mayo 2", "mayo 3"]
+    case .upstream:
+      return ["circle", "square", "triangle", "ring", "cross"].flatMap { s in
+        ["plain", "stripes", "dots", "checks"].flatMap { t in ["warm", "cool"].map { "\(s)-\(t)-\($0)" } } }
+    }
+  }
+
+  public var channels: Int {
+    switch self {
+    case .pathology, .endoscopy, .upstream: return 3
+    default: return 1
+    }
+  }
+
+  /// Renders one image of class `label` at `size` px.
+  func draw(_ label: Int, size: Int, cue: Double, rng: inout Xoshiro256) -> Sketch {
+    func u(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.uniform() }
+    let cueF = Float(cue)
+    switch self {
+    case .pathology:
+      var s = Sketch(size: size, channels: 3, fill: [0.93, 0.78, 0.86])
+      let stroma = Sketch.noise(size: size, cells: 4, octaves: 3, rng: &rng)
+      s.add(stroma, amount: 0.25)
+      // glands: light lumens ringed by nuclei; the ring's regularity is the cue
+      let glands = Int(u(2, 4))
+      for _ in 0..<glands {
+        let cx = u(0.2, 0.8), cy = u(0.2, 0.8), r = u(0.1, 0.17)
+        s.ellipse(cx, cy, r * 0.75, r * 0.6, angle: u(0, 3), color: [0.98, 0.95, 0.97], alpha: 0.8)
+        let n = Int(u(9, 13))
+        for k in 0..<n {
+          var a = Double(k) / Double(n) * 2 * .pi
+          var rr = r
+          switch label {
+          case 1: rr *= 1 + 0.25 * cue * (k % 2 == 0 ? 1 : -0.6)  // serrated: saw-tooth ring
+          case 2: rr *= 1 + 0.45 * cue * (rng.uniform() - 0.5); a += 0.5 * cue * (rng.uniform() - 0.5)  // disorganised
+          default: break
+          }
+          let big = label == 2 ? 1 + 0.7 * cue * rng.uniform() : 1
+          let elong = label == 3 ? 1 + 0.9 * cue : 1  // adenoma: elongated, crowded nuclei
+          s.ellipse(cx + rr * cos(a), cy + rr * sin(a) * 0.8, 0.022 * big, 0.022 * big * elong, angle: a,
+                    color: [0.35, 0.18, 0.5], alpha: Float(0.85))
+        }
+      }
+      let scattered = Int(u(6, 12) + (label == 3 ? 10 * cue : 0) + (label == 2 ? 5 * cue : 0))
+      for _ in 0..<scattered {
+        s.ellipse(u(0, 1), u(0, 1), 0.018, 0.018 * (label == 3 ? 1 + 0.8 * cue : 1), angle: u(0, 3),
+                  color: [0.4, 0.2, 0.55], alpha: 0.7)
+      }
+      s.grain(0.03, rng: &rng)
+      return s
+    case .ct:
+      var s = Sketch(size: size, channels: 1, fill: [0.05])
+      s.ellipse(0.5, 0.52, 0.46, 0.36, color: [0.55])  // body
+      let lx = 0.31 + u(-0.02, 0.02), rx = 0.69 + u(-0.02, 0.02)
+      s.ellipse(lx, 0.5, 0.15, 0.24, color: [0.12])  // lungs
+      s.ellipse(rx, 0.5, 0.15, 0.24, color: [0.12])
+      s.ellipse(0.5, 0.62, 0.07, 0.07, color: [0.7])  // heart/vessels
+      for _ in 0..<Int(u(3, 7)) {  // vessels in the lungs
+        let side = rng.uniform() < 0.5 ? lx : rx
+        s.ellipse(side + u(-0.08, 0.08), u(0.35, 0.65), 0.012, 0.012, color: [0.45], alpha: 0.8)
+      }
+      if label == 1 {  // ground-glass opacities: faint, peripheral, often bilateral
+        for _ in 0..<Int(u(1, 4)) {
+          let left = rng.uniform() < 0.5
+          let cx = (left ? lx - 0.07 : rx + 0.07) + u(-0.03, 0.03)
+          s.ellipse(cx, u(0.35, 0.68), u(0.04, 0.08), u(0.05, 0.1), color: [0.32], alpha: Float(0.55 * cue), soft: 0.8)
+        }
+      } else if rng.uniform() < 0.35 {  // non-covid: a small solid nodule sometimes
+        s.ellipse(rng.uniform() < 0.5 ? lx : rx, u(0.35, 0.65), 0.02, 0.02, color: [0.5], alpha: 0.8)
+      }
+      s.grain(0.05, rng: &rng)
+      return s
+    case .ultrasound:
+      var s = Sketch(size: size, channels: 1, fill: [0.45])
+      s.add(Sketch.noise(size: size, cells: 3, octaves: 2, rng: &rng), amount: 0.3)
+      for k in 0..<3 { s.line(0, 0.15 + 0.08 * Double(k) + u(-0.02, 0.02), 1, 0.17 + 0.08 * Double(k), width: 0.02, color: [0.7], alpha: 0.5) }
+      let cx = u(0.35, 0.65), cy = u(0.45, 0.7)
+      if label == 1 {  // benign: oval, wider than tall, smooth margin
+        s.ellipse(cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12], alpha: Float(0.9), soft: 0.2)
+      } else if label == 2 {  // malignant: irregular margin, taller than wide, posterior shadow
+        let r = u(0.08, 0.12)
+        s.ellipse(cx, cy, r, r * (1 + 0.3 * cue), color: [0.1], alpha: 0.9, soft: 0.1, rough: 0.35 * cue,
+                  lobes: Int(u(6, 10)), phase: u(0, 6))
+        s.ellipse(cx, min(0.98, cy + 0.25), r * 0.8, 0.2, color: [0.15], alpha: Float(0.45 * cue), soft: 0.8)
+      } else if rng.uniform() < 0.5 {  // normal: a small cyst-like dark spot at times
+        s.ellipse(cx, cy, 0.05, 0.04, color: [0.2], alpha: 0.6)
+      }
+      s.grain(0.35, rng: &rng, multiplicative: true)  // speckle
+      s.blur()
+      return s
+    case .xray:
+      var s = Sketch(size: size, channels: 1, fill: [0.75])
+      s.ellipse(0.32, 0.5, 0.15, 0.3, color: [0.25], soft: 0.4)  // lungs are dark on X-ray
+      s.ellipse(0.68, 0.5, 0.15, 0.3, color: [0.25], soft: 0.4)
+      s.ellipse(0.47, 0.62, 0.1, 0.12, color: [0.7], alpha: 0.9, soft: 0.4)  // heart
+      for k in 0..<5 {  // ribs
+        let y = 0.3 + 0.09 * Double(k)
+        s.line(0.15, y, 0.45, y + 0.04, width: 0.012, color: [0.55], alpha: 0.5)
+        s.line(0.55, y + 0.04, 0.85, y, width: 0.012, color: [0.55], alpha: 0.5)
+      }
+      if label == 1 {  // bacterial: one dense focal (lobar) consolidation
+        let left = rng.uniform() < 0.5
+        s.ellipse(left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(0.75 * cue), soft: 0.5)
+      } else if label == 2 {  // viral: diffuse, bilateral, streaky perihilar opacities
+        for _ in 0..<Int(u(6, 10)) {
+          let left = rng.uniform() < 0.5, x0 = left ? 0.42 : 0.58
+          s.line(x0, u(0.4, 0.6), x0 + (left ? -1 : 1) * u(0.1, 0.2), u(0.3, 0.7), width: 0.02, color: [0.6],
+                 alpha: Float(0.45 * cue))
+        }
+      }
+      s.grain(0.04, rng: &rng)
+      s.blur()
+      return s
+    case .oct:
+      var s = Sketch(size: size, channels: 1, fill: [0.08])
+      let base = u(0.45, 0.55), dip = u(0.05, 0.09)
+      let layers: [(Double, Float, Double)] = [(-0.12, 0.55, 0.03), (-0.06, 0.35, 0.04), (0.0, 0.45, 0.03), (0.07, 0.9, 0.03)]
+      for (off, val, w) in layers {  // retinal layers with the foveal dip
+        for i in 0..<16 {
+          let x0 = Double(i) / 16, x1 = Double(i + 1) / 16
+          func yy(_ x: Double) -> Double { base + off + dip * exp(-pow((x - 0.5) / 0.12, 2)) * (off < 0.05 ? (off < -0.1 ? 1 : 0.5) : 0) }
+          s.line(x0, yy(x0), x1, yy(x1), width: w, color: [val], alpha: 0.9)
+        }
+      }
+      let rpe = base + 0.07
+      switch label {
+      case 0:  // CNV: a hyperreflective blob under the retina lifting the RPE, with fluid
+        let cx = u(0.35, 0.65)
+        s.ellipse(cx, rpe - 0.02, 0.08, 0.05, color: [0.85], alpha: Float(0.8 * cue), soft: 0.4)
+        s.ellipse(cx, rpe - 0.08, 0.05, 0.025, color: [0.05], alpha: Float(0.7 * cue))
+      case 1:  // DME: dark intraretinal cysts
+        for _ in 0..<Int(u(2, 5)) {
+          s.ellipse(u(0.3, 0.7), base + u(-0.1, -0.02), u(0.02, 0.035), u(0.015, 0.03), color: [0.05], alpha: Float(0.85 * cue))
+        }
+      case 2:  // drusen: small bumps on the RPE
+        for _ in 0..<Int(u(2, 5)) {
+          s.ellipse(u(0.2, 0.8), rpe - 0.02, u(0.02, 0.035), 0.02, color: [0.8], alpha: Float(0.8 * cue), soft: 0.3)
+        }
+      default: break
+      }
+      s.grain(0.25, rng: &rng, multiplicative: true)
+      s.grain(0.03, rng: &rng)
+      return s
+    case .endoscopy:
+      var s = Sketch(size: size, channels: 3, fill: [0.85, 0.45, 0.4])
+      s.add(Sketch.noise(size: size, cells: 3, octaves: 2, rng: &rng), amount: 0.2)
+      let vessels = label == 0 ? 6 : (label == 1 ? Int(3 - 2 * cue + 1) : 0)
+      for _ in 0..<max(0, vessels) {  // branching submucosal vessels, fading with severity
+        var x = u(0, 1), y = u(0, 1)
+        for _ in 0..<4 {
+          let nx = x + u(-0.2, 0.2), ny = y + u(-0.2, 0.2)
+          s.line(x, y, nx, ny, width: 0.012, color: [0.6, 0.1, 0.15], alpha: 0.7)
+          (x, y) = (nx, ny)
+        }
+      }
+      if label >= 1 {  // erythema
+        s.ellipse(u(0.3, 0.7), u(0.3, 0.7), 0.35, 0.3, color: [0.9, 0.25, 0.25], alpha: Float(min(1, 0.2 * Double(label) * cue)), soft: 0.9)
+      }
+      if label >= 2 {  // erosions: small white-yellow spots
+        for _ in 0..<Int(u(2, 5)) { s.ellipse(u(0.1, 0.9), u(0.1, 0.9), 0.02, 0.02, color: [0.95, 0.9, 0.7], alpha: Float(0.8 * cue)) }
+      }
+      if label == 3 {  // ulcers with fibrin, and bleeding
+        for _ in 0..<Int(u(1, 3)) {
+          s.ellipse(u(0.2, 0.8), u(0.2, 0.8), u(0.05, 0.09), u(0.04, 0.07), color: [0.95, 0.92, 0.75], alpha: Float(0.9 * cue), rough: 0.2)
+        }
+        s.ellipse(u(0.2, 0.8), u(0.2, 0.8), 0.05, 0.03, color: [0.4, 0.02, 0.05], alpha: Float(0.7 * cue))
+      }
+      s.add(Sketch.noise(size: size, cells: 6, octaves: 1, rng: &rng), amount: 0.08)
+      s.grain(0.03, rng: &rng)
+      return s
+    case .upstream:
+      let shape = label / 8, texture = (label / 2) % 4, warm = label % 2 == 0
+      let bg: [Float] = [Float(u(0, 0.3)), Float(u(0, 0.3)), Float(u(0, 0.3))]
+      var s = Sketch(size: size, channels: 3, fill: bg)
+      let hue: [Float] = warm ? [Float(u(0.7, 1)), Float(u(0.3, 0.6)), Float(u(0, 0.2))]
+        : [Float(u(0, 0.2)), Float(u(0.4, 0.7)), Float(u(0.7, 1))]
+      let cx = u(0.35, 0.65), cy = u(0.35, 0.65), r = u(0.18, 0.3), ang = u(0, 6.3)
+      switch shape {
+      case 0: s.ellipse(cx, cy, r, r, color: hue)
+      case 1: for k in 0..<8 { s.line(cx - r, cy - r + Double(k) * r / 3.5, cx + r, cy - r + Double(k) * r / 3.5, width: r / 3.5, color: hue) }
+      case 2: for k in 0..<8 { let t = Double(k) / 7; s.line(cx - r * (1 - t), cy + r - 2 * r * t, cx + r * (1 - t), cy + r - 2 * r * t, width: r / 3.5, color: hue) }
+      case 3: s.ellipse(cx, cy, r, r, color: hue); s.ellipse(cx, cy, r * 0.55, r * 0.55, color: bg)
+      default:
+        s.line(cx - r * cos(ang), cy - r * sin(ang), cx + r * cos(ang), cy + r * sin(ang), width: r / 2.5, color: hue)
+        s.line(cx + r * sin(ang), cy - r * cos(ang), cx - r * sin(ang), cy + r * cos(ang), width: r / 2.5, color: hue)
+      }
+      let step = max(2, size / 8)
+      for y in 0..<size {  // texture over the whole image
+        for x in 0..<size {
+          let on: Bool
+          switch texture {
+          case 1: on = (x / step) % 2 == 0
+          case 2: on = (x % step) < step / 2 && (y % step) < step / 2
+          case 3: on = ((x / step) + (y / step)) % 2 == 0
+          default: on = false
+          }
+          if on { for c in 0..<3 { s.px[(y * size + x) * 3 + c] *= 0.75 } }
+        }
+      }
+      s.grain(0.04, rng: &rng)
+      return s
+    }
+  }
+}
+
+/// Generates a synthetic dataset split from its manifest's `generator` block:
+///   generator: {task: ultrasound, seed: 1, cue: 1.0, counts: {train: 1200, val: 170, test: 340},
+///               class_weights: [0.17, 0.56, 0.27]}
+public enum SyntheticGenerator {
+  public static func task(_ m: DatasetManifest) throws -> SyntheticTask {
+    guard let name = m.generator["task"]?.string, let t = SyntheticTask(rawValue: name) else {
+      throw DataError.file(m.file, "generator.task must be one of \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard t.classes.count == m.classes.count else {
+      throw DataError.file(m.file, "generator '\(name)' has \(t.classes.count) classes, the manifest lists \(m.classes.count)")
+    }
+    return t
+  }
+
+  /// The split's images at `size` px (default: the manifest's size).
+  public static func generate(_ m: DatasetManifest, split: String, size: Int? = nil) throws -> RawImages {
+    let t = try task(m)
+    let size = size ?? m.imageSize
+    guard let count = m.generator["counts"]?.object?[split]?.int else {
+      throw DataError.file(m.file, "generator.counts.\(split) is missing")
+    }
+    let seed = UInt64(m.generator["seed"]?.int ?? 0)
+    let cue = m.generator["cue"]?.double ?? 1
+    let weights = m.generator["class_weights"]?.array?.compactMap(\.double) ?? Array(repeating: 1, count: t.classes.count)
+    guard weights.count == t.classes.count else { throw DataError.file(m.file, "generator.class_weights needs \(t.classes.count) numbers") }
+    let cumulative = weights.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + $1 / weights.reduce(0, +)) }
+    let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
+    let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t.rawValue.hashValueStable) ^ (splitCode << 56)
+    var imgs = [UInt8](repeating: 0, count: count * size * size * t.channels)
+    var labels = [Int](repeating: 0, count: count)
+    let n = size * size * t.channels
+    imgs.withUnsafeMutableBufferPointer { out in
+      labels.withUnsafeMutableBufferPointer { lab in
+        nonisolated(unsafe) let o = out, l = lab
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+          var rng = Xoshiro256(seed: stream ^ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
+          let r = rng.uniform()
+          let label = cumulative.firstIndex { r < $0 } ?? t.classes.count - 1
+          let img = t.draw(label, size: size, cue: cue, rng: &rng).bytes
+          for j in 0..<n { o[i * n + j] = img[j] }
+          l[i] = label
+        }
+      }
+    }
+    return RawImages(images: imgs, labels: labels, count: count, height: size, width: size, channels: t.channels)
+  }
+}
+
+extension String {
+  /// FNV-1a: a hash that is the same in every process (String.hashValue is seeded per run).
+  var hashValueStable: UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
+  }
+}

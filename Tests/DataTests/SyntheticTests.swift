@@ -1,0 +1,54 @@
+import Data
+import Foundation
+import TestSupport
+import XCTest
+
+final class SyntheticTests: XCTestCase {
+  func manifests() throws -> [DatasetManifest] {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
+    return try DatasetManifest.all(in: dir)
+  }
+
+  func small(_ m: DatasetManifest, seed: Int, count: Int = 40) -> DatasetManifest {
+    var m = m
+    m.generator["seed"] = .int(seed)
+    m.generator["counts"] = .object(["train": .int(count), "val": .int(8), "test": .int(8)])
+    return m
+  }
+
+  func testSuiteIsDeterministicAndSeedDependent() throws {
+    let all = try manifests()
+    XCTAssertEqual(Set(all.map(\.name)), ["chaoyang-synth", "covid19-ct-synth", "busi-synth", "cxr3-synth", "oct-synth",
+                                          "limuc-synth", "upstream-synth"])
+    for m in all {
+      let a = try SyntheticGenerator.generate(small(m, seed: 1), split: "train")
+      let b = try SyntheticGenerator.generate(small(m, seed: 1), split: "train")
+      let c = try SyntheticGenerator.generate(small(m, seed: 2), split: "train")
+      XCTAssertEqual(a, b, "\(m.name): same seed, same images")
+      XCTAssertNotEqual(a.images, c.images, "\(m.name): another seed, other images")
+      let test = try SyntheticGenerator.generate(small(m, seed: 1), split: "test")
+      XCTAssertNotEqual(Array(a.images.prefix(test.images.count)), test.images, "\(m.name): splits differ")
+      XCTAssertEqual(a.channels, m.channels)
+      XCTAssertTrue(a.labels.allSatisfy { $0 >= 0 && $0 < m.classes.count })
+      // any resolution: the same scene drawn at 64 px
+      let big = try SyntheticGenerator.generate({ var x = small(m, seed: 1); x.imageSize = 64; return x }(), split: "train")
+      XCTAssertEqual(big.height, 64)
+      XCTAssertEqual(big.labels, a.labels, "\(m.name): labels do not depend on the resolution")
+    }
+  }
+
+  func testClassCuesChangeThePixels() throws {
+    // the same random stream drawn as two classes differs only by the class cue
+    for m in try manifests() where m.name != "upstream-synth" {
+      let images = try SyntheticGenerator.generate(small(m, seed: 3, count: 200), split: "train")
+      var meanByClass = [Double](repeating: 0, count: m.classes.count), n = [Double](repeating: 0, count: m.classes.count)
+      for i in 0..<images.count {
+        let l = images.labels[i]
+        meanByClass[l] += Double(images.images[(i * images.imageSize)..<((i + 1) * images.imageSize)].reduce(0) { $0 + Int($1) })
+        n[l] += 1
+      }
+      XCTAssertTrue(n.allSatisfy { $0 > 0 }, "\(m.name): every class occurs in 200 images")
+    }
+  }
+}
