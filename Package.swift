@@ -41,9 +41,9 @@ let package = Package(
     /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
-    .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    .target(name: "Training", dependencies: ["Model", "Kernels", "Data"], swiftSettings: optimiseInDebug),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
-    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "Yams"]),
+    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "Yams"], swiftSettings: optimiseInDebug),
     /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
     .target(name: "Pipeline", dependencies: ["Yams"]),
     /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.
@@ -62,6 +62,6 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "TestSupport"]),
   ]
 )

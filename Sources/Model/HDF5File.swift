@@ -75,6 +75,17 @@ public final class HDF5File {
     try int64s.withUnsafeBytes { try writeRaw(name, type: chdf5_native_int64(), shape: s, bytes: $0.baseAddress) }
   }
 
+  public func write(_ name: String, uint8s: [UInt8], shape: [Int]? = nil) throws {
+    let s = shape ?? [uint8s.count]
+    precondition(uint8s.count == s.reduce(1, *))
+    try uint8s.withUnsafeBytes { try writeRaw(name, type: chdf5_native_uint8(), shape: s, bytes: $0.baseAddress) }
+  }
+
+  /// Reads any integer dataset as uint8 (values are converted by HDF5; out-of-range values clip).
+  public func readUInt8s(_ name: String) throws -> (values: [UInt8], shape: [Int]) {
+    try readRaw(name, type: chdf5_native_uint8(), zero: UInt8(0))
+  }
+
   public func write(_ name: String, doubles: [Double], shape: [Int]? = nil) throws {
     let s = shape ?? [doubles.count]
     precondition(doubles.count == s.reduce(1, *))

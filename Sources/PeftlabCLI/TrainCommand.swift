@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import Data
 import Model
 import Training
 

@@ -1,4 +1,5 @@
 //===--- QuadrantTask.swift - a simple generated classification task -------===//
+import Data
 import Model
 
 /// A deliberately easy task for sanity checks and the smoke run: class k of

@@ -1,5 +1,6 @@
 //===--- TrainingBehaviourTests.swift - learning, determinism, masks -------===//
 import Kernels
+import Data
 import Model
 import Training
 import XCTest

@@ -62,27 +62,3 @@ public struct BatchSampler {
   }
 }
 
-public enum Evaluation {
-  /// Runs `model` over `set` in batches; metrics from softmax probabilities.
-  public static func evaluate(_ model: ViT, on set: ImageSet, batch: Int = 64) -> ClassificationMetrics {
-    let K = model.config.numClasses
-    var scores: [Float] = []
-    scores.reserveCapacity(set.count * K)
-    var lossSum = 0.0
-    var imgs: [Float] = [], labs: [Int32] = []
-    var start = 0
-    var acts = Activations(config: model.config, batch: min(batch, set.count))
-    while start < set.count {
-      let n = min(batch, set.count - start)
-      if n != acts.batch { acts = Activations(config: model.config, batch: n) }
-      set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
-      imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
-      let l = labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }
-      lossSum += Double(l) * Double(n)
-      scores.append(contentsOf: acts.probsArray)
-      start += n
-    }
-    return Metrics.all(
-      scores: scores, labels: set.labels.map(Int.init), classes: K, loss: lossSum / Double(set.count))
-  }
-}
