@@ -7,7 +7,7 @@ import Pipeline
 struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dataset", abstract: "List, show and check datasets described in data-manifests/.",
-    subcommands: [List.self, Show.self, Check.self])
+    subcommands: [List.self, Show.self, Check.self, Fetch.self, Add.self])
 
   struct Where: ParsableArguments {
     @Option(help: "Folder of manifests.") var manifests = "data-manifests"
@@ -81,6 +81,50 @@ struct DatasetCommand: ParsableCommand {
       } else {
         throw ExitCode(1)
       }
+    }
+  }
+
+  struct Fetch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Download a dataset (resume, checksum, atomic move); offline, says where to put it.")
+    @OptionGroup var w: Where
+    @Argument(help: "Dataset name or manifest file.") var name: String
+    func run() throws {
+      let m = try w.manifest(name)
+      switch try reportingErrors({ try DatasetFetch.fetch(m, root: w.dataRoot) }) {
+      case .generated: print("\(m.name) is generated (synthetic): nothing to fetch")
+      case .alreadyPresent(let p): print("\(m.name): \(p) is present and its checksum matches")
+      case .downloaded(let p): print("\(m.name): downloaded to \(p), checksum ok")
+      }
+    }
+  }
+
+  struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Scaffold a manifest by scanning data, then check it.")
+    @OptionGroup var w: Where
+    @Argument(help: "Name of the new dataset.") var name: String
+    @Option(help: "A folder of class sub-folders (or train/val/test of them).") var fromFolder: String?
+    @Option(help: "A CSV of path,label[,split].") var fromCsv: String?
+    @Option(help: "A MedMNIST-style .npz.") var fromNpz: String?
+    @Option(help: "Imaging modality.") var modality = "unknown"
+    @Option(help: "Where to write the manifest (default: <manifests>/<name>.yaml).") var out: String?
+    func run() throws {
+      let given = [(fromFolder, DatasetManifest.Source.imageFolder), (fromCsv, .csv), (fromNpz, .medmnistNpz)].filter { $0.0 != nil }
+      guard given.count == 1, let (path, source) = given.first.map({ ($0.0!, $0.1) }) else {
+        throw ValidationError("give exactly one of --from-folder, --from-csv, --from-npz")
+      }
+      let file = out ?? "\(w.manifests)/\(name).yaml"
+      guard !FileManager.default.fileExists(atPath: file) else { throw CLIError(message: "\(file) exists; not overwriting") }
+      let yaml = try reportingErrors {
+        try ManifestScaffold.make(name: name, source: source, path: path, dataRoot: w.dataRoot, modality: modality)
+      }
+      try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
+      try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+      print("wrote \(file)")
+      let m = try w.manifest(file)
+      let r = DatasetCheck.run(m, root: w.dataRoot)
+      for p in r.problems { print("error: \(p)") }
+      if !r.problems.isEmpty { throw ExitCode(1) }
+      print("\(m.name): ok (" + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
     }
   }
 }
