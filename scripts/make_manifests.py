@@ -64,7 +64,7 @@ for flag, (mod, task, ch, (tr, va, te), lic, labels, md5s) in MED.items():
             "source: medmnist-npz",
             "location:", f"  path: medmnist/{fname}",
             f"  url: https://zenodo.org/records/10519652/files/{fname}?download=1",
-            f"checksum: {{md5: {md5}}}", "splits: official",
+            f"checksum: {{md5: \"{md5}\"}}", "splits: official",
             f"image: {{size: {size}, channels: {ch}}}",
             f"expected: {{train: {tr}, val: {va}, test: {te}}}",
             f"description: {q('MedMNIST ' + flag + ' at ' + str(size) + ' px (official MedMNIST splits).' + note)}",

@@ -73,6 +73,12 @@ public struct DatasetManifest: Sendable, Equatable {
     if task == .binary && classes.count != 2 { throw bad("a binary task has 2 classes, not \(classes.count)") }
     let loc = y["location"] as? [String: Any] ?? [:]
     let sum = y["checksum"] as? [String: Any] ?? [:]
+    for (k, v) in sum {
+      guard ["md5", "sha256"].contains(k) else { throw bad("checksum.\(k): only md5 and sha256 are supported") }
+      guard let h = v as? String, h.count == (k == "md5" ? 32 : 64), h.allSatisfy(\.isHexDigit) else {
+        throw bad("checksum.\(k) must be a quoted hex string of \(k == "md5" ? 32 : 64) digits")
+      }
+    }
     var splits = Splits.official
     if let s = y["splits"] as? [String: Any] {
       guard let r = (s["ratios"] as? [Any])?.compactMap({ ($0 as? Double) ?? ($0 as? Int).map(Double.init) }), r.count == 3,

@@ -31,7 +31,7 @@ final class LoaderTests: XCTestCase {
       classes: \(classes)
       source: medmnist-npz
       location: {path: \(file)}
-      \(md5.map { "checksum: {md5: \($0)}" } ?? "")
+      \(md5.map { "checksum: {md5: \"\($0)\"}" } ?? "")
       splits: official
       image: {size: 8, channels: \(channels)}
       expected: {train: \(task == "multi-label" ? 10 : 12)}
@@ -178,6 +178,9 @@ final class LoaderTests: XCTestCase {
     }
     XCTAssertThrowsError(try manifest("name: x\ntask: binary\nclasses: [a, b]\nsource: ftp\nmodality: m\n")) {
       XCTAssertTrue("\($0)".contains("m.yaml") && "\($0)".contains("source must be"))
+    }
+    XCTAssertThrowsError(try folderManifest("image-folder", path: "busi", extra: "checksum: {md5: 00000000000000000000000000000000}")) {
+      XCTAssertTrue("\($0)".contains("checksum.md5 must be a quoted hex string"), "\($0)")
     }
     try makeFolder(dir + "/busi", perClass: 3)
     let m = try folderManifest("image-folder", path: "busi")

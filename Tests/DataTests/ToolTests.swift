@@ -12,7 +12,7 @@ final class ToolTests: XCTestCase {
       classes: [a, b, c]
       source: medmnist-npz
       location: {path: medmnist/tiny.npz, url: "\(url)"}
-      checksum: {md5: \(md5)}
+      checksum: {md5: "\(md5)"}
       splits: official
       image: {size: 8, channels: 1}
       """
