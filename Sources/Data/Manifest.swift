@@ -103,7 +103,7 @@ public struct DatasetManifest: Sendable, Equatable {
   /// Every manifest in a folder and its sub-folders, sorted by path.
   public static func all(in dir: String) throws -> [DatasetManifest] {
     let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? [])
-      .filter { $0.hasSuffix(".yaml") }.sorted()
+      .filter { $0.hasSuffix(".yaml") && URL(fileURLWithPath: $0).lastPathComponent != "groups.yaml" }.sorted()
     var seen: [String: String] = [:]
     return try files.map { f in
       let m = try load(dir + "/" + f)
@@ -116,5 +116,22 @@ public struct DatasetManifest: Sendable, Equatable {
   /// Absolute path of the data file or folder under `dataRoot`.
   public func dataPath(root: String) -> String? {
     path.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 }
+  }
+}
+
+/// `data-manifests/groups.yaml`: named lists of datasets that pipelines sweep over.
+public enum DatasetGroups {
+  /// The groups, each checked against the manifests of `dir`.
+  public static func load(_ dir: String) throws -> [String: [String]] {
+    let file = dir + "/groups.yaml"
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
+    guard let y = (try? Yams.load(yaml: text)) as? [String: [String]] else {
+      throw DataError.file(file, "groups.yaml maps group names to lists of dataset names")
+    }
+    let names = Set(try DatasetManifest.all(in: dir).map(\.name))
+    for (g, members) in y { for n in members where !names.contains(n) {
+      throw DataError.file(file, "group '\(g)' lists '\(n)', which has no manifest")
+    } }
+    return y
   }
 }

@@ -30,6 +30,8 @@ struct DatasetCommand: ParsableCommand {
     @OptionGroup var w: Where
     func run() throws {
       let all = try reportingErrors { try DatasetManifest.all(in: w.manifests) }
+      let groups = try reportingErrors { try DatasetGroups.load(w.manifests) }
+      for (g, members) in groups.sorted(by: { $0.key < $1.key }) { print("group \(g): \(members.joined(separator: ", "))") }
       for m in all {
         let present = m.source == .synthetic || (m.dataPath(root: w.dataRoot).map { FileManager.default.fileExists(atPath: $0) } ?? false)
         print("\(m.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(m.modality.padding(toLength: 14, withPad: " ", startingAt: 0)) \(m.task.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(m.classes.count).padding(toLength: 3, withPad: " ", startingAt: 0)) \(m.source.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(present ? "present" : "missing")")

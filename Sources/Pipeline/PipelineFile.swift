@@ -123,6 +123,22 @@ extension Pipeline {
     }
     if let d = root.children["defaults"] { try addDefaults(d, from: path) }
 
+    // Variables: lists (and values) that matrices can use as ${vars.NAME};
+    // `vars:` is a mapping or the path of a YAML file of one (e.g. dataset groups).
+    var vars: [String: Value] = [:]
+    if let v = root.children["vars"] {
+      if let rel = v.value.string {
+        let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
+        guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t),
+              let o = convert(n).value.object else { throw fail(v.line, nil, "cannot read vars file '\(file)'") }
+        vars = o
+      } else if let o = v.value.object {
+        vars = o
+      } else {
+        throw fail(v.line, nil, "'vars' must be a mapping or the path of a YAML file")
+      }
+    }
+
     // Profiles.
     var overrides: [String: Located] = [:]
     if let profile {
@@ -151,7 +167,7 @@ extension Pipeline {
         throw fail(node.children["kind"]!.line, base,
                    "unknown kind '\(kindName)' (known: \(registry.kinds.keys.sorted().joined(separator: ", ")))")
       }
-      let items = try expandMatrix(node.children["matrix"] ?? node.children["foreach"], stage: base, fail: fail)
+      let items = try expandMatrix(node.children["matrix"] ?? node.children["foreach"], stage: base, vars: vars, fail: fail)
       for item in items {
         let name = item.isEmpty ? base : ([base] + item.map { k, v in
           if case .string(let s) = v { return s }
@@ -216,16 +232,26 @@ extension Pipeline {
   }
 
   static func expandMatrix(
-    _ node: Located?, stage: String, fail: (Int, String?, String) -> PipelineError
+    _ node: Located?, stage: String, vars: [String: Value], fail: (Int, String?, String) -> PipelineError
   ) throws -> [[(String, Value)]] {
     guard let node else { return [[]] }
-    if let list = node.value.array {  // foreach: [a, b] -> item.value
-      return list.map { [("value", $0)] }
+    func list(_ v: Located) throws -> [Value]? {
+      if let s = v.value.string, s.hasPrefix("${vars."), s.hasSuffix("}") {
+        let name = String(s.dropFirst(7).dropLast())
+        guard let l = vars[name]?.array else {
+          throw fail(v.line, stage, "'\(s)': no list '\(name)' in vars (have: \(vars.keys.sorted().joined(separator: ", ")))")
+        }
+        return l
+      }
+      return v.value.array
+    }
+    if let l = try list(node) {  // foreach: [a, b] -> item.value
+      return l.map { [("value", $0)] }
     }
     guard case .object = node.value else { throw fail(node.line, stage, "'matrix' must map keys to lists") }
     var combos: [[(String, Value)]] = [[]]
     for (key, v) in node.orderedChildren {
-      guard let values = v.value.array, !values.isEmpty else {
+      guard let values = try list(v), !values.isEmpty else {
         throw fail(v.line, stage, "matrix key '\(key)' must be a non-empty list")
       }
       combos = combos.flatMap { c in values.map { c + [(key, $0)] } }

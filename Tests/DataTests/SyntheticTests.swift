@@ -48,4 +48,12 @@ final class SyntheticTests: XCTestCase {
       }
     }
   }
+
+  func testShippedGroupsNameShippedManifests() throws {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("data-manifests").path
+    let groups = try DatasetGroups.load(dir)
+    XCTAssertEqual(groups["sh-peft-synth"]?.count, 6)
+    XCTAssertEqual(try DatasetManifest.all(in: dir).count, 48 + 14 + 7)
+  }
 }

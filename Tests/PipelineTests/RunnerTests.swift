@@ -192,4 +192,22 @@ final class RunnerTests: XCTestCase {
     if case .external(let f, _, _) = a.changes.first { XCTAssertEqual(f, "script.sh") } else { XCTFail("\(a.changes)") }
     XCTAssertEqual(try p.run().ran, ["a"])
   }
+
+  func testMatrixOverAGroupFromAVarsFile() throws {
+    let p = try Project("""
+      vars: groups.yaml
+      stages:
+        train:
+          kind: shell
+          matrix: {dataset: "${vars.suite}", seed: [1]}
+          params: {cmd: 'echo ${item.dataset} > $OUT/d'}
+      """)
+    try "suite: [busi-synth, oct-synth]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
+    XCTAssertEqual(Set(try p.run().ran), ["train@busi-synth@seed1", "train@oct-synth@seed1"])
+    // adding a dataset to the group adds exactly its stage
+    try "suite: [busi-synth, oct-synth, cxr3-synth]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
+    XCTAssertEqual(try p.run().ran, ["train@cxr3-synth@seed1"])
+    try "other: [x]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try p.runner()) { XCTAssertTrue("\($0)".contains("no list 'suite' in vars")) }
+  }
 }
