@@ -1,6 +1,6 @@
 # peftlab — the two commands a new user runs are `make paper-figures` and `make test`.
 SWIFT        ?= swift
-APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev pkg-config
+APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev libjpeg62-turbo-dev pkg-config
 PEFTLAB      := .build/release/peftlab
 THREADS      ?= $(shell nproc)
 # Kernels use AVX2 + FMA when this CPU has both (PEFTLAB_CPU=haswell; see

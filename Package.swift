@@ -42,8 +42,10 @@ let package = Package(
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
     .target(name: "Training", dependencies: ["Model", "Kernels", "Data"], swiftSettings: optimiseInDebug),
+    /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
+    .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
-    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "Yams"], swiftSettings: optimiseInDebug),
+    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "CJPEG", "Yams"], swiftSettings: optimiseInDebug),
     /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
     .target(name: "Pipeline", dependencies: ["Yams"]),
     /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.

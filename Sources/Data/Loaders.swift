@@ -87,10 +87,8 @@ public enum DatasetLoader {
     var H = 0, W = 0, C = 0
     for (file, label) in items {
       let ext = URL(fileURLWithPath: file).pathExtension.lowercased()
-      guard ext == "png" else {
-        throw DataError.file(file, ext == "jpg" || ext == "jpeg" ? "JPEG decoding is not supported yet; convert to PNG" : "not a PNG file")
-      }
-      var (px, h, w, c) = try PNG.decode(file)
+      guard ["png", "jpg", "jpeg"].contains(ext) else { throw DataError.file(file, "not a PNG or JPEG file") }
+      var (px, h, w, c) = ext == "png" ? try PNG.decode(file) : try JPEG.decode(file)
       if H == 0 { (H, W, C) = (h, w, c) }
       if c != C { px = c == 1 ? px.flatMap { [$0, $0, $0] } : stride(from: 0, to: px.count, by: 3).map { px[$0] } }
       if h != H || w != W { px = Resize.resize(px, height: h, width: w, channels: C, to: H, W) }

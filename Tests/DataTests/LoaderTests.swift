@@ -196,6 +196,26 @@ final class LoaderTests: XCTestCase {
     XCTAssertEqual(Resize.resize(img, height: 4, width: 4, channels: 1, to: 2, 2), [50, 150, 15, 15])
     XCTAssertEqual(Set(Resize.resize([UInt8](repeating: 77, count: 9), height: 3, width: 3, channels: 1, to: 7, 7)), [77])
   }
+
+  func testJPEGFolderAndCorruptJPEG() throws {
+    for (k, c) in ["benign", "malignant"].enumerated() {
+      try FileManager.default.createDirectory(atPath: dir + "/jpg/" + c, withIntermediateDirectories: true)
+      for i in 0..<5 {
+        let px = (0..<(16 * 16 * 3)).map { j in UInt8((j / 3 % 16) * 8 + 60 * k + i) }
+        try JPEG.encode(px, height: 16, width: 16, channels: 3, to: dir + "/jpg/\(c)/\(i).jpg")
+      }
+    }
+    let back = try JPEG.decode(dir + "/jpg/benign/0.jpg")
+    XCTAssertEqual([back.height, back.width, back.channels], [16, 16, 3])
+    XCTAssertEqual(Int(back.pixels[3 * 5]), 5 * 8, accuracy: 6, "lossy but close")
+    let m = try folderManifest("image-folder", path: "jpg")
+    XCTAssertEqual(DatasetCheck.run(m, root: dir).problems, [])
+    let bad = dir + "/jpg/benign/3.jpg"
+    let data = try Data(contentsOf: URL(fileURLWithPath: bad))
+    try data.prefix(40).write(to: URL(fileURLWithPath: bad))
+    let p = DatasetCheck.run(m, root: dir).problems
+    XCTAssertTrue(p.first?.contains(bad) == true && p[0].contains("JPEG"), "\(p)")
+  }
 }
 
 extension DatasetManifest {
