@@ -73,3 +73,19 @@ public final class ViT: @unchecked Sendable {
 
   public var parameterCount: Int { layout.totalCount }
 }
+
+extension ViT {
+  /// The same backbone with a newly initialised head for `classes` classes
+  /// (and optionally another head kind), as when fine-tuning a pretrained model.
+  public func withNewHead(classes: Int, head: HeadKind? = nil, seed: UInt64) throws -> ViT {
+    var c = config
+    c.numClasses = classes
+    if let head { c.head = head }
+    let m = try ViT(config: c, seed: seed)
+    for i in layout.backboneTensors {
+      let t = layout.tensors[i]
+      (m.params.pointer + m.layout.tensors[i].offset).update(from: params.pointer + t.offset, count: t.count)
+    }
+    return m
+  }
+}

@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Data
 import Model
+import Pipeline
 import Training
 
 /// Trains a model on the generated quadrant task and prints its metrics.
@@ -27,37 +28,73 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Seed of the model, data and batch order.") var seed: UInt64 = 0
   @Option(help: "Print the loss every N steps.") var logEvery = 50
   @Option(help: "Save the trained model here (HDF5).") var save: String?
+  @Option(help: "Train on this dataset (a manifest name) instead of the generated quadrant task.") var dataset: String?
+  @Option(help: "Start from this checkpoint (.h5); the head is replaced if the class count differs.") var initFrom: String?
+  @Option(help: "full or linear-probe.") var mode = "full"
+  @Option(help: "Folder of manifests.") var manifests = "data-manifests"
+  @Option(help: "Data root.") var dataRoot = "data"
+  @Option(help: "Cache folder for decoded datasets.") var cacheDir = ".peftlab"
 
   func run() throws {
     threads.apply()
     try reportingErrors {
+      var train: ImageSet, test: ImageSet, val: ImageSet?
+      var trainRaw: RawImages?, pre: Preprocessor?
+      var classes = 4
       var cfg = try model.config(classes: 4)
-      cfg.numClasses = 4
-      let vit = try ViT(config: cfg, seed: seed)
-      let train = QuadrantTask.make(count: trainImages, classes: 4, channels: cfg.channels, size: cfg.imageSize, seed: seed &+ 1)
-      let test = QuadrantTask.make(count: testImages, classes: 4, channels: cfg.channels, size: cfg.imageSize, seed: seed &+ 2)
+      if let dataset {
+        let all = try DatasetManifest.all(in: manifests)
+        guard let m = all.first(where: { $0.name == dataset }) else { throw CLIError(message: "no manifest named '\(dataset)'") }
+        let splits = try DatasetCache.splits(m, root: dataRoot, size: cfg.imageSize, cacheDir: cacheDir,
+                                             hasher: FileHasher(memo: cacheDir + "/filehashes.json"))
+        classes = m.classes.count
+        let norm = Normalization.of(splits["train"]!)
+        let p = Preprocessor(size: cfg.imageSize, normalization: norm, augmentation: Augmentation())
+        (trainRaw, pre) = (splits["train"]!, p)
+        train = p.imageSet(splits["train"]!)
+        val = p.imageSet(splits["val"]!)
+        test = p.imageSet(splits["test"]!)
+        print("dataset \(m.name): train \(train.count), val \(val!.count), test \(test.count), \(classes) classes")
+      } else {
+        train = QuadrantTask.make(count: trainImages, classes: 4, channels: cfg.channels, size: cfg.imageSize, seed: seed &+ 1)
+        test = QuadrantTask.make(count: testImages, classes: 4, channels: cfg.channels, size: cfg.imageSize, seed: seed &+ 2)
+      }
+      cfg.numClasses = classes
+      var vit = try ViT(config: cfg, seed: seed)
+      if let initFrom {
+        let base = try Checkpoint.load(initFrom)
+        guard base.config.imageSize == cfg.imageSize, base.config.width == cfg.width, base.config.depth == cfg.depth else {
+          throw CLIError(message: "\(initFrom): architecture differs from preset '\(model.preset)'")
+        }
+        vit = base.config.numClasses == classes && base.config.head == cfg.head ? base : try base.withNewHead(classes: classes, head: cfg.head, seed: seed)
+        print("initialised from \(initFrom)")
+      }
       let opt: OptimizerKind = optimizer == "sgd"
         ? .sgd(momentum: 0.9, weightDecay: Float(weightDecay))
         : .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: Float(weightDecay))
       let tc = TrainConfig(
         optimizer: opt, schedule: CosineSchedule(baseLR: lr, warmupSteps: warmup, totalSteps: steps),
         batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
-      let trainer = Trainer(model: vit, selection: .all(vit.layout), config: tc)
+      let selection: ParameterSelection = mode == "linear-probe" ? .tensors(vit.layout) { $0.hasPrefix("head.") } : .all(vit.layout)
+      let trainer = Trainer(model: vit, selection: selection, config: tc)
       print("model \(model.preset): \(vit.parameterCount) parameters; threads \(Parallel.threads); \(BLAS.configDescription)")
       var sampler = BatchSampler(train, batch: batch, seed: seed &+ 3)
-      var imgs: [Float] = [], labs: [Int32] = []
+      var augmented = trainRaw.map { AugmentedSampler($0, batch: batch, preprocessor: pre!, seed: seed &+ 3) }
+      var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
       let start = Date()
       for s in 0..<steps {
-        sampler.next(images: &imgs, labels: &labs)
+        if augmented != nil { augmented!.next(images: &imgs, labels: &labs, secondImages: &unused) }
+        else { sampler.next(images: &imgs, labels: &labs) }
         let r = try trainer.step(images: imgs, labels: labs)
         if s % logEvery == 0 || s == steps - 1 {
           print(String(format: "step %5d  loss %.4f  lr %.2e  |g| %.3f", s, r.loss, r.lr, r.gradNorm))
+          fflush(nil)  // progress shows even when stdout is a file
         }
       }
       let secs = Date().timeIntervalSince(start)
       print(String(format: "trained %d steps in %.1f s (%.0f images/s); memory: %@", steps, secs,
                    Double(steps * batch) / secs, trainer.memory.description))
-      for (name, set) in [("train", train), ("test", test)] {
+      for (name, set) in [("train", train), ("val", val), ("test", test)].compactMap({ n, s in s.map { (n, $0) } }) {
         let m = Evaluation.evaluate(vit, on: set)
         print(String(format: "%@: accuracy %.4f  macro-F1 %.4f  macro-AUC %.4f  loss %.4f", name, m.accuracy, m.macroF1, m.macroAUC, m.loss ?? .nan))
       }
