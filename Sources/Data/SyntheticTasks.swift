@@ -65,7 +65,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
           }
           let big = label == 2 ? 1 + 0.7 * cue * rng.uniform() : 1
           let elong = label == 3 ? 1 + 0.9 * cue : 1  // adenoma: elongated, crowded nuclei
-          s.ellipse(cx + rr * cos(a), cy + rr * sin(a) * 0.8, 0.022 * big, 0.022 * big * elong, angle: a,
+          s.ellipse(cx + rr * cos(a), cy + rr * sin(a) * 0.8, 0.03 * big, 0.03 * big * elong, angle: a,
                     color: [0.35, 0.18, 0.5], alpha: Float(0.85))
         }
       }
@@ -91,7 +91,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         for _ in 0..<Int(u(1, 4)) {
           let left = rng.uniform() < 0.5
           let cx = (left ? lx - 0.07 : rx + 0.07) + u(-0.03, 0.03)
-          s.ellipse(cx, u(0.35, 0.68), u(0.04, 0.08), u(0.05, 0.1), color: [0.32], alpha: Float(0.55 * cue), soft: 0.8)
+          s.ellipse(cx, u(0.35, 0.68), u(0.04, 0.08), u(0.05, 0.1), color: [0.32], alpha: Float(min(1, 0.55 * cue)), soft: 0.8)
         }
       } else if rng.uniform() < 0.35 {  // non-covid: a small solid nodule sometimes
         s.ellipse(rng.uniform() < 0.5 ? lx : rx, u(0.35, 0.65), 0.02, 0.02, color: [0.5], alpha: 0.8)
@@ -104,10 +104,10 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       for k in 0..<3 { s.line(0, 0.15 + 0.08 * Double(k) + u(-0.02, 0.02), 1, 0.17 + 0.08 * Double(k), width: 0.02, color: [0.7], alpha: 0.5) }
       let cx = u(0.35, 0.65), cy = u(0.45, 0.7)
       if label == 1 {  // benign: oval, wider than tall, smooth margin
-        s.ellipse(cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12], alpha: Float(0.9), soft: 0.2)
+        s.ellipse(cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.2)
       } else if label == 2 {  // malignant: irregular margin, taller than wide, posterior shadow
         let r = u(0.08, 0.12)
-        s.ellipse(cx, cy, r, r * (1 + 0.3 * cue), color: [0.1], alpha: 0.9, soft: 0.1, rough: 0.35 * cue,
+        s.ellipse(cx, cy, r, r * (1 + 0.3 * cue), color: [0.1], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.1, rough: 0.35 * cue,
                   lobes: Int(u(6, 10)), phase: u(0, 6))
         s.ellipse(cx, min(0.98, cy + 0.25), r * 0.8, 0.2, color: [0.15], alpha: Float(0.45 * cue), soft: 0.8)
       } else if rng.uniform() < 0.5 {  // normal: a small cyst-like dark spot at times
@@ -128,12 +128,12 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       }
       if label == 1 {  // bacterial: one dense focal (lobar) consolidation
         let left = rng.uniform() < 0.5
-        s.ellipse(left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(0.75 * cue), soft: 0.5)
+        s.ellipse(left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(min(1, 0.75 * cue)), soft: 0.5)
       } else if label == 2 {  // viral: diffuse, bilateral, streaky perihilar opacities
         for _ in 0..<Int(u(6, 10)) {
           let left = rng.uniform() < 0.5, x0 = left ? 0.42 : 0.58
           s.line(x0, u(0.4, 0.6), x0 + (left ? -1 : 1) * u(0.1, 0.2), u(0.3, 0.7), width: 0.02, color: [0.6],
-                 alpha: Float(0.45 * cue))
+                 alpha: Float(min(1, 0.45 * cue)))
         }
       }
       s.grain(0.04, rng: &rng)
@@ -154,15 +154,15 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       switch label {
       case 0:  // CNV: a hyperreflective blob under the retina lifting the RPE, with fluid
         let cx = u(0.35, 0.65)
-        s.ellipse(cx, rpe - 0.02, 0.08, 0.05, color: [0.85], alpha: Float(0.8 * cue), soft: 0.4)
-        s.ellipse(cx, rpe - 0.08, 0.05, 0.025, color: [0.05], alpha: Float(0.7 * cue))
+        s.ellipse(cx, rpe - 0.02, 0.08, 0.05, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.4)
+        s.ellipse(cx, rpe - 0.08, 0.05, 0.025, color: [0.05], alpha: Float(min(1, 0.7 * cue)))
       case 1:  // DME: dark intraretinal cysts
         for _ in 0..<Int(u(2, 5)) {
-          s.ellipse(u(0.3, 0.7), base + u(-0.1, -0.02), u(0.02, 0.035), u(0.015, 0.03), color: [0.05], alpha: Float(0.85 * cue))
+          s.ellipse(u(0.3, 0.7), base + u(-0.09, -0.03), u(0.035, 0.06), u(0.03, 0.045), color: [0.05], alpha: Float(min(1, 0.85 * cue)))
         }
       case 2:  // drusen: small bumps on the RPE
         for _ in 0..<Int(u(2, 5)) {
-          s.ellipse(u(0.2, 0.8), rpe - 0.02, u(0.02, 0.035), 0.02, color: [0.8], alpha: Float(0.8 * cue), soft: 0.3)
+          s.ellipse(u(0.2, 0.8), rpe - 0.03, u(0.035, 0.05), 0.035, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.3)
         }
       default: break
       }
@@ -185,13 +185,13 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         s.ellipse(u(0.3, 0.7), u(0.3, 0.7), 0.35, 0.3, color: [0.9, 0.25, 0.25], alpha: Float(min(1, 0.2 * Double(label) * cue)), soft: 0.9)
       }
       if label >= 2 {  // erosions: small white-yellow spots
-        for _ in 0..<Int(u(2, 5)) { s.ellipse(u(0.1, 0.9), u(0.1, 0.9), 0.02, 0.02, color: [0.95, 0.9, 0.7], alpha: Float(0.8 * cue)) }
+        for _ in 0..<Int(u(2, 5)) { s.ellipse(u(0.1, 0.9), u(0.1, 0.9), 0.02, 0.02, color: [0.95, 0.9, 0.7], alpha: Float(min(1, 0.8 * cue))) }
       }
       if label == 3 {  // ulcers with fibrin, and bleeding
         for _ in 0..<Int(u(1, 3)) {
-          s.ellipse(u(0.2, 0.8), u(0.2, 0.8), u(0.05, 0.09), u(0.04, 0.07), color: [0.95, 0.92, 0.75], alpha: Float(0.9 * cue), rough: 0.2)
+          s.ellipse(u(0.2, 0.8), u(0.2, 0.8), u(0.05, 0.09), u(0.04, 0.07), color: [0.95, 0.92, 0.75], alpha: Float(min(1, 0.9 * cue)), rough: 0.2)
         }
-        s.ellipse(u(0.2, 0.8), u(0.2, 0.8), 0.05, 0.03, color: [0.4, 0.02, 0.05], alpha: Float(0.7 * cue))
+        s.ellipse(u(0.2, 0.8), u(0.2, 0.8), 0.05, 0.03, color: [0.4, 0.02, 0.05], alpha: Float(min(1, 0.7 * cue)))
       }
       s.add(Sketch.noise(size: size, cells: 6, octaves: 1, rng: &rng), amount: 0.08)
       s.grain(0.03, rng: &rng)

@@ -1,12 +1,13 @@
 //===--- PipelineCommands.swift - run, status, explain, dag, cache ---------===//
 import ArgumentParser
+import Data
 import Dispatch
 import Foundation
 import Pipeline
 import Plot
 
 /// Every stage kind the `peftlab` tool knows.
-func stageRegistry() -> StageRegistry { StageRegistry([ShellKind()]) }
+func stageRegistry() -> StageRegistry { StageRegistry([ShellKind(), DatasetStageKind()]) }
 
 struct PipelineOptions: ParsableArguments {
   @Option(help: "Pipeline file.") var pipeline = "Pipelines/paper.yaml"

@@ -55,4 +55,29 @@ final class ToolTests: XCTestCase {
     XCTAssertEqual([m.imageSize, m.channels], [6, 1])
     XCTAssertEqual(DatasetCheck.run(m, root: dir).problems, [])
   }
+
+  func testCheckCommandExitsNonZeroNamingTheFile() throws {
+    let dir = temporaryPath("clicheck-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(atPath: dir + "/data-manifests", withIntermediateDirectories: true)
+    let data = try Data(contentsOf: URL(fileURLWithPath: fixture("data/tinymnist.npz")))
+    try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+    try data.prefix(1000).write(to: URL(fileURLWithPath: dir + "/data/cut.npz"))
+    try """
+      name: cut
+      modality: test
+      task: multi-class
+      classes: [a, b, c]
+      source: medmnist-npz
+      location: {path: cut.npz}
+      splits: official
+      image: {size: 8, channels: 1}
+      """.write(toFile: dir + "/data-manifests/cut.yaml", atomically: true, encoding: .utf8)
+    let (status, out) = try runPeftlab(["dataset", "check", "cut"], cwd: dir)
+    XCTAssertEqual(status, 1)
+    XCTAssertTrue(out.contains("data/cut.npz") && out.contains("truncated"), out)
+    let ok = try runPeftlab(["dataset", "check", "busi-synth", "--manifests",
+                             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                               .deletingLastPathComponent().appendingPathComponent("data-manifests").path], cwd: dir)
+    XCTAssertEqual(ok.status, 0, ok.output)
+  }
 }

@@ -1,6 +1,7 @@
 //===--- ProcessTests.swift - SIGKILL mid-stage, concurrent runs -----------===//
 import Foundation
 import Pipeline
+import TestSupport
 import XCTest
 
 final class ProcessTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import TestSupport
 import XCTest
 
 /// A project folder with a pipeline file, a cache, and helpers to run it.
@@ -41,16 +42,6 @@ final class Project {
     let st = try runner().status().first { $0.stage == stage }!
     return try String(contentsOfFile: root + "/.peftlab/objects/" + st.output! + "/" + file, encoding: .utf8)
   }
-}
-
-/// The `peftlab` executable built next to the test bundle.
-func peftlabBinary() -> String {
-  let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  for candidate in [dir, dir.deletingLastPathComponent()] {
-    let p = candidate.appendingPathComponent("peftlab").path
-    if FileManager.default.isExecutableFile(atPath: p) { return p }
-  }
-  return dir.appendingPathComponent("peftlab").path
 }
 
 func launch(_ args: [String], cwd: String) throws -> Process {

@@ -22,3 +22,29 @@ public func temporaryPath(_ name: String) -> String {
   try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   return dir.appendingPathComponent(name).path
 }
+
+/// The `peftlab` executable built next to the test bundle.
+public func peftlabBinary() -> String {
+  let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  for candidate in [dir, dir.deletingLastPathComponent()] {
+    let p = candidate.appendingPathComponent("peftlab").path
+    if FileManager.default.isExecutableFile(atPath: p) { return p }
+  }
+  return dir.appendingPathComponent("peftlab").path
+}
+
+
+/// Runs `peftlab args` in `cwd`; returns its exit status and combined output.
+public func runPeftlab(_ args: [String], cwd: String) throws -> (status: Int32, output: String) {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: peftlabBinary())
+  p.arguments = args
+  p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+  let pipe = Pipe()
+  p.standardOutput = pipe
+  p.standardError = pipe
+  try p.run()
+  let out = pipe.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  return (p.terminationStatus, String(decoding: out, as: UTF8.self))
+}

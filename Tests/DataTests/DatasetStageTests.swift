@@ -1,0 +1,56 @@
+import Data
+import Foundation
+import Pipeline
+import TestSupport
+import XCTest
+
+final class DatasetStageTests: XCTestCase {
+  func testEditingOneManifestRerunsOnlyItsStages() throws {
+    let root = temporaryPath("dsstage-\(UInt32.random(in: 0...UInt32.max))")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root + "/data-manifests", withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
+    let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
+    for n in ["busi-synth", "cxr3-synth"] {  // small copies of two shipped manifests
+      var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
+      t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: 30, val: 6, test: 6}", options: .regularExpression)
+      t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
+      try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
+    }
+    try "suite: [busi-synth, cxr3-synth]\n".write(toFile: root + "/data-manifests/groups.yaml", atomically: true, encoding: .utf8)
+    try """
+      vars: ../data-manifests/groups.yaml
+      stages:
+        data:
+          kind: dataset
+          matrix: {dataset: "${vars.suite}"}
+          params: {name: "${item.dataset}", size: 16}
+        use:
+          kind: shell
+          needs: ["data@${item.dataset}"]
+          matrix: {dataset: "${vars.suite}"}
+          params: {cmd: 'cp $IN_DATA_${item.dataset}/info.json $OUT/'}
+      """.replacingOccurrences(of: "$IN_DATA_${item.dataset}", with: "\"$(env | grep ^IN_DATA_ | cut -d= -f2)\"")
+      .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StageRegistry([ShellKind(), DatasetStageKind()])
+    func run() throws -> RunSummary {
+      let p = try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry)
+      return try Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root,
+                        reporter: ProgressReporter(mode: .quiet)).run(RunOptions())
+    }
+    XCTAssertEqual(Set(try run().ran), ["data@busi-synth", "data@cxr3-synth", "use@busi-synth", "use@cxr3-synth"])
+    XCTAssertTrue(try run().ran.isEmpty)
+    // edit one manifest: only its dataset stage and what uses it rerun
+    let f = root + "/data-manifests/cxr3-synth.yaml"
+    try (try String(contentsOfFile: f, encoding: .utf8)).replacingOccurrences(of: "seed: 1", with: "seed: 2")
+      .write(toFile: f, atomically: true, encoding: .utf8)
+    XCTAssertEqual(Set(try run().ran), ["data@cxr3-synth", "use@cxr3-synth"])
+    let p = try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry)
+    let st = try Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root).status()
+    XCTAssertTrue(st.allSatisfy { $0.state == .upToDate })
+    let out = st.first { $0.stage == "use@cxr3-synth" }!.output!
+    let info = try String(contentsOfFile: root + "/.peftlab/objects/\(out)/info.json", encoding: .utf8)
+    XCTAssertTrue(info.contains("\"size\" : 16") && info.contains("cxr3-synth"), info)
+  }
+}
