@@ -57,16 +57,7 @@ final class PreprocessTests: XCTestCase {
 
   func testDatasetCacheDecodesOnceAndIsHDF5() throws {
     let dir = temporaryPath("dscache-\(UInt32.random(in: 0...UInt32.max))")
-    let yaml = """
-      name: tiny
-      modality: test
-      task: multi-class
-      classes: [a, b, c]
-      source: medmnist-npz
-      location: {path: \(fixture("data/tinymnist_compressed.npz"))}
-      splits: official
-      image: {size: 8, channels: 1}
-      """
+    let yaml = tinyNpzManifestYAML(path: fixture("data/tinymnist_compressed.npz"))
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     try yaml.write(toFile: dir + "/m.yaml", atomically: true, encoding: .utf8)
     let m = try DatasetManifest.load(dir + "/m.yaml")

@@ -5,17 +5,7 @@ import XCTest
 
 final class ToolTests: XCTestCase {
   func manifest(in dir: String, url: String, md5: String) throws -> DatasetManifest {
-    let yaml = """
-      name: tiny
-      modality: test
-      task: multi-class
-      classes: [a, b, c]
-      source: medmnist-npz
-      location: {path: medmnist/tiny.npz, url: "\(url)"}
-      checksum: {md5: "\(md5)"}
-      splits: official
-      image: {size: 8, channels: 1}
-      """
+    let yaml = tinyNpzManifestYAML(path: "medmnist/tiny.npz", url: url, md5: md5)
     try yaml.write(toFile: dir + "/m.yaml", atomically: true, encoding: .utf8)
     return try DatasetManifest.load(dir + "/m.yaml")
   }
@@ -62,16 +52,7 @@ final class ToolTests: XCTestCase {
     let data = try Data(contentsOf: URL(fileURLWithPath: fixture("data/tinymnist.npz")))
     try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
     try data.prefix(1000).write(to: URL(fileURLWithPath: dir + "/data/cut.npz"))
-    try """
-      name: cut
-      modality: test
-      task: multi-class
-      classes: [a, b, c]
-      source: medmnist-npz
-      location: {path: cut.npz}
-      splits: official
-      image: {size: 8, channels: 1}
-      """.write(toFile: dir + "/data-manifests/cut.yaml", atomically: true, encoding: .utf8)
+    try tinyNpzManifestYAML(path: "cut.npz", name: "cut").write(toFile: dir + "/data-manifests/cut.yaml", atomically: true, encoding: .utf8)
     let (status, out) = try runPeftlab(["dataset", "check", "cut"], cwd: dir)
     XCTAssertEqual(status, 1)
     XCTAssertTrue(out.contains("data/cut.npz") && out.contains("truncated"), out)

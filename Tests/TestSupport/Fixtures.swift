@@ -48,3 +48,18 @@ public func runPeftlab(_ args: [String], cwd: String) throws -> (status: Int32, 
   p.waitUntilExit()
   return (p.terminationStatus, String(decoding: out, as: UTF8.self))
 }
+
+/// A manifest for the tiny MedMNIST-style npz fixtures (3 classes, 8 px, grey).
+public func tinyNpzManifestYAML(path: String, url: String? = nil, md5: String? = nil, name: String = "tiny") -> String {
+  """
+  name: \(name)
+  modality: test
+  task: multi-class
+  classes: [a, b, c]
+  source: medmnist-npz
+  location: {path: \(path)\(url.map { ", url: \"\($0)\"" } ?? "")}
+  \(md5.map { "checksum: {md5: \"\($0)\"}" } ?? "")
+  splits: official
+  image: {size: 8, channels: 1}
+  """
+}
