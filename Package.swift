@@ -41,7 +41,7 @@ let package = Package(
     /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
-    .target(name: "Training", dependencies: ["Model", "Kernels", "Data"], swiftSettings: optimiseInDebug),
+    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline"], swiftSettings: optimiseInDebug),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
     .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
@@ -64,6 +64,6 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "Pipeline", "TestSupport"]),
   ]
 )

@@ -5,9 +5,12 @@ import Dispatch
 import Foundation
 import Pipeline
 import Plot
+import Training
 
 /// Every stage kind the `peftlab` tool knows.
-func stageRegistry() -> StageRegistry { StageRegistry([ShellKind(), DatasetStageKind()]) }
+func stageRegistry() -> StageRegistry {
+  StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind()])
+}
 
 struct PipelineOptions: ParsableArguments {
   @Option(help: "Pipeline file.") var pipeline = "Pipelines/paper.yaml"

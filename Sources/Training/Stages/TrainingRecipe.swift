@@ -1,0 +1,101 @@
+//===--- TrainingRecipe.swift - the training loop shared by stage kinds ----===//
+//
+// Reads a dataset (through the decode-once cache), trains a model with the
+// recipe's optimizer and cosine schedule on augmented batches, and writes
+//   model.h5      the trained weights (peftlab checkpoint, timm names)
+//   metrics.json  per split (val, test): accuracy, macro-F1, macro-AUC, loss;
+//                 trainable parameters; peak training memory; seconds
+//   curve.csv     step, loss, lr
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Kernels
+import Model
+import Pipeline
+
+/// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
+enum RecipeParams {
+  static let specs: [ParameterSpec] = [
+    ParameterSpec("dataset", help: "dataset name (a manifest)"),
+    ParameterSpec("steps", default: .int(600)), ParameterSpec("batch", default: .int(64)),
+    ParameterSpec("optimizer", default: .string("sgd"), help: "sgd or adamw"),
+    ParameterSpec("lr", default: .double(0.001)), ParameterSpec("momentum", default: .double(0.9)),
+    ParameterSpec("weight_decay", default: .double(0)), ParameterSpec("warmup", default: .int(0)),
+    ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)"),
+    ParameterSpec("seed", default: .int(0)),
+    ParameterSpec("augment", default: .bool(true)),
+    ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data")),
+  ]
+
+  static func dataset(_ p: [String: Value], root: String) throws -> DatasetManifest {
+    let dir = root + "/" + (p["manifests"]?.string ?? "data-manifests")
+    guard let name = p["dataset"]?.string, let m = try DatasetManifest.all(in: dir).first(where: { $0.name == name }) else {
+      throw DataError.file(dir, "no manifest named '\(p["dataset"]?.description ?? "")'")
+    }
+    return m
+  }
+
+  static func datasetHash(_ p: [String: Value], root: String, hasher: FileHasher) throws -> [String: String] {
+    let m = try dataset(p, root: root)
+    return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)]
+  }
+}
+
+enum TrainingRecipe {
+  /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
+  static func run(_ ctx: StageContext, model: ViT, selection: (ViTLayout) -> ParameterSelection) throws {
+    let p = ctx.params
+    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    let c = model.config
+    let cache = ctx.projectRoot + "/.peftlab"
+    let splits = try DatasetCache.splits(m, root: ctx.projectRoot + "/" + (p["data_root"]?.string ?? "data"), size: c.imageSize,
+                                         cacheDir: cache, hasher: FileHasher(memo: nil))
+    guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
+    let norm = Normalization.of(train)
+    let pre = Preprocessor(size: c.imageSize, normalization: norm, augmentation: p["augment"]?.bool == false ? nil : Augmentation())
+    let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
+    let wd = Float(p["weight_decay"]?.double ?? 0)
+    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
+      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
+      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
+    let clip = p["clip"]?.double ?? 0
+    let cfg = TrainConfig(
+      optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
+      batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+    let sel = selection(model.layout)
+    let trainer = Trainer(model: model, selection: sel, config: cfg)
+    var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))
+    var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
+    var curve = "step,loss,lr\n"
+    let start = Date()
+    for s in 0..<steps {
+      if ctx.isCancelled { throw PipelineError.cancelled }
+      sampler.next(images: &imgs, labels: &labs, secondImages: &unused)
+      let r = try trainer.step(images: imgs, labels: labs)
+      curve += "\(s),\(r.loss),\(r.lr)\n"
+      if s % max(1, steps / 20) == 0 {
+        ctx.progress(Double(s) / Double(steps))
+        ctx.log(String(format: "step %d loss %.4f lr %.2e", s, r.loss, r.lr))
+      }
+    }
+    let seconds = Date().timeIntervalSince(start)
+    var metrics: [String: Any] = [
+      "dataset": m.name, "steps": steps, "seconds": seconds,
+      "trainable_parameters": sel.trainableCount(model.layout), "total_parameters": model.parameterCount,
+      "memory_bytes": ["parameters": trainer.memory.parameters, "gradients": trainer.memory.gradients,
+                       "optimizer": trainer.memory.optimizerState, "activations": trainer.memory.activations,
+                       "total": trainer.memory.total],
+      "threads": Parallel.threads,
+    ]
+    for s in ["val", "test"] {
+      guard let r = splits[s] else { continue }
+      let e = Evaluation.evaluate(model, on: Preprocessor(size: c.imageSize, normalization: norm).imageSet(r))
+      metrics[s] = ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan]
+      ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", s, e.accuracy, e.macroF1, e.macroAUC))
+    }
+    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5")
+    try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
+    let json = try JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys])
+    try json.write(to: URL(fileURLWithPath: ctx.outputDir + "/metrics.json"))
+  }
+}

@@ -1,0 +1,59 @@
+import Data
+import Foundation
+import Model
+import Pipeline
+import TestSupport
+import Training
+import XCTest
+
+final class TrainStageTests: XCTestCase {
+  func testPretrainThenFinetuneAsCachedStages() throws {
+    let root = temporaryPath("trainstages-\(UInt32.random(in: 0...UInt32.max))")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root + "/data-manifests", withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
+    let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
+    for n in ["upstream-synth", "busi-synth"] {
+      var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
+      t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: 64, val: 16, test: 32}", options: .regularExpression)
+      t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
+      try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
+    }
+    let yaml = """
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: upstream-synth, preset: micro, steps: 30, batch: 16, optimizer: adamw, lr: 0.001}
+        finetune:
+          kind: finetune
+          needs: [pretrain]
+          matrix: {mode: [full, linear-probe]}
+          params: {dataset: busi-synth, steps: 20, batch: 16, lr: 0.01, mode: "${item.mode}"}
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
+    func runner() throws -> Runner {
+      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    }
+    XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["pretrain", "finetune@full", "finetune@linear-probe"])
+    XCTAssertTrue(try runner().run(RunOptions()).ran.isEmpty, "every stage is cached")
+    let st = try runner().status()
+    func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }
+    let ft = try Checkpoint.load(out("finetune@full") + "/model.h5")
+    XCTAssertEqual(ft.config.numClasses, 3)
+    XCTAssertEqual(ft.config.head, .l2Linear)
+    let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("finetune@full") + "/metrics.json"))) as! [String: Any]
+    XCTAssertNotNil((metrics["test"] as? [String: Any])?["macro_f1"])
+    XCTAssertEqual(try String(contentsOfFile: out("finetune@full") + "/curve.csv", encoding: .utf8).split(separator: "\n").count, 21)
+    // linear probing leaves the backbone equal to the pretrained one
+    let pre = try Checkpoint.load(out("pretrain") + "/model.h5")
+    let probe = try Checkpoint.load(out("finetune@linear-probe") + "/model.h5")
+    XCTAssertEqual(probe.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
+    XCTAssertNotEqual(ft.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
+    // a fine-tuning parameter reruns only the fine-tuning stages
+    try yaml.replacingOccurrences(of: "lr: 0.01", with: "lr: 0.02").write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
+  }
+}
