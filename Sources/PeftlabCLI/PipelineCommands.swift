@@ -8,9 +8,7 @@ import Plot
 import Training
 
 /// Every stage kind the `peftlab` tool knows.
-func stageRegistry() -> StageRegistry {
-  StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind()])
-}
+func stageRegistry() -> StageRegistry { StandardStages.registry }
 
 struct PipelineOptions: ParsableArguments {
   @Option(help: "Pipeline file.") var pipeline = "Pipelines/paper.yaml"

@@ -57,3 +57,23 @@ final class TrainStageTests: XCTestCase {
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
   }
 }
+
+final class ShippedPipelineTests: XCTestCase {
+  /// Every pipeline file in Pipelines/ resolves against the shipped kinds, in every profile.
+  func testShippedPipelinesResolve() throws {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Pipelines").path
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }
+    XCTAssertTrue(files.contains("sh-peft.yaml"))
+    for f in files {
+      let p = try Pipeline.load(dir + "/" + f, profile: nil, registry: StandardStages.registry)
+      XCTAssertFalse(p.stages.isEmpty, f)
+      for profile in ["quick", "full"] where (try? String(contentsOfFile: dir + "/" + f, encoding: .utf8))?.contains("\(profile):") == true {
+        XCTAssertNoThrow(try Pipeline.load(dir + "/" + f, profile: profile, registry: StandardStages.registry), "\(f) \(profile)")
+      }
+    }
+    let sh = try Pipeline.load(dir + "/sh-peft.yaml", profile: "quick", registry: StandardStages.registry)
+    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 6 * 3 + 6)
+    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(300))
+  }
+}

@@ -1,0 +1,10 @@
+//===--- StandardStages.swift - every stage kind peftlab ships -------------===//
+import Data
+import Pipeline
+
+public enum StandardStages {
+  /// The registry `peftlab run` uses.
+  public static var registry: StageRegistry {
+    StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind()])
+  }
+}
