@@ -42,14 +42,8 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "After a failure, keep running stages that do not depend on it.") var keepGoing = false
 
   func run() throws {
-    let cancel = CancellationFlag()
-    signal(SIGINT, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    source.setEventHandler {
-      FileHandle.standardError.write(Data("\ninterrupted: cancelling running stages (nothing half-written is kept)\n".utf8))
-      cancel.set()
-    }
-    source.resume()
+    let cancel = CancellationFlag(followsInterrupt: true)
+    Interrupt.install()
     let runner = try options.runner(cancel: cancel)
     var o = RunOptions()
     o.targets = stages

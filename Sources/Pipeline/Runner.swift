@@ -36,13 +36,29 @@ public struct RunSummary: Sendable {
   public var failed: [String] { order.filter { if case .failed = outcomes[$0] { return true }; return false } }
 }
 
-/// Set by a SIGINT handler: running stages are cancelled, nothing is published.
+/// Set by Ctrl-C (see `Interrupt`) or by a caller: running stages are
+/// cancelled, nothing is published.
 public final class CancellationFlag: @unchecked Sendable {
   private let lock = NSLock()
   private var value = false
-  public init() {}
-  public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+  /// Whether this flag also follows SIGINT.
+  let followsInterrupt: Bool
+  public init(followsInterrupt: Bool = false) { self.followsInterrupt = followsInterrupt }
+  public var isSet: Bool {
+    if followsInterrupt && Interrupt.requested != 0 { return true }
+    lock.lock(); defer { lock.unlock() }; return value
+  }
   public func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// SIGINT handling that cannot starve: the handler only stores a flag
+/// (async-signal-safe); the runner polls it. (A Dispatch signal source needs
+/// a pool thread, and long stages can occupy them all.)
+public enum Interrupt {
+  nonisolated(unsafe) public static var requested: Int32 = 0
+  public static func install() {
+    signal(SIGINT) { _ in Interrupt.requested = 1 }
+  }
 }
 
 public final class Runner: @unchecked Sendable {
@@ -105,6 +121,7 @@ public final class Runner: @unchecked Sendable {
     var running = Set<String>()
     var unknownOutput = Set<String>()  // dry run: stages that would run
     let results = ResultQueue()
+    var announcedCancel = false
     reporter.start(total: order.count, dryRun: o.dryRun)
 
     func finished(_ name: String) -> Bool { summary.outcomes[name] != nil }
@@ -142,14 +159,24 @@ public final class Runner: @unchecked Sendable {
         reporter.started(s.name)
         let inputs = Dictionary(uniqueKeysWithValues: s.needs.map { ($0, cache.objectPath(outputs[$0]!)) })
         let force = forced.contains(s.name)
-        DispatchQueue.global().async { [self] in
+        // A dedicated thread per running stage: stages run for minutes and
+        // must not occupy the Dispatch pool that the kernels and timers use.
+        let thread = Thread { [self] in
           results.push(s.name, Result { try execute(s, comp, inputs: inputs, force: force) })
         }
+        thread.stackSize = 16 << 20
+        thread.start()
         progressed = true
       }
       if running.isEmpty { if !progressed { break }; continue }
-      // wait for one stage to finish
-      let (name, result) = results.pop()
+      // wait for one stage to finish (waking up to notice Ctrl-C)
+      guard let (name, result) = results.pop(timeout: 0.2) else {
+        if cancel.isSet && !announcedCancel {
+          announcedCancel = true
+          reporter.note("interrupted: cancelling running stages (nothing half-written is kept)")
+        }
+        continue
+      }
       running.remove(name)
       switch result {
       case .success(.done(let rec, let ranFor)):
@@ -174,6 +201,7 @@ public final class Runner: @unchecked Sendable {
       }
     }
     if cancel.isSet {
+      if !announcedCancel { reporter.note("interrupted: cancelled running stages (nothing half-written is kept)") }
       cancelPending(&pending, &summary, reason: "cancelled")
     }
     precondition(pending.isEmpty, "runner left stages pending: \(pending)")
@@ -296,9 +324,9 @@ final class ResultQueue: @unchecked Sendable {
   func push(_ name: String, _ r: Result<Runner.Executed, Error>) {
     cond.lock(); items.append((name, r)); cond.signal(); cond.unlock()
   }
-  func pop() -> (String, Result<Runner.Executed, Error>) {
+  func pop(timeout: TimeInterval) -> (String, Result<Runner.Executed, Error>)? {
     cond.lock(); defer { cond.unlock() }
-    while items.isEmpty { cond.wait() }
-    return items.removeFirst()
+    if items.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
+    return items.isEmpty ? nil : items.removeFirst()
   }
 }
