@@ -74,6 +74,6 @@ final class ShippedPipelineTests: XCTestCase {
     }
     let sh = try Pipeline.load(dir + "/sh-peft.yaml", profile: "quick", registry: StandardStages.registry)
     XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 6 * 3 + 6)
-    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(300))
+    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(400))
   }
 }
