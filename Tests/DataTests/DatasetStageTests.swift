@@ -6,18 +6,7 @@ import XCTest
 
 final class DatasetStageTests: XCTestCase {
   func testEditingOneManifestRerunsOnlyItsStages() throws {
-    let root = temporaryPath("dsstage-\(UInt32.random(in: 0...UInt32.max))")
-    let fm = FileManager.default
-    try fm.createDirectory(atPath: root + "/data-manifests", withIntermediateDirectories: true)
-    try fm.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
-    let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
-    for n in ["busi-synth", "cxr3-synth"] {  // small copies of two shipped manifests
-      var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
-      t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: 30, val: 6, test: 6}", options: .regularExpression)
-      t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
-      try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
-    }
+    let root = try projectWithSyntheticManifests(["busi-synth", "cxr3-synth"], counts: (30, 6, 6), tag: "dsstage")
     try "suite: [busi-synth, cxr3-synth]\n".write(toFile: root + "/data-manifests/groups.yaml", atomically: true, encoding: .utf8)
     try """
       vars: ../data-manifests/groups.yaml

@@ -63,3 +63,22 @@ public func tinyNpzManifestYAML(path: String, url: String? = nil, md5: String? =
   image: {size: 8, channels: 1}
   """
 }
+
+/// A fresh project folder (data-manifests/, Pipelines/) holding copies of shipped synthetic
+/// manifests with their split sizes shrunk to `counts` (train, val, test).
+public func projectWithSyntheticManifests(_ names: [String], counts: (Int, Int, Int), tag: String) throws -> String {
+  let root = temporaryPath("\(tag)-\(UInt32.random(in: 0...UInt32.max))")
+  let fm = FileManager.default
+  try fm.createDirectory(atPath: root + "/data-manifests", withIntermediateDirectories: true)
+  try fm.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
+  let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
+  for n in names {
+    var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
+    t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: \(counts.0), val: \(counts.1), test: \(counts.2)}",
+                               options: .regularExpression)
+    t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
+    try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
+  }
+  return root
+}

@@ -8,18 +8,7 @@ import XCTest
 
 final class TrainStageTests: XCTestCase {
   func testPretrainThenFinetuneAsCachedStages() throws {
-    let root = temporaryPath("trainstages-\(UInt32.random(in: 0...UInt32.max))")
-    let fm = FileManager.default
-    try fm.createDirectory(atPath: root + "/data-manifests", withIntermediateDirectories: true)
-    try fm.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
-    let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
-    for n in ["upstream-synth", "busi-synth"] {
-      var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
-      t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: 64, val: 16, test: 32}", options: .regularExpression)
-      t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
-      try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
-    }
+    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "trainstages")
     let yaml = """
       stages:
         pretrain:
