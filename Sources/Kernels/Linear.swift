@@ -28,18 +28,21 @@ public enum Linear {
   ///   dinp (N,C)     (+)= dout (N,OC) · weight (OC,C)     (`accumulate` false overwrites)
   ///   dweight (OC,C) += doutᵀ · inp
   ///   dbias (OC)     += Σ_n dout[n]
+  /// With a `plan` (masked training), only the planned elements of dweight.
   public static func backward(
     dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
     inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    N: Int, C: Int, OC: Int, accumulate: Bool = true
+    N: Int, C: Int, OC: Int, accumulate: Bool = true, plan: WeightGradientPlan? = nil
   ) {
     if let dinp {
       BLAS.parallelGemm(
         transA: false, transB: false, M: N, N: C, K: OC, alpha: 1,
         A: dout, lda: OC, B: weight, ldb: C, beta: accumulate ? 1 : 0, C: dinp, ldc: C)
     }
-    if let dweight {
+    if let dweight, let plan {
+      plan.accumulate(dweight: dweight, dout: dout, inp: inp, N: N, C: C, OC: OC)
+    } else if let dweight {
       // Rows of dW are output channels: split over OC, reduce over N.
       BLAS.parallelGemm(
         transA: true, transB: false, M: OC, N: C, K: N, alpha: 1,

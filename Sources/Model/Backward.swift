@@ -67,13 +67,14 @@ extension ViT {
     let needAct = below[t.fc2W]
     Linear.backward(
       dinp: needAct ? dF2 : nil, dweight: gp(t.fc2W), dbias: gp(t.fc2B), dout: dX,
-      inp: a.p(s.act), weight: pointer(t.fc2W), N: N, C: F, OC: D, accumulate: false)
+      inp: a.p(s.act), weight: pointer(t.fc2W), N: N, C: F, OC: D, accumulate: false, plan: grads.plans[t.fc2W])
     if needAct {
       Activation.backward(c.activation, dinp: dF1, inp: a.p(s.fc1), dout: dF2, n: N * F, accumulate: false)
       let needLn2 = below[t.fc1W]
       Linear.backward(
         dinp: needLn2 ? dA : nil, dweight: gp(t.fc1W), dbias: gp(t.fc1B), dout: dF1,
-        inp: a.p(s.ln2), weight: pointer(t.fc1W), N: N, C: D, OC: F, accumulate: false)
+        inp: a.p(s.ln2), weight: pointer(t.fc1W), N: N, C: D, OC: F, accumulate: false,
+        plan: grads.plans[t.fc1W])
       if needLn2 {
         LayerNorm.backward(
           dinp: below[t.norm2W] ? dX : nil, dweight: gp(t.norm2W), dbias: gp(t.norm2B), dout: dA,
@@ -86,7 +87,8 @@ extension ViT {
     let needAttn = below[t.projW]
     Linear.backward(
       dinp: needAttn ? dA : nil, dweight: gp(t.projW), dbias: gp(t.projB), dout: dX,
-      inp: a.p(s.attn), weight: pointer(t.projW), N: N, C: D, OC: D, accumulate: false)
+      inp: a.p(s.attn), weight: pointer(t.projW), N: N, C: D, OC: D, accumulate: false,
+      plan: grads.plans[t.projW])
     guard needAttn else { return }
     dQKV.update(repeating: 0, count: N * 3 * D)
     Attention.backward(
@@ -95,7 +97,8 @@ extension ViT {
     let needLn1 = below[t.qkvW]
     Linear.backward(
       dinp: needLn1 ? dB : nil, dweight: gp(t.qkvW), dbias: gp(t.qkvB), dout: dQKV,
-      inp: a.p(s.ln1), weight: pointer(t.qkvW), N: N, C: D, OC: 3 * D, accumulate: false)
+      inp: a.p(s.ln1), weight: pointer(t.qkvW), N: N, C: D, OC: 3 * D, accumulate: false,
+      plan: grads.plans[t.qkvW])
     if needLn1 {
       LayerNorm.backward(
         dinp: below[t.norm1W] ? dX : nil, dweight: gp(t.norm1W), dbias: gp(t.norm1B), dout: dB,
@@ -124,7 +127,8 @@ extension ViT {
     if patchTrainable {
       Linear.backward(
         dinp: nil, dweight: gp(L.patchW), dbias: gp(L.patchB), dout: a.g(a.dPatch),
-        inp: a.p(a.patches), weight: pointer(L.patchW), N: B * Np, C: c.patchDim, OC: D)
+        inp: a.p(a.patches), weight: pointer(L.patchW), N: B * Np, C: c.patchDim, OC: D,
+        plan: grads.plans[L.patchW])
     }
   }
 }

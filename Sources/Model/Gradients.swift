@@ -1,3 +1,5 @@
+import Kernels
+
 //===--- Gradients.swift - gradient buffer for the trainable tensors only --===//
 
 /// Gradients of the trainable tensors, packed into one buffer. A frozen
@@ -8,6 +10,9 @@ public final class Gradients: @unchecked Sendable {
   public let offsets: [Int?]
   public let buffer: FloatBuffer
   public let trainable: [Bool]
+  /// Masked training: per tensor, the part of a weight gradient that is needed
+  /// (nil: the whole gradient). Set by the trainer from the selection.
+  public var plans: [WeightGradientPlan?]
 
   public init(layout: ViTLayout, trainable: [Bool]) {
     precondition(trainable.count == layout.tensors.count)
@@ -20,6 +25,7 @@ public final class Gradients: @unchecked Sendable {
     }
     offsets = o
     buffer = FloatBuffer(count: n)
+    plans = Array(repeating: nil, count: layout.tensors.count)
   }
 
   /// All tensors trainable.

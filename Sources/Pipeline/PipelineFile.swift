@@ -4,7 +4,7 @@
 //     finetune: {lr: 0.001}
 //   params: params.yaml       # (optional) the same, from a file next to this one
 //   profiles:                 # overrides by kind, stage or instance name
-//     quick: {finetune: {steps: 200}}
+//     quick: {finetune: {steps: 200}, vars: {seeds: [1]}}   # (and of variables)
 //   stages:
 //     finetune:
 //       kind: finetune
@@ -127,17 +127,33 @@ extension Pipeline {
     // `vars:` is a mapping or the path of a YAML file of one (e.g. dataset groups).
     var vars: [String: Value] = [:]
     if let v = root.children["vars"] {
-      if let rel = v.value.string {
-        let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
-        guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t),
-              let o = convert(n).value.object else { throw fail(v.line, nil, "cannot read vars file '\(file)'") }
-        vars = o
-      } else if let o = v.value.object {
-        vars = o
-      } else {
-        throw fail(v.line, nil, "'vars' must be a mapping or the path of a YAML file")
+      // A mapping, the path of a YAML file of one (e.g. dataset groups), or a list of those (merged in order).
+      for e in v.items.isEmpty ? [v] : v.items {
+        if let rel = e.value.string {
+          let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
+          guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t),
+                let o = convert(n).value.object else { throw fail(e.line, nil, "cannot read vars file '\(file)'") }
+          vars.merge(o) { _, new in new }
+        } else if let o = e.value.object {
+          vars.merge(o) { _, new in new }
+        } else {
+          throw fail(e.line, nil, "'vars' must be a mapping, the path of a YAML file, or a list of those")
+        }
       }
     }
+
+    // A variable that is exactly "${vars.NAME}" takes that variable's value.
+    func resolveVarRefs() throws {
+      for (k, v) in vars {
+        guard let s = v.string, s.hasPrefix("${vars."), s.hasSuffix("}") else { continue }
+        let ref = String(s.dropFirst(7).dropLast())
+        guard let r = vars[ref], r.string?.hasPrefix("${vars.") != true else {
+          throw fail(root.children["vars"]?.line ?? 0, nil, "variable '\(k)' refers to '\(ref)', which is no variable")
+        }
+        vars[k] = r
+      }
+    }
+    try resolveVarRefs()
 
     // Profiles.
     var overrides: [String: Located] = [:]
@@ -147,6 +163,12 @@ extension Pipeline {
         throw fail(root.children["profiles"]?.line ?? 0, nil, "unknown profile '\(profile)' (defined: \(known))")
       }
       overrides = p.children
+      // `vars:` in a profile replaces variables (a value "${vars.NAME}" takes another variable's value).
+      if let v = overrides.removeValue(forKey: "vars") {
+        guard v.value.object != nil else { throw fail(v.line, nil, "profile '\(profile)': 'vars' must be a mapping") }
+        for (k, e) in v.children { vars[k] = e.value }
+        try resolveVarRefs()
+      }
     }
 
     guard let stagesNode = root.children["stages"], !stagesNode.children.isEmpty else {

@@ -248,7 +248,7 @@ public final class Runner: @unchecked Sendable {
     var rec = comp
     do {
       let ctx = StageContext(
-        stage: s.name, params: s.params, inputs: inputs, outputDir: out, workDir: work, projectRoot: projectRoot,
+        stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work, projectRoot: projectRoot,
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
       try kind.run(ctx)

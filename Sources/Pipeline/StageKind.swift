@@ -16,6 +16,8 @@ public struct ParameterSpec: Sendable {
 /// What a running stage sees.
 public final class StageContext: @unchecked Sendable {
   public let stage: String
+  /// The stage's kind (`finetune`, `shpeft`, ...).
+  public let kindName: String
   public let params: [String: Value]
   /// Output folder of each needed stage, by stage name (read-only).
   public let inputs: [String: String]
@@ -28,10 +30,11 @@ public final class StageContext: @unchecked Sendable {
   let progressSink: (Double, String?) -> Void
   let cancelled: () -> Bool
 
-  init(stage: String, params: [String: Value], inputs: [String: String], outputDir: String, workDir: String,
+  init(stage: String, kindName: String, params: [String: Value], inputs: [String: String], outputDir: String, workDir: String,
        projectRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
        cancelled: @escaping () -> Bool) {
     self.stage = stage
+    self.kindName = kindName
     self.params = params
     self.inputs = inputs
     self.outputDir = outputDir

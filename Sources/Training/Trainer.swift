@@ -56,6 +56,7 @@ public final class Trainer {
     self.config = config
     self.selection = selection
     grads = Gradients(layout: model.layout, trainable: selection.tensors)
+    if let elements = selection.elements { grads.plans = Self.weightGradientPlans(model.layout, elements: elements) }
     optimizer = Optimizer(kind: config.optimizer, layout: model.layout, selection: selection, grads: grads)
     acts = Activations(config: model.config, batch: config.batchSize)
   }
@@ -79,6 +80,21 @@ public final class Trainer {
     return StepResult(step: step, loss: loss, lr: lr, gradNorm: norm, memory: memory)
   }
 
+  /// Masked training: for each linear weight with selected elements, the
+  /// cheapest way to compute just their gradient (nil: full GEMM).
+  static func weightGradientPlans(_ L: ViTLayout, elements: [Int]) -> [WeightGradientPlan?] {
+    var plans = [WeightGradientPlan?](repeating: nil, count: L.tensors.count)
+    let weights = [L.patchW] + L.blocks.flatMap { [$0.qkvW, $0.projW, $0.fc1W, $0.fc2W] }
+    for w in weights {
+      let s = L.tensors[w]
+      let lo = elements.lowerBound(s.offset), hi = elements.lowerBound(s.offset + s.count)
+      guard hi > lo else { continue }
+      plans[w] = WeightGradientPlan.make(
+        selected: elements[lo..<hi].map { $0 - s.offset }, OC: s.shape[0], C: s.count / s.shape[0])
+    }
+    return plans
+  }
+
   /// Name of the first trainable tensor whose gradient holds NaN or Inf.
   func firstNonFiniteGradient() -> String? {
     let g = grads.buffer.pointer
@@ -98,5 +114,17 @@ public final class Trainer {
     return MemoryReport(
       parameters: model.params.bytes, gradients: grads.buffer.bytes,
       optimizerState: optimizer.stateBytes, activations: acts.forwardBytes + acts.backwardBytes)
+  }
+}
+
+extension Array where Element == Int {
+  /// First index whose element is ≥ `value` (the array sorted ascending).
+  func lowerBound(_ value: Int) -> Int {
+    var lo = 0, hi = count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if self[mid] < value { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
   }
 }

@@ -57,12 +57,20 @@ final class ShippedPipelineTests: XCTestCase {
     for f in files {
       let p = try Pipeline.load(dir + "/" + f, profile: nil, registry: StandardStages.registry)
       XCTAssertFalse(p.stages.isEmpty, f)
-      for profile in ["quick", "full"] where (try? String(contentsOfFile: dir + "/" + f, encoding: .utf8))?.contains("\(profile):") == true {
+      for profile in ["smoke", "quick", "full", "paper"] where (try? String(contentsOfFile: dir + "/" + f, encoding: .utf8))?.contains("\(profile):") == true {
         XCTAssertNoThrow(try Pipeline.load(dir + "/" + f, profile: profile, registry: StandardStages.registry), "\(f) \(profile)")
       }
     }
     let sh = try Pipeline.load(dir + "/sh-peft.yaml", profile: "quick", registry: StandardStages.registry)
-    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 6 * 3 + 6)
-    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(400))
+    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 6 * 3 * 2, "full and linear probe, 6 tasks x 3 seeds")
+    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(150))
+    XCTAssertEqual(sh.stage("sparsity@oct-synth@seed3")?.needs, ["finetune@oct-synth@seed3", "pretrain"])
+    XCTAssertEqual(sh.stage("table5@busi-synth@seed1@lambda0.5")?.params["lambda"], .double(0.5))
+    let full = try Pipeline.load(dir + "/sh-peft.yaml", profile: "full", registry: StandardStages.registry)
+    XCTAssertEqual(full.stages.filter { $0.kind == "shpeft" && $0.base == "shpeft" }.count, 6 * 5, "full: 5 seeds")
+    let paper = try Pipeline.load(dir + "/sh-peft.yaml", profile: "paper", registry: StandardStages.registry)
+    XCTAssertEqual(paper.stage("pretrain")?.params["from"], .string("checkpoints/clip-vit-b16.safetensors"))
+    XCTAssertNotNil(paper.stage("finetune@limuc@seed5"), "the real datasets, 5 seeds")
+    XCTAssertEqual(paper.stages.first { $0.base == "finetune" }?.params["steps"], .int(40000))
   }
 }

@@ -5,6 +5,8 @@ import Pipeline
 public enum StandardStages {
   /// The registry `peftlab run` uses.
   public static var registry: StageRegistry {
-    StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind()])
+    StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
+                   SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
+                   StudySummaryStageKind()])
   }
 }

@@ -18,12 +18,16 @@ public struct PretrainStageKind: StageKind {
   public let name = "pretrain"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")), ParameterSpec("head", default: .string("linear"))]
+    RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")), ParameterSpec("head", default: .string("linear")),
+                          ParameterSpec("from", default: .string(""),
+                                        help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)")]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    if let f = params["from"]?.string, !f.isEmpty { return try ImportStageKind.fileHash(f, root: projectRoot, hasher: hasher) }
+    return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
   public func run(_ ctx: StageContext) throws {
+    if let f = ctx.params["from"]?.string, !f.isEmpty { return try ImportStageKind.importCheckpoint(ctx, file: f) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     var c = try ViTConfig.preset(ctx.params["preset"]?.string ?? "tiny-p8")
     c.numClasses = m.classes.count
@@ -33,6 +37,49 @@ public struct PretrainStageKind: StageKind {
     c.head = h
     let model = try ViT(config: c, seed: UInt64(ctx.params["seed"]?.int ?? 0))
     try TrainingRecipe.run(ctx, model: model) { .all($0) }
+  }
+}
+
+/// `import`: a timm or open_clip safetensors checkpoint (e.g. CLIP ViT-B/16)
+/// -> model.h5 in peftlab's checkpoint format, as the "pretrained model".
+public struct ImportStageKind: StageKind {
+  public init() {}
+  public let name = "import"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
+     ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
+     ParameterSpec("head", default: .string("linear"))]
+  }
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
+  }
+  public func run(_ ctx: StageContext) throws {
+    try Self.importCheckpoint(ctx, file: ctx.params["from"]?.string ?? "")
+  }
+
+  static func path(_ f: String, root: String) -> String { f.hasPrefix("/") ? f : root + "/" + f }
+
+  static func fileHash(_ f: String, root: String, hasher: FileHasher) throws -> [String: String] {
+    let p = path(f, root: root)
+    guard FileManager.default.fileExists(atPath: p) else {
+      throw DataError.file(p, "checkpoint not found (the paper profile needs CLIP ViT-B/16 as safetensors here, e.g. open_clip's ViT-B-16 exported with safetensors.torch.save_file)")
+    }
+    return ["checkpoint:" + f: try hasher.hash(file: p)]
+  }
+
+  static func importCheckpoint(_ ctx: StageContext, file: String) throws {
+    let p = path(file, root: ctx.projectRoot)
+    let preset = ctx.params["preset"]?.string ?? ""
+    guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "linear") else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
+    }
+    let (model, report) = try CheckpointImport.load(
+      safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h)
+    ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
+    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: ["imported_from": file, "import_flavor": report.flavor])
+    try writeJSON(["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
+                  to: ctx.outputDir + "/import.json")
   }
 }
 
@@ -59,7 +106,7 @@ public struct FinetuneStageKind: StageKind {
     }
     let model = try base.withNewHead(classes: m.classes.count, head: h, seed: UInt64(ctx.params["seed"]?.int ?? 0))
     let probe = ctx.params["mode"]?.string == "linear-probe"
-    try TrainingRecipe.run(ctx, model: model) { layout in
+    try TrainingRecipe.run(ctx, model: model, extra: ["mode": probe ? "linear-probe" : "full"]) { layout in
       probe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }
   }

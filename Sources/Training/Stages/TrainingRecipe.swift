@@ -43,16 +43,16 @@ enum RecipeParams {
 
 enum TrainingRecipe {
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
-  static func run(_ ctx: StageContext, model: ViT, selection: (ViTLayout) -> ParameterSelection) throws {
+  /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
+  /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).
+  static func run(_ ctx: StageContext, model: ViT, extra: [String: Any] = [:],
+                  selection: (ViTLayout) -> ParameterSelection) throws {
     let p = ctx.params
-    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
     let c = model.config
-    let cache = ctx.projectRoot + "/.peftlab"
-    let splits = try DatasetCache.splits(m, root: ctx.projectRoot + "/" + (p["data_root"]?.string ?? "data"), size: c.imageSize,
-                                         cacheDir: cache, hasher: FileHasher(memo: nil))
-    guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
-    let norm = Normalization.of(train)
-    let pre = Preprocessor(size: c.imageSize, normalization: norm, augmentation: p["augment"]?.bool == false ? nil : Augmentation())
+    let data = try TaskData.load(ctx, size: c.imageSize)
+    let m = data.manifest, train = data.train
+    let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
+                           augmentation: p["augment"]?.bool == false ? nil : Augmentation())
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
     let wd = Float(p["weight_decay"]?.double ?? 0)
     let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
@@ -80,22 +80,24 @@ enum TrainingRecipe {
     }
     let seconds = Date().timeIntervalSince(start)
     var metrics: [String: Any] = [
-      "dataset": m.name, "steps": steps, "seconds": seconds,
+      "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
+      "train_images": train.count, "seconds": seconds,
       "trainable_parameters": sel.trainableCount(model.layout), "total_parameters": model.parameterCount,
+      "backbone_parameters": WeightChanges.backboneCount(model.layout),
       "memory_bytes": ["parameters": trainer.memory.parameters, "gradients": trainer.memory.gradients,
                        "optimizer": trainer.memory.optimizerState, "activations": trainer.memory.activations,
                        "total": trainer.memory.total],
       "threads": Parallel.threads,
     ]
+    metrics.merge(extra) { _, new in new }
     for s in ["val", "test"] {
-      guard let r = splits[s] else { continue }
-      let e = Evaluation.evaluate(model, on: Preprocessor(size: c.imageSize, normalization: norm).imageSet(r))
-      metrics[s] = ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan]
+      guard let set = data.imageSet(s) else { continue }
+      let e = Evaluation.evaluate(model, on: set)
+      metrics[s] = metricsJSON(e)
       ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", s, e.accuracy, e.macroF1, e.macroAUC))
     }
     try Checkpoint.save(model, to: ctx.outputDir + "/model.h5")
     try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
-    let json = try JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys])
-    try json.write(to: URL(fileURLWithPath: ctx.outputDir + "/metrics.json"))
+    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
   }
 }

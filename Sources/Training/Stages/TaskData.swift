@@ -1,0 +1,76 @@
+//===--- TaskData.swift - a stage's dataset, splits and inputs -------------===//
+import Data
+import Foundation
+import Model
+import Pipeline
+
+/// The dataset a stage works on, decoded once through the dataset cache, at
+/// the model's input size, with the normalisation of its training split.
+struct TaskData {
+  let manifest: DatasetManifest
+  let splits: [String: RawImages]
+  let normalization: Normalization
+  let size: Int
+
+  static func load(_ ctx: StageContext, size: Int) throws -> TaskData {
+    let p = ctx.params
+    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    let splits = try DatasetCache.splits(
+      m, root: ctx.projectRoot + "/" + (p["data_root"]?.string ?? "data"), size: size,
+      cacheDir: ctx.projectRoot + "/.peftlab", hasher: FileHasher(memo: nil))
+    guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
+    return TaskData(manifest: m, splits: splits, normalization: Normalization.of(train), size: size)
+  }
+
+  var train: RawImages { splits["train"]! }
+
+  /// A split without augmentation, ready for evaluation (nil if absent).
+  func imageSet(_ split: String) -> ImageSet? {
+    splits[split].map { Preprocessor(size: size, normalization: normalization).imageSet($0) }
+  }
+}
+
+/// Metrics of one evaluation as stored in JSON.
+func metricsJSON(_ e: ClassificationMetrics) -> [String: Double] {
+  ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan]
+}
+
+/// Writes `object` as pretty, key-sorted JSON.
+func writeJSON(_ object: Any, to path: String) throws {
+  let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+  try data.write(to: URL(fileURLWithPath: path))
+}
+
+func readJSON(_ path: String) throws -> [String: Any] {
+  guard let d = FileManager.default.contents(atPath: path),
+        let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+    throw StudyError.missingInput("cannot read JSON '\(path)'")
+  }
+  return o
+}
+
+extension StageContext {
+  /// Needed stages (name, output folder) whose base name (before '@') is `base`, by name.
+  func inputs(base: String) -> [(name: String, dir: String)] {
+    inputs.filter { $0.key.split(separator: "@").first.map(String.init) == base }
+      .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+
+  /// The one needed stage with base name `base`, or an error naming the stage.
+  func singleInput(base: String, file: String) throws -> String {
+    let found = inputs(base: base).filter { FileManager.default.fileExists(atPath: $0.dir + "/" + file) }
+    guard found.count == 1 else {
+      throw PipelineError.stageFailed(
+        stage: stage, message: "needs exactly one '\(base)' stage with \(file) (has \(found.count))")
+    }
+    return found[0].dir
+  }
+
+  /// Needed stages, other than those with base name `except`, that have `file`.
+  func inputs(with file: String, except: String? = nil) -> [(name: String, dir: String)] {
+    inputs.filter { e in
+      (except == nil || e.key.split(separator: "@").first.map(String.init) != except)
+        && FileManager.default.fileExists(atPath: e.value + "/" + file)
+    }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+}

@@ -1,0 +1,126 @@
+//===--- HybridityStage.swift - `hybridity`: overlap of key weights --------===//
+//
+// DESIGN §3.2 (SH-PEFT Fig. 2, right). Needs the original model and the
+// fine-tuned models of a group of tasks (any number of seeds). For each seed
+// and each k of `ks` (%), S_t = top-k % positions of dW for task t, and
+//   overlap(m, n) = |S_m ∩ S_n| / |S_m|
+// with the chance level k/100 (the expected overlap of two independent
+// random selections of that size) and the enrichment overlap / chance.
+// Matrices are averaged over seeds (mean and std). Also where the key
+// weights live: the share of S_t per weight group (attention q/k/v/proj,
+// MLP, LayerNorm, biases, embeddings) next to the group's share of all
+// backbone elements. Output hybridity.json.
+//===----------------------------------------------------------------------===//
+import Foundation
+import Model
+import Pipeline
+
+public struct HybridityStageKind: StageKind {
+  public init() {}
+  public let name = "hybridity"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("ks", default: .array([5, 1, 0.1, 0.05].map { .double($0) }), help: "k in % of backbone elements"),
+     ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori")]
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let originalBase = ctx.params["original"]?.string ?? "pretrain"
+    let ori = try Checkpoint.load(try ctx.singleInput(base: originalBase, file: "model.h5") + "/model.h5")
+    let ks = (ctx.params["ks"]?.array ?? []).compactMap(\.double)
+    guard !ks.isEmpty, ks.allSatisfy({ $0 > 0 && $0 <= 100 }) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "ks must be a list of percentages in (0, 100]")
+    }
+    // Rankings per seed and task.
+    var rankings: [Int: [String: [Int32]]] = [:]
+    let fts = ctx.inputs(with: "model.h5", except: originalBase)
+    for (i, f) in fts.enumerated() {
+      let m = try readJSON(f.dir + "/metrics.json")
+      guard let task = m["dataset"] as? String else { throw StudyError.missingInput("\(f.name): metrics.json names no dataset") }
+      let seed = m["seed"] as? Int ?? 0
+      guard rankings[seed]?[task] == nil else {
+        throw PipelineError.stageFailed(stage: ctx.stage, message: "two fine-tuned models of '\(task)' with seed \(seed)")
+      }
+      rankings[seed, default: [:]][task] = try WeightChanges.ranking(original: ori, finetuned: try Checkpoint.load(f.dir + "/model.h5"))
+      ctx.progress(Double(i + 1) / Double(fts.count + 1))
+    }
+    let tasks = Array(Set(rankings.values.flatMap(\.keys))).sorted()
+    guard tasks.count >= 2 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs fine-tuned models of at least two tasks (has \(tasks.count))")
+    }
+    let seeds = rankings.keys.sorted().filter { rankings[$0]!.count == tasks.count }
+    guard !seeds.isEmpty else { throw PipelineError.stageFailed(stage: ctx.stage, message: "no seed has every task") }
+    let groups = WeightGroup.map(ori.layout)
+    let n = groups.count
+    var perK: [[String: Any]] = []
+    for k in ks {
+      let count = WeightChanges.topCount(percent: k, of: n)
+      var mats: [[[Double]]] = []
+      var shareSums = [String: [Double]]()
+      for seed in seeds {
+        let r = rankings[seed]!
+        mats.append(Hybridity.overlapMatrix(tasks.map { r[$0]![..<count] }, universe: n))
+        for t in tasks {
+          let s = WeightGroup.shares(r[t]![..<count], groups: groups).selected
+          shareSums[t] = zip(shareSums[t] ?? Array(repeating: 0, count: s.count), s).map { $0 + $1 / Double(seeds.count) }
+        }
+      }
+      let chance = Double(count) / Double(n)
+      let meanM = Hybridity.elementwise(mats) { Training.mean($0) }, stdM = Hybridity.elementwise(mats) { Training.std($0) }
+      let off = Hybridity.offDiagonal(meanM)
+      let offPerSeed = mats.map { Hybridity.offDiagonal($0) }
+      perK.append([
+        "k_percent": k, "elements": count, "chance": chance,
+        "overlap_mean": meanM, "overlap_std": stdM, "per_seed": mats,
+        "enrichment_mean": meanM.map { $0.map { $0 / chance } },
+        "offdiagonal_mean": off.mean, "offdiagonal_min": off.min, "offdiagonal_max": off.max,
+        "offdiagonal_mean_per_seed": offPerSeed.map(\.mean),
+        "group_shares": shareSums.mapValues { Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0)) },
+      ])
+      ctx.log(String(format: "k %.3g%%: mean off-diagonal overlap %.4f (chance %.4f, enrichment %.2f)",
+                     k, off.mean, chance, off.mean / chance))
+    }
+    let all = WeightGroup.shares([][...], groups: groups).all
+    try writeJSON([
+      "stage_kind": name, "tasks": tasks, "seeds": seeds, "backbone_parameters": n, "ks": perK,
+      "group_share_of_backbone": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all)),
+    ] as [String: Any], to: ctx.outputDir + "/hybridity.json")
+  }
+}
+
+public enum Hybridity {
+  /// overlap[m][n] = |S_m ∩ S_n| / |S_m| for index sets within 0..<universe.
+  public static func overlapMatrix(_ sets: [ArraySlice<Int32>], universe: Int) -> [[Double]] {
+    let bits = sets.map { s -> [UInt64] in
+      var b = [UInt64](repeating: 0, count: (universe + 63) / 64)
+      for i in s { b[Int(i) >> 6] |= 1 << UInt64(Int(i) & 63) }
+      return b
+    }
+    return sets.indices.map { m in
+      sets.indices.map { n in
+        guard !sets[m].isEmpty else { return 0 }
+        var c = 0
+        for w in bits[m].indices { c += (bits[m][w] & bits[n][w]).nonzeroBitCount }
+        return Double(c) / Double(sets[m].count)
+      }
+    }
+  }
+
+  static func elementwise(_ ms: [[[Double]]], _ f: ([Double]) -> Double) -> [[Double]] {
+    ms[0].indices.map { i in ms[0][i].indices.map { j in f(ms.map { $0[i][j] }) } }
+  }
+
+  static func offDiagonal(_ m: [[Double]]) -> (mean: Double, min: Double, max: Double) {
+    var v: [Double] = []
+    for i in m.indices { for j in m.indices where i != j { v.append(m[i][j]) } }
+    return (mean(v), v.min() ?? 0, v.max() ?? 0)
+  }
+}
+
+func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+/// Sample standard deviation (n − 1), 0 for a single value.
+func std(_ v: [Double]) -> Double {
+  guard v.count > 1 else { return 0 }
+  let m = mean(v)
+  return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)).squareRoot()
+}

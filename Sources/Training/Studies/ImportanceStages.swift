@@ -1,0 +1,162 @@
+//===--- ImportanceStages.swift - `importance` and `shpeft` stage kinds ----===//
+//
+//   importance: needs the pretrained model; gives it the task's new head
+//               (seeded like finetune/shpeft), collects one epoch of gradient
+//               statistics and writes
+//                 importance.h5  grad_sum, grad_sq_sum (backbone), mask
+//                                (int64 flat indices, budget r of the
+//                                strategy), histogram of log10 I
+//                 summary.json   strategy, λ, r, selected count, the mask's
+//                                share per weight group, selection seconds
+//   shpeft:     needs the pretrained model and one importance stage; trains
+//               only the masked elements and the head (TrainingRecipe: same
+//               outputs as finetune). `strategy`, `lambda`, `budget` left
+//               empty take the importance stage's; set, they re-derive the
+//               mask from its stored statistics (no new epoch), which is how
+//               the ablations share one importance stage per task and seed.
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Model
+import Pipeline
+
+enum MaskParams {
+  static let specs: [ParameterSpec] = [
+    ParameterSpec("strategy", default: .string("ta+l2"), help: "ta, l1, ta+l1, l2, ta+l2 or random"),
+    ParameterSpec("lambda", default: .double(1.0), help: "λ of Eq. 1"),
+    ParameterSpec("budget", default: .double(1.0), help: "r: % of backbone elements that train"),
+  ]
+
+  static func values(_ p: [String: Value], fallback: (String, Double, Double)? = nil) throws
+    -> (strategy: ImportanceStrategy, lambda: Double, budget: Double)
+  {
+    let s = try p["strategy"]?.string.map(ImportanceStrategy.parse) ?? ImportanceStrategy.parse(fallback?.0 ?? "ta+l2")
+    let l = p["lambda"]?.double ?? fallback?.1 ?? 1
+    let b = p["budget"]?.double ?? fallback?.2 ?? 1
+    guard b > 0, b <= 100 else { throw StudyError.mismatch("budget must be a percentage in (0, 100], got \(b)") }
+    guard l >= 0 else { throw StudyError.mismatch("lambda must be ≥ 0, got \(l)") }
+    return (s, l, b)
+  }
+}
+
+/// The pretrained model (the one needed stage with model.h5, other than `except`) with the task's head.
+func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, model: ViT) {
+  let models = ctx.inputs(with: "model.h5")
+  guard models.count == 1 else {
+    throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
+  }
+  let base = try Checkpoint.load(models[0].dir + "/model.h5")
+  guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
+    throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
+  }
+  return (base, try base.withNewHead(classes: classes, head: h, seed: UInt64(ctx.params["seed"]?.int ?? 0)))
+}
+
+public struct ImportanceStageKind: StageKind {
+  public init() {}
+  public let name = "importance"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)), ParameterSpec("batch", default: .int(64)),
+     ParameterSpec("head", default: .string("l2_linear")),
+     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
+      + MaskParams.specs
+  }
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let (strategy, lambda, budget) = try MaskParams.values(ctx.params)
+    let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
+    let (_, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
+    let data = try TaskData.load(ctx, size: model.config.imageSize)
+    let seed = UInt64(ctx.params["seed"]?.int ?? 0)
+    let start = Date()
+    let stats = try GradientStatistics.collect(
+      model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
+      batch: ctx.params["batch"]?.int ?? 64, seed: seed, cancelled: { ctx.isCancelled }, progress: { ctx.progress($0 * 0.9) })
+    let gradientSeconds = Date().timeIntervalSince(start)
+    let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: model.params.pointer, seed: seed)
+    let mask = Importance.mask(scores, percent: budget)
+    let seconds = Date().timeIntervalSince(start)
+    let hist = Importance.histogram(scores)
+    let groups = WeightGroup.map(model.layout)
+    let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: groups)
+    ctx.log(String(format: "%d batches in %.2f s; %@ λ=%.2f r=%.3g%%: %d of %d backbone elements; selection %.2f s",
+                   stats.batches, gradientSeconds, strategy.rawValue, lambda, budget, mask.count, scores.count, seconds))
+    do {
+      let f = try HDF5File.create(ctx.outputDir + "/importance.h5")
+      try f.write("grad_sum", floats: stats.sum)
+      try f.write("grad_sq_sum", floats: stats.sumOfSquares)
+      try f.write("mask", int64s: mask.map(Int64.init))
+      try f.write("histogram_edges", doubles: hist.edges)
+      try f.write("histogram_counts", int64s: hist.counts.map(Int64.init))
+      try f.setAttribute("strategy", string: strategy.rawValue)
+      try f.setAttribute("lambda", double: lambda)
+      try f.setAttribute("budget_percent", double: budget)
+      try f.setAttribute("batches", int: stats.batches)
+      try f.setAttribute("seed", int: Int(seed))
+    }
+    try writeJSON([
+      "stage_kind": name, "dataset": m.name, "seed": Int(seed), "strategy": strategy.rawValue, "lambda": lambda,
+      "budget_percent": budget, "selected": mask.count, "backbone_parameters": scores.count,
+      "batches": stats.batches, "images": stats.images,
+      "seconds_gradients": gradientSeconds, "seconds_selection": seconds,
+      "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
+      "backbone_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.all)),
+      "histogram": ["log10_edges": hist.edges, "counts": hist.counts, "zeros": hist.zeros],
+    ] as [String: Any], to: ctx.outputDir + "/summary.json")
+  }
+}
+
+public struct SHPEFTStageKind: StageKind {
+  public init() {}
+  public let name = "shpeft"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear"))]
+      + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
+  }
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let imp = ctx.inputs(with: "importance.h5")
+    guard imp.count == 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one importance stage (has \(imp.count))")
+    }
+    let summary = try readJSON(imp[0].dir + "/summary.json")
+    let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
+    guard summary["dataset"] as? String == m.name else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(imp[0].name) scored '\(summary["dataset"] ?? "?")', not '\(m.name)'")
+    }
+    let (base, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
+    let f = try HDF5File.open(imp[0].dir + "/importance.h5")
+    let stored = (try f.stringAttribute("strategy"), try f.doubleAttribute("lambda"), try f.doubleAttribute("budget_percent"))
+    let (strategy, lambda, budget) = try MaskParams.values(ctx.params, fallback: stored)
+    var mask: [Int]
+    if strategy.rawValue == stored.0 && lambda == stored.1 && budget == stored.2 {
+      mask = try f.readInt64s("mask").values.map { Int($0) }
+    } else {
+      let stats = GradientStatistics(sum: try f.readFloats("grad_sum").values, sumOfSquares: try f.readFloats("grad_sq_sum").values,
+                                     batches: try f.intAttribute("batches"), images: 0)
+      let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: base.params.pointer,
+                                     seed: UInt64(try f.intAttribute("seed")))
+      mask = Importance.mask(scores, percent: budget)
+    }
+    let n = WeightChanges.backboneCount(model.layout)
+    guard mask.allSatisfy({ $0 >= 0 && $0 < n }) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(imp[0].name): mask indices outside the backbone (\(n) elements)")
+    }
+    let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: WeightGroup.map(model.layout))
+    ctx.log(String(format: "%@ λ=%.2f r=%.3g%%: %d backbone elements + head", strategy.rawValue, lambda, budget, mask.count))
+    let extra: [String: Any] = [
+      "strategy": strategy.rawValue, "lambda": lambda, "budget_percent": budget, "selected_backbone": mask.count,
+      "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
+      "importance_stage": imp[0].name, "importance_seconds": summary["seconds_selection"] ?? 0,
+    ]
+    try TrainingRecipe.run(ctx, model: model, extra: extra) { .elements($0, backbone: mask) }
+  }
+}

@@ -1,0 +1,108 @@
+//===--- SparsityStage.swift - `sparsity`: W_ori←ft@k% over a grid of k ----===//
+//
+// DESIGN §3.1 (SH-PEFT Fig. 2, left). Needs the original model (stage base
+// name `original`, default "pretrain") and one fine-tuned model of `dataset`.
+// For every k of `grid` (percent of backbone elements) it builds
+//   W_{ori←ft@k%} = W_ori, with the top-k % of dW = |W_ft − W_ori| from W_ft,
+// the head always W_ft's, and evaluates it on `split`. Output sparsity.json:
+// per k the count of transplanted elements, accuracy / macro-F1 / macro-AUC
+// and each as a fraction of full fine-tuning (W_ft evaluated the same way);
+// sparsity.csv holds the same table.
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Model
+import Pipeline
+
+public struct SparsityStageKind: StageKind {
+  public init() {}
+  public let name = "sparsity"
+  public let version = 1
+  public static let defaultGrid: [Double] = [0, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 50, 100]
+
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("dataset", help: "the task (a manifest name); must be the fine-tuned model's"),
+     ParameterSpec("grid", default: .array(Self.defaultGrid.map { .double($0) }), help: "k in % of backbone elements"),
+     ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori"),
+     ParameterSpec("split", default: .string("test")),
+     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
+  }
+
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let originalBase = ctx.params["original"]?.string ?? "pretrain"
+    let ori = try Checkpoint.load(try ctx.singleInput(base: originalBase, file: "model.h5") + "/model.h5")
+    let fts = ctx.inputs(with: "model.h5", except: originalBase)
+    guard fts.count == 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one fine-tuned model besides '\(originalBase)' (has \(fts.count))")
+    }
+    let ft = try Checkpoint.load(fts[0].dir + "/model.h5")
+    let ftMetrics = try readJSON(fts[0].dir + "/metrics.json")
+    let dataset = ctx.params["dataset"]?.string ?? ""
+    guard ftMetrics["dataset"] as? String == dataset else {
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics["dataset"] ?? "?")', not '\(dataset)'")
+    }
+    let grid = (ctx.params["grid"]?.array ?? []).compactMap(\.double)
+    guard !grid.isEmpty, grid.allSatisfy({ $0 >= 0 && $0 <= 100 }) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "grid must be a list of percentages in [0, 100]")
+    }
+    let data = try TaskData.load(ctx, size: ft.config.imageSize)
+    let split = ctx.params["split"]?.string ?? "test"
+    guard let set = data.imageSet(split) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "dataset '\(dataset)' has no '\(split)' split")
+    }
+    let order = try WeightChanges.ranking(original: ori, finetuned: ft)
+    let n = order.count
+    let full = Evaluation.evaluate(ft, on: set)
+    let table = Sparsity.evaluate(grid: grid, original: ori, finetuned: ft, order: order, on: set) { i, r in
+      ctx.progress(Double(i + 1) / Double(grid.count))
+      ctx.log(String(format: "k %.3g%%: %d elements, macro-F1 %.4f", r.percent, r.count, r.metrics.macroF1))
+    }
+    var rows: [[String: Any]] = []
+    var csv = "k_percent,elements,accuracy,macro_f1,macro_auc,f1_fraction,accuracy_fraction,auc_fraction\n"
+    for r in table {
+      let e = r.metrics
+      let frac = (f1: e.macroF1 / full.macroF1, acc: e.accuracy / full.accuracy, auc: e.macroAUC / full.macroAUC)
+      var row: [String: Any] = metricsJSON(e)
+      row["k_percent"] = r.percent
+      row["elements"] = r.count
+      row["f1_fraction"] = frac.f1
+      row["accuracy_fraction"] = frac.acc
+      row["auc_fraction"] = frac.auc
+      rows.append(row)
+      csv += "\(r.percent),\(r.count),\(e.accuracy),\(e.macroF1),\(e.macroAUC),\(frac.f1),\(frac.acc),\(frac.auc)\n"
+    }
+    let out: [String: Any] = [
+      "stage_kind": name, "dataset": dataset, "seed": ftMetrics["seed"] ?? 0, "finetuned_stage": fts[0].name,
+      "split": split, "backbone_parameters": n, "full": metricsJSON(full), "grid": rows,
+    ]
+    try writeJSON(out, to: ctx.outputDir + "/sparsity.json")
+    try csv.write(toFile: ctx.outputDir + "/sparsity.csv", atomically: true, encoding: .utf8)
+  }
+}
+
+public enum Sparsity {
+  public struct Row {
+    public var percent: Double
+    public var count: Int
+    public var metrics: ClassificationMetrics
+  }
+
+  /// Evaluates W_{ori←ft@k%} for each k of `grid` on `set`.
+  public static func evaluate(
+    grid: [Double], original ori: ViT, finetuned ft: ViT, order: [Int32], on set: ImageSet,
+    progress: (Int, Row) -> Void = { _, _ in }
+  ) -> [Row] {
+    grid.enumerated().map { i, k in
+      let count = WeightChanges.topCount(percent: k, of: order.count)
+      let m = WeightChanges.transplant(original: ori, finetuned: ft, order: order, count: count)
+      let r = Row(percent: k, count: count, metrics: Evaluation.evaluate(m, on: set))
+      progress(i, r)
+      return r
+    }
+  }
+}
