@@ -11,7 +11,7 @@
 // Elements outside the plan are left untouched (they are never read: the
 // optimizer updates only selected elements). The cheaper plan is chosen from
 // a cost model in units of multiply-adds per sample (a dot runs at about a
-// quarter of GEMM throughput; the transposes cost one pass each).
+// eighth of GEMM throughput (measured with `peftlab bench shpeft`); the transposes cost one pass each).
 //===----------------------------------------------------------------------===//
 
 public struct WeightGradientPlan: Sendable, Equatable {
@@ -38,7 +38,7 @@ public struct WeightGradientPlan: Sendable, Equatable {
     }
     let full = Double(OC * C)
     let rowCost = Double(rows.count * C) * 1.1 + Double(rows.count)
-    let elementCost = 4 * Double(selected.count) + 2 * Double(rows.count + C)
+    let elementCost = 8 * Double(selected.count) + 2 * Double(rows.count + C)
     if min(rowCost, elementCost) >= 0.9 * full { return nil }
     if rowCost <= elementCost { return WeightGradientPlan(mode: .rows, rows: rows, elementRow: [], elementCol: []) }
     return WeightGradientPlan(mode: .elements, rows: rows, elementRow: erow, elementCol: ecol)

@@ -216,3 +216,33 @@ final class SHPEFTStudyTests: XCTestCase {
     XCTAssertNil(WeightGradientPlan.make(selected: Array(0..<(OC * C)), OC: OC, C: C), "everything selected: full GEMM")
   }
 }
+
+/// The shipped study pipeline, `smoke` profile, end to end on shrunken datasets.
+final class SHPEFTPipelineTests: XCTestCase {
+  func testSmokeProfileRunsEveryStageThenIsCached() throws {
+    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
+                                                 tag: "shpeft-smoke")
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    try FileManager.default.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
+    try FileManager.default.copyItem(atPath: repo + "/Pipelines/sh-peft.yaml", toPath: root + "/Pipelines/sh-peft.yaml")
+    let first = try runPeftlab(["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertEqual(first.status, 0, first.output)
+    XCTAssertTrue(first.output.contains("35 ran, 0 cached, 0 failed"), first.output)
+    let second = try runPeftlab(["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertEqual(second.status, 0, second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 35 cached, 0 failed"), "every stage is cached:\n" + second.output)
+
+    let lock = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sh-peft.smoke.lock"))) as! [String: Any]
+    let summaryOut = try XCTUnwrap(((lock["stages"] as? [String: Any])?["summary"] as? [String: Any])?["output"] as? String)
+    let md = try String(contentsOfFile: root + "/.peftlab/objects/\(summaryOut)/verdicts.md", encoding: .utf8)
+    for claim in ["(a) Sparsity", "(b) Hybridity", "(c) SH-PEFT beats", "(d) ta+L2", "(e) λ is robust", "Fig. 4", "Selection time"] {
+      XCTAssertTrue(md.contains(claim), "verdicts.md lacks \(claim)")
+    }
+    let summary = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(summaryOut)/summary.json"))) as! [String: Any]
+    let a = try XCTUnwrap(summary["a_sparsity"] as? [String: Any])
+    let rows = try XCTUnwrap(a["rows"] as? [[String: Any]])
+    XCTAssertEqual(rows.last?["f1_fraction_mean"] as? Double ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
+  }
+}

@@ -62,15 +62,53 @@ final class ShippedPipelineTests: XCTestCase {
       }
     }
     let sh = try Pipeline.load(dir + "/sh-peft.yaml", profile: "quick", registry: StandardStages.registry)
-    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 6 * 3 * 2, "full and linear probe, 6 tasks x 3 seeds")
-    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(150))
-    XCTAssertEqual(sh.stage("sparsity@oct-synth@seed3")?.needs, ["finetune@oct-synth@seed3", "pretrain"])
-    XCTAssertEqual(sh.stage("table5@busi-synth@seed1@lambda0.5")?.params["lambda"], .double(0.5))
+    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 3 * 3 * 2, "full and linear probe, 3 tasks x 3 seeds")
+    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(300))
+    XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["batch"], .int(32))
+    XCTAssertEqual(sh.stage("sparsity@busi-synth@seed3")?.needs, ["finetune@busi-synth@seed3", "pretrain"])
+    XCTAssertEqual(sh.stage("table5@chaoyang-synth@seed1@lambda0.5")?.params["lambda"], .double(0.5))
     let full = try Pipeline.load(dir + "/sh-peft.yaml", profile: "full", registry: StandardStages.registry)
     XCTAssertEqual(full.stages.filter { $0.kind == "shpeft" && $0.base == "shpeft" }.count, 6 * 5, "full: 5 seeds")
     let paper = try Pipeline.load(dir + "/sh-peft.yaml", profile: "paper", registry: StandardStages.registry)
     XCTAssertEqual(paper.stage("pretrain")?.params["from"], .string("checkpoints/clip-vit-b16.safetensors"))
     XCTAssertNotNil(paper.stage("finetune@limuc@seed5"), "the real datasets, 5 seeds")
     XCTAssertEqual(paper.stages.first { $0.base == "finetune" }?.params["steps"], .int(40000))
+  }
+}
+
+final class ImportStageTests: XCTestCase {
+  func testImportStageFeedsFinetuneAndNamesAMissingFile() throws {
+    let root = try projectWithSyntheticManifests(["busi-synth"], counts: (48, 16, 16), tag: "importstage")
+    let yaml = """
+      stages:
+        clip:
+          kind: import
+          params: {from: "\(fixture("clip_micro.safetensors"))", preset: micro}
+        finetune:
+          kind: finetune
+          needs: [clip]
+          params: {dataset: busi-synth, steps: 5, batch: 16, optimizer: adamw, lr: 0.001}
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StandardStages.registry
+    func runner() throws -> Runner {
+      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    }
+    XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["clip", "finetune"])
+    let st = try runner().status()
+    let out = root + "/.peftlab/objects/" + st.first { $0.stage == "clip" }!.output!
+    let imported = try Checkpoint.load(out + "/model.h5")
+    var c = try ViTConfig.preset("micro")
+    c.numClasses = imported.config.numClasses
+    let (direct, _) = try CheckpointImport.load(safetensors: fixture("clip_micro.safetensors"), config: c, head: .linear)
+    XCTAssertEqual(imported.values("blocks.1.attn.qkv.weight"), direct.values("blocks.1.attn.qkv.weight"))
+    XCTAssertEqual(imported.config.preNorm, true, "CLIP's ln_pre")
+
+    try yaml.replacingOccurrences(of: fixture("clip_micro.safetensors"), with: "checkpoints/missing.safetensors")
+      .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try runner().run(RunOptions())) { e in
+      XCTAssertTrue("\(e)".contains("checkpoints/missing.safetensors"), "\(e)")
+    }
   }
 }

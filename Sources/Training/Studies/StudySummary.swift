@@ -116,6 +116,16 @@ struct StudyResults {
     var md = "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard deviation over seeds of the task average.\n\n"
     func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
     func verdict(_ ok: Bool) -> String { ok ? "**reproduced**" : "**not reproduced**" }
+    // Is there anything to study? Full fine-tuning must have learned the tasks.
+    if !full.isEmpty {
+      let f = Self.average(full, keys: Set(full.keys)), lp = Self.average(probe, keys: Set(probe.keys))
+      let learned = f.mean >= 0.5
+      md += "Full fine-tuning reached an average test F1 of \(pct(f.mean)) ± \(pct(f.std)) %"
+        + (probe.isEmpty ? "" : " (linear probe: \(pct(lp.mean)) %)") + ". "
+      md += learned ? "The studies below compare against it.\n\n"
+        : "**That is too little learning for the studies below to mean much: use a longer profile (`full`).**\n\n"
+      json["full_finetune_learned"] = learned
+    }
     let mainKey = Self.config(main.0, main.1, main.2)
     let sh = shpeft[mainKey] ?? [:]
 
@@ -184,18 +194,19 @@ struct StudyResults {
       var others: [(String, [Key: Run])] = []
       for (c, runs) in shpeft.sorted(by: { $0.key < $1.key }) where c != mainKey {
         let parts = c.split(separator: "|")
-        if parts.count == 3, Double(parts[1]) == main.1, Double(parts[2]) == main.2 { others.append(("selection by " + parts[0] + " at r = \(main.2) %", runs)) }
+        // Table 4's strategies are claim (d); here: the selective baselines of the same budget.
+        if parts.count == 3, parts[0] == "random", Double(parts[2]) == main.2 { others.append(("random selection at r = \(main.2) %", runs)) }
       }
       if !probe.isEmpty { others.append(("linear probe (head only)", probe)) }
       var ok = !others.isEmpty
-      md += "| method | trainable (% of backbone) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) | wins |\n|---|---|---|---|---|\n"
+      md += "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) | wins |\n|---|---|---|---|---|\n"
       var rows: [[String: Any]] = []
       for (label, runs) in others {
         let keys = Set(sh.keys).intersection(runs.keys)
         let a = Self.average(sh, keys: keys), b = Self.average(runs, keys: keys)
         let diffs = keys.sorted().map { sh[$0]!.f1 - runs[$0]!.f1 }
         let wins = diffs.filter { $0 > 0 }.count
-        let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.backbone, 1)) })
+        let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         ok = ok && a.mean > b.mean
         md += "| \(label) | \(String(format: "%.3f", 100 * ratio)) | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | \(String(format: "%+.1f ± %.1f", 100 * mean(diffs), 100 * std(diffs))) | \(wins)/\(diffs.count) |\n"
         rows.append(["method": label, "f1": b.mean, "f1_std": b.std, "shpeft_f1": a.mean, "paired_mean_diff": mean(diffs), "wins": wins, "pairs": diffs.count])
