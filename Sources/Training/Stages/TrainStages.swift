@@ -49,6 +49,7 @@ public struct ImportStageKind: StageKind {
   public var parameters: [ParameterSpec] {
     [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
+     ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
      ParameterSpec("head", default: .string("linear"))]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
@@ -75,7 +76,8 @@ public struct ImportStageKind: StageKind {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
     let (model, report) = try CheckpointImport.load(
-      safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h)
+      safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h,
+      heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil)
     ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
     try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: ["imported_from": file, "import_flavor": report.flavor])
     try writeJSON(["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],

@@ -23,7 +23,7 @@ import Pipeline
 public struct StudySummaryStageKind: StageKind {
   public init() {}
   public let name = "shpeft-summary"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     MaskParams.specs.map { ParameterSpec($0.name, default: $0.defaultValue, help: "the main SH-PEFT configuration: " + $0.help) }
       + [ParameterSpec("note", default: .string("embedded scale: procedurally generated tasks and a small ViT pretrained in the pipeline"))]
@@ -269,17 +269,21 @@ struct StudyResults {
     var fig4: [[String: Any]] = []
     if budgets.count > 1 {
       md += "## Fig. 4: average F1 against the trainable ratio\n\n| method | trainable % of all parameters | F1 % | n |\n|---|---|---|---|\n"
+      // Every point on the (task, seed) pairs all budgets ran.
+      var common = Set(shpeft[Self.config(main.0, main.1, budgets[0])]!.keys)
+      for b in budgets { common.formIntersection(shpeft[Self.config(main.0, main.1, b)]!.keys) }
       func point(_ label: String, _ runs: [Key: Run]) {
-        let keys = Set(runs.keys)
+        let keys = common.intersection(runs.keys)
+        guard !keys.isEmpty else { return }
         let f = Self.average(runs, keys: keys)
-        let ratio = mean(runs.values.map { Double($0.trainable) / Double(max($0.total, 1)) })
+        let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         fig4.append(["method": label, "trainable_ratio": ratio, "f1": f.mean, "f1_std": f.std, "n": f.n])
         md += "| \(label) | \(String(format: "%.4f", 100 * ratio)) | \(pct(f.mean)) ± \(pct(f.std)) | \(f.n) |\n"
       }
       for b in budgets { point("SH-PEFT r = \(b) %", shpeft[Self.config(main.0, main.1, b)]!) }
       if !probe.isEmpty { point("linear probe", probe) }
       if !full.isEmpty { point("full fine-tuning", full) }
-      md += "\n(Rows average over the tasks and seeds each configuration ran; the ablation runs may use fewer seeds than the main runs.)\n\n"
+      md += "\n(On the \(common.count) task/seed pairs every budget ran.)\n\n"
       json["fig4"] = fig4
     }
 
