@@ -79,14 +79,14 @@ enum TrainingRecipe {
       }
     }
     let seconds = Date().timeIntervalSince(start)
+    let mem = trainer.memory  // computed once (it sizes the backward buffers)
     var metrics: [String: Any] = [
       "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
       "train_images": train.count, "seconds": seconds,
       "trainable_parameters": sel.trainableCount(model.layout), "total_parameters": model.parameterCount,
       "backbone_parameters": WeightChanges.backboneCount(model.layout),
-      "memory_bytes": ["parameters": trainer.memory.parameters, "gradients": trainer.memory.gradients,
-                       "optimizer": trainer.memory.optimizerState, "activations": trainer.memory.activations,
-                       "total": trainer.memory.total],
+      "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
+                       "activations": mem.activations, "total": mem.total],
       "threads": Parallel.threads,
     ]
     metrics.merge(extra) { _, new in new }
