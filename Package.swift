@@ -40,8 +40,10 @@ let package = Package(
     .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimiseInDebug),
     /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
+    /// PEFT methods: one file per method; which tensors train, which modules they add.
+    .target(name: "PEFT", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
-    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline"], swiftSettings: optimiseInDebug),
+    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline", "PEFT"], swiftSettings: optimiseInDebug),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
     .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
@@ -52,7 +54,7 @@ let package = Package(
     .target(name: "Plot", dependencies: ["CCairo"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
-      "Model", "Training", "Kernels", "Pipeline", "Plot", "Data",
+      "Model", "Training", "Kernels", "Pipeline", "Plot", "Data", "PEFT",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
@@ -65,5 +67,6 @@ let package = Package(
     .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "Pipeline", "TestSupport"]),
+    .testTarget(name: "PEFTTests", dependencies: ["PEFT", "Training", "Model", "Kernels", "Data", "Pipeline", "TestSupport"]),
   ]
 )

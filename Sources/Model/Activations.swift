@@ -13,12 +13,16 @@ import Kernels
 public final class Activations: @unchecked Sendable {
   public let batch: Int
   public let config: ViTConfig
+  /// Tokens per image in the blocks: image tokens + prompt rows of `modules`.
+  public let tokens: Int
+  /// PEFT modules attached to the forward/backward passes run with these activations.
+  public let modules: (any ModelModules)?
   let storage: FloatBuffer
   /// Backward scratch (nil until `prepareBackward`).
   private(set) var grads: FloatBuffer?
 
   struct Layer { var x, ln1, mean1, rstd1, qkv, probs, attn, mid, ln2, mean2, rstd2, fc1, act: Int }
-  let patches, patchOut, embed, preMean, preRstd: Int
+  let patches, patchOut, embed, embedOut, preMean, preRstd: Int
   let layers: [Layer]
   let xOut, cls, normOut, normMean, normRstd, feat, featNorm, logits, probs, losses: Int
 
@@ -26,17 +30,21 @@ public final class Activations: @unchecked Sendable {
   var dX = 0, dA = 0, dB = 0, dQKV = 0, dF1 = 0, dF2 = 0, dPatch = 0, dCls = 0, dNorm = 0,
     dFeat = 0, dLogits = 0, lnScratch = 0, attnScratch = 0
 
-  public init(config c: ViTConfig, batch B: Int) {
+  public init(config c: ViTConfig, batch B: Int, modules: (any ModelModules)? = nil) {
     batch = B
     config = c
-    let T = c.tokens, D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches
+    self.modules = modules
+    let T0 = c.tokens, T = T0 + (modules?.extraTokens ?? 0)
+    tokens = T
+    let D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches
     var size = 0
     func take(_ n: Int) -> Int { defer { size += n }; return size }
     patches = take(B * Np * c.patchDim)
     patchOut = take(B * Np * D)
-    embed = take(B * T * D)
-    preMean = take(c.preNorm ? B * T : 0)
-    preRstd = take(c.preNorm ? B * T : 0)
+    embed = take(B * T0 * D)
+    embedOut = take(c.preNorm && T > T0 ? B * T0 * D : 0)
+    preMean = take(c.preNorm ? B * T0 : 0)
+    preRstd = take(c.preNorm ? B * T0 : 0)
     var ls: [Layer] = []
     for _ in 0..<c.depth {
       ls.append(Layer(
@@ -63,7 +71,7 @@ public final class Activations: @unchecked Sendable {
   public func prepareBackward() {
     if grads != nil { return }
     let c = config, B = batch
-    let T = c.tokens, D = c.width, F = c.mlpDim, Np = c.numPatches
+    let T = tokens, D = c.width, F = c.mlpDim, Np = c.numPatches
     var size = 0
     func take(_ n: Int) -> Int { defer { size += n }; return size }
     dX = take(B * T * D)
@@ -108,7 +116,7 @@ public final class Activations: @unchecked Sendable {
 
   /// Keys or values of layer `l` copied out as (B, H, T, hd).
   public func keysOrValues(layer l: Int, values: Bool) -> [Float] {
-    let c = config, T = c.tokens, D = c.width, H = c.heads, hd = c.headDim
+    let c = config, T = tokens, D = c.width, H = c.heads, hd = c.headDim
     var out = [Float](repeating: 0, count: batch * H * T * hd)
     let src = qkv(layer: l) + (values ? 2 * D : D)
     for b in 0..<batch {

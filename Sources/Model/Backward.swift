@@ -5,6 +5,8 @@
 // need a gradient" is a prefix test: the gradient w.r.t. an op's input is
 // computed only then, and a frozen weight skips its GEMM. Linear probing
 // therefore costs one head backward; BitFit and FT-LN skip every weight GEMM.
+// PEFT modules (`Activations.modules`) count as trainable at their anchors
+// and get their two backward phases around the op they hook (Modules.swift).
 //===----------------------------------------------------------------------===//
 import Kernels
 
@@ -12,10 +14,14 @@ extension ViT {
   /// Backward of mean cross-entropy; call after `forward` and `loss`.
   public func backward(acts a: Activations, targets: UnsafePointer<Int32>, grads: Gradients) {
     a.prepareBackward()
-    let c = config, B = a.batch, T = c.tokens, D = c.width, K = c.numClasses, L = layout
-    // below[i]: some tensor with index < i is trainable.
+    let c = config, B = a.batch, T = a.tokens, D = c.width, K = c.numClasses, L = layout
+    let mods = a.modules
+    defer { mods?.endBackward() }
+    // below[i]: some tensor (or module anchor) with index < i is trainable.
+    var anchored = grads.trainable
+    if let mods { for i in mods.anchors(L) { anchored[i] = true } }
     var below = [Bool](repeating: false, count: L.tensors.count + 1)
-    for i in 0..<L.tensors.count { below[i + 1] = below[i] || grads.trainable[i] }
+    for i in 0..<L.tensors.count { below[i + 1] = below[i] || anchored[i] }
     func gp(_ i: Int) -> UnsafeMutablePointer<Float>? { grads.pointer(i) }
     func gp(_ i: Int?) -> UnsafeMutablePointer<Float>? { i.flatMap { grads.pointer($0) } }
 
@@ -38,10 +44,12 @@ extension ViT {
     }
     let dcls = a.g(a.dCls)
     dcls.update(repeating: 0, count: B * D)
+    hookOut(.norm, 0, a, dout: dnorm, rows: B)
     LayerNorm.backward(
       dinp: below[L.normW] ? dcls : nil, dweight: gp(L.normW), dbias: gp(L.normB), dout: dnorm,
       inp: a.p(a.cls), weight: pointer(L.normW), mean: a.p(a.normMean), rstd: a.p(a.normRstd),
       N: B, C: D, scratch: a.g(a.lnScratch))
+    hookInp(.norm, 0, a, dout: dnorm, inp: a.p(a.cls), dinp: below[L.normW] ? dcls : nil, rows: B)
     guard below[L.normW] else { return }
 
     let dX = a.g(a.dX)
@@ -51,84 +59,135 @@ extension ViT {
     for l in stride(from: c.depth - 1, through: 0, by: -1) {
       guard below[L.blocks[l].fc2B + 1] else { return }
       blockBackward(l, acts: a, grads: grads, below: below)
+      if T != c.tokens { mods!.tokensBackward(layer: l, dx: dX, B: B, T: T, D: D) }
     }
-    embedBackward(acts: a, grads: grads, below: below)
+    embedBackward(acts: a, grads: grads, below: below, anchored: anchored)
+  }
+
+  @inline(__always)
+  func hookOut(_ site: HookSite, _ l: Int, _ a: Activations, dout: UnsafeMutablePointer<Float>, rows: Int) {
+    if let m = a.modules, m.hooks(site, layer: l) { m.backwardOutput(site, layer: l, dout: dout, rows: rows) }
+  }
+
+  @inline(__always)
+  func hookInp(
+    _ site: HookSite, _ l: Int, _ a: Activations, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+    dinp: UnsafeMutablePointer<Float>?, rows: Int
+  ) {
+    if let m = a.modules, m.hooks(site, layer: l) {
+      m.backwardInput(site, layer: l, dout: dout, inp: inp, dinp: dinp, rows: rows)
+    }
   }
 
   private func blockBackward(_ l: Int, acts a: Activations, grads: Gradients, below: [Bool]) {
-    let c = config, N = a.batch * c.tokens, D = c.width, F = c.mlpDim
+    let c = config, N = a.batch * a.tokens, D = c.width, F = c.mlpDim
     let s = a.layers[l], t = layout.blocks[l]
     func gp(_ i: Int) -> UnsafeMutablePointer<Float>? { grads.pointer(i) }
     let dX = a.g(a.dX), dA = a.g(a.dA), dB = a.g(a.dB)
     let dF1 = a.g(a.dF1), dF2 = a.g(a.dF2), dQKV = a.g(a.dQKV)
     let lnScratch = a.g(a.lnScratch)
 
+    // Adapter branch: out += f(mid); its ∂/∂mid is added once dX holds ∂/∂mid.
+    hookOut(.mlpOut, l, a, dout: dX, rows: N)
     // MLP branch: out = mid + fc2(act(fc1(norm2(mid)))); dX holds ∂/∂out.
+    // The fc2 hook sees ∂/∂out too (the residual passes it unchanged), but
+    // may rescale it: give it a copy so the residual path keeps ∂/∂out.
+    var dFc2 = dX
+    if let m = a.modules, m.hooks(.fc2, layer: l) {
+      dFc2 = dB
+      dB.update(from: dX, count: N * D)
+      m.backwardOutput(.fc2, layer: l, dout: dB, rows: N)
+    }
     let needAct = below[t.fc2W]
     Linear.backward(
-      dinp: needAct ? dF2 : nil, dweight: gp(t.fc2W), dbias: gp(t.fc2B), dout: dX,
+      dinp: needAct ? dF2 : nil, dweight: gp(t.fc2W), dbias: gp(t.fc2B), dout: dFc2,
       inp: a.p(s.act), weight: pointer(t.fc2W), N: N, C: F, OC: D, accumulate: false, plan: grads.plans[t.fc2W])
+    hookInp(.fc2, l, a, dout: dFc2, inp: a.p(s.act), dinp: needAct ? dF2 : nil, rows: N)
     if needAct {
       Activation.backward(c.activation, dinp: dF1, inp: a.p(s.fc1), dout: dF2, n: N * F, accumulate: false)
+      hookOut(.fc1, l, a, dout: dF1, rows: N)
       let needLn2 = below[t.fc1W]
       Linear.backward(
         dinp: needLn2 ? dA : nil, dweight: gp(t.fc1W), dbias: gp(t.fc1B), dout: dF1,
         inp: a.p(s.ln2), weight: pointer(t.fc1W), N: N, C: D, OC: F, accumulate: false,
         plan: grads.plans[t.fc1W])
+      hookInp(.fc1, l, a, dout: dF1, inp: a.p(s.ln2), dinp: needLn2 ? dA : nil, rows: N)
       if needLn2 {
+        hookOut(.norm2, l, a, dout: dA, rows: N)
         LayerNorm.backward(
           dinp: below[t.norm2W] ? dX : nil, dweight: gp(t.norm2W), dbias: gp(t.norm2B), dout: dA,
           inp: a.p(s.mid), weight: pointer(t.norm2W), mean: a.p(s.mean2), rstd: a.p(s.rstd2),
           N: N, C: D, scratch: lnScratch)
+        hookInp(.norm2, l, a, dout: dA, inp: a.p(s.mid), dinp: below[t.norm2W] ? dX : nil, rows: N)
       }
     }
+    hookInp(.mlpOut, l, a, dout: dX, inp: a.p(s.mid), dinp: dX, rows: N)
     // dX now holds ∂/∂mid. Attention branch: mid = x + proj(attn(norm1(x))).
     guard below[t.projB + 1] else { return }
+    var dProj = dX
+    if let m = a.modules, m.hooks(.proj, layer: l) {
+      dProj = dB
+      dB.update(from: dX, count: N * D)
+      m.backwardOutput(.proj, layer: l, dout: dB, rows: N)
+    }
     let needAttn = below[t.projW]
     Linear.backward(
-      dinp: needAttn ? dA : nil, dweight: gp(t.projW), dbias: gp(t.projB), dout: dX,
+      dinp: needAttn ? dA : nil, dweight: gp(t.projW), dbias: gp(t.projB), dout: dProj,
       inp: a.p(s.attn), weight: pointer(t.projW), N: N, C: D, OC: D, accumulate: false,
       plan: grads.plans[t.projW])
+    hookInp(.proj, l, a, dout: dProj, inp: a.p(s.attn), dinp: needAttn ? dA : nil, rows: N)
     guard needAttn else { return }
     dQKV.update(repeating: 0, count: N * 3 * D)
     Attention.backward(
-      dqkv: dQKV, dout: dA, qkv: a.p(s.qkv), probs: a.p(s.probs), B: a.batch, T: c.tokens, D: D,
+      dqkv: dQKV, dout: dA, qkv: a.p(s.qkv), probs: a.p(s.probs), B: a.batch, T: a.tokens, D: D,
       H: c.heads, scratch: a.g(a.attnScratch))
+    hookOut(.qkv, l, a, dout: dQKV, rows: N)
     let needLn1 = below[t.qkvW]
     Linear.backward(
       dinp: needLn1 ? dB : nil, dweight: gp(t.qkvW), dbias: gp(t.qkvB), dout: dQKV,
       inp: a.p(s.ln1), weight: pointer(t.qkvW), N: N, C: D, OC: 3 * D, accumulate: false,
       plan: grads.plans[t.qkvW])
+    hookInp(.qkv, l, a, dout: dQKV, inp: a.p(s.ln1), dinp: needLn1 ? dB : nil, rows: N)
     if needLn1 {
+      hookOut(.norm1, l, a, dout: dB, rows: N)
       LayerNorm.backward(
         dinp: below[t.norm1W] ? dX : nil, dweight: gp(t.norm1W), dbias: gp(t.norm1B), dout: dB,
         inp: a.p(s.x), weight: pointer(t.norm1W), mean: a.p(s.mean1), rstd: a.p(s.rstd1),
         N: N, C: D, scratch: lnScratch)
+      hookInp(.norm1, l, a, dout: dB, inp: a.p(s.x), dinp: below[t.norm1W] ? dX : nil, rows: N)
     }
   }
 
-  private func embedBackward(acts a: Activations, grads: Gradients, below: [Bool]) {
-    let c = config, B = a.batch, T = c.tokens, D = c.width, Np = c.numPatches, L = layout
+  private func embedBackward(acts a: Activations, grads: Gradients, below: [Bool], anchored: [Bool]) {
+    let c = config, B = a.batch, T0 = c.tokens, T = a.tokens, D = c.width, Np = c.numPatches, L = layout
     func gp(_ i: Int?) -> UnsafeMutablePointer<Float>? { i.flatMap { grads.pointer($0) } }
-    var dEmbed = a.g(a.dX)
+    // ∂/∂(image tokens), contiguous (B, T0, D): with prompt rows, gather them.
+    var dTokens = a.g(a.dX)
+    if T != T0 {
+      dTokens = a.g(a.dB)
+      for b in 0..<B { (dTokens + b * T0 * D).update(from: a.g(a.dX) + b * T * D, count: T0 * D) }
+    }
+    var dEmbed = dTokens
     if let w = L.preNormW {
       dEmbed = a.g(a.dA)
-      dEmbed.update(repeating: 0, count: B * T * D)
+      dEmbed.update(repeating: 0, count: B * T0 * D)
       LayerNorm.backward(
         dinp: below[w] ? dEmbed : nil, dweight: gp(L.preNormW), dbias: gp(L.preNormB),
-        dout: a.g(a.dX), inp: a.p(a.embed), weight: pointer(w), mean: a.p(a.preMean),
-        rstd: a.p(a.preRstd), N: B * T, C: D, scratch: a.g(a.lnScratch))
+        dout: dTokens, inp: a.p(a.embed), weight: pointer(w), mean: a.p(a.preMean),
+        rstd: a.p(a.preRstd), N: B * T0, C: D, scratch: a.g(a.lnScratch))
       guard below[w] else { return }
     }
-    let patchTrainable = grads.trainable[L.patchW] || (L.patchB.map { grads.trainable[$0] } ?? false)
+    let patchTrainable = anchored[L.patchW] || (L.patchB.map { grads.trainable[$0] } ?? false)
     TokenEmbed.backward(
       dpatchOut: patchTrainable ? a.g(a.dPatch) : nil, dcls: gp(L.cls), dpos: gp(L.pos), dx: dEmbed,
       B: B, Np: Np, D: D)
     if patchTrainable {
+      hookOut(.patch, 0, a, dout: a.g(a.dPatch), rows: B * Np)
       Linear.backward(
         dinp: nil, dweight: gp(L.patchW), dbias: gp(L.patchB), dout: a.g(a.dPatch),
         inp: a.p(a.patches), weight: pointer(L.patchW), N: B * Np, C: c.patchDim, OC: D,
         plan: grads.plans[L.patchW])
+      hookInp(.patch, 0, a, dout: a.g(a.dPatch), inp: a.p(a.patches), dinp: nil, rows: B * Np)
     }
   }
 }

@@ -13,64 +13,89 @@ extension ViT {
   /// Runs the model on `images` (B, C, H, W), normalised float32, and
   /// leaves every activation (including logits) in `acts`.
   public func forward(images: UnsafePointer<Float>, acts a: Activations) {
-    let c = config, B = a.batch, T = c.tokens, D = c.width, Np = c.numPatches, L = layout
+    let c = config, B = a.batch, T0 = c.tokens, T = a.tokens, D = c.width, Np = c.numPatches, L = layout
     precondition(a.config == c, "activations were made for another config")
+    let mods = a.modules
+    mods?.beginForward(batch: B, tokens: T)
     Patchify.forward(
       patches: a.p(a.patches), images: images, B: B, C: c.channels, H: c.imageSize,
       W: c.imageSize, P: c.patchSize)
     Linear.forward(
       out: a.p(a.patchOut), inp: a.p(a.patches), weight: pointer(L.patchW),
       bias: L.patchB.map { pointer($0) }, N: B * Np, C: c.patchDim, OC: D)
+    hook(.patch, 0, a, out: a.p(a.patchOut), inp: a.p(a.patches), rows: B * Np)
     TokenEmbed.forward(
       x: a.p(a.embed), patchOut: a.p(a.patchOut), cls: pointer(L.cls), pos: pointer(L.pos),
       B: B, Np: Np, D: D)
     let x0 = a.p(a.layers.first?.x ?? a.xOut)
+    // With prompt rows, the image tokens are assembled contiguously and then
+    // copied into the first T0 rows of each image's T.
+    let dense = T == T0 ? x0 : (c.preNorm ? a.p(a.embedOut) : a.p(a.embed))
     if let w = L.preNormW, let b = L.preNormB {
       LayerNorm.forward(
-        out: x0, mean: a.p(a.preMean), rstd: a.p(a.preRstd), inp: a.p(a.embed),
-        weight: pointer(w), bias: pointer(b), N: B * T, C: D, eps: c.layerNormEps)
-    } else {
+        out: dense, mean: a.p(a.preMean), rstd: a.p(a.preRstd), inp: a.p(a.embed),
+        weight: pointer(w), bias: pointer(b), N: B * T0, C: D, eps: c.layerNormEps)
+    } else if T == T0 {
       x0.update(from: a.p(a.embed), count: B * T * D)
     }
-    for l in 0..<c.depth { blockForward(l, acts: a) }
+    if T != T0 {
+      for b in 0..<B { (x0 + b * T * D).update(from: dense + b * T0 * D, count: T0 * D) }
+    }
+    for l in 0..<c.depth {
+      if T != T0 { mods!.setTokens(layer: l, x: a.p(a.layers[l].x), B: B, T: T, D: D) }
+      blockForward(l, acts: a)
+    }
     headForward(acts: a)
   }
 
+  @inline(__always)
+  func hook(_ site: HookSite, _ l: Int, _ a: Activations, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+    if let m = a.modules, m.hooks(site, layer: l) { m.forward(site, layer: l, out: out, inp: inp, rows: rows) }
+  }
+
   func blockForward(_ l: Int, acts a: Activations) {
-    let c = config, N = a.batch * c.tokens, D = c.width, F = c.mlpDim
+    let c = config, N = a.batch * a.tokens, D = c.width, F = c.mlpDim
     let s = a.layers[l], t = layout.blocks[l]
     let out = a.p(l + 1 < c.depth ? a.layers[l + 1].x : a.xOut)
     LayerNorm.forward(
       out: a.p(s.ln1), mean: a.p(s.mean1), rstd: a.p(s.rstd1), inp: a.p(s.x),
       weight: pointer(t.norm1W), bias: pointer(t.norm1B), N: N, C: D, eps: c.layerNormEps)
+    hook(.norm1, l, a, out: a.p(s.ln1), inp: a.p(s.x), rows: N)
     Linear.forward(
       out: a.p(s.qkv), inp: a.p(s.ln1), weight: pointer(t.qkvW), bias: pointer(t.qkvB),
       N: N, C: D, OC: 3 * D)
+    hook(.qkv, l, a, out: a.p(s.qkv), inp: a.p(s.ln1), rows: N)
     Attention.forward(
-      out: a.p(s.attn), probs: a.p(s.probs), qkv: a.p(s.qkv), B: a.batch, T: c.tokens, D: D,
+      out: a.p(s.attn), probs: a.p(s.probs), qkv: a.p(s.qkv), B: a.batch, T: a.tokens, D: D,
       H: c.heads)
     Linear.forward(
       out: a.p(s.mid), inp: a.p(s.attn), weight: pointer(t.projW), bias: pointer(t.projB),
       N: N, C: D, OC: D)
+    hook(.proj, l, a, out: a.p(s.mid), inp: a.p(s.attn), rows: N)
     Residual.forward(out: a.p(s.mid), a: a.p(s.mid), b: a.p(s.x), n: N * D)
     LayerNorm.forward(
       out: a.p(s.ln2), mean: a.p(s.mean2), rstd: a.p(s.rstd2), inp: a.p(s.mid),
       weight: pointer(t.norm2W), bias: pointer(t.norm2B), N: N, C: D, eps: c.layerNormEps)
+    hook(.norm2, l, a, out: a.p(s.ln2), inp: a.p(s.mid), rows: N)
     Linear.forward(
       out: a.p(s.fc1), inp: a.p(s.ln2), weight: pointer(t.fc1W), bias: pointer(t.fc1B),
       N: N, C: D, OC: F)
+    hook(.fc1, l, a, out: a.p(s.fc1), inp: a.p(s.ln2), rows: N)
     Activation.forward(c.activation, out: a.p(s.act), inp: a.p(s.fc1), n: N * F)
     Linear.forward(
       out: out, inp: a.p(s.act), weight: pointer(t.fc2W), bias: pointer(t.fc2B), N: N, C: F, OC: D)
+    hook(.fc2, l, a, out: out, inp: a.p(s.act), rows: N)
     Residual.forward(out: out, a: out, b: a.p(s.mid), n: N * D)
+    hook(.mlpOut, l, a, out: out, inp: a.p(s.mid), rows: N)
   }
 
   func headForward(acts a: Activations) {
-    let c = config, B = a.batch, T = c.tokens, D = c.width
+    let c = config, B = a.batch, T = a.tokens, D = c.width
     for b in 0..<B { (a.p(a.cls) + b * D).update(from: a.p(a.xOut) + b * T * D, count: D) }
     LayerNorm.forward(
       out: a.p(a.normOut), mean: a.p(a.normMean), rstd: a.p(a.normRstd), inp: a.p(a.cls),
       weight: pointer(layout.normW), bias: pointer(layout.normB), N: B, C: D, eps: c.layerNormEps)
+    hook(.norm, 0, a, out: a.p(a.normOut), inp: a.p(a.cls), rows: B)
     if c.head == .l2Linear {
       L2Normalize.forward(out: a.p(a.feat), norm: a.p(a.featNorm), inp: a.p(a.normOut), N: B, C: D)
     } else {

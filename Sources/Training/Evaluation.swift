@@ -4,17 +4,19 @@ import Model
 
 public enum Evaluation {
   /// Runs `model` over `set` in batches; metrics from softmax probabilities.
-  public static func evaluate(_ model: ViT, on set: ImageSet, batch: Int = 64) -> ClassificationMetrics {
+  public static func evaluate(
+    _ model: ViT, on set: ImageSet, batch: Int = 64, modules: (any ModelModules)? = nil
+  ) -> ClassificationMetrics {
     let K = model.config.numClasses
     var scores: [Float] = []
     scores.reserveCapacity(set.count * K)
     var lossSum = 0.0
     var imgs: [Float] = [], labs: [Int32] = []
     var start = 0
-    var acts = Activations(config: model.config, batch: min(batch, set.count))
+    var acts = Activations(config: model.config, batch: min(batch, set.count), modules: modules)
     while start < set.count {
       let n = min(batch, set.count - start)
-      if n != acts.batch { acts = Activations(config: model.config, batch: n) }
+      if n != acts.batch { acts = Activations(config: model.config, batch: n, modules: modules) }
       set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
       imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
       let l = labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }

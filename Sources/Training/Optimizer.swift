@@ -70,11 +70,25 @@ public final class Optimizer {
     state = FloatBuffer(count: trainedCount * kind.stateMultiplier)
   }
 
+  /// Whole-buffer mode for a PEFT module store: every tensor trains, the
+  /// gradient buffer is laid out like the parameters.
+  public init(kind: OptimizerKind, tensors: [(offset: Int, count: Int, decay: Bool)]) {
+    self.kind = kind
+    segments = tensors.map { Segment(param: $0.offset, grad: $0.offset, count: $0.count, decay: $0.decay) }
+    paramIndex = []
+    gradIndex = []
+    elementDecay = []
+    trainedCount = segments.reduce(0) { $0 + $1.count }
+    state = FloatBuffer(count: trainedCount * kind.stateMultiplier)
+  }
+
   public var stateBytes: Int { trainedCount * kind.stateMultiplier * MemoryLayout<Float>.stride }
 
   /// L2 norm of the gradient over the trained parameters (Double accumulation).
-  public func gradientNorm(_ grads: Gradients) -> Double {
-    let g = grads.buffer.pointer
+  public func gradientNorm(_ grads: Gradients) -> Double { gradientNorm(grads.buffer) }
+
+  public func gradientNorm(_ buffer: FloatBuffer) -> Double {
+    let g = buffer.pointer
     var s = 0.0
     for seg in segments { s += Vec.sumOfSquaresDouble(g + seg.grad, seg.count) }
     for j in gradIndex { s += Double(g[j]) * Double(g[j]) }
@@ -82,16 +96,22 @@ public final class Optimizer {
   }
 
   /// Multiplies the trained gradients by `factor` (gradient-norm clipping).
-  public func scaleGradients(_ grads: Gradients, by factor: Float) {
-    let g = grads.buffer.pointer
+  public func scaleGradients(_ grads: Gradients, by factor: Float) { scaleGradients(grads.buffer, by: factor) }
+
+  public func scaleGradients(_ buffer: FloatBuffer, by factor: Float) {
+    let g = buffer.pointer
     for seg in segments { for i in 0..<seg.count { g[seg.grad + i] *= factor } }
     for j in gradIndex { g[j] *= factor }
   }
 
   /// One update with learning rate `lr`.
   public func step(params: FloatBuffer, grads: Gradients, lr: Float) {
+    step(params: params, gradientBuffer: grads.buffer, lr: lr)
+  }
+
+  public func step(params: FloatBuffer, gradientBuffer: FloatBuffer, lr: Float) {
     stepCount += 1
-    let p = params.pointer, g = grads.buffer.pointer, st = state.pointer
+    let p = params.pointer, g = gradientBuffer.pointer, st = state.pointer
     switch kind {
     case .sgd(let mu, let wd):
       var k = 0

@@ -2,6 +2,7 @@
 import Foundation
 import Kernels
 import Model
+import PEFT
 
 public struct TrainConfig: Codable, Sendable, Equatable {
   public var optimizer: OptimizerKind
@@ -49,16 +50,23 @@ public final class Trainer {
   public let grads: Gradients
   public let optimizer: Optimizer
   public let acts: Activations
+  /// Modules a PEFT method added (their parameters train too).
+  public let modules: (any TrainableModules)?
+  let moduleOptimizer: Optimizer?
   public private(set) var step = 0
 
-  public init(model: ViT, selection: ParameterSelection, config: TrainConfig) {
+  public init(model: ViT, selection: ParameterSelection, config: TrainConfig, modules: (any TrainableModules)? = nil) {
     self.model = model
     self.config = config
     self.selection = selection
+    self.modules = modules
     grads = Gradients(layout: model.layout, trainable: selection.tensors)
     if let elements = selection.elements { grads.plans = Self.weightGradientPlans(model.layout, elements: elements) }
     optimizer = Optimizer(kind: config.optimizer, layout: model.layout, selection: selection, grads: grads)
-    acts = Activations(config: model.config, batch: config.batchSize)
+    moduleOptimizer = modules.map { m in
+      Optimizer(kind: config.optimizer, tensors: m.store.tensors.map { ($0.offset, $0.count, $0.decay) })
+    }
+    acts = Activations(config: model.config, batch: config.batchSize, modules: modules)
   }
 
   /// Forward, backward and update on one batch: `images` (B, C, H, W), `labels` (B).
@@ -69,13 +77,28 @@ public final class Trainer {
     let loss = model.loss(acts: acts, targets: labels)
     guard loss.isFinite else { throw TrainingError.diverged(step: step, tensor: "loss") }
     grads.zero()
+    modules?.store.grads.zero()
     model.backward(acts: acts, targets: labels, grads: grads)
+    modules?.afterBackward(step: step)
     if let bad = firstNonFiniteGradient() { throw TrainingError.diverged(step: step, tensor: "grad of " + bad) }
-    let norm = optimizer.gradientNorm(grads)
+    var sq = optimizer.gradientNorm(grads)
+    sq *= sq
+    if let m = modules, let mo = moduleOptimizer {
+      let n = mo.gradientNorm(m.store.grads)
+      guard n.isFinite else { throw TrainingError.diverged(step: step, tensor: "grad of the added modules") }
+      sq += n * n
+    }
+    let norm = sq.squareRoot()
     if let clip = config.clipNorm, norm > Double(clip) {
-      optimizer.scaleGradients(grads, by: Float(Double(clip) / (norm + 1e-6)))
+      let f = Float(Double(clip) / (norm + 1e-6))
+      optimizer.scaleGradients(grads, by: f)
+      if let m = modules { moduleOptimizer?.scaleGradients(m.store.grads, by: f) }
     }
     optimizer.step(params: model.params, grads: grads, lr: lr)
+    if let m = modules, let mo = moduleOptimizer {
+      mo.step(params: m.store.values, gradientBuffer: m.store.grads, lr: lr)
+      m.afterStep(step: step)
+    }
     defer { step += 1 }
     return StepResult(step: step, loss: loss, lr: lr, gradNorm: norm, memory: memory)
   }
@@ -111,9 +134,11 @@ public final class Trainer {
   /// Bytes allocated for training (see `MemoryReport`).
   public var memory: MemoryReport {
     acts.prepareBackward()
+    let mb = modules.map { $0.store.values.bytes } ?? 0
     return MemoryReport(
-      parameters: model.params.bytes, gradients: grads.buffer.bytes,
-      optimizerState: optimizer.stateBytes, activations: acts.forwardBytes + acts.backwardBytes)
+      parameters: model.params.bytes + mb, gradients: grads.buffer.bytes + mb,
+      optimizerState: optimizer.stateBytes + (moduleOptimizer?.stateBytes ?? 0),
+      activations: acts.forwardBytes + acts.backwardBytes + (modules?.activationBytes ?? 0))
   }
 }
 
