@@ -76,8 +76,11 @@ public final class LowRankModules: TrainableModules {
   /// Output factor: α/r (LoRA) or α/r_init (SVD form).
   public let scale: Float
   public let svd: Bool
-  /// SVD form: per adapter, which singular values are kept (AdaLoRA's mask).
+  /// SVD form: per adapter, the rank pattern of the last masking (AdaLoRA
+  /// zeroes pruned singular values in place, as peft's `masked_fill_`).
   public var keep: [[Bool]]
+  /// AdaLoRA's rank allocation (nil: plain LoRA / fixed ranks).
+  public internal(set) var allocator: RankAllocator?
   private var bySite: [Int: [Int]] = [:]
   private var hBuf = FloatBuffer(count: 0), uBuf = FloatBuffer(count: 0), dBuf = FloatBuffer(count: 0)
   private var rows = 0
@@ -131,10 +134,13 @@ public final class LowRankModules: TrainableModules {
 
   public var activationBytes: Int { (hBuf.count + uBuf.count + dBuf.count) * 4 }
 
-  /// Effective singular values: E masked by `keep` (SVD form).
+  public func afterBackward(step: Int) { allocator?.addOrthogonalRegulariser(self) }
+  public func afterStep(step: Int) { allocator?.allocate(self, step: step) }
+
+  /// Singular values (SVD form); pruned ones were zeroed by the allocator.
   private func maskedE(_ i: Int) -> [Float] {
     let ad = adapters[i], e = store.p(ad.e!)
-    return (0..<ad.rank).map { keep[i][$0] ? e[$0] : 0 }
+    return (0..<ad.rank).map { e[$0] }
   }
 
   public func forward(_ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {

@@ -87,9 +87,8 @@ final class ModuleGradientTests: XCTestCase {
     let m = try micro()
     let ada = LowRankModules(config: m.config, targets: [(0, .q, 3), (1, .v, 3), (1, .fc2, 3)], alpha: 6, svd: true, seed: 1)
     Self.randomise(ada.store, seed: 2)
-    ada.keep[0][1] = false
+    ada.store.p(ada.store.index(of: "blocks.0.attn.q.lora_E")!)[1] = 0  // a pruned singular value
     check("svd", m, ada, modelTrainable: true)
-    XCTAssertEqual(ada.store.gradient("blocks.0.attn.q.lora_E")![1], 0, "a pruned singular value gets no gradient")
   }
 
   func testSSFGradients() throws {

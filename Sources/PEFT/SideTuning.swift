@@ -1,0 +1,235 @@
+//===--- SideTuning.swift - FPT and FPT+ (Huang et al.): side ViT + fusion ---===//
+//
+// ../shared/DESIGN.md §3.4, YijinHuang/FPT `modules/{builder,bridge,side_vit,frozen_vit}.py`.
+// A frozen large model M (L_M layers, width D, H heads) sees the high-
+// resolution image; a randomly initialised side ViT S (width D/8, H heads,
+// L_S layers) sees a low-resolution copy. Side layer i pairs with M's layer
+// L_M − L_S + i. Per side layer, fine-grained prompts p_i (P × d_p) become
+// queries of a cross-attention on M's own K/V at the paired layer, restricted
+// per head to the top m% tokens by attention received; a shared out-projector
+// maps to the side width, and the result joins the side layer's input as P
+// extra rows that are dropped after the layer:
+//   FPT+: q = LN(p_i) (d_p = D);            f_i = W_out(CA(q, K, V) + p_i)
+//   FPT:  q = W_in p_i (d_p = D/8, Linear); f_i = W_out CA(q, K, V) + p_i
+// (FPT's 0.5 dropout on f_i is omitted: the engine has no dropout.)
+// Shapes: K, V (B, L_S, H, k, hd) with k = ⌊0.2·T_M⌋; prompts (L_S, P, d_p);
+//   f (L_S, B, P, D/8).
+//===----------------------------------------------------------------------===//
+import Kernels
+import Model
+
+public struct SideOptions: Sendable, Equatable {
+  /// Side width = D / reduction.
+  public var reduction = 8
+  /// Side layers (nil: L_M / 2 for FPT+, L_M for FPT).
+  public var layers: Int?
+  public var prompts = 16
+  /// Share of M's tokens whose K/V reach the fusion modules.
+  public var tokenRatio = 0.2
+  /// Side input size and patch (nil: the paper's 128 px (FPT+) / 224 px (FPT)
+  /// for M at ≥ 224 px, else M's size / 2 with M's patch / 2).
+  public var sideSize: Int?
+  public var sidePatch: Int?
+  public init() {}
+}
+
+public struct SideTuningPlan: Sendable {
+  public let plus: Bool
+  public let frozen: ViTConfig
+  public let side: ViTConfig
+  /// M's layers feeding side layers 0..<L_S.
+  public let pairedLayers: [Int]
+  public let prompts: Int
+  public let promptDim: Int
+  public let keptTokens: Int
+
+  public init(plus: Bool, frozen c: ViTConfig, classes: Int, options o: SideOptions) throws {
+    self.plus = plus
+    frozen = c
+    let Ls = o.layers ?? (plus ? c.depth / 2 : c.depth)
+    let big = c.imageSize >= 224
+    let size = o.sideSize ?? (big ? (plus ? 128 : 224) : max(c.imageSize / 2, 8))
+    let patch = o.sidePatch ?? (big ? c.patchSize : max(c.patchSize / 2, 2))
+    side = ViTConfig(imageSize: size, patchSize: patch, width: c.width / o.reduction, depth: Ls, heads: c.heads,
+                     head: .linear, numClasses: classes, layerNormEps: 1e-12)
+    try side.validate()
+    pairedLayers = (0..<Ls).map { c.depth - Ls + $0 }
+    prompts = o.prompts
+    promptDim = plus ? c.width : c.width / o.reduction
+    keptTokens = max(1, Int(Double(c.tokens) * o.tokenRatio))
+  }
+
+  /// Floats of K (or V) per image: (L_S, H, k, hd).
+  public var kvCount: Int { side.depth * frozen.heads * keptTokens * frozen.headDim }
+}
+
+public final class FusionModules: TrainableModules {
+  public let plan: SideTuningPlan
+  public let store = ModuleStore()
+  let promptT: Int, lnW: Int?, lnB: Int?, inW: Int?, inB: Int?, outW: Int, outB: Int
+  /// The current batch's K and V (B, L_S, H, k, hd), set before each forward.
+  public var keys: UnsafePointer<Float>?
+  public var values: UnsafePointer<Float>?
+  private var B = 0
+  private var qIn = FloatBuffer(count: 0), mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0)
+  private var q = FloatBuffer(count: 0), probs = FloatBuffer(count: 0), res = FloatBuffer(count: 0)
+  private var fused = FloatBuffer(count: 0), dFused = FloatBuffer(count: 0)
+  private var scratch = FloatBuffer(count: 0)
+
+  public init(plan p: SideTuningPlan, seed: UInt64) {
+    plan = p
+    let D = p.frozen.width, ds = p.side.width, dp = p.promptDim, Ls = p.side.depth
+    promptT = store.add("fusion.prompts", [Ls, p.prompts, dp], decay: false)
+    if p.plus {
+      lnW = store.add("fusion.prompt_norm.weight", [dp], decay: false)
+      lnB = store.add("fusion.prompt_norm.bias", [dp], decay: false)
+      inW = nil; inB = nil
+    } else {
+      lnW = nil; lnB = nil
+      inW = store.add("fusion.prompt_proj.weight", [D, dp])
+      inB = store.add("fusion.prompt_proj.bias", [D], decay: false)
+    }
+    outW = store.add("fusion.out_proj.weight", [ds, D])
+    outB = store.add("fusion.out_proj.bias", [ds], decay: false)
+    store.seal()
+    var rng = Xoshiro256(seed: seed)
+    // bridge.py: prompts normal(std 1e-6); Linear layers PyTorch default (±1/√in); LN (1, 0).
+    store.fillNormal(promptT, mean: 0, std: 1e-6, rng: &rng)
+    if let lnW { store.fill(lnW, 1) }
+    for (w, b) in [(inW, inB), (outW, outB)] {
+      guard let w, let b else { continue }
+      store.fillKaimingUniform(w, rng: &rng)
+      store.fillUniform(b, bound: 1 / Double(store.tensors[w].shape[1]).squareRoot(), rng: &rng)
+    }
+  }
+
+  public var extraTokens: Int { plan.prompts }
+  public func anchors(_ L: ViTLayout) -> [Int] { (0..<plan.side.depth).map { L.tokenAnchor(layer: $0) } }
+  public func hooks(_ site: HookSite, layer: Int) -> Bool { false }
+  public var activationBytes: Int {
+    (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count + scratch.count) * 4
+  }
+
+  public func beginForward(batch b: Int, tokens T: Int) {
+    B = b
+    let p = plan, P = p.prompts, D = p.frozen.width, Ls = p.side.depth, H = p.frozen.heads, S = p.keptTokens
+    ensure(&qIn, Ls * P * p.promptDim)
+    ensure(&mean, Ls * P)
+    ensure(&rstd, Ls * P)
+    ensure(&q, Ls * P * D)
+    ensure(&probs, Ls * B * H * P * S)
+    ensure(&res, Ls * B * P * D)
+    ensure(&fused, Ls * B * P * p.side.width)
+    ensure(&dFused, Ls * B * P * p.side.width)
+    ensure(&scratch, max(P * S, B * P * D) + P * D + P * p.promptDim)
+    for l in 0..<Ls { fuse(layer: l) }
+  }
+
+  private func fuse(layer l: Int) {
+    let p = plan, P = p.prompts, D = p.frozen.width, dp = p.promptDim, ds = p.side.width
+    let H = p.frozen.heads, S = p.keptTokens
+    let prompts = store.p(promptT) + l * P * dp
+    let qi = qIn.pointer + l * P * dp, ql = q.pointer + l * P * D
+    if let lnW, let lnB {
+      LayerNorm.forward(out: qi, mean: mean.pointer + l * P, rstd: rstd.pointer + l * P, inp: prompts,
+                        weight: store.p(lnW), bias: store.p(lnB), N: P, C: dp, eps: 1e-5)
+      ql.update(from: qi, count: P * D)
+    } else {
+      qi.update(from: prompts, count: P * dp)
+      Linear.forward(out: ql, inp: qi, weight: store.p(inW!), bias: store.p(inB!), N: P, C: dp, OC: D)
+    }
+    // This layer's K/V for the batch: (B, H, S, hd) contiguous.
+    let K = gatherKV(keys!, layer: l), V = gatherKV(values!, layer: l)
+    let r = res.pointer + l * B * P * D
+    K.withUnsafeBufferPointer { kp in
+      V.withUnsafeBufferPointer { vp in
+        CrossAttention.forward(out: r, probs: probs.pointer + l * B * H * P * S, q: ql, k: kp.baseAddress!,
+                               v: vp.baseAddress!, B: B, P: P, S: S, D: D, H: H)
+      }
+    }
+    let f = fused.pointer + l * B * P * ds
+    if p.plus {  // f = W_out(ctx + p)
+      for b in 0..<B { Vec.add(r + b * P * D, prompts, P * D) }
+      Linear.forward(out: f, inp: r, weight: store.p(outW), bias: store.p(outB), N: B * P, C: D, OC: ds)
+    } else {  // f = W_out ctx + p
+      Linear.forward(out: f, inp: r, weight: store.p(outW), bias: store.p(outB), N: B * P, C: D, OC: ds)
+      for b in 0..<B { Vec.add(f + b * P * ds, prompts, P * ds) }
+    }
+  }
+
+  /// (B, L_S, H, k, hd) → layer l's (B, H, k, hd).
+  private func gatherKV(_ src: UnsafePointer<Float>, layer l: Int) -> [Float] {
+    let per = plan.kvCount / plan.side.depth
+    var out = [Float](repeating: 0, count: B * per)
+    out.withUnsafeMutableBufferPointer { o in
+      for b in 0..<B { (o.baseAddress! + b * per).update(from: src + (b * plan.side.depth + l) * per, count: per) }
+    }
+    return out
+  }
+
+  public func setTokens(layer: Int, x: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
+    let P = plan.prompts, T0 = T - P
+    let f = fused.pointer + layer * B * P * D
+    for i in 0..<b { (x + (i * T + T0) * D).update(from: f + i * P * D, count: P * D) }
+  }
+
+  public func tokensBackward(layer: Int, dx: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
+    let P = plan.prompts, T0 = T - P
+    let d = dFused.pointer + layer * B * P * D
+    for i in 0..<b {
+      let rows = dx + (i * T + T0) * D
+      (d + i * P * D).update(from: rows, count: P * D)
+      rows.update(repeating: 0, count: P * D)
+    }
+  }
+
+  public func endBackward() {
+    let p = plan, P = p.prompts, D = p.frozen.width, dp = p.promptDim, ds = p.side.width
+    let H = p.frozen.heads, S = p.keptTokens
+    for l in 0..<p.side.depth {
+      let df = dFused.pointer + l * B * P * ds, r = res.pointer + l * B * P * D
+      let gPrompts = store.g(promptT) + l * P * dp
+      let dres = scratch.pointer  // (B·P, D)
+      Linear.backward(dinp: dres, dweight: store.g(outW), dbias: store.g(outB), dout: df, inp: r,
+                      weight: store.p(outW), N: B * P, C: D, OC: ds, accumulate: false)
+      // The prompt residual: into ∂p from ∂res (FPT+) or ∂f (FPT).
+      for b in 0..<B { Vec.add(gPrompts, p.plus ? dres + b * P * D : df + b * P * ds, P * dp) }
+      let dq = scratch.pointer + max(P * S, B * P * D)
+      dq.update(repeating: 0, count: P * D)
+      let K = gatherKV(keys!, layer: l), V = gatherKV(values!, layer: l)
+      let attnScratch = FloatBuffer(count: P * S)
+      K.withUnsafeBufferPointer { kp in
+        V.withUnsafeBufferPointer { vp in
+          CrossAttention.backward(dq: dq, dout: dres, probs: probs.pointer + l * B * H * P * S, k: kp.baseAddress!,
+                                  v: vp.baseAddress!, B: B, P: P, S: S, D: D, H: H, scratch: attnScratch.pointer)
+        }
+      }
+      let qi = qIn.pointer + l * P * dp
+      if let lnW, let lnB {
+        let lnScratch = FloatBuffer(count: LayerNorm.scratchCount(N: P, C: dp))
+        LayerNorm.backward(dinp: gPrompts, dweight: store.g(lnW), dbias: store.g(lnB), dout: dq,
+                           inp: store.p(promptT) + l * P * dp, weight: store.p(lnW), mean: mean.pointer + l * P,
+                           rstd: rstd.pointer + l * P, N: P, C: dp, scratch: lnScratch.pointer)
+      } else {
+        Linear.backward(dinp: gPrompts, dweight: store.g(inW!), dbias: store.g(inB!), dout: dq, inp: qi,
+                        weight: store.p(inW!), N: P, C: dp, OC: D, accumulate: true)
+      }
+    }
+  }
+}
+
+extension SideTuningPlan {
+  /// Trainable = side ViT (all of it, incl. its head) + fusion modules.
+  public func trainableParameters() -> Int {
+    ViTLayout(side).totalCount + FusionModules.parameterCount(self)
+  }
+  /// Denominator (as the FPT code prints it): frozen model incl. its head + trainable.
+  public func totalParameters(frozenParameters: Int) -> Int { frozenParameters + trainableParameters() }
+}
+
+extension FusionModules {
+  static func parameterCount(_ p: SideTuningPlan) -> Int {
+    let D = p.frozen.width, dp = p.promptDim, ds = p.side.width
+    return p.side.depth * p.prompts * dp + (p.plus ? 2 * dp : D * dp + D) + ds * D + ds
+  }
+}
