@@ -148,6 +148,8 @@ public struct AugmentedSampler {
   var cursor = 0
   var step: UInt64 = 0
   var rng: Xoshiro256
+  /// Sample indices of the last batch (into the split), e.g. to look up preloaded features.
+  public private(set) var lastIndices: [Int] = []
 
   public init(_ raw: RawImages, batch: Int, preprocessor: Preprocessor, second: Preprocessor? = nil, seed: UInt64) {
     precondition(raw.count >= batch, "batch \(batch) larger than the set (\(raw.count))")
@@ -167,6 +169,7 @@ public struct AugmentedSampler {
       cursor = 0
     }
     let idx = Array(order[cursor..<(cursor + batch)])
+    lastIndices = idx
     cursor += batch
     step += 1
     let n1 = 3 * preprocessor.size * preprocessor.size

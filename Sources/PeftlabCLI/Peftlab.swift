@@ -8,7 +8,7 @@ public struct Peftlab: ParsableCommand {
     subcommands: [
       RunCommand.self, StatusCommand.self, ExplainCommand.self, DagCommand.self, CacheCommand.self,
       DatasetCommand.self,
-      TrainCommand.self, ModelCommand.self, BenchCommand.self,
+      TrainCommand.self, ModelCommand.self, MethodsCommand.self, BenchCommand.self,
     ])
 
   public init() {}

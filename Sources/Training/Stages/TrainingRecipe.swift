@@ -11,7 +11,16 @@ import Data
 import Foundation
 import Kernels
 import Model
+import PEFT
 import Pipeline
+
+/// Writes a module store's tensors (one dataset per name) to HDF5.
+func saveModules(_ s: ModuleStore, to path: String) throws {
+  let f = try HDF5File.create(path)
+  for (i, t) in s.tensors.enumerated() {
+    try f.write(t.name, floats: UnsafeBufferPointer(start: s.p(i), count: t.count), shape: t.shape)
+  }
+}
 
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
 enum RecipeParams {
@@ -45,8 +54,8 @@ enum TrainingRecipe {
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).
-  static func run(_ ctx: StageContext, model: ViT, extra: [String: Any] = [:],
-                  selection: (ViTLayout) -> ParameterSelection) throws {
+  static func run(_ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
+                  merge: ((ViT) -> Void)? = nil, selection: (ViTLayout) -> ParameterSelection) throws {
     let p = ctx.params
     let c = model.config
     let data = try TaskData.load(ctx, size: c.imageSize)
@@ -63,7 +72,7 @@ enum TrainingRecipe {
       optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
       batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
     let sel = selection(model.layout)
-    let trainer = Trainer(model: model, selection: sel, config: cfg)
+    let trainer = Trainer(model: model, selection: sel, config: cfg, modules: modules)
     var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))
     var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
     var curve = "step,loss,lr\n"
@@ -83,7 +92,8 @@ enum TrainingRecipe {
     var metrics: [String: Any] = [
       "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
       "train_images": train.count, "seconds": seconds,
-      "trainable_parameters": sel.trainableCount(model.layout), "total_parameters": model.parameterCount,
+      "trainable_parameters": sel.trainableCount(model.layout) + (modules?.store.count ?? 0),
+      "total_parameters": model.parameterCount + (modules?.store.count ?? 0),
       "backbone_parameters": WeightChanges.backboneCount(model.layout),
       "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
                        "activations": mem.activations, "total": mem.total],
@@ -92,11 +102,18 @@ enum TrainingRecipe {
     metrics.merge(extra) { _, new in new }
     for s in ["val", "test"] {
       guard let set = data.imageSet(s) else { continue }
-      let e = Evaluation.evaluate(model, on: set)
+      let e = Evaluation.evaluate(model, on: set, modules: modules)
       metrics[s] = metricsJSON(e)
       ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", s, e.accuracy, e.macroF1, e.macroAUC))
     }
-    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5")
+    if let merge {  // LoRA, SSF: the update folded into the weights (model.h5 is a plain ViT)
+      let merged = model.copy()
+      merge(merged)
+      try Checkpoint.save(merged, to: ctx.outputDir + "/model.h5")
+    } else {
+      try Checkpoint.save(model, to: ctx.outputDir + "/model.h5")
+    }
+    if let modules { try saveModules(modules.store, to: ctx.outputDir + "/modules.h5") }
     try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
     try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
   }

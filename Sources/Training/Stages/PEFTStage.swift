@@ -1,0 +1,244 @@
+//===--- PEFTStage.swift - `peft` and `fpt-preload` stage kinds ------------===//
+//
+//   peft:        one method of the sweep (`method`: see `peftlab methods`) on
+//                one dataset and seed, from the pretrained model (the one
+//                needed stage with model.h5) with a new head. Writes what
+//                finetune writes (model.h5 — LoRA/SSF merged —, metrics.json,
+//                curve.csv) plus modules.h5 (the added modules' tensors);
+//                metrics.json adds method, method_parameters, trainable_ratio
+//                (denominator: `ratio_denominator`), memory without preloading
+//                (side tuning). SH-PEFT and SPT-LoRA collect one epoch of
+//                gradient statistics first (their selection time is reported).
+//                FPT/FPT+ need one `fpt-preload` stage (the frozen model's K/V).
+//   fpt-preload: the frozen model on the high-resolution images (no
+//                augmentation) → features.h5: {split}_keys, {split}_values
+//                (N, L_S, H, k, hd) for train/val/test.
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Kernels
+import Model
+import PEFT
+import Pipeline
+
+enum SideParams {
+  static let specs: [ParameterSpec] = [
+    ParameterSpec("frozen_size", default: .int(0), help: "frozen model's input size (0: its own); pos_embed resampled"),
+    ParameterSpec("side_size", default: .int(0), help: "side input size (0: FPT+ 128 / FPT 224 px for ≥224 px models, else half)"),
+    ParameterSpec("side_patch", default: .int(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
+    ParameterSpec("side_prompts", default: .int(16)), ParameterSpec("token_ratio", default: .double(0.2)),
+  ]
+
+  static func options(_ p: [String: Value]) -> SideOptions {
+    var o = SideOptions()
+    if let v = p["side_size"]?.int, v > 0 { o.sideSize = v }
+    if let v = p["side_patch"]?.int, v > 0 { o.sidePatch = v }
+    if let v = p["side_layers"]?.int, v > 0 { o.layers = v }
+    o.prompts = p["side_prompts"]?.int ?? 16
+    o.tokenRatio = p["token_ratio"]?.double ?? 0.2
+    return o
+  }
+
+  /// The pretrained model at the frozen input size.
+  static func frozenModel(_ base: ViT, size: Int) throws -> ViT {
+    guard size > 0, size != base.config.imageSize else { return base }
+    var c = base.config
+    c.imageSize = size
+    let m = try ViT(config: c, seed: 0)
+    for t in base.layout.tensors where t.name != "pos_embed" { try m.setValues(t.name, base.values(t.name)!) }
+    let g0 = base.config.gridSize, g1 = c.gridSize
+    try m.setValues("pos_embed", PositionEmbedding.resample(base.values("pos_embed")!, width: c.width, from: (g0, g0), to: (g1, g1)))
+    return m
+  }
+
+  static func isPlus(_ p: [String: Value]) throws -> Bool {
+    switch p["method"]?.string ?? "fpt+" {
+    case "fpt+": return true
+    case "fpt": return false
+    case let s: throw StudyError.mismatch("side tuning method must be fpt or fpt+, got '\(s)'")
+    }
+  }
+}
+
+func pretrainedModel(_ ctx: StageContext) throws -> ViT {
+  let models = ctx.inputs(with: "model.h5")
+  guard models.count == 1 else {
+    throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
+  }
+  return try Checkpoint.load(models[0].dir + "/model.h5")
+}
+
+public struct FPTPreloadStageKind: StageKind {
+  public init() {}
+  public let name = "fpt-preload"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("dataset"), ParameterSpec("method", default: .string("fpt+")), ParameterSpec("batch", default: .int(32)),
+     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
+      + SideParams.specs
+  }
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let p = ctx.params
+    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    let frozen = try SideParams.frozenModel(pretrainedModel(ctx), size: p["frozen_size"]?.int ?? 0)
+    let plan = try SideTuningPlan(plus: SideParams.isPlus(p), frozen: frozen.config, classes: m.classes.count, options: SideParams.options(p))
+    let data = try TaskData.load(ctx, size: frozen.config.imageSize)
+    let f = try HDF5File.create(ctx.outputDir + "/features.h5")
+    let start = Date()
+    var total = 0
+    for split in ["train", "val", "test"] {
+      guard let set = data.imageSet(split) else { continue }
+      let n = set.count, per = plan.kvCount
+      var K = [Float](repeating: 0, count: n * per), V = K
+      let batch = max(1, p["batch"]?.int ?? 32)
+      var acts = Activations(config: frozen.config, batch: min(batch, n))
+      var imgs: [Float] = [], labs: [Int32] = []
+      var s = 0
+      while s < n {
+        if ctx.isCancelled { throw PipelineError.cancelled }
+        let b = min(batch, n - s)
+        if b != acts.batch { acts = Activations(config: frozen.config, batch: b) }
+        set.gather(Array(s..<(s + b))[...], images: &imgs, labels: &labs)
+        K.withUnsafeMutableBufferPointer { kp in
+          V.withUnsafeMutableBufferPointer { vp in
+            FrozenFeatures.extract(frozen: frozen, plan: plan, images: imgs, acts: acts,
+                                   keys: kp.baseAddress! + s * per, values: vp.baseAddress! + s * per)
+          }
+        }
+        s += b
+      }
+      let shape = [n, plan.side.depth, frozen.config.heads, plan.keptTokens, frozen.config.headDim]
+      try f.write(split + "_keys", floats: K, shape: shape)
+      try f.write(split + "_values", floats: V, shape: shape)
+      total += n
+    }
+    try f.setAttribute("frozen_parameters", int: frozen.parameterCount)
+    try f.setAttribute("frozen_size", int: frozen.config.imageSize)
+    try f.setAttribute("kept_tokens", int: plan.keptTokens)
+    try f.setAttribute("side_layers", int: plan.side.depth)
+    try f.setAttribute("paired_layers", string: plan.pairedLayers.map(String.init).joined(separator: ","))
+    let seconds = Date().timeIntervalSince(start)
+    ctx.log(String(format: "%d images: K/V of %d tokens × %d layers in %.1f s", total, plan.keptTokens, plan.side.depth, seconds))
+    try writeJSON(["stage_kind": name, "dataset": m.name, "images": total, "seconds": seconds,
+                   "bytes_per_image": 2 * plan.kvCount * 4, "frozen_size": frozen.config.imageSize,
+                   "frozen_parameters": frozen.parameterCount, "frozen_width": frozen.config.width, "frozen_depth": frozen.config.depth],
+                  to: ctx.outputDir + "/summary.json")
+  }
+}
+
+public struct PEFTStageKind: StageKind {
+  public init() {}
+  public let name = "peft"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    RecipeParams.specs + SideParams.specs + [
+      ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", ")),
+      ParameterSpec("head", default: .string("linear")),
+      ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
+      ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
+      ParameterSpec("adapter_scale", default: .double(0.1)),
+      ParameterSpec("budget", default: .double(1.0), help: "SH-PEFT / SPT-LoRA: % of backbone parameters"),
+      ParameterSpec("strategy", default: .string("ta+l2"), help: "SH-PEFT importance"), ParameterSpec("lambda", default: .double(1)),
+      ParameterSpec("ada_init_rank", default: .int(12)), ParameterSpec("ada_target_rank", default: .int(8)),
+      ParameterSpec("ada_orth_reg", default: .double(0.5)),
+    ]
+  }
+  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+  }
+
+  func options(_ p: [String: Value]) -> MethodOptions {
+    var o = MethodOptions()
+    o.loraRank = p["rank"]?.int ?? 8
+    o.loraAlpha = p["alpha"]?.double ?? 8
+    o.prompts = p["prompts"]?.int ?? 5
+    o.adapterBottleneck = p["bottleneck"]?.int ?? 64
+    o.adapterScale = Float(p["adapter_scale"]?.double ?? 0.1)
+    o.shpeftBudget = (p["budget"]?.double ?? 1) / 100
+    o.sptBudget = (p["budget"]?.double ?? 1) / 100
+    o.seed = UInt64(p["seed"]?.int ?? 0) &+ 1000
+    let steps = p["steps"]?.int ?? 600
+    var s = AdaLoRASchedule(totalSteps: steps)
+    s.initRank = p["ada_init_rank"]?.int ?? 12
+    s.targetRank = p["ada_target_rank"]?.int ?? 8
+    // peft's ViT example (tinit 200, tfinal 1000 of a few thousand steps), scaled to the run.
+    s.tInit = steps / 10; s.tFinal = steps / 4; s.deltaT = max(1, steps / 100)
+    s.orthReg = Float(p["ada_orth_reg"]?.double ?? 0.5)
+    o.adalora = s
+    o.adaloraAlpha = p["alpha"]?.double ?? 8
+    o.side = SideParams.options(p)
+    return o
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let p = ctx.params
+    guard let method = PEFTMethod(rawValue: p["method"]?.string ?? "") else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "unknown method '\(p["method"]?.string ?? "")'; known: "
+        + PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
+    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    guard let h = HeadKind(rawValue: p["head"]?.string ?? "linear") else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
+    }
+    let base = try pretrainedModel(ctx)
+    let model = try base.withNewHead(classes: m.classes.count, head: h, seed: UInt64(p["seed"]?.int ?? 0))
+    let o = options(p)
+    var setup = MethodSetup.make(method, config: model.config, options: o)
+    let L = model.layout
+    var extra: [String: Any] = ["method": method.rawValue]
+    var elements: [Int]? = nil
+    if method.selectsElements {
+      let data = try TaskData.load(ctx, size: model.config.imageSize)
+      let start = Date()
+      let stats = try GradientStatistics.collect(
+        model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
+        batch: p["batch"]?.int ?? 64, seed: UInt64(p["seed"]?.int ?? 0), cancelled: { ctx.isCancelled })
+      if method == .shpeft {
+        let strategy = try ImportanceStrategy.parse(p["strategy"]?.string ?? "ta+l2")
+        let scores = Importance.scores(strategy, lambda: p["lambda"]?.double ?? 1, stats: stats, weights: model.params.pointer,
+                                       seed: UInt64(p["seed"]?.int ?? 0))
+        elements = Importance.mask(scores, percent: p["budget"]?.double ?? 1)
+        extra["strategy"] = strategy.rawValue
+      } else {
+        let spt = SPTAllocation.allocate(sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
+                                         rank: o.loraRank, alpha: o.sptAlpha)
+        elements = spt.elements
+        setup.modules = spt.targets.isEmpty ? nil
+          : LowRankModules(config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
+                           alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
+        extra["spt_lora_matrices"] = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
+        extra["spt_unstructured"] = spt.unstructured
+      }
+      extra["selection_seconds"] = Date().timeIntervalSince(start)
+      setup.elementBudget = 0
+    }
+    let modules = setup.modules
+    let methodParams = setup.methodParameters(L) + (elements?.count ?? 0)
+    let total = setup.totalParameters(L)
+    extra["method_parameters"] = methodParams
+    extra["head_parameters"] = setup.headParameters(L)
+    extra["trainable_ratio"] = Double(methodParams + setup.headParameters(L)) / Double(total)
+    extra["ratio_denominator"] = "all parameters of the trained model: backbone + head + added modules"
+    ctx.log("\(method.rawValue): \(methodParams) method parameters + \(setup.headParameters(L)) head of \(total)")
+    let merge: ((ViT) -> Void)? = {
+      if method == .lora, let lr = modules as? LowRankModules { return { lr.merge(into: $0) } }
+      if method == .ssf, let s = modules as? SSFModules { return { s.merge(into: $0) } }
+      return nil
+    }()
+    if let a = (modules as? LowRankModules)?.allocator { extra["adalora_budget"] = a.schedule.targetRank * ((modules as! LowRankModules).adapters.count) }
+    try TrainingRecipe.run(ctx, model: model, extra: extra, modules: modules, merge: merge) { layout in
+      if let elements {
+        var sel = ParameterSelection.elements(layout, backbone: elements)
+        // whole tensors a method trains besides its elements (none for SH-PEFT / SPT-LoRA)
+        for (i, t) in setup.tensors.enumerated() where t && !sel.tensors[i] && !layout.headTensors.contains(i) { sel.tensors[i] = true }
+        return sel
+      }
+      return ParameterSelection(tensors: setup.tensors)
+    }
+  }
+}

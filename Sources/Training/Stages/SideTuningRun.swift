@@ -1,0 +1,136 @@
+//===--- SideTuningRun.swift - training FPT / FPT+ from preloaded K/V -------===//
+//
+// The side ViT (random init, all of it trains) and the fusion modules train
+// with the recipe's optimizer; each batch's K/V come from the fpt-preload
+// stage's features.h5 (rows of the sampled images), the side input is the
+// low-resolution copy with augmentation. Memory is reported as trained (the
+// frozen model is not in memory: preloading) and, for comparison, with the
+// frozen model's parameters and inference activations added (no preloading).
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Kernels
+import Model
+import PEFT
+import Pipeline
+
+enum SideTuningRun {
+  static func run(_ ctx: StageContext, plus: Bool) throws {
+    let p = ctx.params
+    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    let pre = ctx.inputs(with: "features.h5")
+    guard pre.count == 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "fpt/fpt+ need exactly one fpt-preload stage (has \(pre.count))")
+    }
+    let f = try HDF5File.open(pre[0].dir + "/features.h5")
+    let base = try pretrainedModel(ctx)
+    var frozenConfig = base.config
+    frozenConfig.imageSize = try f.intAttribute("frozen_size")
+    let plan = try SideTuningPlan(plus: plus, frozen: frozenConfig, classes: m.classes.count, options: SideParams.options(p))
+    guard try f.intAttribute("kept_tokens") == plan.keptTokens, try f.intAttribute("side_layers") == plan.side.depth else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): preloaded for another side configuration")
+    }
+    let seed = UInt64(p["seed"]?.int ?? 0)
+    let side = try ViT(config: plan.side, seed: seed &+ 17)
+    let fusion = FusionModules(plan: plan, seed: seed &+ 1000)
+    let data = try TaskData.load(ctx, size: plan.side.imageSize)
+    let (trainK, trainV) = (try f.readFloats("train_keys").values, try f.readFloats("train_values").values)
+    let per = plan.kvCount
+    guard trainK.count == data.train.count * per else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
+    }
+    let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, data.train.count)
+    let wd = Float(p["weight_decay"]?.double ?? 0)
+    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
+      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
+      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
+    let clip = p["clip"]?.double ?? 0
+    let cfg = TrainConfig(optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
+                          batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+    let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
+    let prep = Preprocessor(size: plan.side.imageSize, normalization: data.normalization,
+                            augmentation: p["augment"]?.bool == false ? nil : Augmentation())
+    var sampler = AugmentedSampler(data.train, batch: batch, preprocessor: prep, seed: seed)
+    var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
+    var K = [Float](repeating: 0, count: batch * per), V = K
+    var curve = "step,loss,lr\n"
+    let start = Date()
+    for s in 0..<steps {
+      if ctx.isCancelled { throw PipelineError.cancelled }
+      sampler.next(images: &imgs, labels: &labs, secondImages: &unused)
+      for (j, i) in sampler.lastIndices.enumerated() {
+        for t in 0..<per { K[j * per + t] = trainK[i * per + t]; V[j * per + t] = trainV[i * per + t] }
+      }
+      let r = try K.withUnsafeBufferPointer { kp in
+        try V.withUnsafeBufferPointer { vp in
+          fusion.keys = kp.baseAddress; fusion.values = vp.baseAddress
+          return try trainer.step(images: imgs, labels: labs)
+        }
+      }
+      curve += "\(s),\(r.loss),\(r.lr)\n"
+      if s % max(1, steps / 20) == 0 {
+        ctx.progress(Double(s) / Double(steps))
+        ctx.log(String(format: "step %d loss %.4f lr %.2e", s, r.loss, r.lr))
+      }
+    }
+    let seconds = Date().timeIntervalSince(start)
+    let mem = trainer.memory
+    let kvBatchBytes = 2 * batch * per * 4
+    let frozenParams = try f.intAttribute("frozen_parameters")
+    let frozenActs = Activations(config: frozenConfig, batch: batch).forwardBytes
+    let trainable = plan.trainableParameters()
+    var metrics: [String: Any] = [
+      "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps, "batch": batch,
+      "train_images": data.train.count, "seconds": seconds,
+      "trainable_parameters": trainable, "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
+      "head_parameters": side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count },
+      "total_parameters": plan.totalParameters(frozenParameters: frozenParams),
+      "trainable_ratio": Double(trainable) / Double(plan.totalParameters(frozenParameters: frozenParams)),
+      "ratio_denominator": "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)",
+      "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
+                       "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes],
+      "memory_without_preload_bytes": mem.total + frozenParams * 4 + frozenActs,
+      "side": ["size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
+               "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize],
+      "preload_stage": pre[0].name, "threads": Parallel.threads,
+    ]
+    for split in ["val", "test"] {
+      guard let set = data.imageSet(split), f.exists(split + "_keys") else { continue }
+      let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
+      let e = evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
+      metrics[split] = metricsJSON(e)
+      ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+    }
+    try Checkpoint.save(side, to: ctx.outputDir + "/model.h5")
+    try saveModules(fusion.store, to: ctx.outputDir + "/modules.h5")
+    try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
+    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
+  }
+
+  static func evaluate(_ side: ViT, fusion: FusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int, batch: Int = 64)
+    -> ClassificationMetrics
+  {
+    let K = side.config.numClasses
+    var scores: [Float] = [], lossSum = 0.0
+    var imgs: [Float] = [], labs: [Int32] = []
+    var acts = Activations(config: side.config, batch: min(batch, set.count), modules: fusion)
+    var s = 0
+    while s < set.count {
+      let n = min(batch, set.count - s)
+      if n != acts.batch { acts = Activations(config: side.config, batch: n, modules: fusion) }
+      set.gather(Array(s..<(s + n))[...], images: &imgs, labels: &labs)
+      keys.withUnsafeBufferPointer { kp in
+        values.withUnsafeBufferPointer { vp in
+          fusion.keys = kp.baseAddress! + s * per
+          fusion.values = vp.baseAddress! + s * per
+          side.forward(images: imgs, acts: acts)
+        }
+      }
+      lossSum += Double(labs.withUnsafeBufferPointer { side.loss(acts: acts, targets: $0.baseAddress!) }) * Double(n)
+      scores.append(contentsOf: acts.probsArray)
+      s += n
+    }
+    fusion.keys = nil; fusion.values = nil
+    return Metrics.all(scores: scores, labels: set.labels.map(Int.init), classes: K, loss: lossSum / Double(set.count))
+  }
+}

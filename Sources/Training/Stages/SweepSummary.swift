@@ -1,0 +1,132 @@
+//===--- SweepSummary.swift - `sweep-summary`: the Table 1 of a method sweep --===//
+//
+// Reads metrics.json of every needed `peft` (or finetune) stage and writes
+//   table.csv     one row per method × dataset: seeds, F1/accuracy/AUC mean
+//                 and std (test split, %), trainable ratio (%), peak training
+//                 memory (MiB, engine accounting), train seconds
+//   summary.json  per method: averages over datasets, ratio, memory ratio to
+//                 full fine-tuning, PPE and PME (FPT+'s `utils/peme.py`:
+//                 score·exp(−log10(r + 1)), r and m as fractions, full FT = 1)
+//                 on AUC and on F1; paired tests of each `compare` method
+//                 against every other method over (dataset, seed) pairs:
+//                 mean difference, Cohen's d_z, two-sided sign-flip
+//                 permutation p (exact for n ≤ 16, else 20,000 seeded flips)
+//   table.md      the same, readable
+//===----------------------------------------------------------------------===//
+import Foundation
+import Model
+import Pipeline
+
+public struct SweepSummaryStageKind: StageKind {
+  public init() {}
+  public let name = "sweep-summary"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
+     ParameterSpec("title", default: .string("Table 1"))]
+  }
+
+  struct Run { let method, dataset: String; let seed: Int; let f1, acc, auc, ratio, memory, seconds: Double }
+
+  public func run(_ ctx: StageContext) throws {
+    var runs: [Run] = []
+    for (_, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
+      guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
+      let j = try readJSON(dir + "/metrics.json")
+      let method = (j["method"] as? String) ?? ((j["mode"] as? String) == "linear-probe" ? "linear-probe" : "full")
+      guard let test = j["test"] as? [String: Any] else { continue }
+      let trainable = (j["trainable_parameters"] as? Double) ?? 0, total = (j["total_parameters"] as? Double) ?? 1
+      let mem = ((j["memory_bytes"] as? [String: Any])?["total"] as? Double) ?? .nan
+      runs.append(Run(method: method, dataset: j["dataset"] as? String ?? "?", seed: j["seed"] as? Int ?? 0,
+                      f1: 100 * ((test["macro_f1"] as? Double) ?? .nan), acc: 100 * ((test["accuracy"] as? Double) ?? .nan),
+                      auc: 100 * ((test["macro_auc"] as? Double) ?? .nan),
+                      ratio: (j["trainable_ratio"] as? Double) ?? trainable / total, memory: mem,
+                      seconds: (j["seconds"] as? Double) ?? .nan))
+    }
+    guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
+    let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()
+    func ms(_ xs: [Double]) -> (Double, Double) { (mean(xs), xs.count > 1 ? std(xs) : 0) }
+    var csv = "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,trainable_ratio_percent,memory_mib,seconds\n"
+    var perMethod: [String: Any] = [:]
+    let fullMem = mean(runs.filter { $0.method == "full" }.map(\.memory))
+    var md = "# \(ctx.params["title"]?.string ?? "Table 1")\n\nTest split, % (mean ± std over seeds). Ratio: trainable / total parameters "
+      + "(denominator per method in each stage's metrics.json). Memory: engine accounting (parameters, gradients, optimizer state, activations).\n\n"
+      + "| method | " + datasets.joined(separator: " | ") + " | avg F1 | avg AUC | ratio % | memory MiB | PPE (AUC) | PME (AUC) |\n"
+      + "|" + String(repeating: "---|", count: datasets.count + 7) + "\n"
+    for m in methods {
+      let rs = runs.filter { $0.method == m }
+      var cells: [String] = [], f1s: [Double] = [], aucs: [Double] = [], accs: [Double] = []
+      for d in datasets {
+        let x = rs.filter { $0.dataset == d }
+        guard !x.isEmpty else { cells.append("–"); continue }
+        let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
+        f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
+        csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576),\(mean(x.map(\.seconds)))\n"
+        cells.append(String(format: "%.1f±%.1f", f.0, f.1))
+      }
+      let r = mean(rs.map(\.ratio)), mem = mean(rs.map(\.memory)), memRatio = fullMem.isFinite ? mem / fullMem : .nan
+      let (f1, auc) = (mean(f1s), mean(aucs))
+      let ppe = { (s: Double) in s * exp(-log10(r + 1)) }, pme = { (s: Double) in s * exp(-log10(memRatio + 1)) }
+      perMethod[m] = ["avg_f1": f1, "avg_accuracy": mean(accs), "avg_auc": auc, "trainable_ratio": r,
+                      "memory_mib": mem / 1_048_576, "memory_ratio_to_full": memRatio,
+                      "ppe_auc": ppe(auc), "pme_auc": pme(auc), "ppe_f1": ppe(f1), "pme_f1": pme(f1),
+                      "datasets": f1s.count, "runs": rs.count]
+      md += "| \(m) | " + cells.joined(separator: " | ")
+        + String(format: " | %.1f | %.1f | %.3g | %.1f | %.1f | %.1f |\n", f1, auc, 100 * r, mem / 1_048_576, ppe(auc), pme(auc))
+    }
+    var tests: [[String: Any]] = []
+    let compare = (ctx.params["compare"]?.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    md += "\n## Paired tests over (dataset, seed) pairs (neither paper reports one)\n\n| method | vs | metric | n | mean diff | d_z | p |\n|---|---|---|---|---|---|---|\n"
+    for a in compare where methods.contains(a) {
+      for b in methods where b != a {
+        for metric in ["f1", "auc"] {
+          var diffs: [Double] = []
+          for x in runs where x.method == a {
+            guard let y = runs.first(where: { $0.method == b && $0.dataset == x.dataset && $0.seed == x.seed }) else { continue }
+            diffs.append(metric == "f1" ? x.f1 - y.f1 : x.auc - y.auc)
+          }
+          guard diffs.count >= 2 else { continue }
+          let md0 = mean(diffs), sd = std(diffs), p = signFlipP(diffs)
+          tests.append(["method": a, "baseline": b, "metric": metric, "n": diffs.count, "mean_difference": md0,
+                        "cohens_dz": sd > 0 ? md0 / sd : 0, "p": p])
+          md += String(format: "| %@ | %@ | %@ | %d | %+.2f | %.2f | %.3g |\n", a, b, metric, diffs.count, md0, sd > 0 ? md0 / sd : 0, p)
+        }
+      }
+    }
+    try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
+    try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
+    try writeJSON(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
+                   "order": methods, "runs": runs.count], to: ctx.outputDir + "/summary.json")
+    ctx.log("\(runs.count) runs, \(methods.count) methods, \(datasets.count) datasets")
+  }
+
+  func orderedMethods(_ runs: [Run]) -> [String] {
+    let known = ["full", "linear-probe", "bitfit", "ft-ln", "ft-att", "lora", "adalora", "adapter", "ssf",
+                 "vpt-shallow", "vpt-deep", "spt-lora", "sh-peft", "fpt", "fpt+"]
+    let present = Set(runs.map(\.method))
+    return known.filter(present.contains) + present.subtracting(known).sorted()
+  }
+}
+
+/// Two-sided sign-flip permutation p-value of the mean of paired differences.
+func signFlipP(_ d: [Double], samples: Int = 20_000) -> Double {
+  let n = d.count, obs = abs(d.reduce(0, +))
+  var hits = 0, total = 0
+  if n <= 16 {
+    for mask in 0..<(1 << n) {
+      var s = 0.0
+      for i in 0..<n { s += (mask >> i) & 1 == 1 ? -d[i] : d[i] }
+      if abs(s) >= obs - 1e-12 { hits += 1 }
+      total += 1
+    }
+    return Double(hits) / Double(total)
+  }
+  var rng = Xoshiro256(seed: 12345)
+  for _ in 0..<samples {
+    var s = 0.0
+    for i in 0..<n { s += rng.next() & 1 == 1 ? -d[i] : d[i] }
+    if abs(s) >= obs - 1e-12 { hits += 1 }
+    total += 1
+  }
+  return Double(hits + 1) / Double(total + 1)
+}
