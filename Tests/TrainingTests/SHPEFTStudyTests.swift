@@ -246,3 +246,30 @@ final class SHPEFTPipelineTests: XCTestCase {
     XCTAssertEqual(rows.last?["f1_fraction_mean"] as? Double ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
   }
 }
+
+/// The shipped method sweep, `smoke` profile: every method, the FPT preloads, the ablations, the table.
+final class SweepPipelineTests: XCTestCase {
+  func testSmokeSweepRunsEveryMethodThenIsCached() throws {
+    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
+                                                 tag: "sweep-smoke")
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    try FileManager.default.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
+    try FileManager.default.copyItem(atPath: repo + "/Pipelines/sweep.yaml", toPath: root + "/Pipelines/sweep.yaml")
+    let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertEqual(first.status, 0, first.output)
+    XCTAssertTrue(first.output.contains("71 ran, 1 cached, 0 failed"), first.output)
+    let second = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertTrue(second.output.contains("0 ran, 72 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    let lock = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
+    let out = try XCTUnwrap(((lock["stages"] as? [String: Any])?["table1"] as? [String: Any])?["output"] as? String)
+    let summary = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(out)/summary.json"))) as! [String: Any]
+    let methods = try XCTUnwrap(summary["methods"] as? [String: Any])
+    XCTAssertEqual(Set(methods.keys).count, 15, "every method has a row: \(methods.keys.sorted())")
+    let full = try XCTUnwrap(methods["full"] as? [String: Any]), plus = try XCTUnwrap(methods["fpt+"] as? [String: Any])
+    XCTAssertEqual(full["trainable_ratio"] as? Double ?? 0, 1, accuracy: 1e-12)
+    XCTAssertLessThan(plus["memory_ratio_to_full"] as? Double ?? 1, 1, "FPT+ with preloading needs less memory than full FT")
+    XCTAssertFalse((summary["paired_tests"] as? [Any] ?? []).isEmpty)
+  }
+}
