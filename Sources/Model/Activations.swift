@@ -93,6 +93,20 @@ public final class Activations: @unchecked Sendable {
   @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { storage.pointer + offset }
   @inline(__always) func g(_ offset: Int) -> UnsafeMutablePointer<Float> { grads!.pointer + offset }
 
+  /// Floats `init` and `prepareBackward` allocate, without allocating (for
+  /// memory estimates at sizes that do not fit: ViT-L at 2048 px).
+  public static func counts(config c: ViTConfig, batch B: Int, extraTokens: Int = 0) -> (forward: Int, backward: Int) {
+    let T0 = c.tokens, T = T0 + extraTokens, D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches, K = c.numClasses
+    var f = B * Np * c.patchDim + B * Np * D + B * T0 * D
+    f += c.preNorm && T > T0 ? B * T0 * D : 0
+    f += c.preNorm ? 2 * B * T0 : 0
+    f += c.depth * (5 * B * T * D + 4 * B * T + 3 * B * T * D + B * H * T * T + 2 * B * T * F)
+    f += B * T * D + 3 * B * D + 3 * B + 2 * B * K + B
+    let b = 3 * B * T * D + 3 * B * T * D + 2 * B * T * F + B * Np * D + 3 * B * D + B * K
+      + LayerNorm.scratchCount(N: B * T, C: max(D, F)) + Attention.scratchCount(B: B, T: T, H: H)
+    return (f, b)
+  }
+
   /// Bytes of the forward activations and of the backward scratch, as allocated.
   public var forwardBytes: Int { storage.bytes }
   public var backwardBytes: Int { grads?.bytes ?? 0 }

@@ -56,6 +56,9 @@ public final class AdapterModules: TrainableModules {
     ensure(&dmid, rows * config.width)
   }
   public var activationBytes: Int { (z.count + act.count + dz.count + dmid.count) * 4 }
+  public func activationCount(batch B: Int, tokens T: Int) -> Int {
+    2 * config.depth * B * T * bottleneck + B * T * bottleneck + B * T * config.width
+  }
 
   public func forward(_ site: HookSite, layer l: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
     let b = blocks[l], m = bottleneck, D = config.width

@@ -133,6 +133,9 @@ public final class LowRankModules: TrainableModules {
   }
 
   public var activationBytes: Int { (hBuf.count + uBuf.count + dBuf.count) * 4 }
+  public func activationCount(batch B: Int, tokens T: Int) -> Int {
+    2 * B * T * maxRank * adapters.count + B * T * maxRank * 2
+  }
 
   public func afterBackward(step: Int) { allocator?.addOrthogonalRegulariser(self) }
   public func afterStep(step: Int) { allocator?.allocate(self, step: step) }

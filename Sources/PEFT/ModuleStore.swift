@@ -80,6 +80,8 @@ public protocol TrainableModules: ModelModules {
   func afterStep(step: Int)
   /// Bytes of the modules' own saved activations and scratch at the last batch size.
   var activationBytes: Int { get }
+  /// Floats `beginForward(batch:tokens:)` allocates (for estimates without allocating).
+  func activationCount(batch B: Int, tokens T: Int) -> Int
 }
 
 extension TrainableModules {

@@ -36,6 +36,7 @@ public final class PromptModules: TrainableModules {
 
   public var extraTokens: Int { count }
   public var activationBytes: Int { 0 }
+  public func activationCount(batch B: Int, tokens T: Int) -> Int { 0 }
 
   public func anchors(_ L: ViTLayout) -> [Int] {
     (0..<(deep ? config.depth : 1)).map { L.tokenAnchor(layer: $0) }

@@ -62,6 +62,9 @@ public final class SSFModules: TrainableModules {
     ensure(&saved, o)
   }
   public var activationBytes: Int { saved.count * 4 }
+  public func activationCount(batch B: Int, tokens T: Int) -> Int {
+    sites.reduce(0) { $0 + ($1.site == .patch ? B * config.numPatches : ($1.site == .norm ? B : B * T)) * $1.channels }
+  }
 
   public func forward(_ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
     let i = index[layer * 16 + site.rawValue]!, s = sites[i], C = s.channels

@@ -110,8 +110,15 @@ public final class FusionModules: TrainableModules {
     (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count + scratch.count) * 4
   }
 
+  public func activationCount(batch B: Int, tokens T: Int) -> Int {
+    let p = plan, P = p.prompts, D = p.frozen.width, Ls = p.side.depth, H = p.frozen.heads, S = p.keptTokens
+    return Ls * P * p.promptDim + 2 * Ls * P + Ls * P * D + Ls * B * H * P * S + Ls * B * P * D
+      + 2 * Ls * B * P * p.side.width + max(P * S, B * P * D) + P * D + P * p.promptDim
+  }
+
   public func beginForward(batch b: Int, tokens T: Int) {
     B = b
+    guard plan.prompts > 0 else { return }
     let p = plan, P = p.prompts, D = p.frozen.width, Ls = p.side.depth, H = p.frozen.heads, S = p.keptTokens
     ensure(&qIn, Ls * P * p.promptDim)
     ensure(&mean, Ls * P)
@@ -184,6 +191,7 @@ public final class FusionModules: TrainableModules {
   }
 
   public func endBackward() {
+    guard plan.prompts > 0 else { return }
     let p = plan, P = p.prompts, D = p.frozen.width, dp = p.promptDim, ds = p.side.width
     let H = p.frozen.heads, S = p.keptTokens
     for l in 0..<p.side.depth {

@@ -137,6 +137,7 @@ public struct PEFTStageKind: StageKind {
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + SideParams.specs + [
       ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", ")),
+      ParameterSpec("image_size", default: .int(0), help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
       ParameterSpec("head", default: .string("linear")),
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
@@ -185,7 +186,7 @@ public struct PEFTStageKind: StageKind {
     guard let h = HeadKind(rawValue: p["head"]?.string ?? "linear") else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
-    let base = try pretrainedModel(ctx)
+    let base = try SideParams.frozenModel(pretrainedModel(ctx), size: p["image_size"]?.int ?? 0)
     let model = try base.withNewHead(classes: m.classes.count, head: h, seed: UInt64(p["seed"]?.int ?? 0))
     let o = options(p)
     var setup = MethodSetup.make(method, config: model.config, options: o)

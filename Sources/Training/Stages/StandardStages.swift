@@ -7,7 +7,7 @@ public enum StandardStages {
   public static var registry: StageRegistry {
     StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
                    SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
-                   PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(),
+                   PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(),
                    StudySummaryStageKind()])
   }
 }

@@ -1,0 +1,72 @@
+//===--- MemoryScaling.swift - `memory-scaling`: FPT+ Fig. 2 / Table 2, computed --===//
+//
+// Training memory of every method against input resolution, from the
+// engine's own accounting evaluated on shapes (MemoryModel), for the papers'
+// backbones (ViT-B/16, ViT-L/16) at 224…2048 px, batch 16, AdamW: the shape
+// of the papers' curve, without a GPU. FPT+: side input = resolution / 4
+// (512 → 128), FPT: resolution · 224/512, with and without preloading.
+// Writes memory.csv (preset, size, method, bytes by part, GiB) and memory.json.
+//===----------------------------------------------------------------------===//
+import Foundation
+import Model
+import PEFT
+import Pipeline
+
+public struct MemoryScalingStageKind: StageKind {
+  public init() {}
+  public let name = "memory-scaling"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("presets", default: .string("vit-b16,vit-l16")),
+     ParameterSpec("sizes", default: .string("224,384,512,768,1024,1536,2048")),
+     ParameterSpec("batch", default: .int(16)), ParameterSpec("classes", default: .int(5))]
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let p = ctx.params
+    let presets = (p["presets"]?.string ?? "").split(separator: ",").map(String.init)
+    let sizes = (p["sizes"]?.string ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let B = p["batch"]?.int ?? 16, K = p["classes"]?.int ?? 5
+    let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
+    var csv = "preset,size,method,parameters,gradients,optimizer,activations,total,total_gib\n"
+    var rows: [[String: Any]] = []
+    func add(_ preset: String, _ size: Int, _ method: String, _ m: MemoryReport) {
+      csv += "\(preset),\(size),\(method),\(m.parameters),\(m.gradients),\(m.optimizerState),\(m.activations),\(m.total),\(Double(m.total) / 1_073_741_824)\n"
+      rows.append(["preset": preset, "size": size, "method": method, "total_bytes": m.total,
+                   "activations_bytes": m.activations, "parameters_bytes": m.parameters])
+    }
+    for preset in presets {
+      var c = try ViTConfig.preset(preset)
+      for size in sizes {
+        if ctx.isCancelled { throw PipelineError.cancelled }
+        c.imageSize = size
+        c.numClasses = K
+        for method in PEFTMethod.allCases {
+          if method.isSideTuning {
+            var o = SideOptions()
+            o.sideSize = method == .fptPlus ? size / 4 / c.patchSize * c.patchSize : size * 224 / 512 / c.patchSize * c.patchSize
+            var fc = c
+            fc.numClasses = 1000
+            let plan = try SideTuningPlan(plus: method == .fptPlus, frozen: fc, classes: K, options: o)
+            add(preset, size, method.rawValue, MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true))
+            add(preset, size, method.rawValue + " (no preload)", MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false))
+          } else {
+            let s = MethodSetup.make(method, config: c)
+            let elements = method.selectsElements ? s.elementBudget + s.headParameters(ViTLayout(c)) : nil
+            var tensors = s.tensors
+            if method.selectsElements {  // selected weights spread over every weight tensor
+              tensors = ViTLayout(c).tensors.map { _ in true }
+            }
+            add(preset, size, method.rawValue, MemoryModel.training(config: c, batch: B, tensors: tensors, elements: elements,
+                                                                    modules: s.modules, optimizer: opt))
+          }
+        }
+      }
+    }
+    try csv.write(toFile: ctx.outputDir + "/memory.csv", atomically: true, encoding: .utf8)
+    try writeJSON(["stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows,
+                   "note": "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)"],
+                  to: ctx.outputDir + "/memory.json")
+    ctx.log("\(rows.count) rows")
+  }
+}

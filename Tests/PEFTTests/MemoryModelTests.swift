@@ -1,0 +1,79 @@
+//===--- MemoryModelTests.swift - memory from shapes = memory as allocated ----===//
+import Kernels
+import Model
+import PEFT
+import Training
+import XCTest
+
+final class MemoryModelTests: XCTestCase {
+  override func setUp() { Parallel.threads = 2 }
+
+  /// For every method, the estimate equals `Trainer.memory` after a real step.
+  func testEstimateEqualsAllocatedBuffers() throws {
+    for preNorm in [false, true] {
+      var c = try ViTConfig.preset("micro")
+      c.preNorm = preNorm
+      c.head = .linear
+      let (imgs, labels) = MethodTrainingTests.task(c, B: 6)
+      let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
+      for method in PEFTMethod.allCases where !method.isSideTuning && !method.selectsElements {
+        let model = try ViT(config: c, seed: 1)
+        let s = MethodSetup.make(method, config: c)
+        let cfg = TrainConfig(optimizer: opt, schedule: CosineSchedule(baseLR: 0.001, warmupSteps: 0, totalSteps: 2), batchSize: 6)
+        let trainer = Trainer(model: model, selection: ParameterSelection(tensors: s.tensors), config: cfg, modules: s.modules)
+        let measured = try trainer.step(images: imgs, labels: labels).memory
+        let estimate = MemoryModel.training(config: c, batch: 6, tensors: s.tensors, elements: nil, modules: s.modules, optimizer: opt)
+        for (name, e, m) in [("parameters", estimate.parameters, measured.parameters), ("gradients", estimate.gradients, measured.gradients),
+                             ("optimizer", estimate.optimizerState, measured.optimizerState), ("activations", estimate.activations, measured.activations)] {
+          XCTAssertEqual(e, m, "\(method.rawValue) (preNorm \(preNorm)) \(name)")
+        }
+      }
+    }
+  }
+
+  func testSideTuningEstimateEqualsAllocatedBuffers() throws {
+    var frozen = try ViTConfig.preset("micro")
+    frozen.imageSize = 32
+    var o = SideOptions()
+    o.reduction = 2; o.sideSize = 16; o.sidePatch = 4; o.prompts = 3
+    let plan = try SideTuningPlan(plus: true, frozen: frozen, classes: 4, options: o)
+    let side = try ViT(config: plan.side, seed: 2)
+    let fusion = FusionModules(plan: plan, seed: 3)
+    let B = 5
+    let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
+    let trainer = Trainer(model: side, selection: .all(side.layout),
+                          config: TrainConfig(optimizer: opt, schedule: CosineSchedule(baseLR: 0.001, warmupSteps: 0, totalSteps: 2), batchSize: B),
+                          modules: fusion)
+    let kv = [Float](repeating: 0.1, count: 2 * B * plan.kvCount)
+    let imgs = [Float](repeating: 0.2, count: B * 3 * 16 * 16)
+    let m = try kv.withUnsafeBufferPointer { p -> MemoryReport in
+      fusion.keys = p.baseAddress!; fusion.values = p.baseAddress! + B * plan.kvCount
+      return try trainer.step(images: imgs, labels: [0, 1, 2, 3, 0]).memory
+    }
+    var e = MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true)
+    e.activations -= 4 * 2 * B * plan.kvCount  // the K/V batch is the stage's buffer, not the trainer's
+    XCTAssertEqual(e.parameters, m.parameters); XCTAssertEqual(e.gradients, m.gradients)
+    XCTAssertEqual(e.optimizerState, m.optimizerState); XCTAssertEqual(e.activations, m.activations)
+    let noPreload = MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false)
+    XCTAssertGreaterThan(noPreload.total, m.total, "without preloading the frozen model is in memory")
+  }
+
+  /// ViT-B/16 at 2048 px: computed without allocating; FPT+ needs a small fraction of full FT.
+  func testPaperScaleIsComputableAndFPTPlusIsSmall() throws {
+    var c = try ViTConfig.preset("vit-b16")
+    c.imageSize = 512
+    c.numClasses = 5
+    let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
+    let full = MemoryModel.training(config: c, batch: 16, tensors: ViTLayout(c).tensors.map { _ in true }, elements: nil,
+                                    modules: nil, optimizer: opt)
+    var fc = c
+    fc.numClasses = 1000
+    let plan = try SideTuningPlan(plus: true, frozen: fc, classes: 5, options: SideOptions())
+    let plus = MemoryModel.sideTuning(plan: plan, batch: 16, optimizer: opt, preload: true)
+    let ratio = Double(plus.total) / Double(full.total)
+    XCTAssertLessThan(ratio, 0.1, "FPT+ / full = \(ratio)")
+    c.imageSize = 2048
+    XCTAssertGreaterThan(MemoryModel.training(config: c, batch: 16, tensors: ViTLayout(c).tensors.map { _ in true }, elements: nil,
+                                              modules: nil, optimizer: opt).total, 100 << 30)
+  }
+}
