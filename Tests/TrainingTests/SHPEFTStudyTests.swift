@@ -257,9 +257,9 @@ final class SweepPipelineTests: XCTestCase {
     try FileManager.default.copyItem(atPath: repo + "/Pipelines/sweep.yaml", toPath: root + "/Pipelines/sweep.yaml")
     let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("71 ran, 1 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("89 ran, 3 cached, 0 failed"), first.output)
     let second = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 72 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 92 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock = try JSONSerialization.jsonObject(
       with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
     let out = try XCTUnwrap(((lock["stages"] as? [String: Any])?["table1"] as? [String: Any])?["output"] as? String)
