@@ -273,3 +273,24 @@ final class SweepPipelineTests: XCTestCase {
     XCTAssertFalse((summary["paired_tests"] as? [Any] ?? []).isEmpty)
   }
 }
+
+/// `peftlab methods --json` lists all fifteen methods with the reference counts.
+final class MethodsCommandTests: XCTestCase {
+  func testMethodsJSONListsEveryMethodWithReferenceCounts() throws {
+    let r = try runPeftlab(["methods", "--preset", "vit-b16", "--json"], cwd: NSTemporaryDirectory())
+    XCTAssertEqual(r.status, 0, r.output)
+    let start = try XCTUnwrap(r.output.firstIndex(of: "{"))
+    let j = try JSONSerialization.jsonObject(with: Data(r.output[start...].utf8)) as! [String: Any]
+    let rows = try XCTUnwrap(j["methods"] as? [[String: Any]])
+    XCTAssertEqual(rows.count, 15)
+    func row(_ m: String) -> [String: Any] { rows.first { $0["method"] as? String == m } ?? [:] }
+    XCTAssertEqual(row("lora")["method_parameters"] as? Int, 294_912)
+    XCTAssertEqual(row("adapter")["method_parameters"] as? Int, 1_189_632)
+    XCTAssertEqual(row("vpt-shallow")["method_parameters"] as? Int, 3_840)
+    XCTAssertEqual(row("ft-ln")["method_parameters"] as? Int, 38_400)
+    XCTAssertEqual(row("fpt+")["trainable_percent"] as? Double ?? 0, 1.03, accuracy: 0.015)
+    XCTAssertEqual(row("fpt")["trainable_percent"] as? Double ?? 0, 1.81, accuracy: 0.02)
+    let table = try runPeftlab(["methods", "--preset", "tiny-p8"], cwd: NSTemporaryDirectory())
+    XCTAssertTrue(table.output.contains("sh-peft") && table.output.contains("fpt+"), table.output)
+  }
+}
