@@ -26,7 +26,7 @@ public final class Canvas {
       surface = cairo_pdf_surface_create(path, width, height)
     case .png:
       let scale = dpi / 72
-      surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32((width * scale).rounded(.up)), Int32((height * scale).rounded(.up)))
+      surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32((width * scale - 1e-6).rounded(.up)), Int32((height * scale - 1e-6).rounded(.up)))
     }
     guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
       throw CanvasError(path: path, message: "cannot create a \(format.rawValue) surface")

@@ -1,0 +1,413 @@
+//===--- Render.swift - draw a Figure on a Canvas (PDF or PNG) --------------===//
+//
+// Panels in a grid; each panel: title, axes with nice ticks and light grid,
+// the chart kind's marks, a legend in the corner that covers the fewest data
+// points (below the plot when every corner covers some), all text measured
+// with Cairo so margins fit the labels. Okabe–Ito for categories, viridis
+// for heatmaps, DejaVu Sans throughout.
+//===----------------------------------------------------------------------===//
+import CCairo
+import Foundation
+
+public struct Rect { public var x, y, w, h: Double
+  public init(x: Double, y: Double, w: Double, h: Double) { self.x = x; self.y = y; self.w = w; self.h = h }
+  func intersects(_ o: Rect) -> Bool { x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h }
+  func contains(_ px: Double, _ py: Double) -> Bool { px >= x && px <= x + w && py >= y && py <= y + h }
+}
+
+public enum Viridis {
+  static let anchors: [(Double, Double, Double)] = [
+    (0.267004, 0.004874, 0.329415), (0.282623, 0.140926, 0.457517), (0.253935, 0.265254, 0.529983),
+    (0.206756, 0.371758, 0.553117), (0.163625, 0.471133, 0.558148), (0.127568, 0.566949, 0.550556),
+    (0.134692, 0.658636, 0.517649), (0.266941, 0.748751, 0.440573), (0.477504, 0.821444, 0.318195),
+    (0.741388, 0.873449, 0.149561), (0.993248, 0.906157, 0.143936)]
+  public static func colour(_ t: Double) -> (Double, Double, Double) {
+    let u = min(max(t.isFinite ? t : 0, 0), 1) * 10, i = min(Int(u), 9), f = u - Double(i)
+    let a = anchors[i], b = anchors[i + 1]
+    return (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f, a.2 + (b.2 - a.2) * f)
+  }
+}
+
+extension Canvas {
+  public func text(_ s: String, x: Double, y: Double, anchor: (Double, Double) = (0, 0), rotate: Double = 0) {
+    let (w, h) = measure(s)
+    cairo_save(cr)
+    cairo_translate(cr, x, y)
+    if rotate != 0 { cairo_rotate(cr, rotate) }
+    var f = cairo_font_extents_t()
+    cairo_font_extents(cr, &f)
+    cairo_move_to(cr, -w * anchor.0, -h * anchor.1 + f.ascent)
+    cairo_show_text(cr, s)
+    cairo_restore(cr)
+  }
+  public func rect(_ r: Rect) { cairo_rectangle(cr, r.x, r.y, r.w, r.h) }
+  public func dash(_ on: Bool) {
+    if on { var d: [Double] = [4, 2.5]; cairo_set_dash(cr, &d, 2, 0) } else { cairo_set_dash(cr, nil, 0, 0) }
+  }
+  public func circle(_ x: Double, _ y: Double, _ r: Double) { cairo_new_sub_path(cr); cairo_arc(cr, x, y, r, 0, 2 * Double.pi) }
+  public func clip(_ r: Rect) { cairo_save(cr); rect(r); cairo_clip(cr) }
+  public func unclip() { cairo_restore(cr) }
+  public func newPage() { cairo_show_page(cr) }
+}
+
+public enum FigureRenderer {
+  /// Writes `figure` as `base.pdf` and `base.png` (150 dpi unless given).
+  public static func write(_ figure: Figure, to base: String, dpi: Double = 150) throws {
+    for f in [OutputFormat.pdf, .png] {
+      let c = try Canvas(path: base + "." + f.rawValue, format: f, width: figure.width, height: figure.height, dpi: dpi)
+      draw(figure, on: c, in: Rect(x: 0, y: 0, w: figure.width, h: figure.height))
+      try c.finish()
+    }
+  }
+
+  public static func draw(_ figure: Figure, on c: Canvas, in r: Rect) {
+    var top = r.y + 6
+    if !figure.title.isEmpty {
+      c.font(size: 11, bold: true); c.setColor((0, 0, 0))
+      c.text(figure.title, x: r.x + r.w / 2, y: top, anchor: (0.5, 0))
+      top += c.measure(figure.title).height + 4
+    }
+    let cols = max(1, min(figure.columns, figure.panels.count))
+    let rows = (figure.panels.count + cols - 1) / cols
+    let pw = r.w / Double(cols), ph = (r.y + r.h - top) / Double(max(rows, 1))
+    for (i, p) in figure.panels.enumerated() {
+      let cell = Rect(x: r.x + Double(i % cols) * pw, y: top + Double(i / cols) * ph, w: pw, h: ph)
+      Panel(chart: p, canvas: c).draw(in: Rect(x: cell.x + 4, y: cell.y + 2, w: cell.w - 8, h: cell.h - 4))
+    }
+  }
+}
+
+struct Panel {
+  let chart: Chart
+  let canvas: Canvas
+  var c: Canvas { canvas }
+  static let markers = ["circle", "square", "triangle", "diamond"]
+
+  func colour(_ s: Series, _ i: Int) -> (Double, Double, Double) { Palette.okabeIto[(s.colour ?? i) % Palette.okabeIto.count] }
+
+  func draw(in r: Rect) {
+    var area = r
+    if !chart.title.isEmpty {
+      c.font(size: 9.5, bold: true); c.setColor((0, 0, 0))
+      c.text(chart.title, x: r.x + r.w / 2, y: r.y, anchor: (0.5, 0))
+      let h = c.measure(chart.title).height + 4
+      area.y += h; area.h -= h
+    }
+    switch chart.kind {
+    case .table: drawTable(in: area)
+    case .heatmap: drawHeatmap(in: area)
+    default: drawXY(in: area)
+    }
+  }
+
+  // MARK: - Axes charts
+
+  func drawXY(in r: Rect) {
+    let ser = chart.series
+    var ys: [Double] = []
+    for s in ser {
+      ys += s.y
+      ys += s.low ?? []
+      ys += s.high ?? []
+      for (y, e) in zip(s.y, s.err ?? []) { ys.append(y - e); ys.append(y + e) }
+    }
+    if let ref = chart.referenceY { ys.append(ref) }
+    if chart.kind == .bars { ys.append(0) }
+    ys = ys.filter(\.isFinite)
+    let yt = Ticks.linear(chart.yMin ?? (ys.min() ?? 0), chart.yMax ?? (ys.max() ?? 1))
+    let (y0, y1) = (chart.yMin ?? yt.first!, chart.yMax ?? yt.last!)
+    let yticks = yt.filter { $0 >= y0 - 1e-12 && $0 <= y1 + 1e-12 }
+    let bars = chart.kind == .bars
+    let xs = ser.flatMap(\.x).filter { $0.isFinite && (!chart.logX || $0 > 0) }
+    var xticks: [Double], x0: Double, x1: Double
+    if bars {
+      xticks = chart.categories.indices.map(Double.init); x0 = -0.5; x1 = Double(chart.categories.count) - 0.5
+    } else if chart.logX {
+      let lo = xs.min() ?? 1, hi = xs.max() ?? 10
+      xticks = Ticks.log(lo, hi).filter { $0 >= lo / 1.0001 && $0 <= hi * 1.0001 }
+      x0 = log10(lo) - 0.05 * (log10(hi) - log10(lo) + 1e-9); x1 = log10(hi) + 0.05 * (log10(hi) - log10(lo) + 1e-9)
+    } else {
+      xticks = Ticks.linear(xs.min() ?? 0, xs.max() ?? 1); x0 = xticks.first!; x1 = xticks.last!
+      if chart.kind == .scatter { let pad = (x1 - x0) * 0.04; x0 -= pad; x1 += pad }
+    }
+    let xlab = bars ? chart.categories : (chart.logX ? Ticks.logLabels(xticks) : Ticks.labels(xticks))
+    let ylab = Ticks.labels(yticks)
+    c.font(size: 8)
+    let th = c.measure("0").height
+    let ylw = ylab.map { c.measure($0).width }.max() ?? 0
+    let maxXL = xlab.map { c.measure($0).width }.max() ?? 0
+    // legend entries and size
+    let named = ser.enumerated().filter { !$0.element.name.isEmpty }
+    let legW = (named.map { c.measure($0.element.name).width }.max() ?? 0) + 26, legH = Double(named.count) * (th + 2) + 6
+    func layout(legendBelow: Bool) -> (plot: Rect, rotate: Bool) {
+      let left = r.x + th + 6 + ylw + 6
+      var plot = Rect(x: left, y: r.y + 2, w: r.x + r.w - left - 6, h: 0)
+      let slot = plot.w / Double(max(xlab.count, 1))
+      let rotate = bars && maxXL > slot * 0.95
+      let xlh = rotate ? maxXL * 0.6 + th : th
+      let below = legendBelow ? legH + 4 : 0
+      plot.h = r.y + r.h - plot.y - (xlh + 6 + th + 6) - below
+      return (plot, rotate)
+    }
+    var (plot, rotate) = layout(legendBelow: false)
+    func px(_ x: Double) -> Double {
+      let v = chart.logX && !bars ? log10(x) : x
+      return plot.x + (v - x0) / (x1 - x0) * plot.w
+    }
+    func py(_ y: Double) -> Double { plot.y + plot.h - (y - y0) / (y1 - y0) * plot.h }
+    // legend placement: corner covering fewest points, else below
+    var legendRect: Rect? = nil
+    if !named.isEmpty {
+      var pts: [(Double, Double)] = []
+      for s in ser { for (i, y) in s.y.enumerated() { pts.append((bars ? Double(i) : (i < s.x.count ? s.x[i] : 0), y)) } }
+      func corners() -> [Rect] {
+        [Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH), Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
+         Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
+         Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH)]
+      }
+      let scored = corners().map { box in (box, pts.filter { box.contains(px($0.0), py($0.1)) }.count) }.min { $0.1 < $1.1 }!
+      if scored.1 == 0 && legW < plot.w * 0.6 { legendRect = scored.0 } else {
+        (plot, rotate) = layout(legendBelow: true)
+        legendRect = Rect(x: plot.x + (plot.w - legW) / 2, y: r.y + r.h - legH - 2, w: legW, h: legH)
+      }
+    }
+    // grid, axes, ticks
+    c.setColor((0.88, 0.88, 0.88))
+    for t in yticks { c.move(plot.x, py(t)); c.line(plot.x + plot.w, py(t)) }
+    c.stroke(width: 0.5)
+    c.setColor((0.2, 0.2, 0.2))
+    c.move(plot.x, plot.y); c.line(plot.x, plot.y + plot.h); c.line(plot.x + plot.w, plot.y + plot.h); c.stroke(width: 0.8)
+    c.font(size: 8)
+    for (t, l) in zip(yticks, ylab) {
+      c.move(plot.x - 3, py(t)); c.line(plot.x, py(t)); c.stroke(width: 0.6)
+      c.text(l, x: plot.x - 5, y: py(t), anchor: (1, 0.5))
+    }
+    for (i, t) in xticks.enumerated() {
+      let x = bars ? plot.x + (t - x0) / (x1 - x0) * plot.w : px(t)
+      c.move(x, plot.y + plot.h); c.line(x, plot.y + plot.h + 3); c.stroke(width: 0.6)
+      if rotate { c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (1, 0), rotate: -0.6) }
+      else { c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (0.5, 0)) }
+    }
+    let xlh = rotate ? maxXL * 0.6 + th : th
+    c.font(size: 8.5)
+    if !chart.xLabel.isEmpty { c.text(chart.xLabel, x: plot.x + plot.w / 2, y: plot.y + plot.h + 8 + xlh, anchor: (0.5, 0)) }
+    if !chart.yLabel.isEmpty { c.text(chart.yLabel, x: r.x + 1, y: plot.y + plot.h / 2, anchor: (0.5, 0), rotate: -Double.pi / 2) }
+    c.clip(Rect(x: plot.x - 6, y: plot.y - 6, w: plot.w + 12, h: plot.h + 12))
+    if let ref = chart.referenceY {
+      c.setColor((0.35, 0.35, 0.35)); c.dash(true)
+      c.move(plot.x, py(ref)); c.line(plot.x + plot.w, py(ref)); c.stroke(width: 0.8); c.dash(false)
+    }
+    switch chart.kind {
+    case .line: drawLines(px: px, py: py)
+    case .scatter: drawScatter(px: px, py: py, plot: plot)
+    case .bars: drawBars(plot: plot, py: py, y0: max(y0, 0))
+    default: break
+    }
+    c.unclip()
+    if let ref = chart.referenceY, let l = chart.referenceLabel {  // below the line near the top, else above
+      c.font(size: 7.5); c.setColor((0.3, 0.3, 0.3))
+      let y = py(ref), h = c.measure(l).height
+      c.text(l, x: plot.x + 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1)
+    }
+    if let lr = legendRect { drawLegend(named.map { ($0.offset, $0.element) }, in: lr) }
+  }
+
+  func marker(_ k: Int, _ x: Double, _ y: Double, _ s: Double) {
+    switch Self.markers[k % Self.markers.count] {
+    case "square": c.rect(Rect(x: x - s, y: y - s, w: 2 * s, h: 2 * s))
+    case "triangle": c.move(x, y - s * 1.2); c.line(x + s * 1.1, y + s * 0.8); c.line(x - s * 1.1, y + s * 0.8); cairo_close_path(c.cr)
+    case "diamond": c.move(x, y - s * 1.3); c.line(x + s * 1.1, y); c.line(x, y + s * 1.3); c.line(x - s * 1.1, y); cairo_close_path(c.cr)
+    default: c.circle(x, y, s)
+    }
+  }
+
+  func drawLines(px: (Double) -> Double, py: (Double) -> Double) {
+    for (i, s) in chart.series.enumerated() {
+      let col = colour(s, i)
+      let idx = s.x.indices.filter { s.x[$0].isFinite && s.y[$0].isFinite && (!chart.logX || s.x[$0] > 0) }
+      if let lo = s.low, let hi = s.high, !idx.isEmpty {
+        c.setColor(col, alpha: 0.2)
+        c.move(px(s.x[idx[0]]), py(hi[idx[0]]))
+        for j in idx { c.line(px(s.x[j]), py(hi[j])) }
+        for j in idx.reversed() { c.line(px(s.x[j]), py(lo[j])) }
+        c.fill()
+      }
+      c.setColor(col); c.dash(s.dashed ?? false)
+      for (n, j) in idx.enumerated() { if n == 0 { c.move(px(s.x[j]), py(s.y[j])) } else { c.line(px(s.x[j]), py(s.y[j])) } }
+      c.stroke(width: 1.4); c.dash(false)
+      for j in idx { marker(i, px(s.x[j]), py(s.y[j]), 2.4) }
+      c.fill()
+    }
+  }
+
+  func drawScatter(px: (Double) -> Double, py: (Double) -> Double, plot: Rect) {
+    let allSizes = chart.series.flatMap { $0.sizes ?? [] }.filter(\.isFinite)
+    let smax = allSizes.max() ?? 1
+    var placed: [Rect] = []
+    var points: [Rect] = []
+    for (i, s) in chart.series.enumerated() {
+      let col = colour(s, i)
+      for j in s.y.indices where s.x[j].isFinite && s.y[j].isFinite {
+        let rad = s.sizes.map { 3 + 13 * (max($0[j], 0) / smax).squareRoot() } ?? 3.2
+        c.setColor(col, alpha: s.sizes == nil ? 1 : 0.55)
+        if s.sizes == nil { marker(i, px(s.x[j]), py(s.y[j]), rad) } else { c.circle(px(s.x[j]), py(s.y[j]), rad) }
+        c.fill()
+        points.append(Rect(x: px(s.x[j]) - rad, y: py(s.y[j]) - rad, w: 2 * rad, h: 2 * rad))
+      }
+    }
+    c.font(size: 7.5); c.setColor((0.1, 0.1, 0.1))
+    for s in chart.series {
+      guard let labels = s.labels else { continue }
+      for j in s.y.indices where j < labels.count && s.x[j].isFinite && s.y[j].isFinite {
+        let (w, h) = c.measure(labels[j]), x = px(s.x[j]), y = py(s.y[j])
+        let options = [Rect(x: x + 5, y: y - h / 2, w: w, h: h), Rect(x: x - 5 - w, y: y - h / 2, w: w, h: h),
+                       Rect(x: x - w / 2, y: y - 5 - h, w: w, h: h), Rect(x: x - w / 2, y: y + 5, w: w, h: h),
+                       Rect(x: x + 5, y: y - h - 3, w: w, h: h), Rect(x: x - 5 - w, y: y + 3, w: w, h: h)]
+        let inside = options.filter { $0.x >= plot.x && $0.x + $0.w <= plot.x + plot.w && $0.y >= plot.y && $0.y + $0.h <= plot.y + plot.h }
+        let best = (inside.isEmpty ? options : inside).min { a, b in
+          let ca = placed.filter(a.intersects).count * 10 + points.filter(a.intersects).count
+          let cb = placed.filter(b.intersects).count * 10 + points.filter(b.intersects).count
+          return ca < cb
+        }!
+        placed.append(best)
+        c.text(labels[j], x: best.x, y: best.y)
+      }
+    }
+  }
+
+  func drawBars(plot: Rect, py: (Double) -> Double, y0: Double) {
+    let n = max(chart.series.count, 1), cats = chart.categories.count
+    let slot = plot.w / Double(max(cats, 1)), bw = slot * 0.8 / Double(n)
+    for (i, s) in chart.series.enumerated() {
+      for j in 0..<min(cats, s.y.count) where s.y[j].isFinite {
+        let x = plot.x + slot * Double(j) + slot * 0.1 + bw * Double(i)
+        c.setColor(colour(s, i))
+        c.rect(Rect(x: x, y: min(py(s.y[j]), py(y0)), w: bw * 0.92, h: abs(py(y0) - py(s.y[j]))))
+        c.fill()
+        if let e = s.err, j < e.count, e[j] > 0 {
+          let cx = x + bw * 0.46
+          c.setColor((0.15, 0.15, 0.15))
+          c.move(cx, py(s.y[j] - e[j])); c.line(cx, py(s.y[j] + e[j]))
+          c.move(cx - bw * 0.2, py(s.y[j] - e[j])); c.line(cx + bw * 0.2, py(s.y[j] - e[j]))
+          c.move(cx - bw * 0.2, py(s.y[j] + e[j])); c.line(cx + bw * 0.2, py(s.y[j] + e[j]))
+          c.stroke(width: 0.8)
+        }
+      }
+    }
+  }
+
+  func drawLegend(_ items: [(Int, Series)], in r: Rect) {
+    c.setColor((1, 1, 1), alpha: 0.9); c.rect(r); c.fill()
+    c.setColor((0.7, 0.7, 0.7)); c.rect(r); c.stroke(width: 0.5)
+    c.font(size: 8)
+    let th = c.measure("0").height
+    for (k, (i, s)) in items.enumerated() {
+      let y = r.y + 3 + Double(k) * (th + 2) + th / 2
+      c.setColor(colour(s, i))
+      switch chart.kind {
+      case .bars: c.rect(Rect(x: r.x + 5, y: y - 3.5, w: 12, h: 7)); c.fill()
+      case .scatter: if s.sizes == nil { marker(i, r.x + 11, y, 2.8) } else { c.circle(r.x + 11, y, 3.5) }; c.fill()
+      default:
+        c.dash(s.dashed ?? false); c.move(r.x + 4, y); c.line(r.x + 18, y); c.stroke(width: 1.4); c.dash(false)
+        marker(i, r.x + 11, y, 2.2); c.fill()
+      }
+      c.setColor((0.1, 0.1, 0.1))
+      c.text(s.name, x: r.x + 22, y: y, anchor: (0, 0.5))
+    }
+  }
+
+  // MARK: - Heatmap
+
+  func drawHeatmap(in r: Rect) {
+    guard let m = chart.matrix, !m.isEmpty else { return }
+    let rows = m.count, cols = m[0].count
+    let vals = m.flatMap { $0 }.filter(\.isFinite)
+    let lo = chart.yMin ?? (vals.min() ?? 0), hi = chart.yMax ?? (vals.max() ?? 1)
+    c.font(size: 8)
+    let rlw = (chart.rowLabels.map { c.measure($0).width }.max() ?? 0) + 6
+    let clh = c.measure("0").height + 4
+    let barW = 10.0, barLabelW = (Ticks.labels(Ticks.linear(lo, hi, count: 4)).map { c.measure($0).width }.max() ?? 0) + 4
+    let availW = r.w - rlw - barW - barLabelW - 16, availH = r.h - clh - 4 - (chart.colourLabel.isEmpty ? 0 : 12)
+    let cell = min(availW / Double(cols), availH / Double(rows))
+    let gx = r.x + rlw, gy = r.y + clh
+    for i in 0..<rows {
+      for j in 0..<cols {
+        let v = m[i][j], t = hi > lo ? (v - lo) / (hi - lo) : 0.5
+        let rc = Rect(x: gx + Double(j) * cell, y: gy + Double(i) * cell, w: cell, h: cell)
+        c.setColor(v.isFinite ? Viridis.colour(t) : (0.85, 0.85, 0.85)); c.rect(rc); c.fill()
+        if cell > 18 && v.isFinite {
+          c.setColor(t > 0.6 ? (0, 0, 0) : (1, 1, 1))
+          c.font(size: min(8, cell / 3.2))
+          c.text(String(format: chart.cellFormat, v), x: rc.x + cell / 2, y: rc.y + cell / 2, anchor: (0.5, 0.5))
+        }
+      }
+    }
+    c.font(size: 8); c.setColor((0.1, 0.1, 0.1))
+    for (i, l) in chart.rowLabels.prefix(rows).enumerated() { c.text(l, x: gx - 4, y: gy + (Double(i) + 0.5) * cell, anchor: (1, 0.5)) }
+    for (j, l) in chart.columnLabels.prefix(cols).enumerated() {
+      let w = c.measure(l).width
+      if w > cell { c.font(size: 8 * cell / w) }
+      c.text(l, x: gx + (Double(j) + 0.5) * cell, y: gy - 3, anchor: (0.5, 1))
+      c.font(size: 8)
+    }
+    // colour bar
+    let bx = gx + Double(cols) * cell + 10, bh = Double(rows) * cell
+    for k in 0..<64 {
+      c.setColor(Viridis.colour(1 - Double(k) / 63)); c.rect(Rect(x: bx, y: gy + bh * Double(k) / 64, w: barW, h: bh / 64 + 0.5)); c.fill()
+    }
+    c.setColor((0.1, 0.1, 0.1))
+    let bt = Ticks.linear(lo, hi, count: 4).filter { $0 >= lo - 1e-12 && $0 <= hi + 1e-12 }
+    for (t, l) in zip(bt, Ticks.labels(bt)) {
+      let y = gy + bh * (1 - (hi > lo ? (t - lo) / (hi - lo) : 0.5))
+      c.move(bx + barW, y); c.line(bx + barW + 2, y); c.stroke(width: 0.6)
+      c.text(l, x: bx + barW + 3, y: y, anchor: (0, 0.5))
+    }
+    if !chart.colourLabel.isEmpty {
+      c.font(size: 7.5); c.text(chart.colourLabel, x: bx + barW / 2, y: gy + bh + 3, anchor: (0.5, 0))
+    }
+  }
+
+  // MARK: - Table
+
+  func drawTable(in r: Rect) {
+    guard let t = chart.table else { return }
+    var size = 8.0
+    func widths() -> [Double] {
+      c.font(size: size, bold: true)
+      var w = t.header.map { c.measure($0).width + 8 }
+      c.font(size: size)
+      for row in t.rows { for (j, s) in row.enumerated() where j < w.count { w[j] = max(w[j], c.measure(s).width + 8) } }
+      return w
+    }
+    var w = widths()
+    while w.reduce(0, +) > r.w && size > 4 { size -= 0.5; w = widths() }
+    c.font(size: size)
+    let rh = c.measure("0").height + 4
+    while rh * Double(t.rows.count + 1) > r.h && size > 4 { size -= 0.5 }
+    c.font(size: size)
+    let h = c.measure("0").height + 4
+    let total = w.reduce(0, +)
+    var x0 = r.x + max(0, (r.w - total) / 2), y = r.y
+    c.setColor((0, 0, 0))
+    c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
+    c.font(size: size, bold: true)
+    var x = x0
+    for (j, s) in t.header.enumerated() { c.text(s, x: x + 4, y: y + 2); x += w[j] }
+    y += h
+    c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.6)
+    for (i, row) in t.rows.enumerated() {
+      x = x0
+      for (j, s) in row.enumerated() where j < w.count {
+        let mark = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
+        c.font(size: size, bold: mark == 1)
+        c.setColor((0, 0, 0))
+        c.text(s, x: x + 4, y: y + 2)
+        if mark == 2 { let tw = c.measure(s).width; c.move(x + 4, y + h - 2); c.line(x + 4 + tw, y + h - 2); c.stroke(width: 0.6) }
+        x += w[j]
+      }
+      y += h
+    }
+    c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
+    x0 += 0
+  }
+}
