@@ -42,8 +42,10 @@ let package = Package(
     .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
     /// PEFT methods: one file per method; which tensors train, which modules they add.
     .target(name: "PEFT", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    /// Figure and table stages: the papers' figures from the stages' JSON, drawn with Plot.
+    .target(name: "Figures", dependencies: ["Plot", "Pipeline", "Yams"]),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
-    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline", "PEFT"], swiftSettings: optimiseInDebug),
+    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline", "PEFT", "Figures"], swiftSettings: optimiseInDebug),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
     .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.

@@ -102,8 +102,8 @@ extension Pipeline {
       throw fail(0, nil, "not valid YAML: \(error)")
     }
     guard case .object = root.value else { throw fail(root.line, nil, "top level must be a mapping") }
-    for k in root.children.keys where !["stages", "defaults", "params", "profiles", "vars"].contains(k) {
-      throw fail(root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles)")
+    for k in root.children.keys where !["stages", "defaults", "params", "profiles", "vars", "include"].contains(k) {
+      throw fail(root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles, vars, include)")
     }
     // Shared defaults: `defaults:` and/or a params file.
     var defaults: [String: [String: Value]] = [:]
@@ -171,13 +171,35 @@ extension Pipeline {
       }
     }
 
-    guard let stagesNode = root.children["stages"], !stagesNode.children.isEmpty else {
+    guard let stagesNode = root.children["stages"] ?? (root.children["include"] != nil ? Located(value: .object([:]), line: 0, children: [:], keys: []) : nil),
+          !stagesNode.children.isEmpty || root.children["include"] != nil else {
       throw fail(root.line, nil, "no 'stages'")
     }
     var instances: [StageInstance] = []
     var byName: [String: Int] = [:]
     var instancesOfBase: [String: [String]] = [:]
     var pendingNeeds: [(Int, [(String, Int)])] = []
+    // `include:` other pipeline files, each resolved with its own vars, defaults and the same
+    // profile; their stages join this DAG (a stage in two files must be identical in both).
+    if let inc = root.children["include"] {
+      for e in inc.items.isEmpty ? [inc] : inc.items {
+        guard let rel = e.value.string else { throw fail(e.line, nil, "'include' must list pipeline files") }
+        let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).standardized.path
+        let sub = try Pipeline.load(file, profile: profile, registry: registry)
+        for st in sub.stages {
+          if let i = byName[st.name] {
+            let o = instances[i]
+            guard o.kind == st.kind && o.params == st.params && o.needs == st.needs else {
+              throw fail(e.line, st.name, "stage '\(st.name)' differs between included files")
+            }
+            continue
+          }
+          byName[st.name] = instances.count
+          instancesOfBase[st.base, default: []].append(st.name)
+          instances.append(st)
+        }
+      }
+    }
     // Stages in file order (by line) for stable, readable output.
     for (base, node) in stagesNode.orderedChildren {
       if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }

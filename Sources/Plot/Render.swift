@@ -136,16 +136,24 @@ struct Panel {
     let th = c.measure("0").height
     let ylw = ylab.map { c.measure($0).width }.max() ?? 0
     let maxXL = xlab.map { c.measure($0).width }.max() ?? 0
-    // legend entries and size
+    // legend entries and size: a corner box, or (many entries / every corner covers data) columns below
     let named = ser.enumerated().filter { !$0.element.name.isEmpty }
-    let legW = (named.map { c.measure($0.element.name).width }.max() ?? 0) + 26, legH = Double(named.count) * (th + 2) + 6
+    let colW = (named.map { c.measure($0.element.name).width }.max() ?? 0) + 26
+    let perCol = Double(th + 2)
+    var legCols = 1
+    func belowHeight(_ plotW: Double) -> Double {
+      legCols = max(1, min(named.count, Int((plotW) / colW)))
+      let rows = (named.count + legCols - 1) / legCols
+      return Double(rows) * perCol + 6
+    }
+    let legW = colW, legH = Double(named.count) * perCol + 6
     func layout(legendBelow: Bool) -> (plot: Rect, rotate: Bool) {
       let left = r.x + th + 6 + ylw + 6
       var plot = Rect(x: left, y: r.y + 2, w: r.x + r.w - left - 6, h: 0)
       let slot = plot.w / Double(max(xlab.count, 1))
       let rotate = bars && maxXL > slot * 0.95
       let xlh = rotate ? maxXL * 0.6 + th : th
-      let below = legendBelow ? legH + 4 : 0
+      let below = legendBelow ? belowHeight(plot.w) + 4 : 0
       plot.h = r.y + r.h - plot.y - (xlh + 6 + th + 6) - below
       return (plot, rotate)
     }
@@ -155,20 +163,18 @@ struct Panel {
       return plot.x + (v - x0) / (x1 - x0) * plot.w
     }
     func py(_ y: Double) -> Double { plot.y + plot.h - (y - y0) / (y1 - y0) * plot.h }
-    // legend placement: corner covering fewest points, else below
     var legendRect: Rect? = nil
     if !named.isEmpty {
       var pts: [(Double, Double)] = []
       for s in ser { for (i, y) in s.y.enumerated() { pts.append((bars ? Double(i) : (i < s.x.count ? s.x[i] : 0), y)) } }
-      func corners() -> [Rect] {
-        [Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH), Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
-         Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
-         Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH)]
-      }
-      let scored = corners().map { box in (box, pts.filter { box.contains(px($0.0), py($0.1)) }.count) }.min { $0.1 < $1.1 }!
-      if scored.1 == 0 && legW < plot.w * 0.6 { legendRect = scored.0 } else {
+      let corners = [Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH), Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
+                     Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
+                     Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH)]
+      let scored = corners.map { box in (box, pts.filter { box.contains(px($0.0), py($0.1)) }.count) }.min { $0.1 < $1.1 }!
+      if named.count <= 6 && scored.1 == 0 && legW < plot.w * 0.6 && legH < plot.h * 0.7 { legendRect = scored.0 } else {
         (plot, rotate) = layout(legendBelow: true)
-        legendRect = Rect(x: plot.x + (plot.w - legW) / 2, y: r.y + r.h - legH - 2, w: legW, h: legH)
+        let h = belowHeight(plot.w), w = Double(legCols) * colW
+        legendRect = Rect(x: plot.x + (plot.w - w) / 2, y: r.y + r.h - h - 2, w: w, h: h)
       }
     }
     // grid, axes, ticks
@@ -209,11 +215,12 @@ struct Panel {
       let y = py(ref), h = c.measure(l).height
       c.text(l, x: plot.x + 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1)
     }
-    if let lr = legendRect { drawLegend(named.map { ($0.offset, $0.element) }, in: lr) }
+    if let lr = legendRect { drawLegend(named.map { ($0.offset, $0.element) }, in: lr, columns: legendRect.map { Int(($0.w / colW).rounded()) } ?? 1, colW: colW) }
   }
 
+  /// Marker shape of series k: cycles so that (colour, marker) pairs stay distinct past 8 series.
   func marker(_ k: Int, _ x: Double, _ y: Double, _ s: Double) {
-    switch Self.markers[k % Self.markers.count] {
+    switch Self.markers[(k + k / Palette.okabeIto.count) % Self.markers.count] {
     case "square": c.rect(Rect(x: x - s, y: y - s, w: 2 * s, h: 2 * s))
     case "triangle": c.move(x, y - s * 1.2); c.line(x + s * 1.1, y + s * 0.8); c.line(x - s * 1.1, y + s * 0.8); cairo_close_path(c.cr)
     case "diamond": c.move(x, y - s * 1.3); c.line(x + s * 1.1, y); c.line(x, y + s * 1.3); c.line(x - s * 1.1, y); cairo_close_path(c.cr)
@@ -296,13 +303,16 @@ struct Panel {
     }
   }
 
-  func drawLegend(_ items: [(Int, Series)], in r: Rect) {
+  func drawLegend(_ items: [(Int, Series)], in r: Rect, columns: Int, colW: Double) {
     c.setColor((1, 1, 1), alpha: 0.9); c.rect(r); c.fill()
     c.setColor((0.7, 0.7, 0.7)); c.rect(r); c.stroke(width: 0.5)
     c.font(size: 8)
     let th = c.measure("0").height
+    let rowsPerCol = (items.count + max(columns, 1) - 1) / max(columns, 1)
     for (k, (i, s)) in items.enumerated() {
-      let y = r.y + 3 + Double(k) * (th + 2) + th / 2
+      let col = k / rowsPerCol, row = k % rowsPerCol
+      let r = Rect(x: r.x + Double(col) * colW, y: r.y, w: colW, h: r.h)
+      let y = r.y + 3 + Double(row) * (th + 2) + th / 2
       c.setColor(colour(s, i))
       switch chart.kind {
       case .bars: c.rect(Rect(x: r.x + 5, y: y - 3.5, w: 12, h: 7)); c.fill()

@@ -133,7 +133,7 @@ public struct FPTPreloadStageKind: StageKind {
 public struct PEFTStageKind: StageKind {
   public init() {}
   public let name = "peft"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + SideParams.specs + [
       ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", ")),
@@ -191,7 +191,7 @@ public struct PEFTStageKind: StageKind {
     let o = options(p)
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout
-    var extra: [String: Any] = ["method": method.rawValue]
+    var extra: [String: Any] = ["method": method.rawValue, "image_size": model.config.imageSize]
     var elements: [Int]? = nil
     if method.selectsElements {
       let data = try TaskData.load(ctx, size: model.config.imageSize)

@@ -91,7 +91,8 @@ enum SideTuningRun {
                        "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes],
       "memory_without_preload_bytes": mem.total + frozenParams * 4 + frozenActs,
       "side": ["size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
-               "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize],
+               "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
+               "token_ratio": p["token_ratio"]?.double ?? 0.2],
       "preload_stage": pre[0].name, "threads": Parallel.threads,
     ]
     for split in ["val", "test"] {

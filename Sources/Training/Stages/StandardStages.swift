@@ -1,5 +1,6 @@
 //===--- StandardStages.swift - every stage kind peftlab ships -------------===//
 import Data
+import Figures
 import Pipeline
 
 public enum StandardStages {
@@ -7,7 +8,7 @@ public enum StandardStages {
   public static var registry: StageRegistry {
     StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
                    SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
-                   PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(),
+                   PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
                    StudySummaryStageKind()])
   }
 }

@@ -1,0 +1,322 @@
+//===--- Builders.swift - the figures and tables of both papers -------------===//
+//
+// Each builder turns its stages' JSON into a Figure (and a table view where
+// the paper has a table). Numbers are read, never typed in: the only
+// hard-coded numbers are the papers' published ones, in Reports/published.yaml.
+//===----------------------------------------------------------------------===//
+import Foundation
+import Pipeline
+import Plot
+
+func avg(_ v: [Double]) -> Double { let f = v.filter(\.isFinite); return f.isEmpty ? .nan : f.reduce(0, +) / Double(f.count) }
+func sd(_ v: [Double]) -> Double {
+  let f = v.filter(\.isFinite); guard f.count > 1 else { return 0 }
+  let m = avg(f); return (f.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(f.count - 1)).squareRoot()
+}
+func num(_ x: Any?) -> Double { (x as? Double) ?? (x as? Int).map(Double.init) ?? .nan }
+func pct(_ x: Double, _ d: Int = 1) -> String { x.isFinite ? String(format: "%.\(d)f", x) : "–" }
+
+/// Best (1) and second best (2) per column among numeric cells (higher is better unless `lower`).
+func marks(_ rows: [[Double]], lowerIsBetter: Set<Int> = []) -> [[Int]] {
+  guard let w = rows.first?.count else { return [] }
+  var m = rows.map { $0.map { _ in 0 } }
+  for j in 0..<w {
+    let vals = rows.indices.map { rows[$0][j] }.enumerated().filter { $0.element.isFinite }
+    let sorted = vals.sorted { lowerIsBetter.contains(j) ? $0.element < $1.element : $0.element > $1.element }
+    if let a = sorted.first { m[a.offset][j] = 1 }
+    if sorted.count > 1 { m[sorted[1].offset][j] = 2 }
+  }
+  return m
+}
+
+enum Builders {
+  nonisolated(unsafe) static let all: [String: (FigureInput) throws -> BuiltFigure] = [
+    "sh-sparsity": sparsity, "sh-overlap": overlap, "sh-key-weights": keyWeights, "sh-fig4": shFig4,
+    "sh-table4": shTable4, "sh-table5": shTable5, "sh-selection-time": selectionTime,
+    "table1": table1, "fpt-fig1": fptFig1, "fpt-memory": fptMemory, "fpt-ablation": fptAblation, "fpt-fig7": fptFig7,
+    "paper-vs-peftlab": PaperComparison.build,
+  ]
+
+  // MARK: SH-PEFT Fig. 2 (left): W_ori ← ft@k%
+  static func sparsity(_ i: FigureInput) throws -> BuiltFigure {
+    var byTask: [String: [[String: Any]]] = [:]
+    for s in i.with("sparsity.json") {
+      let j = try i.json(s.dir, "sparsity.json")
+      byTask[j["dataset"] as? String ?? "?", default: []].append(j)
+    }
+    var chart = Chart(kind: .line, title: "W_ori←ft@k%: test F1 as a fraction of full fine-tuning")
+    chart.xLabel = "k (% of backbone weights, largest |W_ft − W_ori|)"; chart.yLabel = "F1 / full-FT F1"; chart.logX = true
+    chart.referenceY = 1; chart.referenceLabel = "full fine-tuning"
+    var rows: [[String]] = []
+    for (n, task) in byTask.keys.sorted().enumerated() {
+      let runs = byTask[task]!
+      guard let grid = (runs.first?["grid"] as? [[String: Any]]) else { continue }
+      let ks = grid.map { num($0["k_percent"]) }
+      var m: [Double] = [], s: [Double] = []
+      for (gi, k) in ks.enumerated() {
+        let v = runs.compactMap { ($0["grid"] as? [[String: Any]])?[gi] }.map { num($0["f1_fraction"]) }
+        m.append(avg(v)); s.append(sd(v))
+        rows.append([task, pct(k, k < 1 ? 2 : 0), pct(avg(v), 3), pct(sd(v), 3), "\(v.count)"])
+      }
+      let keep = ks.indices.filter { ks[$0] > 0 }
+      chart.series.append(Series(name: task, x: keep.map { ks[$0] }, y: keep.map { m[$0] }, low: keep.map { m[$0] - s[$0] },
+                                 high: keep.map { m[$0] + s[$0] }, colour: n))
+    }
+    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 2 (left): sparsity", caption: "", panels: [chart]),
+                       table: TableSpec(header: ["task", "k %", "F1 fraction (mean)", "std", "seeds"], rows: rows))
+  }
+
+  // MARK: SH-PEFT Fig. 2 (right): overlap matrices
+  static func overlap(_ i: FigureInput) throws -> BuiltFigure {
+    let h = try i.one("hybridity.json")
+    let tasks = h["tasks"] as? [String] ?? []
+    var panels: [Chart] = []
+    var rows: [[String]] = []
+    for k in h["ks"] as? [[String: Any]] ?? [] {
+      var c = Chart(kind: .heatmap, title: String(format: "top %g %% (chance %.4f)", num(k["k_percent"]), num(k["chance"])))
+      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).map { $0.map(num) }
+      c.rowLabels = tasks.map { $0.replacingOccurrences(of: "-synth", with: "") }; c.columnLabels = c.rowLabels
+      c.cellFormat = "%.3f"; c.colourLabel = "overlap"
+      panels.append(c)
+      rows.append([String(format: "%g", num(k["k_percent"])), String(format: "%.4f", num(k["offdiagonal_mean"])),
+                   String(format: "%.4f", num(k["chance"])), String(format: "%.2f", num(k["offdiagonal_mean"]) / num(k["chance"]))])
+    }
+    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 2 (right): overlap of top-k % positions between tasks (mean over seeds)",
+                                      caption: "", panels: panels, columns: 2, width: 620, height: 560),
+                       table: TableSpec(header: ["k %", "mean off-diagonal overlap", "chance", "enrichment"], rows: rows))
+  }
+
+  // MARK: Beyond: where key weights live
+  static func keyWeights(_ i: FigureInput) throws -> BuiltFigure {
+    let h = try i.one("hybridity.json")
+    let backbone = h["group_share_of_backbone"] as? [String: Any] ?? [:]
+    let groups = backbone.keys.sorted()
+    var c = Chart(kind: .bars, title: "Share of the top-1 % key weights per weight group (mean over tasks and seeds)")
+    c.categories = groups; c.yLabel = "share (%)"
+    c.series = [Series(name: "share of the backbone", y: groups.map { 100 * num(backbone[$0]) }, colour: 7)]
+    for k in h["ks"] as? [[String: Any]] ?? [] where num(k["k_percent"]) == 1 || num(k["k_percent"]) == 0.05 {
+      let per = (k["group_shares"] as? [String: [String: Any]] ?? [:]).values
+      c.series.append(Series(name: String(format: "key weights, top %g %%", num(k["k_percent"])),
+                             y: groups.map { g in 100 * avg(per.map { num($0[g]) }) }))
+    }
+    return BuiltFigure(figure: Figure(name: "", title: "Where key weights live", caption: "", panels: [c]),
+                       table: TableSpec(header: ["group"] + c.series.map(\.name),
+                                        rows: groups.indices.map { gi in [groups[gi]] + c.series.map { pct($0.y[gi], 2) } }))
+  }
+
+  // MARK: SH-PEFT Fig. 4: average F1 against trainable ratio
+  static func shFig4(_ i: FigureInput) throws -> BuiltFigure {
+    var c = Chart(kind: .scatter, title: "Average F1 against trainable parameters")
+    c.xLabel = "trainable parameters (% of the model)"; c.yLabel = "average test F1 (%)"; c.logX = true
+    var rows: [[String]] = []
+    if let sweep = i.with("table.csv").first.map({ $0.dir }), let s = try? i.json(sweep, "summary.json"),
+       let methods = s["methods"] as? [String: [String: Any]] {
+      let names = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
+      c.series.append(Series(name: "methods (sweep)", x: names.map { 100 * num(methods[$0]!["trainable_ratio"]) },
+                             y: names.map { num(methods[$0]!["avg_f1"]) }, labels: names, colour: 4))
+      rows += names.map { [$0, pct(100 * num(methods[$0]!["trainable_ratio"]), 3), pct(num(methods[$0]!["avg_f1"]))] }
+    }
+    if let sum = i.with("verdicts.md").first, let j = try? i.json(sum.dir, "summary.json"), let pts = j["fig4"] as? [[String: Any]] {
+      let sorted = pts.sorted { num($0["trainable_ratio"]) < num($1["trainable_ratio"]) }
+      c.series.append(Series(name: "SH-PEFT budgets (one task)", x: sorted.map { 100 * num($0["trainable_ratio"]) },
+                             y: sorted.map { 100 * num($0["f1"]) }, labels: sorted.map { ($0["method"] as? String ?? "").replacingOccurrences(of: "SH-PEFT ", with: "") }, colour: 5))
+      rows += sorted.map { [$0["method"] as? String ?? "", pct(100 * num($0["trainable_ratio"]), 3), pct(100 * num($0["f1"]))] }
+    }
+    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 4", caption: "", panels: [c]),
+                       table: TableSpec(header: ["method", "trainable %", "F1 %"], rows: rows))
+  }
+
+  static func summaryRows(_ i: FigureInput, _ key: String) throws -> [[String: Any]] {
+    guard let s = i.with("verdicts.md").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage") }
+    return (try i.json(s.dir, "summary.json")[key] as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+  }
+
+  static func shTable4(_ i: FigureInput) throws -> BuiltFigure {
+    let rows = try summaryRows(i, "d_table4")
+    let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
+    let t = TableSpec(header: ["importance", "F1 %", "accuracy %"],
+                      rows: rows.map { [$0["strategy"] as? String ?? "", pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
+                      marks: marks(vals).map { [0] + $0 })
+    var c = Chart(kind: .table, title: "SH-PEFT Table 4: importance strategies (r = 1 %)"); c.table = t
+    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
+  }
+
+  static func shTable5(_ i: FigureInput) throws -> BuiltFigure {
+    let rows = try summaryRows(i, "e_table5")
+    let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
+    let t = TableSpec(header: ["λ", "F1 %", "accuracy %"],
+                      rows: rows.map { [String(format: "%g", num($0["lambda"])), pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
+                      marks: marks(vals).map { [0] + $0 })
+    var c = Chart(kind: .table, title: "SH-PEFT Table 5: λ of the hybrid importance"); c.table = t
+    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
+  }
+
+  static func selectionTime(_ i: FigureInput) throws -> BuiltFigure {
+    guard let s = i.with("verdicts.md").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage") }
+    let rows = try i.json(s.dir, "summary.json")["selection_time"] as? [[String: Any]] ?? []
+    var c = Chart(kind: .bars, title: "Selection time against training time (seconds)")
+    c.categories = rows.map { ($0["task"] as? String ?? "").replacingOccurrences(of: "-synth", with: "") }; c.yLabel = "seconds"
+    c.series = [Series(name: "selection (one epoch of gradients)", y: rows.map { num($0["selection_seconds"]) }),
+                Series(name: "SH-PEFT training", y: rows.map { num($0["shpeft_training_seconds"]) }),
+                Series(name: "one full-FT epoch", y: rows.map { num($0["full_ft_epoch_seconds"]) })]
+    return BuiltFigure(figure: Figure(name: "", title: "Selection vs training time", caption: "", panels: [c]),
+                       table: TableSpec(header: ["task"] + c.series.map(\.name),
+                                        rows: c.categories.indices.map { k in [c.categories[k]] + c.series.map { pct($0.y[k], 2) } }))
+  }
+
+  // MARK: Table 1 of both papers (sweep-summary)
+  static func table1(_ i: FigureInput) throws -> BuiltFigure {
+    guard let st = i.with("table.csv").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage") }
+    let s = try i.json(st.dir, "summary.json")
+    let methods = s["methods"] as? [String: [String: Any]] ?? [:]
+    let datasets = s["datasets"] as? [String] ?? []
+    let order = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
+    let csv = (try? String(contentsOfFile: st.dir + "/table.csv", encoding: .utf8)) ?? ""
+    var cell: [String: (Double, Double)] = [:]
+    for line in csv.split(separator: "\n").dropFirst() {
+      let f = line.split(separator: ",").map(String.init)
+      guard f.count >= 5 else { continue }
+      cell[f[0] + "|" + f[1]] = (Double(f[3]) ?? .nan, Double(f[4]) ?? .nan)
+    }
+    let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") } + ["avg F1", "avg AUC", "ratio %", "memory MiB", "PPE", "PME"]
+    var vals: [[Double]] = [], rows: [[String]] = []
+    for m in order {
+      let r = methods[m]!
+      var v = datasets.map { cell[m + "|" + $0]?.0 ?? .nan }
+      v += [num(r["avg_f1"]), num(r["avg_auc"]), 100 * num(r["trainable_ratio"]), num(r["memory_mib"]), num(r["ppe_auc"]), num(r["pme_auc"])]
+      vals.append(v)
+      rows.append([m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) } ?? "–" }
+                  + [pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]), pct(v[datasets.count + 3]),
+                     pct(v[datasets.count + 4]), pct(v[datasets.count + 5])])
+    }
+    let lower: Set<Int> = [datasets.count + 2, datasets.count + 3]
+    let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 })
+    var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)")
+    c.table = t
+    return BuiltFigure(figure: Figure(name: "", title: "Table 1 (SH-PEFT and FPT+)", caption: "", panels: [c], width: 720,
+                                      height: 70 + 17 * Double(rows.count)), table: t)
+  }
+
+  // MARK: FPT+ Fig. 1: AUC against trainable ratio, bubble = memory
+  static func fptFig1(_ i: FigureInput) throws -> BuiltFigure {
+    guard let st = i.with("table.csv").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage") }
+    let s = try i.json(st.dir, "summary.json")
+    let methods = s["methods"] as? [String: [String: Any]] ?? [:]
+    let order = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
+    var c = Chart(kind: .scatter, title: "Average AUC against trainable parameters (bubble area = training memory)")
+    c.xLabel = "trainable parameters (%)"; c.yLabel = "average test AUC (%)"; c.logX = true
+    c.series = [Series(name: "", x: order.map { 100 * num(methods[$0]!["trainable_ratio"]) }, y: order.map { num(methods[$0]!["avg_auc"]) },
+                       sizes: order.map { num(methods[$0]!["memory_mib"]) }, labels: order, colour: 4)]
+    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 1", caption: "", panels: [c]),
+                       table: TableSpec(header: ["method", "trainable %", "AUC %", "memory MiB"],
+                                        rows: order.map { [$0, String(format: "%.3g", 100 * num(methods[$0]!["trainable_ratio"])),
+                                                           pct(num(methods[$0]!["avg_auc"])), pct(num(methods[$0]!["memory_mib"]))] }))
+  }
+
+  // MARK: FPT+ Fig. 2 / Table 2: memory against resolution
+  static func fptMemory(_ i: FigureInput) throws -> BuiltFigure {
+    var panels: [Chart] = []
+    var rows: [[String]] = []
+    if let ms = i.with("memory.json").first {
+      let j = try i.json(ms.dir, "memory.json")
+      let all = j["rows"] as? [[String: Any]] ?? []
+      for preset in Array(Set(all.compactMap { $0["preset"] as? String })).sorted() {
+        let r = all.filter { $0["preset"] as? String == preset }
+        var c = Chart(kind: .line, title: "\(preset), batch \(j["batch"] ?? 16): computed")
+        c.xLabel = "input resolution (px)"; c.yLabel = "training memory (GiB)"
+        let show = ["full", "lora", "adapter", "vpt-deep", "ssf", "sh-peft", "fpt", "fpt+", "fpt+ (no preload)"]
+        for (n, m) in show.enumerated() {
+          let pts = r.filter { $0["method"] as? String == m }.sorted { num($0["size"]) < num($1["size"]) }
+          guard !pts.isEmpty else { continue }
+          c.series.append(Series(name: m, x: pts.map { num($0["size"]) }, y: pts.map { num($0["total_bytes"]) / 1_073_741_824 },
+                                 dashed: m.contains("no preload"), colour: n))
+        }
+        panels.append(c)
+        for x in r { rows.append([preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824)]) }
+      }
+    }
+    // measured at our scale: peft runs that vary the input size
+    let runs = i.with("metrics.json").compactMap { try? i.json($0.dir, "metrics.json") }
+    if !runs.isEmpty {
+      var mem = Chart(kind: .line, title: "embedded scale: measured (engine accounting)")
+      mem.xLabel = "input resolution of the (frozen) model (px)"; mem.yLabel = "training memory (MiB)"
+      var auc = Chart(kind: .line, title: "embedded scale: test AUC")
+      auc.xLabel = mem.xLabel; auc.yLabel = "test AUC (%)"
+      let methods = Array(Set(runs.compactMap { $0["method"] as? String })).sorted()
+      for (n, m) in methods.enumerated() {
+        let pts = runs.filter { $0["method"] as? String == m }.map { r -> (Double, Double, Double) in
+          let size = (r["side"] as? [String: Any]).map { num($0["frozen_size"]) } ?? num(r["image_size"])
+          return (size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576, 100 * num((r["test"] as? [String: Any])?["macro_auc"]))
+        }.sorted { $0.0 < $1.0 }
+        mem.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.1), colour: n))
+        auc.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.2), colour: n))
+        for p in pts { rows.append(["embedded (measured)", String(format: "%g", p.0), m, String(format: "%.4f", p.1 / 1024)]) }
+      }
+      panels += [mem, auc]
+    }
+    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 2 / Table 2: training memory against input resolution", caption: "",
+                                      panels: panels, columns: 2, width: 720, height: 300 * Double((panels.count + 1) / 2)),
+                       table: TableSpec(header: ["model", "resolution", "method", "memory GiB"], rows: rows))
+  }
+
+  // MARK: FPT+ ablations (Tables 3, 4; Figs. 6, 8): one setting varied
+  static func fptAblation(_ i: FigureInput) throws -> BuiltFigure {
+    let vary = i.params["vary"]?.string ?? ""
+    let key = vary.split(separator: ".").last.map(String.init) ?? vary
+    var pts: [(Double, Double, Double, Double)] = []
+    // the ablation runs, plus the main FPT+ runs (`side`) on the same datasets and seeds
+    let all = try i.with("metrics.json").map { ($0.name, try i.json($0.dir, "metrics.json")) }
+    let abl = all.filter { !$0.0.hasPrefix("side@") }.map(\.1)
+    let keys = Set(abl.map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
+    let runs = abl + all.filter { $0.0.hasPrefix("side@") && $0.1["method"] as? String == "fpt+"
+      && keys.contains("\($0.1["dataset"] ?? "")|\($0.1["seed"] ?? "")") }.map(\.1)
+    for r in runs {
+      let v = num((r["side"] as? [String: Any])?[key])
+      pts.append((v, 100 * num((r["test"] as? [String: Any])?["macro_auc"]), 100 * num((r["test"] as? [String: Any])?["macro_f1"]),
+                  num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576))
+    }
+    let values = Array(Set(pts.map(\.0))).sorted()
+    let agg = values.map { v -> (Double, Double, Double, Double, Double) in
+      let p = pts.filter { $0.0 == v }
+      return (avg(p.map(\.1)), sd(p.map(\.1)), avg(p.map(\.2)), sd(p.map(\.2)), avg(p.map(\.3)))
+    }
+    var c = Chart(kind: .bars, title: "FPT+: test AUC and F1 against \(key.replacingOccurrences(of: "_", with: " "))")
+    c.categories = values.map { String(format: "%g", $0) }; c.xLabel = key.replacingOccurrences(of: "_", with: " "); c.yLabel = "%"
+    c.series = [Series(name: "AUC", y: agg.map(\.0), err: agg.map(\.1)), Series(name: "F1", y: agg.map(\.2), err: agg.map(\.3))]
+    var m = Chart(kind: .bars, title: "training memory (MiB)")
+    m.categories = c.categories; m.xLabel = c.xLabel; m.yLabel = "MiB"
+    m.series = [Series(name: "", y: agg.map(\.4), colour: 2)]
+    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c, m], columns: 2, width: 640, height: 260),
+                       table: TableSpec(header: [key, "AUC %", "F1 %", "memory MiB"],
+                                        rows: values.indices.map { [c.categories[$0], pct(agg[$0].0) + "±" + pct(agg[$0].1),
+                                                                    pct(agg[$0].2) + "±" + pct(agg[$0].3), pct(agg[$0].4, 2)] }))
+  }
+
+  // MARK: FPT+ Fig. 7: components added one by one
+  static func fptFig7(_ i: FigureInput) throws -> BuiltFigure {
+    let steps: [(String, String)] = [("fig7-side-only", "side ViT alone"), ("fig7-symmetric", "+ prompts, fusion (all tokens, symmetric input)"),
+                                     ("ablate-tokens", "+ asymmetric input"), ("side", "+ important tokens (FPT+)")]
+    var names: [String] = [], auc: [Double] = [], mem: [Double] = [], memNo: [Double] = []
+    for (base, label) in steps {
+      let ablationKeys = Set(i.stages("fig7-side-only").compactMap { try? i.json($0.dir, "metrics.json") }
+        .map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
+      let runs = i.stages(base).compactMap { try? i.json($0.dir, "metrics.json") }
+        .filter { base != "ablate-tokens" || num(($0["side"] as? [String: Any])?["token_ratio"]) == 1.0 }
+        .filter { base != "side" || ($0["method"] as? String == "fpt+" && ablationKeys.contains("\($0["dataset"] ?? "")|\($0["seed"] ?? "")")) }
+      guard !runs.isEmpty else { continue }
+      names.append(label)
+      auc.append(avg(runs.map { 100 * num(($0["test"] as? [String: Any])?["macro_auc"]) }))
+      mem.append(avg(runs.map { num(($0["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576 }))
+      memNo.append(avg(runs.map { num($0["memory_without_preload_bytes"]) / 1_048_576 }))
+    }
+    var a = Chart(kind: .bars, title: "test AUC (%)"); a.categories = names.indices.map { "\($0 + 1)" }; a.yLabel = "%"
+    a.xLabel = "step (see table)"
+    a.series = [Series(name: "", y: auc, colour: 4)]
+    var m = Chart(kind: .bars, title: "training memory (MiB)"); m.categories = a.categories; m.yLabel = "MiB"; m.xLabel = a.xLabel
+    m.series = [Series(name: "without preloading", y: memNo, colour: 5), Series(name: "with preloading", y: mem, colour: 2)]
+    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 7: components added one by one", caption: "", panels: [a, m],
+                                      columns: 2, width: 640, height: 260),
+                       table: TableSpec(header: ["step", "components", "AUC %", "memory MiB (preloaded)", "memory MiB (not preloaded)"],
+                                        rows: names.indices.map { ["\($0 + 1)", names[$0], pct(auc[$0]), pct(mem[$0], 2), pct(memNo[$0], 2)] }))
+  }
+}

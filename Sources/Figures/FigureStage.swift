@@ -1,0 +1,128 @@
+//===--- FigureStage.swift - `figure`: one figure or table of the papers ----===//
+//
+// Reads the JSON outputs of its needed stages (sparsity, hybridity, the
+// SH-PEFT summary, sweep summaries, peft runs, memory-scaling) and writes
+//   figure.json   the chart spec (the report redraws it as vector graphics)
+//   figure.pdf    vector PDF;  figure.png  150 dpi
+//   table.md / table.csv / table.tex   for tables (and figures with a table view)
+// `figure` names the builder (Builders.swift); `caption` is what the report prints.
+//===----------------------------------------------------------------------===//
+import Foundation
+import Pipeline
+import Plot
+
+public struct FigureStageKind: StageKind {
+  public init() {}
+  public let name = "figure"
+  /// Bump when a builder or the renderer changes what is drawn.
+  public let version = 2
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
+     ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
+     ParameterSpec("vary", default: .string(""), help: "ablation figures: the varied setting (side.size, side.prompts, ...)"),
+     ParameterSpec("main", default: .string(""), help: "ablation figures: base name of the main-run stages"),
+     ParameterSpec("published", default: .string("Reports/published.yaml"))]
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let p = ctx.params
+    let key = p["figure"]?.string ?? ""
+    guard let b = Builders.all[key] else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "unknown figure '\(key)'; known: \(Builders.all.keys.sorted().joined(separator: ", "))")
+    }
+    let input = FigureInput(ctx: ctx)
+    var out = try b(input)
+    if let t = p["title"]?.string, !t.isEmpty { out.figure.title = t }
+    out.figure.caption = p["caption"]?.string ?? ""
+    out.figure.name = ctx.stage
+    try FigureRenderer.write(out.figure, to: ctx.outputDir + "/figure")
+    let data = try JSONEncoder.sorted.encode(out.figure)
+    try data.write(to: URL(fileURLWithPath: ctx.outputDir + "/figure.json"))
+    if let t = out.table {
+      try TableExport.markdown(t, title: out.figure.title).write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
+      try TableExport.csv(t).write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
+      try TableExport.latex(t, caption: out.figure.caption).write(toFile: ctx.outputDir + "/table.tex", atomically: true, encoding: .utf8)
+    }
+    ctx.log("\(key): \(out.figure.panels.count) panel(s)\(out.table == nil ? "" : ", table")")
+  }
+}
+
+extension JSONEncoder {
+  static var sorted: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]; return e }
+}
+
+/// What a builder sees: the needed stages' folders and parameters.
+public struct FigureInput {
+  let ctx: StageContext
+  var params: [String: Value] { ctx.params }
+
+  /// Needed stages with base name `base` (before '@'), sorted by name.
+  func stages(_ base: String) -> [(name: String, dir: String)] {
+    ctx.inputs.filter { $0.key.split(separator: "@").first.map(String.init) == base }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+  /// Every needed stage that has `file`.
+  func with(_ file: String) -> [(name: String, dir: String)] {
+    ctx.inputs.filter { FileManager.default.fileExists(atPath: $0.value + "/" + file) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+  func json(_ dir: String, _ file: String) throws -> [String: Any] {
+    guard let d = FileManager.default.contents(atPath: dir + "/" + file),
+          let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "cannot read \(dir)/\(file)")
+    }
+    return o
+  }
+  func one(_ file: String) throws -> [String: Any] {
+    let s = with(file)
+    guard s.count == 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with \(file) (has \(s.count))")
+    }
+    return try json(s[0].dir, file)
+  }
+}
+
+public struct BuiltFigure {
+  public var figure: Figure
+  public var table: TableSpec?
+}
+
+enum TableExport {
+  static func markdown(_ t: TableSpec, title: String) -> String {
+    var s = title.isEmpty ? "" : "# \(title)\n\n"
+    s += "| " + t.header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
+    for (i, r) in t.rows.enumerated() {
+      let cells = r.enumerated().map { j, c -> String in
+        let m = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
+        return m == 1 ? "**\(c)**" : m == 2 ? "<u>\(c)</u>" : c
+      }
+      s += "| " + cells.joined(separator: " | ") + " |\n"
+    }
+    return s
+  }
+  static func csv(_ t: TableSpec) -> String {
+    func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    return ([t.header] + t.rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+  }
+  static func latex(_ t: TableSpec, caption: String) -> String {
+    func esc(_ s: String) -> String {
+      var o = ""
+      for ch in s {
+        switch ch {
+        case "%", "&", "_", "#", "$": o += "\\" + String(ch)
+        case "±": o += "$\\pm$"
+        case "←": o += "$\\leftarrow$"
+        default: o.append(ch)
+        }
+      }
+      return o
+    }
+    var s = "\\begin{table}\n\\centering\n\\caption{\(esc(caption))}\n\\begin{tabular}{l" + String(repeating: "r", count: max(t.header.count - 1, 0)) + "}\n\\hline\n"
+    s += t.header.map(esc).joined(separator: " & ") + " \\\\\n\\hline\n"
+    for (i, r) in t.rows.enumerated() {
+      s += r.enumerated().map { j, c -> String in
+        let m = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
+        return m == 1 ? "\\textbf{\(esc(c))}" : m == 2 ? "\\underline{\(esc(c))}" : esc(c)
+      }.joined(separator: " & ") + " \\\\\n"
+    }
+    return s + "\\hline\n\\end{tabular}\n\\end{table}\n"
+  }
+}
