@@ -1,6 +1,6 @@
 # peftlab — the two commands a new user runs are `make paper-figures` and `make test`.
 SWIFT        ?= swift
-APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev libjpeg62-turbo-dev pkg-config
+APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev libjpeg62-turbo-dev pkg-config fonts-dejavu-core poppler-utils
 PEFTLAB      := .build/release/peftlab
 THREADS      ?= $(shell nproc)
 # Kernels use AVX2 + FMA when this CPU has both (PEFTLAB_CPU=haswell; see
@@ -30,11 +30,12 @@ test: deps
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build --disable-swift-testing
 
-# The main job. Until the study pipeline lands, it trains the embedded tiny
-# ViT on the generated task and prints its metrics.
+# The main job: the SH-PEFT study, the method sweep, every figure and the report
+# (Pipelines/figures.yaml; quick ≈ 35 min on 2 cores from a cold cache).
+# Every figure and table of both papers, then Reports/out (PROFILE=smoke|quick|full|paper).
+PROFILE      ?= quick
 paper-figures: build
-	@mkdir -p out
-	$(PEFTLAB) train --preset micro --head l2_linear --threads $(THREADS) --save out/micro-quadrant.h5
+	$(PEFTLAB) make-paper-figures --profile $(PROFILE) --jobs 2 --threads $(THREADS)
 
 bench: build
 	$(PEFTLAB) bench train --threads $(THREADS)

@@ -56,7 +56,7 @@ let package = Package(
     .target(name: "Plot", dependencies: ["CCairo"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
-      "Model", "Training", "Kernels", "Pipeline", "Plot", "Data", "PEFT",
+      "Model", "Training", "Kernels", "Pipeline", "Plot", "Data", "PEFT", "Yams",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),

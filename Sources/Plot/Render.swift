@@ -48,6 +48,10 @@ extension Canvas {
   public func clip(_ r: Rect) { cairo_save(cr); rect(r); cairo_clip(cr) }
   public func unclip() { cairo_restore(cr) }
   public func newPage() { cairo_show_page(cr) }
+  public func save() { cairo_save(cr) }
+  public func restore() { cairo_restore(cr) }
+  /// Moves the origin to (x, y) and scales by `scale` (until `restore`).
+  public func translate(_ x: Double, _ y: Double, scale: Double) { cairo_translate(cr, x, y); cairo_scale(cr, scale, scale) }
 }
 
 public enum FigureRenderer {
