@@ -5,6 +5,7 @@ import Model
 import Pipeline
 import TestSupport
 import Training
+import Plot
 import XCTest
 
 /// The SH-PEFT studies: transplant, overlaps, importance, masked gradients.
@@ -292,5 +293,56 @@ final class MethodsCommandTests: XCTestCase {
     XCTAssertEqual(row("fpt")["trainable_percent"] as? Double ?? 0, 1.81, accuracy: 0.02)
     let table = try runPeftlab(["methods", "--preset", "tiny-p8"], cwd: NSTemporaryDirectory())
     XCTAssertTrue(table.output.contains("sh-peft") && table.output.contains("fpt+"), table.output)
+  }
+}
+
+/// `make paper-figures` in miniature: the whole paper DAG (smoke profile) and the report.
+final class PaperFiguresEndToEndTests: XCTestCase {
+  func testSmokeProfileWritesEveryFigureOfTheReport() throws {
+    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
+                                                 tag: "paper-figures")
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    let fm = FileManager.default
+    try fm.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
+    for f in ["sh-peft.yaml", "sweep.yaml", "figures.yaml"] {
+      try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f)
+    }
+    try fm.createDirectory(atPath: root + "/Reports", withIntermediateDirectories: true)
+    for f in ["report.yaml", "published.yaml"] { try fm.copyItem(atPath: repo + "/Reports/" + f, toPath: root + "/Reports/" + f) }
+    let r = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertEqual(r.status, 0, r.output)
+    // every figure listed in Reports/report.yaml is in the report
+    let def = try String(contentsOfFile: root + "/Reports/report.yaml", encoding: .utf8)
+    let listed = def.split(separator: "\n").compactMap { l -> String? in
+      let t = l.trimmingCharacters(in: .whitespaces)
+      return t.hasPrefix("- stage: ") ? String(t.dropFirst(9)) : nil
+    }
+    XCTAssertGreaterThanOrEqual(listed.count, 16)
+    let index = try String(contentsOfFile: root + "/Reports/out/index.md", encoding: .utf8)
+    for s in listed {
+      XCTAssertTrue(index.contains("figures/\(s).png"), "index.md links \(s)")
+      let png = try PNGInfo.read(root + "/Reports/out/figures/\(s).png")
+      XCTAssertGreaterThan(png.nonWhiteFraction, 0.005, "\(s).png is not blank")
+      XCTAssertTrue(fm.fileExists(atPath: root + "/Reports/out/figures/\(s).pdf"))
+    }
+    let pages = try fm.contentsOfDirectory(atPath: root + "/Reports/out/pages").filter { $0.hasSuffix(".png") }
+    XCTAssertEqual(pages.count, listed.count + 1, "a title page and one page per figure")
+    let pdf = try Data(contentsOf: URL(fileURLWithPath: root + "/Reports/out/report.pdf"))
+    XCTAssertEqual(String(decoding: pdf.prefix(5), as: UTF8.self), "%PDF-")
+    let info = Process()
+    info.executableURL = URL(fileURLWithPath: "/usr/bin/pdfinfo")
+    info.arguments = [root + "/Reports/out/report.pdf"]
+    let pipe = Pipe()
+    info.standardOutput = pipe
+    try info.run(); info.waitUntilExit()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    XCTAssertTrue(text.contains("Pages:") && text.split(separator: "\n").contains { $0.hasPrefix("Pages:") && $0.hasSuffix(" \(listed.count + 1)") }, text)
+    // tables are also Markdown, CSV and LaTeX
+    for s in ["fig-sh-table1", "fig-sh-table4", "fig-paper-vs-peftlab"] {
+      for ext in ["md", "csv", "tex"] { XCTAssertTrue(fm.fileExists(atPath: root + "/Reports/out/figures/\(s).\(ext)"), "\(s).\(ext)") }
+    }
+    // a warm rerun runs nothing
+    let again = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    XCTAssertTrue(again.output.contains("0 ran"), again.output)
   }
 }
