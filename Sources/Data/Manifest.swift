@@ -104,13 +104,21 @@ public struct DatasetManifest: Sendable, Equatable {
   public static func all(in dir: String) throws -> [DatasetManifest] {
     let files = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? [])
       .filter { $0.hasSuffix(".yaml") && URL(fileURLWithPath: $0).lastPathComponent != "groups.yaml" }.sorted()
+    // Parsed once per process while no file changes (every stage of a pipeline asks for its dataset).
+    let stamp = files.map { f -> String in
+      let a = try? FileManager.default.attributesOfItem(atPath: dir + "/" + f)
+      return "\(f):\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0):\((a?[.size] as? Int) ?? 0)"
+    }.joined(separator: "|")
+    if let hit = ManifestMemo.shared.get(dir, stamp) { return hit }
     var seen: [String: String] = [:]
-    return try files.map { f in
+    let all = try files.map { f in
       let m = try load(dir + "/" + f)
       if let other = seen[m.name] { throw DataError.file(dir + "/" + f, "dataset name '\(m.name)' is also used by \(other)") }
       seen[m.name] = dir + "/" + f
       return m
     }
+    ManifestMemo.shared.set(dir, stamp, all)
+    return all
   }
 
   /// Absolute path of the data file or folder under `dataRoot`.
@@ -133,5 +141,21 @@ public enum DatasetGroups {
       throw DataError.file(file, "group '\(g)' lists '\(n)', which has no manifest")
     } }
     return y
+  }
+}
+
+/// Parsed manifests per folder, valid while the folder's files keep their mtimes and sizes.
+final class ManifestMemo: @unchecked Sendable {
+  static let shared = ManifestMemo()
+  private let lock = NSLock()
+  private var entries: [String: (String, [DatasetManifest])] = [:]
+  func get(_ dir: String, _ stamp: String) -> [DatasetManifest]? {
+    lock.lock(); defer { lock.unlock() }
+    guard let e = entries[dir], e.0 == stamp else { return nil }
+    return e.1
+  }
+  func set(_ dir: String, _ stamp: String, _ m: [DatasetManifest]) {
+    lock.lock(); defer { lock.unlock() }
+    entries[dir] = (stamp, m)
   }
 }

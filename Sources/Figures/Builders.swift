@@ -73,8 +73,11 @@ enum Builders {
     var panels: [Chart] = []
     var rows: [[String]] = []
     for k in h["ks"] as? [[String: Any]] ?? [] {
-      var c = Chart(kind: .heatmap, title: String(format: "top %g %% (chance %.4f)", num(k["k_percent"]), num(k["chance"])))
-      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).map { $0.map(num) }
+      var c = Chart(kind: .heatmap, title: String(format: "top %g %% (chance %.4g)", num(k["k_percent"]), num(k["chance"])))
+      // the diagonal (a task with itself, 1 by definition) is left grey so the colour scale shows the off-diagonal
+      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).enumerated().map { r, row in row.enumerated().map { $0.offset == r ? .nan : num($0.element) } }
+      c.yMin = 0  // scale 0 … max(largest overlap, 2 × chance): chance sits mid-scale or below
+      c.yMax = max((c.matrix ?? []).flatMap { $0 }.filter(\.isFinite).max() ?? 0, 2 * num(k["chance"]))
       c.rowLabels = tasks.map { $0.replacingOccurrences(of: "-synth", with: "") }; c.columnLabels = c.rowLabels
       c.cellFormat = "%.3f"; c.colourLabel = "overlap"
       panels.append(c)

@@ -15,7 +15,7 @@ public struct FigureStageKind: StageKind {
   public init() {}
   public let name = "figure"
   /// Bump when a builder or the renderer changes what is drawn.
-  public let version = 2
+  public let version = 3
   public var parameters: [ParameterSpec] {
     [ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
      ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
@@ -48,7 +48,12 @@ public struct FigureStageKind: StageKind {
 }
 
 extension JSONEncoder {
-  static var sorted: JSONEncoder { let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]; return e }
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return e
+  }
 }
 
 /// What a builder sees: the needed stages' folders and parameters.

@@ -55,7 +55,7 @@ enum Report {
         throw CLIError(message: "\(dir)/figure.json missing (stage \(name)); rerun the pipeline")
       }
       entries.append(Entry(stage: name, caption: item["caption"] as? String ?? "", dir: dir, key: st["key"] as? String ?? "",
-                           figure: try JSONDecoder().decode(Figure.self, from: d)))
+                           figure: try JSONDecoder.figures.decode(Figure.self, from: d)))
     }
     let fm = FileManager.default
     let tmp = out + ".tmp-\(getpid())"

@@ -79,3 +79,12 @@ public struct Figure: Codable, Sendable {
     self.columns = columns; self.width = width; self.height = height
   }
 }
+
+extension JSONDecoder {
+  /// Decodes figure.json (NaN and infinities are written as strings).
+  public static var figures: JSONDecoder {
+    let d = JSONDecoder()
+    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return d
+  }
+}
