@@ -94,7 +94,7 @@ enum Builders {
     let h = try i.one("hybridity.json")
     let backbone = h["group_share_of_backbone"] as? [String: Any] ?? [:]
     let groups = backbone.keys.sorted()
-    var c = Chart(kind: .bars, title: "Share of the top-1 % key weights per weight group (mean over tasks and seeds)")
+    var c = Chart(kind: .bars, title: "Share of the key weights (top-k % changes) per weight group, mean over tasks and seeds")
     c.categories = groups; c.yLabel = "share (%)"
     c.series = [Series(name: "share of the backbone", y: groups.map { 100 * num(backbone[$0]) }, colour: 7)]
     for k in h["ks"] as? [[String: Any]] ?? [] where num(k["k_percent"]) == 1 || num(k["k_percent"]) == 0.05 {
@@ -226,7 +226,8 @@ enum Builders {
       for preset in Array(Set(all.compactMap { $0["preset"] as? String })).sorted() {
         let r = all.filter { $0["preset"] as? String == preset }
         var c = Chart(kind: .line, title: "\(preset), batch \(j["batch"] ?? 16): computed")
-        c.xLabel = "input resolution (px)"; c.yLabel = "training memory (GiB)"
+        c.xLabel = "input resolution (px)"; c.yLabel = "training memory (GiB, log scale)"; c.logY = true
+        c.referenceY = 48; c.referenceLabel = "48 GB GPU (the FPT+ paper's RTX A6000)"
         let show = ["full", "lora", "adapter", "vpt-deep", "ssf", "sh-peft", "fpt", "fpt+", "fpt+ (no preload)"]
         for (n, m) in show.enumerated() {
           let pts = r.filter { $0["method"] as? String == m }.sorted { num($0["size"]) < num($1["size"]) }
@@ -297,10 +298,12 @@ enum Builders {
 
   // MARK: FPT+ Fig. 7: components added one by one
   static func fptFig7(_ i: FigureInput) throws -> BuiltFigure {
-    let steps: [(String, String)] = [("fig7-side-only", "side ViT alone"), ("fig7-symmetric", "+ prompts, fusion (all tokens, symmetric input)"),
-                                     ("ablate-tokens", "+ asymmetric input"), ("side", "+ important tokens (FPT+)")]
+    let steps: [(String, String, String)] = [
+      ("fig7-side-only", "side ViT alone", "side only"), ("fig7-symmetric", "+ prompts, fusion (all tokens, symmetric input)", "+ fusion"),
+      ("ablate-tokens", "+ asymmetric input", "+ asymmetric"), ("side", "+ important tokens (FPT+)", "+ token sel.")]
+    var short: [String] = []
     var names: [String] = [], auc: [Double] = [], mem: [Double] = [], memNo: [Double] = []
-    for (base, label) in steps {
+    for (base, label, shortLabel) in steps {
       let ablationKeys = Set(i.stages("fig7-side-only").compactMap { try? i.json($0.dir, "metrics.json") }
         .map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
       let runs = i.stages(base).compactMap { try? i.json($0.dir, "metrics.json") }
@@ -308,12 +311,13 @@ enum Builders {
         .filter { base != "side" || ($0["method"] as? String == "fpt+" && ablationKeys.contains("\($0["dataset"] ?? "")|\($0["seed"] ?? "")")) }
       guard !runs.isEmpty else { continue }
       names.append(label)
+      short.append(shortLabel)
       auc.append(avg(runs.map { 100 * num(($0["test"] as? [String: Any])?["macro_auc"]) }))
       mem.append(avg(runs.map { num(($0["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576 }))
       memNo.append(avg(runs.map { num($0["memory_without_preload_bytes"]) / 1_048_576 }))
     }
-    var a = Chart(kind: .bars, title: "test AUC (%)"); a.categories = names.indices.map { "\($0 + 1)" }; a.yLabel = "%"
-    a.xLabel = "step (see table)"
+    var a = Chart(kind: .bars, title: "test AUC (%)"); a.categories = short; a.yLabel = "%"
+    a.xLabel = "components"
     a.series = [Series(name: "", y: auc, colour: 4)]
     var m = Chart(kind: .bars, title: "training memory (MiB)"); m.categories = a.categories; m.yLabel = "MiB"; m.xLabel = a.xLabel
     m.series = [Series(name: "without preloading", y: memNo, colour: 5), Series(name: "with preloading", y: mem, colour: 2)]

@@ -45,6 +45,7 @@ public struct Chart: Codable, Sendable {
   public var xLabel = ""
   public var yLabel = ""
   public var logX = false
+  public var logY = false
   public var series: [Series] = []
   /// Bars: category names along x (series = bar groups).
   public var categories: [String] = []

@@ -117,10 +117,18 @@ struct Panel {
     }
     if let ref = chart.referenceY { ys.append(ref) }
     if chart.kind == .bars { ys.append(0) }
-    ys = ys.filter(\.isFinite)
-    let yt = Ticks.linear(chart.yMin ?? (ys.min() ?? 0), chart.yMax ?? (ys.max() ?? 1))
-    let (y0, y1) = (chart.yMin ?? yt.first!, chart.yMax ?? yt.last!)
-    let yticks = yt.filter { $0 >= y0 - 1e-12 && $0 <= y1 + 1e-12 }
+    ys = ys.filter { $0.isFinite && (!chart.logY || $0 > 0) }
+    let logY = chart.logY && chart.kind != .bars
+    let yt: [Double], y0: Double, y1: Double
+    if logY {  // the axis runs in log10 units; ticks at powers of ten
+      let lo = chart.yMin ?? (ys.min() ?? 1), hi = chart.yMax ?? (ys.max() ?? 10)
+      yt = Ticks.log(lo, hi).filter { $0 >= lo / 1.0001 && $0 <= hi * 1.0001 && Double(Int(log10($0).rounded())) == log10($0).rounded() && abs(log10($0) - log10($0).rounded()) < 1e-9 }
+      y0 = floor(log10(lo) * 4) / 4; y1 = ceil(log10(hi) * 4) / 4
+    } else {
+      let t = Ticks.linear(chart.yMin ?? (ys.min() ?? 0), chart.yMax ?? (ys.max() ?? 1))
+      yt = t; y0 = chart.yMin ?? t.first!; y1 = chart.yMax ?? t.last!
+    }
+    let yticks = logY ? yt : yt.filter { $0 >= y0 - 1e-12 && $0 <= y1 + 1e-12 }
     let bars = chart.kind == .bars
     let xs = ser.flatMap(\.x).filter { $0.isFinite && (!chart.logX || $0 > 0) }
     var xticks: [Double], x0: Double, x1: Double
@@ -135,7 +143,7 @@ struct Panel {
       if chart.kind == .scatter { let pad = (x1 - x0) * 0.04; x0 -= pad; x1 += pad }
     }
     let xlab = bars ? chart.categories : (chart.logX ? Ticks.logLabels(xticks) : Ticks.labels(xticks))
-    let ylab = Ticks.labels(yticks)
+    let ylab = logY ? Ticks.logLabels(yticks) : Ticks.labels(yticks)
     c.font(size: 8)
     let th = c.measure("0").height
     let ylw = ylab.map { c.measure($0).width }.max() ?? 0
@@ -166,16 +174,39 @@ struct Panel {
       let v = chart.logX && !bars ? log10(x) : x
       return plot.x + (v - x0) / (x1 - x0) * plot.w
     }
-    func py(_ y: Double) -> Double { plot.y + plot.h - (y - y0) / (y1 - y0) * plot.h }
+    func py(_ y: Double) -> Double {
+      let v = logY ? log10(max(y, 1e-300)) : y
+      return plot.y + plot.h - (v - y0) / (y1 - y0) * plot.h
+    }
     var legendRect: Rect? = nil
     if !named.isEmpty {
       var pts: [(Double, Double)] = []
       for s in ser { for (i, y) in s.y.enumerated() { pts.append((bars ? Double(i) : (i < s.x.count ? s.x[i] : 0), y)) } }
+      if bars {  // a bar covers everything from 0 to its top, across its category slot
+        for s in ser {
+          for (i, y) in s.y.enumerated() where y.isFinite {
+            for f in stride(from: 0.0, through: 1.0, by: 0.25) {
+              for dx in [-0.4, 0, 0.4] { pts.append((Double(i) + dx, y * f)) }
+            }
+          }
+        }
+      }
+      if let ref = chart.referenceY, !bars {  // keep the reference line and its label visible
+        for k in 0...20 {
+          let v = x0 + (x1 - x0) * Double(k) / 20
+          pts.append((chart.logX ? pow(10, v) : v, ref))
+        }
+      }
+      let labelled = chart.kind == .scatter && ser.contains { $0.labels != nil }
       let corners = [Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH), Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
                      Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
                      Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH)]
-      let scored = corners.map { box in (box, pts.filter { box.contains(px($0.0), py($0.1)) }.count) }.min { $0.1 < $1.1 }!
-      if named.count <= 6 && scored.1 == 0 && legW < plot.w * 0.6 && legH < plot.h * 0.7 { legendRect = scored.0 } else {
+      func bx(_ x: Double) -> Double { bars ? plot.x + (x - x0) / (x1 - x0) * plot.w : px(x) }
+      let scored = corners.map { box -> (Rect, Int) in
+        let grown = Rect(x: box.x - 6, y: box.y - 6, w: box.w + 12, h: box.h + 12)  // keep a gap to the data
+        return (box, pts.filter { grown.contains(bx($0.0), py($0.1)) }.count)
+      }.min { $0.1 < $1.1 }!
+      if !labelled && named.count <= 6 && scored.1 == 0 && legW < plot.w * 0.6 && legH < plot.h * 0.7 { legendRect = scored.0 } else {
         (plot, rotate) = layout(legendBelow: true)
         let h = belowHeight(plot.w), w = Double(legCols) * colW
         legendRect = Rect(x: plot.x + (plot.w - w) / 2, y: r.y + r.h - h - 2, w: w, h: h)
@@ -217,7 +248,7 @@ struct Panel {
     if let ref = chart.referenceY, let l = chart.referenceLabel {  // below the line near the top, else above
       c.font(size: 7.5); c.setColor((0.3, 0.3, 0.3))
       let y = py(ref), h = c.measure(l).height
-      c.text(l, x: plot.x + 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1)
+      c.text(l, x: plot.x + plot.w - 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1, anchor: (1, 0))
     }
     if let lr = legendRect { drawLegend(named.map { ($0.offset, $0.element) }, in: lr, columns: legendRect.map { Int(($0.w / colW).rounded()) } ?? 1, colW: colW) }
   }
@@ -256,28 +287,34 @@ struct Panel {
     let smax = allSizes.max() ?? 1
     var placed: [Rect] = []
     var points: [Rect] = []
+    var radius: [Int: Double] = [:]
     for (i, s) in chart.series.enumerated() {
       let col = colour(s, i)
-      for j in s.y.indices where s.x[j].isFinite && s.y[j].isFinite {
+      let order = s.y.indices.sorted { (s.sizes?[$0] ?? 0) > (s.sizes?[$1] ?? 0) }
+      for j in order where s.x[j].isFinite && s.y[j].isFinite {
         let rad = s.sizes.map { 3 + 13 * (max($0[j], 0) / smax).squareRoot() } ?? 3.2
         c.setColor(col, alpha: s.sizes == nil ? 1 : 0.55)
         if s.sizes == nil { marker(i, px(s.x[j]), py(s.y[j]), rad) } else { c.circle(px(s.x[j]), py(s.y[j]), rad) }
         c.fill()
         points.append(Rect(x: px(s.x[j]) - rad, y: py(s.y[j]) - rad, w: 2 * rad, h: 2 * rad))
+        radius[i * 100_000 + j] = rad
       }
     }
     c.font(size: 7.5); c.setColor((0.1, 0.1, 0.1))
-    for s in chart.series {
+    for (si, s) in chart.series.enumerated() {
       guard let labels = s.labels else { continue }
       for j in s.y.indices where j < labels.count && s.x[j].isFinite && s.y[j].isFinite {
         let (w, h) = c.measure(labels[j]), x = px(s.x[j]), y = py(s.y[j])
-        let options = [Rect(x: x + 5, y: y - h / 2, w: w, h: h), Rect(x: x - 5 - w, y: y - h / 2, w: w, h: h),
-                       Rect(x: x - w / 2, y: y - 5 - h, w: w, h: h), Rect(x: x - w / 2, y: y + 5, w: w, h: h),
-                       Rect(x: x + 5, y: y - h - 3, w: w, h: h), Rect(x: x - 5 - w, y: y + 3, w: w, h: h)]
+        let o = (radius[si * 100_000 + j] ?? 3) + 2
+        let options = [Rect(x: x + o, y: y - h / 2, w: w, h: h), Rect(x: x - o - w, y: y - h / 2, w: w, h: h),
+                       Rect(x: x - w / 2, y: y - o - h, w: w, h: h), Rect(x: x - w / 2, y: y + o, w: w, h: h),
+                       Rect(x: x + o * 0.7, y: y - h - o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y + o * 0.7, w: w, h: h),
+                       Rect(x: x + o * 0.7, y: y + o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y - h - o * 0.7, w: w, h: h),
+                       Rect(x: x - w / 2, y: y - o - 2 * h - 2, w: w, h: h), Rect(x: x - w / 2, y: y + o + h + 2, w: w, h: h)]
         let inside = options.filter { $0.x >= plot.x && $0.x + $0.w <= plot.x + plot.w && $0.y >= plot.y && $0.y + $0.h <= plot.y + plot.h }
         let best = (inside.isEmpty ? options : inside).min { a, b in
-          let ca = placed.filter(a.intersects).count * 10 + points.filter(a.intersects).count
-          let cb = placed.filter(b.intersects).count * 10 + points.filter(b.intersects).count
+          let ca = placed.filter(a.intersects).count * 10 + points.filter(a.intersects).count * 3
+          let cb = placed.filter(b.intersects).count * 10 + points.filter(b.intersects).count * 3
           return ca < cb
         }!
         placed.append(best)
