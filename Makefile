@@ -1,6 +1,6 @@
 # peftlab — the two commands a new user runs are `make paper-figures` and `make test`.
 SWIFT        ?= swift
-APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev libjpeg62-turbo-dev pkg-config fonts-dejavu-core poppler-utils
+APT_PACKAGES := libopenblas-dev libhdf5-dev libcairo2-dev zlib1g-dev libjpeg62-turbo-dev pkg-config fonts-dejavu-core poppler-utils slurmctld slurmd slurm-client munge
 PEFTLAB      := .build/release/peftlab
 THREADS      ?= $(shell nproc)
 # Kernels use AVX2 + FMA when this CPU has both (PEFTLAB_CPU=haswell; see
@@ -8,7 +8,7 @@ THREADS      ?= $(shell nproc)
 PEFTLAB_CPU  ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
 export PEFTLAB_CPU
 
-.PHONY: all deps build test paper-figures bench fixtures clean
+.PHONY: all deps build test paper-figures bench fixtures clean slurm
 
 all: build
 
@@ -25,8 +25,14 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# All tests, optimised (numeric tests are ~100x slower unoptimised).
-test: deps
+# A single-node Slurm on loopback (munge, slurmctld, slurmd; no accounting daemon).
+slurm: deps
+	@if [ "$$(id -u)" = 0 ]; then scripts/slurm-local.sh start; else sudo scripts/slurm-local.sh start; fi \
+	  || { echo "make: could not start Slurm (see /var/log/slurm/); the Slurm executor tests will fail"; true; }
+
+# All tests, optimised (numeric tests are ~100x slower unoptimised). The Slurm
+# executor's tests need a single-node Slurm on loopback (started here; root or sudo).
+test: deps slurm
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build --disable-swift-testing
 

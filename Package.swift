@@ -70,6 +70,8 @@ let package = Package(
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "Pipeline", "Plot", "TestSupport"]),
     .testTarget(name: "PlotTests", dependencies: ["Plot"]),
+    /// Needs a running single-node Slurm (make test starts one).
+    .testTarget(name: "SlurmTests", dependencies: ["TestSupport"]),
     .testTarget(name: "PEFTTests", dependencies: ["PEFT", "Training", "Model", "Kernels", "Data", "Pipeline", "TestSupport"]),
   ]
 )

@@ -40,6 +40,15 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Rerun the targets and everything downstream of them.") var forceDownstream = false
   @Flag(help: "List what would run and why; run nothing.") var dryRun = false
   @Flag(help: "After a failure, keep running stages that do not depend on it.") var keepGoing = false
+  @Option(help: "local (default) or slurm: submit each stage with sbatch (shared cache; re-attaches after a crash).")
+  var executor = "local"
+  @Option(help: "Slurm partition.") var slurmPartition: String?
+  @Option(help: "Slurm account.") var slurmAccount: String?
+  @Option(help: "Slurm: retries of a stage's own failures (exit ≠ 0, time limit, out of memory).") var slurmRetries = 0
+  @Option(help: "Slurm: retries of cluster failures (node failure, preemption, lost job).") var slurmClusterRetries = 2
+  @Option(help: "Slurm: seconds a job may be gone from the queue without an exit file before it counts as lost.")
+  var slurmLostGrace: Double = 30
+  @Flag(help: .hidden) var noLock = false
 
   func run() throws {
     let cancel = CancellationFlag(followsInterrupt: true)
@@ -52,6 +61,21 @@ struct RunCommand: ParsableCommand {
     o.forceDownstream = forceDownstream
     o.dryRun = dryRun
     o.keepGoing = keepGoing
+    o.writeLock = !noLock
+    switch executor {
+    case "local": break
+    case "slurm":
+      if let why = Slurm.available() { throw CLIError(message: "--executor slurm: \(why)") }
+      let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+      var so = SlurmOptions(command: exe)
+      so.partition = slurmPartition
+      so.account = slurmAccount
+      so.retries = slurmRetries
+      so.infraRetries = slurmClusterRetries
+      so.lostGrace = slurmLostGrace
+      o.slurm = so
+    default: throw CLIError(message: "--executor must be local or slurm")
+    }
     do {
       let summary = try reportingErrors { try runner.run(o) }
       if !summary.failed.isEmpty { throw ExitCode(1) }
@@ -89,6 +113,13 @@ struct StatusCommand: ParsableCommand {
     }
     let counts = Dictionary(grouping: st, by: \.state).mapValues(\.count)
     print(StageStatus.State.allCasesInOrder.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", "))
+    if FileManager.default.fileExists(atPath: options.cacheDir + "/slurm/journal") {
+      let jobs = runner.slurmJobs()
+      if !jobs.isEmpty {
+        print("Slurm jobs:")
+        for j in jobs { print("  \(j.stage.padding(toLength: width, withPad: " ", startingAt: 0))  job \(j.job)  \(j.state.lowercased())") }
+      }
+    }
   }
 }
 

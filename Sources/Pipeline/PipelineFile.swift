@@ -29,6 +29,8 @@ public struct StageInstance: Sendable {
   public var params: [String: Value]
   public var needs: [String]
   public var line: Int
+  /// `resources:` for executors that schedule jobs (cpus, mem, time, gpus); not part of the key.
+  public var resources: [String: Value] = [:]
 }
 
 public struct Pipeline: Sendable {
@@ -203,8 +205,16 @@ extension Pipeline {
     // Stages in file order (by line) for stable, readable output.
     for (base, node) in stagesNode.orderedChildren {
       if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }
-      for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc"].contains(k) {
-        throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc)")
+      for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc", "resources"].contains(k) {
+        throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc, resources)")
+      }
+      var resources: [String: Value] = [:]
+      if let r = node.children["resources"] {
+        guard let o = r.value.object else { throw fail(r.line, base, "'resources' must be a mapping (cpus, mem, time, gpus)") }
+        for k in o.keys where !["cpus", "mem", "time", "gpus"].contains(k) {
+          throw fail(r.line, base, "unknown resource '\(k)' (cpus, mem, time, gpus)")
+        }
+        resources = o
       }
       guard let kindName = node.children["kind"]?.value.string else { throw fail(node.line, base, "missing 'kind'") }
       guard let kind = registry.kinds[kindName] else {
@@ -254,7 +264,8 @@ extension Pipeline {
         byName[name] = instances.count
         instancesOfBase[base, default: []].append(name)
         pendingNeeds.append((instances.count, needs))
-        instances.append(StageInstance(name: name, base: base, kind: kindName, params: params, needs: [], line: node.line))
+        instances.append(StageInstance(name: name, base: base, kind: kindName, params: params, needs: [], line: node.line,
+                                       resources: resources))
       }
     }
     for key in overrides.keys where registry.kinds[key] == nil && instancesOfBase[key] == nil && byName[key] == nil {

@@ -14,6 +14,10 @@ public struct RunOptions: Sendable {
   public var forceDownstream = false
   public var dryRun = false
   public var keepGoing = false
+  /// Submit stages to Slurm instead of running them here.
+  public var slurm: SlurmOptions?
+  /// Leave the lock file alone (a stage run inside a Slurm job).
+  public var writeLock = true
   public init() {}
 }
 
@@ -123,6 +127,7 @@ public final class Runner: @unchecked Sendable {
     let results = ResultQueue()
     var announcedCancel = false
     reporter.start(total: order.count, dryRun: o.dryRun)
+    let monitor = o.slurm.map { SlurmMonitor(options: $0) }
 
     func finished(_ name: String) -> Bool { summary.outcomes[name] != nil }
     while !pending.isEmpty || !running.isEmpty {
@@ -131,7 +136,7 @@ public final class Runner: @unchecked Sendable {
       var i = 0
       while i < pending.count && !cancel.isSet {
         let s = pipeline.stage(pending[i])!
-        if running.count >= max(1, o.jobs) && !o.dryRun { break }
+        if running.count >= max(1, o.slurm == nil ? o.jobs : max(o.jobs, 64)) && !o.dryRun { break }
         if let bad = s.needs.first(where: { if case .failed = summary.outcomes[$0] { return true }; if case .skipped = summary.outcomes[$0] { return true }; return false }) {
           summary.outcomes[s.name] = .skipped("needs '\(bad)', which failed")
           reporter.event(s.name, .skipped("needs '\(bad)', which failed"))
@@ -161,8 +166,12 @@ public final class Runner: @unchecked Sendable {
         let force = forced.contains(s.name)
         // A dedicated thread per running stage: stages run for minutes and
         // must not occupy the Dispatch pool that the kernels and timers use.
+        let slurm = o.slurm
         let thread = Thread { [self] in
-          results.push(s.name, Result { try execute(s, comp, inputs: inputs, force: force) })
+          results.push(s.name, Result {
+            if let slurm, let monitor { return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor) }
+            return try execute(s, comp, inputs: inputs, force: force)
+          })
         }
         thread.stackSize = 16 << 20
         thread.start()
@@ -207,7 +216,7 @@ public final class Runner: @unchecked Sendable {
     precondition(pending.isEmpty, "runner left stages pending: \(pending)")
     reporter.finish(summary)
     cache.hasher.save()
-    if !o.dryRun { try writeLockFile(records) }
+    if !o.dryRun && o.writeLock { try writeLockFile(records) }
     if cancel.isSet { throw PipelineError.cancelled }
     return summary
   }

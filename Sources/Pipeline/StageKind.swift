@@ -64,10 +64,13 @@ public protocol StageKind: Sendable {
   /// enter the cache key), e.g. a script or dataset files.
   func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String]
   func run(_ context: StageContext) throws
+  /// What a Slurm job of this kind asks for unless the stage's `resources:` says otherwise.
+  var defaultResources: Resources { get }
 }
 
 extension StageKind {
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] { [:] }
+  public var defaultResources: Resources { Resources() }
 }
 
 /// The kinds a runner knows.
