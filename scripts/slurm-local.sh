@@ -44,18 +44,26 @@ InactiveLimit=0
 NodeName=${H} NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 )) State=UNKNOWN
 PartitionName=debug Nodes=${H} Default=YES MaxTime=INFINITE State=UP
 CONF
-  pgrep -x slurmctld >/dev/null || slurmctld
-  pgrep -x slurmd >/dev/null || slurmd
+  # (Re)start what does not answer; a daemon still shutting down is waited for.
+  if ! timeout 5 scontrol ping 2>/dev/null | grep -q UP; then
+    pkill -x slurmctld 2>/dev/null || true
+    for _ in $(seq 1 20); do pgrep -x slurmctld >/dev/null || break; sleep 0.5; done
+    slurmctld
+  fi
+  if ! pgrep -x slurmd >/dev/null; then slurmd; fi
   for _ in $(seq 1 30); do
-    if sinfo -h -o '%T' 2>/dev/null | grep -qE 'idle|mixed|allocated'; then echo "$H"; return 0; fi
-    scontrol update nodename="$H" state=resume >/dev/null 2>&1 || true
+    if timeout 5 sinfo -h -o '%T' 2>/dev/null | grep -qE 'idle|mixed|allocated'; then echo "$H"; return 0; fi
+    timeout 5 scontrol update nodename="$H" state=resume >/dev/null 2>&1 || true
     sleep 1
   done
   echo "slurm-local: the node did not come up; see /var/log/slurm/*.log" >&2
   sinfo >&2 || true
   return 1
 }
-stop() { pkill -x slurmd || true; pkill -x slurmctld || true; }
+stop() {
+  pkill -x slurmd || true; pkill -x slurmctld || true
+  for _ in $(seq 1 20); do { pgrep -x slurmctld || pgrep -x slurmd; } >/dev/null || break; sleep 0.5; done
+}
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
