@@ -70,6 +70,8 @@ func pretrainedModel(_ ctx: StageContext) throws -> ViT {
 
 public struct FPTPreloadStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "fpt-preload"
   public let version = 1
   public var parameters: [ParameterSpec] {
@@ -132,6 +134,8 @@ public struct FPTPreloadStageKind: StageKind {
 
 public struct PEFTStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "peft"
   public let version = 2
   public var parameters: [ParameterSpec] {

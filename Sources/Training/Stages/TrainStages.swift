@@ -15,6 +15,8 @@ import Pipeline
 
 public struct PretrainStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "pretrain"
   public let version = 1
   public var parameters: [ParameterSpec] {
@@ -87,6 +89,8 @@ public struct ImportStageKind: StageKind {
 
 public struct FinetuneStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "finetune"
   public let version = 1
   public var parameters: [ParameterSpec] {

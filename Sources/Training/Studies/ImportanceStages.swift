@@ -54,6 +54,8 @@ func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, 
 
 public struct ImportanceStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "importance"
   public let version = 1
   public var parameters: [ParameterSpec] {
@@ -112,6 +114,8 @@ public struct ImportanceStageKind: StageKind {
 
 public struct SHPEFTStageKind: StageKind {
   public init() {}
+  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
+  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "shpeft"
   public let version = 1
   public var parameters: [ParameterSpec] {
