@@ -74,7 +74,7 @@ public final class FusionModules: TrainableModules {
   private var qIn = FloatBuffer(count: 0), mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0)
   private var q = FloatBuffer(count: 0), probs = FloatBuffer(count: 0), res = FloatBuffer(count: 0)
   private var fused = FloatBuffer(count: 0), dFused = FloatBuffer(count: 0)
-  private var scratch = FloatBuffer(count: 0)
+  private var scratch = FloatBuffer(count: 0), attnScratch = FloatBuffer(count: 0), lnScratch = FloatBuffer(count: 0)
 
   public init(plan p: SideTuningPlan, seed: UInt64) {
     plan = p
@@ -107,13 +107,15 @@ public final class FusionModules: TrainableModules {
   public func anchors(_ L: ViTLayout) -> [Int] { (0..<plan.side.depth).map { L.tokenAnchor(layer: $0) } }
   public func hooks(_ site: HookSite, layer: Int) -> Bool { false }
   public var activationBytes: Int {
-    (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count + scratch.count) * 4
+    (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count + scratch.count
+      + attnScratch.count + lnScratch.count) * 4
   }
 
   public func activationCount(batch B: Int, tokens T: Int) -> Int {
     let p = plan, P = p.prompts, D = p.frozen.width, Ls = p.side.depth, H = p.frozen.heads, S = p.keptTokens
     return Ls * P * p.promptDim + 2 * Ls * P + Ls * P * D + Ls * B * H * P * S + Ls * B * P * D
       + 2 * Ls * B * P * p.side.width + max(P * S, B * P * D) + P * D + P * p.promptDim
+      + P * S + LayerNorm.scratchCount(N: P, C: p.promptDim)
   }
 
   public func beginForward(batch b: Int, tokens T: Int) {
@@ -129,6 +131,8 @@ public final class FusionModules: TrainableModules {
     ensure(&fused, Ls * B * P * p.side.width)
     ensure(&dFused, Ls * B * P * p.side.width)
     ensure(&scratch, max(P * S, B * P * D) + P * D + P * p.promptDim)
+    ensure(&attnScratch, P * S)
+    ensure(&lnScratch, LayerNorm.scratchCount(N: P, C: p.promptDim))
     for l in 0..<Ls { fuse(layer: l) }
   }
 
@@ -145,15 +149,10 @@ public final class FusionModules: TrainableModules {
       qi.update(from: prompts, count: P * dp)
       Linear.forward(out: ql, inp: qi, weight: store.p(inW!), bias: store.p(inB!), N: P, C: dp, OC: D)
     }
-    // This layer's K/V for the batch: (B, H, S, hd) contiguous.
-    let K = gatherKV(keys!, layer: l), V = gatherKV(values!, layer: l)
-    let r = res.pointer + l * B * P * D
-    K.withUnsafeBufferPointer { kp in
-      V.withUnsafeBufferPointer { vp in
-        CrossAttention.forward(out: r, probs: probs.pointer + l * B * H * P * S, q: ql, k: kp.baseAddress!,
-                               v: vp.baseAddress!, B: B, P: P, S: S, D: D, H: H)
-      }
-    }
+    // This layer's K/V: a slice of each image's (L_S, H, S, hd) block; no copy.
+    let r = res.pointer + l * B * P * D, per = p.kvCount / p.side.depth
+    CrossAttention.forward(out: r, probs: probs.pointer + l * B * H * P * S, q: ql, k: keys! + l * per,
+                           v: values! + l * per, B: B, P: P, S: S, D: D, H: H, kvStride: p.kvCount)
     let f = fused.pointer + l * B * P * ds
     if p.plus {  // f = W_out(ctx + p)
       for b in 0..<B { Vec.add(r + b * P * D, prompts, P * D) }
@@ -162,16 +161,6 @@ public final class FusionModules: TrainableModules {
       Linear.forward(out: f, inp: r, weight: store.p(outW), bias: store.p(outB), N: B * P, C: D, OC: ds)
       for b in 0..<B { Vec.add(f + b * P * ds, prompts, P * ds) }
     }
-  }
-
-  /// (B, L_S, H, k, hd) → layer l's (B, H, k, hd).
-  private func gatherKV(_ src: UnsafePointer<Float>, layer l: Int) -> [Float] {
-    let per = plan.kvCount / plan.side.depth
-    var out = [Float](repeating: 0, count: B * per)
-    out.withUnsafeMutableBufferPointer { o in
-      for b in 0..<B { (o.baseAddress! + b * per).update(from: src + (b * plan.side.depth + l) * per, count: per) }
-    }
-    return out
   }
 
   public func setTokens(layer: Int, x: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
@@ -204,17 +193,11 @@ public final class FusionModules: TrainableModules {
       for b in 0..<B { Vec.add(gPrompts, p.plus ? dres + b * P * D : df + b * P * ds, P * dp) }
       let dq = scratch.pointer + max(P * S, B * P * D)
       dq.update(repeating: 0, count: P * D)
-      let K = gatherKV(keys!, layer: l), V = gatherKV(values!, layer: l)
-      let attnScratch = FloatBuffer(count: P * S)
-      K.withUnsafeBufferPointer { kp in
-        V.withUnsafeBufferPointer { vp in
-          CrossAttention.backward(dq: dq, dout: dres, probs: probs.pointer + l * B * H * P * S, k: kp.baseAddress!,
-                                  v: vp.baseAddress!, B: B, P: P, S: S, D: D, H: H, scratch: attnScratch.pointer)
-        }
-      }
+      let per = p.kvCount / p.side.depth
+      CrossAttention.backward(dq: dq, dout: dres, probs: probs.pointer + l * B * H * P * S, k: keys! + l * per,
+                              v: values! + l * per, B: B, P: P, S: S, D: D, H: H, scratch: attnScratch.pointer, kvStride: p.kvCount)
       let qi = qIn.pointer + l * P * dp
       if let lnW, let lnB {
-        let lnScratch = FloatBuffer(count: LayerNorm.scratchCount(N: P, C: dp))
         LayerNorm.backward(dinp: gPrompts, dweight: store.g(lnW), dbias: store.g(lnB), dout: dq,
                            inp: store.p(promptT) + l * P * dp, weight: store.p(lnW), mean: mean.pointer + l * P,
                            rstd: rstd.pointer + l * P, N: P, C: dp, scratch: lnScratch.pointer)

@@ -203,20 +203,18 @@ extension Runner {
         }
         try? fm.removeItem(atPath: journalPath(comp.key))
         return .done(hit, Date().timeIntervalSince(start))
-      case .failure(.stage(let why)):
-        stageFailures += 1
-        if stageFailures > o.retries || cancel.isSet {
+      case .failure(let f):
+        // Separate budgets: the stage's own failures and the cluster's.
+        let cluster: Bool, why: String
+        switch f { case .stage(let w): (cluster, why) = (false, w); case .cluster(let w): (cluster, why) = (true, w) }
+        if cluster { clusterFailures += 1 } else { stageFailures += 1 }
+        let (used, budget) = cluster ? (clusterFailures, o.infraRetries) : (stageFailures, o.retries)
+        if used > budget || cancel.isSet {
           try? fm.removeItem(atPath: journalPath(comp.key))
-          throw PipelineError.stageFailed(stage: s.name, message: "Slurm job \(job): \(why) (log: \(entry.dir)/slurm-\(job).log)")
+          throw PipelineError.stageFailed(stage: s.name, message: "Slurm job \(job): \(why) ("
+            + (cluster ? "cluster failure, \(budget) retries used" : "log: \(entry.dir)/slurm-\(job).log") + ")")
         }
-        reporter.note("'\(s.name)': Slurm job \(job) \(why); retrying (\(stageFailures)/\(o.retries))")
-      case .failure(.cluster(let why)):
-        clusterFailures += 1
-        if clusterFailures > o.infraRetries || cancel.isSet {
-          try? fm.removeItem(atPath: journalPath(comp.key))
-          throw PipelineError.stageFailed(stage: s.name, message: "Slurm job \(job): \(why) (cluster failure, \(o.infraRetries) retries used)")
-        }
-        reporter.note("'\(s.name)': Slurm job \(job) \(why) (cluster); resubmitting")
+        reporter.note("'\(s.name)': Slurm job \(job) \(why)\(cluster ? " (cluster)" : ""); resubmitting (\(used)/\(budget))")
       }
       attempt += 1
     }

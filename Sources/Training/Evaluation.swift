@@ -4,8 +4,11 @@ import Model
 
 public enum Evaluation {
   /// Runs `model` over `set` in batches; metrics from softmax probabilities.
+  /// `beforeBatch(start)` runs before each batch of images start..<start+n
+  /// (side tuning points its fusion modules at that batch's preloaded K/V).
   public static func evaluate(
-    _ model: ViT, on set: ImageSet, batch: Int = 64, modules: (any ModelModules)? = nil
+    _ model: ViT, on set: ImageSet, batch: Int = 64, modules: (any ModelModules)? = nil,
+    beforeBatch: (Int) -> Void = { _ in }
   ) -> ClassificationMetrics {
     let K = model.config.numClasses
     var scores: [Float] = []
@@ -18,6 +21,7 @@ public enum Evaluation {
       let n = min(batch, set.count - start)
       if n != acts.batch { acts = Activations(config: model.config, batch: n, modules: modules) }
       set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
+      beforeBatch(start)
       imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
       let l = labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }
       lossSum += Double(l) * Double(n)

@@ -100,13 +100,7 @@ final class SlurmExecutorTests: XCTestCase {
           kind: shell
           params: {cmd: 'sleep 120'}
       """)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: peftlabBinary())
-    p.arguments = ["run", "--pipeline", "Pipelines/p.yaml", "--executor", "slurm"]
-    p.currentDirectoryURL = URL(fileURLWithPath: root)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startRun(root)
     let job = try waitForJob(root)
     kill(p.processIdentifier, SIGINT)
     p.waitUntilExit()
@@ -124,13 +118,7 @@ final class SlurmExecutorTests: XCTestCase {
           kind: shell
           params: {cmd: 'sleep 10; echo \(UInt32.random(in: 0...UInt32.max)) > "$OUT/x.txt"', outs: [x.txt]}
       """)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: peftlabBinary())
-    p.arguments = ["run", "--pipeline", "Pipelines/p.yaml", "--executor", "slurm"]
-    p.currentDirectoryURL = URL(fileURLWithPath: root)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startRun(root)
     let job = try waitForJob(root)
     kill(p.processIdentifier, SIGKILL)
     p.waitUntilExit()
@@ -142,6 +130,18 @@ final class SlurmExecutorTests: XCTestCase {
     XCTAssertFalse(r.output.contains("submitted Slurm job"), "no second submission:\n" + r.output)
     let name = squeue(["-j", job, "-o", "%j"]).trimmingCharacters(in: .whitespacesAndNewlines)
     XCTAssertEqual(squeue(["-n", name, "-o", "%i"]).split(separator: "\n").count, 1, "one job for the stage")
+  }
+
+  /// `peftlab run --executor slurm` in the background.
+  func startRun(_ root: String) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: peftlabBinary())
+    p.arguments = ["run", "--pipeline", "Pipelines/p.yaml", "--executor", "slurm"]
+    p.currentDirectoryURL = URL(fileURLWithPath: root)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
   }
 
   /// The job id the run journaled, once Slurm runs it.

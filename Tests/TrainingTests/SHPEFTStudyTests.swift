@@ -218,14 +218,22 @@ final class SHPEFTStudyTests: XCTestCase {
   }
 }
 
+/// A project with shrunken synthetic datasets and copies of the shipped pipeline (and report) files.
+func shippedSmokeProject(_ tag: String, pipelines: [String], reports: [String] = []) throws -> String {
+  let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40), tag: tag)
+  let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+  let fm = FileManager.default
+  try fm.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
+  for f in pipelines { try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f) }
+  if !reports.isEmpty { try fm.createDirectory(atPath: root + "/Reports", withIntermediateDirectories: true) }
+  for f in reports { try fm.copyItem(atPath: repo + "/Reports/" + f, toPath: root + "/Reports/" + f) }
+  return root
+}
+
 /// The shipped study pipeline, `smoke` profile, end to end on shrunken datasets.
 final class SHPEFTPipelineTests: XCTestCase {
   func testSmokeProfileRunsEveryStageThenIsCached() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
-                                                 tag: "shpeft-smoke")
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    try FileManager.default.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
-    try FileManager.default.copyItem(atPath: repo + "/Pipelines/sh-peft.yaml", toPath: root + "/Pipelines/sh-peft.yaml")
+    let root = try shippedSmokeProject("shpeft-smoke", pipelines: ["sh-peft.yaml"])
     let first = try runPeftlab(["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
     XCTAssertTrue(first.output.contains("35 ran, 0 cached, 0 failed"), first.output)
@@ -251,11 +259,7 @@ final class SHPEFTPipelineTests: XCTestCase {
 /// The shipped method sweep, `smoke` profile: every method, the FPT preloads, the ablations, the table.
 final class SweepPipelineTests: XCTestCase {
   func testSmokeSweepRunsEveryMethodThenIsCached() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
-                                                 tag: "sweep-smoke")
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    try FileManager.default.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
-    try FileManager.default.copyItem(atPath: repo + "/Pipelines/sweep.yaml", toPath: root + "/Pipelines/sweep.yaml")
+    let root = try shippedSmokeProject("sweep-smoke", pipelines: ["sweep.yaml"])
     let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
     XCTAssertTrue(first.output.contains("89 ran, 3 cached, 0 failed"), first.output)
@@ -299,16 +303,9 @@ final class MethodsCommandTests: XCTestCase {
 /// `make paper-figures` in miniature: the whole paper DAG (smoke profile) and the report.
 final class PaperFiguresEndToEndTests: XCTestCase {
   func testSmokeProfileWritesEveryFigureOfTheReport() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40),
-                                                 tag: "paper-figures")
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     let fm = FileManager.default
-    try fm.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
-    for f in ["sh-peft.yaml", "sweep.yaml", "figures.yaml"] {
-      try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f)
-    }
-    try fm.createDirectory(atPath: root + "/Reports", withIntermediateDirectories: true)
-    for f in ["report.yaml", "published.yaml"] { try fm.copyItem(atPath: repo + "/Reports/" + f, toPath: root + "/Reports/" + f) }
+    let root = try shippedSmokeProject("paper-figures", pipelines: ["sh-peft.yaml", "sweep.yaml", "figures.yaml"],
+                                       reports: ["report.yaml", "published.yaml"])
     let r = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(r.status, 0, r.output)
     // every figure listed in Reports/report.yaml is in the report

@@ -40,13 +40,7 @@ enum SideTuningRun {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
     }
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, data.train.count)
-    let wd = Float(p["weight_decay"]?.double ?? 0)
-    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
-      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
-      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
-    let clip = p["clip"]?.double ?? 0
-    let cfg = TrainConfig(optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
-                          batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+    let cfg = RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
     let prep = Preprocessor(size: plan.side.imageSize, normalization: data.normalization,
                             augmentation: p["augment"]?.bool == false ? nil : Augmentation())
@@ -108,30 +102,18 @@ enum SideTuningRun {
     try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
   }
 
-  static func evaluate(_ side: ViT, fusion: FusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int, batch: Int = 64)
+  /// Side model metrics on a split: each batch's K/V are the preloaded rows of its images.
+  static func evaluate(_ side: ViT, fusion: FusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int)
     -> ClassificationMetrics
   {
-    let K = side.config.numClasses
-    var scores: [Float] = [], lossSum = 0.0
-    var imgs: [Float] = [], labs: [Int32] = []
-    var acts = Activations(config: side.config, batch: min(batch, set.count), modules: fusion)
-    var s = 0
-    while s < set.count {
-      let n = min(batch, set.count - s)
-      if n != acts.batch { acts = Activations(config: side.config, batch: n, modules: fusion) }
-      set.gather(Array(s..<(s + n))[...], images: &imgs, labels: &labs)
-      keys.withUnsafeBufferPointer { kp in
-        values.withUnsafeBufferPointer { vp in
-          fusion.keys = kp.baseAddress! + s * per
-          fusion.values = vp.baseAddress! + s * per
-          side.forward(images: imgs, acts: acts)
+    defer { fusion.keys = nil; fusion.values = nil }
+    return keys.withUnsafeBufferPointer { kp in
+      values.withUnsafeBufferPointer { vp in
+        Evaluation.evaluate(side, on: set, modules: fusion) { start in
+          fusion.keys = kp.baseAddress! + start * per
+          fusion.values = vp.baseAddress! + start * per
         }
       }
-      lossSum += Double(labs.withUnsafeBufferPointer { side.loss(acts: acts, targets: $0.baseAddress!) }) * Double(n)
-      scores.append(contentsOf: acts.probsArray)
-      s += n
     }
-    fusion.keys = nil; fusion.values = nil
-    return Metrics.all(scores: scores, labels: set.labels.map(Int.init), classes: K, loss: lossSum / Double(set.count))
   }
 }

@@ -44,6 +44,18 @@ enum RecipeParams {
     return m
   }
 
+  /// Optimizer, cosine schedule and clipping from the recipe parameters.
+  static func trainConfig(_ p: [String: Value], steps: Int, batch: Int) -> TrainConfig {
+    let wd = Float(p["weight_decay"]?.double ?? 0)
+    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
+      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
+      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
+    let clip = p["clip"]?.double ?? 0
+    return TrainConfig(
+      optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
+      batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+  }
+
   static func datasetHash(_ p: [String: Value], root: String, hasher: FileHasher) throws -> [String: String] {
     let m = try dataset(p, root: root)
     return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)]
@@ -51,7 +63,6 @@ enum RecipeParams {
 }
 
 enum TrainingRecipe {
-  /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).
   static func run(_ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
@@ -63,14 +74,7 @@ enum TrainingRecipe {
     let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
                            augmentation: p["augment"]?.bool == false ? nil : Augmentation())
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
-    let wd = Float(p["weight_decay"]?.double ?? 0)
-    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
-      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
-      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
-    let clip = p["clip"]?.double ?? 0
-    let cfg = TrainConfig(
-      optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
-      batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+    let cfg = RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let sel = selection(model.layout)
     let trainer = Trainer(model: model, selection: sel, config: cfg, modules: modules)
     var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))

@@ -41,11 +41,7 @@ enum MaskParams {
 
 /// The pretrained model (the one needed stage with model.h5, other than `except`) with the task's head.
 func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, model: ViT) {
-  let models = ctx.inputs(with: "model.h5")
-  guard models.count == 1 else {
-    throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
-  }
-  let base = try Checkpoint.load(models[0].dir + "/model.h5")
+  let base = try pretrainedModel(ctx)
   guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
     throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
   }
