@@ -7,6 +7,12 @@ THREADS      ?= $(shell nproc)
 # Package.swift); set PEFTLAB_CPU= (empty) for a portable baseline build.
 PEFTLAB_CPU  ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
 export PEFTLAB_CPU
+# OpenBLAS 0.3.21 does not recognise some virtualised Xeons ("Intel(R) Xeon(R) Processor") and falls
+# back to its Prescott (SSE3) kernels: sgemm-bound training runs 2.6x slower (BENCHMARKS.md). Where
+# the CPU has AVX2 + FMA and the environment names no core type, ask for the Haswell kernels; an
+# OPENBLAS_CORETYPE already set (e.g. where newer kernels are known to misbehave) is kept.
+OPENBLAS_CORETYPE ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo Haswell)
+export OPENBLAS_CORETYPE
 
 .PHONY: all deps build test paper-figures bench fixtures clean slurm
 

@@ -66,6 +66,8 @@ public enum DatasetCheck {
   public static func contentHash(_ m: DatasetManifest, root: String, hasher: FileHasher) throws -> String {
     var h = SHA256Hasher()
     h.update(m.text)
+    // A generated set is its manifest and the generator's code: a changed generator is a changed dataset.
+    if m.source == .synthetic { h.update("\u{0}synthetic-generator-v\(SyntheticGenerator.version)") }
     if let p = m.dataPath(root: root) {
       var isDir: ObjCBool = false
       guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
@@ -86,9 +88,10 @@ public enum DatasetCheck {
     return h.finalize()
   }
 
-  /// A grid of up to `perClass` thumbnails per class (rows = classes) as a PNG.
-  public static func thumbnailGrid(_ d: RawImages, classes: Int, perClass: Int = 8, to path: String) throws {
-    let pad = 2, cell = max(d.height, 16)
+  /// A grid of up to `perClass` thumbnails per class (rows = the first `maxRows` classes) as a PNG.
+  public static func thumbnailGrid(_ d: RawImages, classes allClasses: Int, perClass: Int = 8, maxRows: Int = 24,
+                                   to path: String) throws {
+    let pad = 2, cell = max(d.height, 16), classes = min(allClasses, maxRows)
     let W = perClass * (cell + pad) + pad, H = classes * (cell + pad) + pad
     var px = [UInt8](repeating: 255, count: W * H * 3)
     var filled = [Int](repeating: 0, count: classes)

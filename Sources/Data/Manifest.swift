@@ -69,7 +69,18 @@ public struct DatasetManifest: Sendable, Equatable {
     guard let source = Source(rawValue: try str("source")) else {
       throw bad("source must be one of \(Source.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    guard let classes = (y["classes"] as? [Any])?.map({ "\($0)" }), !classes.isEmpty else { throw bad("missing 'classes' (a list)") }
+    let classes: [String]
+    if let spec = y["classes"] as? [String: Any] {  // {count: 512, prefix: recipe-}: generated names
+      guard let n = spec["count"] as? Int, n > 0, n <= 100_000 else { throw bad("classes.count must be an integer in 1...100000") }
+      let prefix = spec["prefix"].map { "\($0)" } ?? "class-"
+      let digits = String(n - 1).count
+      classes = (0..<n).map { prefix + String(repeating: "0", count: digits - String($0).count) + String($0) }
+    } else {
+      guard let list = (y["classes"] as? [Any])?.map({ "\($0)" }), !list.isEmpty else {
+        throw bad("missing 'classes' (a list, or {count: N, prefix: P})")
+      }
+      classes = list
+    }
     if task == .binary && classes.count != 2 { throw bad("a binary task has 2 classes, not \(classes.count)") }
     let loc = y["location"] as? [String: Any] ?? [:]
     let sum = y["checksum"] as? [String: Any] ?? [:]

@@ -111,5 +111,36 @@ struct Sketch {
     }
   }
 
+  /// Mean of each channel.
+  var meanColour: [Float] {
+    var m = [Float](repeating: 0, count: channels)
+    for i in 0..<(size * size) { for c in 0..<channels { m[c] += px[i * channels + c] } }
+    return m.map { $0 / Float(size * size) }
+  }
+
+  /// The same picture with 3 channels (grey replicated).
+  var rgb: Sketch {
+    if channels == 3 { return self }
+    var s = Sketch(size: size, channels: 3, fill: [0, 0, 0])
+    for i in 0..<(size * size) { for c in 0..<3 { s.px[i * 3 + c] = px[i * channels] } }
+    return s
+  }
+
+  /// Stripes of `period` (image units) at `angle` inside a soft disc of radius `r` around (cx, cy).
+  mutating func texture(_ cx: Double, _ cy: Double, _ r: Double, period: Double, angle: Double, color: [Float], alpha: Float) {
+    let s = Double(size), ca = cos(angle), sa = sin(angle)
+    for y in 0..<size {
+      for x in 0..<size {
+        let dx = (Double(x) + 0.5) / s - cx, dy = (Double(y) + 0.5) / s - cy
+        let d = (dx * dx + dy * dy).squareRoot() / r
+        guard d < 1.2 else { continue }
+        let wave = 0.5 + 0.5 * sin(2 * .pi * (dx * ca + dy * sa) / period)
+        let w = Float(wave * min(1, max(0, (1.2 - d) / 0.4))) * alpha
+        let p = (y * size + x) * channels
+        for c in 0..<channels { px[p + c] = px[p + c] * (1 - w) + color[min(c, color.count - 1)] * w }
+      }
+    }
+  }
+
   var bytes: [UInt8] { px.map { UInt8(min(255, max(0, ($0 * 255).rounded()))) } }
 }

@@ -10,7 +10,9 @@
 //   xray       (pediatric CXR)  normal | bacterial | viral
 //   oct        (retinal OCT)    cnv | dme | drusen | normal
 //   endoscopy  (LIMUC-like)     mayo 0 | 1 | 2 | 3
-//   upstream   40 classes: 5 shapes × 4 textures × 2 colour schemes
+//   upstream   61 findings (10 motif kinds × 2 polarities × 3 shapes, and none),
+//              each drawn on any scene with every other attribute random
+//              (SyntheticVocabulary.swift; manifest: `classes: {count: 61, prefix: finding-}`)
 //===----------------------------------------------------------------------===//
 import Dispatch
 import Foundation
@@ -27,9 +29,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     case .xray: return ["normal", "bacterial", "viral"]
     case .oct: return ["cnv", "dme", "drusen", "normal"]
     case .endoscopy: return ["mayo 0", "mayo 1", "mayo 2", "mayo 3"]
-    case .upstream:
-      return ["circle", "square", "triangle", "ring", "cross"].flatMap { s in
-        ["plain", "stripes", "dots", "checks"].flatMap { t in ["warm", "cool"].map { "\(s)-\(t)-\($0)" } } }
+    case .upstream: return []  // as many recipes as the manifest asks for (UpstreamRecipe)
     }
   }
 
@@ -40,15 +40,23 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     }
   }
 
-  /// Renders one image of class `label` at `size` px.
+  /// Renders one image of class `label` at `size` px; the scene comes from the shared vocabulary
+  /// (SyntheticVocabulary.swift), the class-specific structures from here.
   func draw(_ label: Int, size: Int, cue: Double, rng: inout Xoshiro256) -> Sketch {
     func u(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.uniform() }
-    let cueF = Float(cue)
+    let scene: Scene
+    switch self {
+    case .pathology: scene = .pathology
+    case .ct: scene = .ct
+    case .ultrasound: scene = .ultrasound
+    case .xray: scene = .xray
+    case .oct: scene = .oct
+    case .endoscopy: scene = .endoscopy
+    case .upstream: preconditionFailure("upstream images come from UpstreamRecipe")
+    }
+    var (s, g) = scene.draw(size: size, rng: &rng)
     switch self {
     case .pathology:
-      var s = Sketch(size: size, channels: 3, fill: [0.93, 0.78, 0.86])
-      let stroma = Sketch.noise(size: size, cells: 4, octaves: 3, rng: &rng)
-      s.add(stroma, amount: 0.25)
       // glands: light lumens ringed by nuclei; the ring's regularity is the cue
       let glands = Int(u(2, 4))
       for _ in 0..<glands {
@@ -74,19 +82,8 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         s.ellipse(u(0, 1), u(0, 1), 0.018, 0.018 * (label == 3 ? 1 + 0.8 * cue : 1), angle: u(0, 3),
                   color: [0.4, 0.2, 0.55], alpha: 0.7)
       }
-      s.grain(0.03, rng: &rng)
-      return s
     case .ct:
-      var s = Sketch(size: size, channels: 1, fill: [0.05])
-      s.ellipse(0.5, 0.52, 0.46, 0.36, color: [0.55])  // body
-      let lx = 0.31 + u(-0.02, 0.02), rx = 0.69 + u(-0.02, 0.02)
-      s.ellipse(lx, 0.5, 0.15, 0.24, color: [0.12])  // lungs
-      s.ellipse(rx, 0.5, 0.15, 0.24, color: [0.12])
-      s.ellipse(0.5, 0.62, 0.07, 0.07, color: [0.7])  // heart/vessels
-      for _ in 0..<Int(u(3, 7)) {  // vessels in the lungs
-        let side = rng.uniform() < 0.5 ? lx : rx
-        s.ellipse(side + u(-0.08, 0.08), u(0.35, 0.65), 0.012, 0.012, color: [0.45], alpha: 0.8)
-      }
+      let (lx, rx) = g.lungs
       if label == 1 {  // ground-glass opacities: faint, peripheral, often bilateral
         for _ in 0..<Int(u(1, 4)) {
           let left = rng.uniform() < 0.5
@@ -96,12 +93,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       } else if rng.uniform() < 0.35 {  // non-covid: a small solid nodule sometimes
         s.ellipse(rng.uniform() < 0.5 ? lx : rx, u(0.35, 0.65), 0.02, 0.02, color: [0.5], alpha: 0.8)
       }
-      s.grain(0.05, rng: &rng)
-      return s
     case .ultrasound:
-      var s = Sketch(size: size, channels: 1, fill: [0.45])
-      s.add(Sketch.noise(size: size, cells: 3, octaves: 2, rng: &rng), amount: 0.3)
-      for k in 0..<3 { s.line(0, 0.15 + 0.08 * Double(k) + u(-0.02, 0.02), 1, 0.17 + 0.08 * Double(k), width: 0.02, color: [0.7], alpha: 0.5) }
       let cx = u(0.35, 0.65), cy = u(0.45, 0.7)
       if label == 1 {  // benign: oval, wider than tall, smooth margin
         s.ellipse(cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.2)
@@ -113,19 +105,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       } else if rng.uniform() < 0.5 {  // normal: a small cyst-like dark spot at times
         s.ellipse(cx, cy, 0.05, 0.04, color: [0.2], alpha: 0.6)
       }
-      s.grain(0.35, rng: &rng, multiplicative: true)  // speckle
-      s.blur()
-      return s
     case .xray:
-      var s = Sketch(size: size, channels: 1, fill: [0.75])
-      s.ellipse(0.32, 0.5, 0.15, 0.3, color: [0.25], soft: 0.4)  // lungs are dark on X-ray
-      s.ellipse(0.68, 0.5, 0.15, 0.3, color: [0.25], soft: 0.4)
-      s.ellipse(0.47, 0.62, 0.1, 0.12, color: [0.7], alpha: 0.9, soft: 0.4)  // heart
-      for k in 0..<5 {  // ribs
-        let y = 0.3 + 0.09 * Double(k)
-        s.line(0.15, y, 0.45, y + 0.04, width: 0.012, color: [0.55], alpha: 0.5)
-        s.line(0.55, y + 0.04, 0.85, y, width: 0.012, color: [0.55], alpha: 0.5)
-      }
       if label == 1 {  // bacterial: one dense focal (lobar) consolidation
         let left = rng.uniform() < 0.5
         s.ellipse(left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(min(1, 0.75 * cue)), soft: 0.5)
@@ -136,21 +116,8 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
                  alpha: Float(min(1, 0.45 * cue)))
         }
       }
-      s.grain(0.04, rng: &rng)
-      s.blur()
-      return s
     case .oct:
-      var s = Sketch(size: size, channels: 1, fill: [0.08])
-      let base = u(0.45, 0.55), dip = u(0.05, 0.09)
-      let layers: [(Double, Float, Double)] = [(-0.12, 0.55, 0.03), (-0.06, 0.35, 0.04), (0.0, 0.45, 0.03), (0.07, 0.9, 0.03)]
-      for (off, val, w) in layers {  // retinal layers with the foveal dip
-        for i in 0..<16 {
-          let x0 = Double(i) / 16, x1 = Double(i + 1) / 16
-          func yy(_ x: Double) -> Double { base + off + dip * exp(-pow((x - 0.5) / 0.12, 2)) * (off < 0.05 ? (off < -0.1 ? 1 : 0.5) : 0) }
-          s.line(x0, yy(x0), x1, yy(x1), width: w, color: [val], alpha: 0.9)
-        }
-      }
-      let rpe = base + 0.07
+      let base = g.retina, rpe = g.rpe
       switch label {
       case 0:  // CNV: a hyperreflective blob under the retina lifting the RPE, with fluid
         let cx = u(0.35, 0.65)
@@ -166,12 +133,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         }
       default: break
       }
-      s.grain(0.25, rng: &rng, multiplicative: true)
-      s.grain(0.03, rng: &rng)
-      return s
     case .endoscopy:
-      var s = Sketch(size: size, channels: 3, fill: [0.85, 0.45, 0.4])
-      s.add(Sketch.noise(size: size, cells: 3, octaves: 2, rng: &rng), amount: 0.2)
       let vessels = label == 0 ? 6 : (label == 1 ? Int(3 - 2 * cue + 1) : 0)
       for _ in 0..<max(0, vessels) {  // branching submucosal vessels, fading with severity
         var x = u(0, 1), y = u(0, 1)
@@ -193,41 +155,10 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         }
         s.ellipse(u(0.2, 0.8), u(0.2, 0.8), 0.05, 0.03, color: [0.4, 0.02, 0.05], alpha: Float(min(1, 0.7 * cue)))
       }
-      s.add(Sketch.noise(size: size, cells: 6, octaves: 1, rng: &rng), amount: 0.08)
-      s.grain(0.03, rng: &rng)
-      return s
-    case .upstream:
-      let shape = label / 8, texture = (label / 2) % 4, warm = label % 2 == 0
-      let bg: [Float] = [Float(u(0, 0.3)), Float(u(0, 0.3)), Float(u(0, 0.3))]
-      var s = Sketch(size: size, channels: 3, fill: bg)
-      let hue: [Float] = warm ? [Float(u(0.7, 1)), Float(u(0.3, 0.6)), Float(u(0, 0.2))]
-        : [Float(u(0, 0.2)), Float(u(0.4, 0.7)), Float(u(0.7, 1))]
-      let cx = u(0.35, 0.65), cy = u(0.35, 0.65), r = u(0.18, 0.3), ang = u(0, 6.3)
-      switch shape {
-      case 0: s.ellipse(cx, cy, r, r, color: hue)
-      case 1: for k in 0..<8 { s.line(cx - r, cy - r + Double(k) * r / 3.5, cx + r, cy - r + Double(k) * r / 3.5, width: r / 3.5, color: hue) }
-      case 2: for k in 0..<8 { let t = Double(k) / 7; s.line(cx - r * (1 - t), cy + r - 2 * r * t, cx + r * (1 - t), cy + r - 2 * r * t, width: r / 3.5, color: hue) }
-      case 3: s.ellipse(cx, cy, r, r, color: hue); s.ellipse(cx, cy, r * 0.55, r * 0.55, color: bg)
-      default:
-        s.line(cx - r * cos(ang), cy - r * sin(ang), cx + r * cos(ang), cy + r * sin(ang), width: r / 2.5, color: hue)
-        s.line(cx + r * sin(ang), cy - r * cos(ang), cx - r * sin(ang), cy + r * cos(ang), width: r / 2.5, color: hue)
-      }
-      let step = max(2, size / 8)
-      for y in 0..<size {  // texture over the whole image
-        for x in 0..<size {
-          let on: Bool
-          switch texture {
-          case 1: on = (x / step) % 2 == 0
-          case 2: on = (x % step) < step / 2 && (y % step) < step / 2
-          case 3: on = ((x / step) + (y / step)) % 2 == 0
-          default: on = false
-          }
-          if on { for c in 0..<3 { s.px[(y * size + x) * 3 + c] *= 0.75 } }
-        }
-      }
-      s.grain(0.04, rng: &rng)
-      return s
+    case .upstream: break
     }
+    scene.finish(&s, rng: &rng)
+    return s
   }
 }
 
@@ -235,12 +166,23 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
 ///   generator: {task: ultrasound, seed: 1, cue: 1.0, counts: {train: 1200, val: 170, test: 340},
 ///               class_weights: [0.17, 0.56, 0.27]}
 public enum SyntheticGenerator {
+  /// Bumped whenever a generator draws different images for the same manifest (it enters the
+  /// datasets' content hash, so cached decodes and every stage that used them are recomputed).
+  /// 2: the shared vocabulary (scenes + motifs) and the recipe-based upstream set.
+  public static let version = 2
+
+  /// Classes of the upstream set: every finding of the vocabulary (kind × polarity × shape) and "none".
+  public static var upstreamClassCount: Int { UpstreamRecipe.classCount }
+
+  /// What upstream class `c` is, in words (e.g. "dark rough blob").
+  public static func upstreamClassDescription(_ c: Int) -> String { UpstreamRecipe(classIndex: c).description }
+
   public static func task(_ m: DatasetManifest) throws -> SyntheticTask {
     guard let name = m.generator["task"]?.string, let t = SyntheticTask(rawValue: name) else {
       throw DataError.file(m.file, "generator.task must be one of \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    guard t.classes.count == m.classes.count else {
-      throw DataError.file(m.file, "generator '\(name)' has \(t.classes.count) classes, the manifest lists \(m.classes.count)")
+    guard t == .upstream || t.classes == m.classes else {
+      throw DataError.file(m.file, "generator '\(name)' has classes \(t.classes), the manifest lists \(m.classes)")
     }
     return t
   }
@@ -254,8 +196,13 @@ public enum SyntheticGenerator {
     }
     let seed = UInt64(m.generator["seed"]?.int ?? 0)
     let cue = m.generator["cue"]?.double ?? 1
-    let weights = m.generator["class_weights"]?.array?.compactMap(\.double) ?? Array(repeating: 1, count: t.classes.count)
-    guard weights.count == t.classes.count else { throw DataError.file(m.file, "generator.class_weights needs \(t.classes.count) numbers") }
+    let classCount = t == .upstream ? m.classes.count : t.classes.count
+    let weights = m.generator["class_weights"]?.array?.compactMap(\.double) ?? Array(repeating: 1, count: classCount)
+    guard weights.count == classCount else { throw DataError.file(m.file, "generator.class_weights needs \(classCount) numbers") }
+    if t == .upstream && classCount != UpstreamRecipe.classCount {
+      throw DataError.file(m.file, "the upstream generator has \(UpstreamRecipe.classCount) classes, the manifest lists \(classCount)")
+    }
+    let recipes = t == .upstream ? (0..<classCount).map { UpstreamRecipe(classIndex: $0) } : []
     let cumulative = weights.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + $1 / weights.reduce(0, +)) }
     let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
     let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t.rawValue.hashValueStable) ^ (splitCode << 56)
@@ -268,8 +215,9 @@ public enum SyntheticGenerator {
         DispatchQueue.concurrentPerform(iterations: count) { i in
           var rng = Xoshiro256(seed: stream ^ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
           let r = rng.uniform()
-          let label = cumulative.firstIndex { r < $0 } ?? t.classes.count - 1
-          let img = t.draw(label, size: size, cue: cue, rng: &rng).bytes
+          let label = cumulative.firstIndex { r < $0 } ?? classCount - 1
+          let img = t == .upstream ? recipes[label].draw(size: size, rng: &rng).bytes
+            : t.draw(label, size: size, cue: cue, rng: &rng).bytes
           for j in 0..<n { o[i * n + j] = img[j] }
           l[i] = label
         }

@@ -34,7 +34,7 @@ enum Builders {
     "sh-sparsity": sparsity, "sh-overlap": overlap, "sh-key-weights": keyWeights, "sh-fig4": shFig4,
     "sh-table4": shTable4, "sh-table5": shTable5, "sh-selection-time": selectionTime,
     "table1": table1, "fpt-fig1": fptFig1, "fpt-memory": fptMemory, "fpt-ablation": fptAblation, "fpt-fig7": fptFig7,
-    "paper-vs-peftlab": PaperComparison.build,
+    "paper-vs-peftlab": PaperComparison.build, "calibration": CalibrationFigure.build,
   ]
 
   // MARK: SH-PEFT Fig. 2 (left): W_ori ← ft@k%
@@ -181,6 +181,9 @@ enum Builders {
       guard f.count >= 5 else { continue }
       cell[f[0] + "|" + f[1]] = (Double(f[3]) ?? .nan, Double(f[4]) ?? .nan)
     }
+    // runs that predicted one class on the test split: the cell is marked "†n"
+    let collapsed = (s["collapsed_cells"] as? [String: Int]) ?? [:]
+    func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
     let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") } + ["avg F1", "avg AUC", "ratio %", "memory MiB", "PPE", "PME"]
     var vals: [[Double]] = [], rows: [[String]] = []
     for m in order {
@@ -188,13 +191,14 @@ enum Builders {
       var v = datasets.map { cell[m + "|" + $0]?.0 ?? .nan }
       v += [num(r["avg_f1"]), num(r["avg_auc"]), 100 * num(r["trainable_ratio"]), num(r["memory_mib"]), num(r["ppe_auc"]), num(r["pme_auc"])]
       vals.append(v)
-      rows.append([m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) } ?? "–" }
+      rows.append([m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–" }
                   + [pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]), pct(v[datasets.count + 3]),
                      pct(v[datasets.count + 4]), pct(v[datasets.count + 5])])
     }
     let lower: Set<Int> = [datasets.count + 2, datasets.count + 3]
     let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 })
-    var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)")
+    var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
+                    + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
     c.table = t
     return BuiltFigure(figure: Figure(name: "", title: "Table 1 (SH-PEFT and FPT+)", caption: "", panels: [c], width: 720,
                                       height: 70 + 17 * Double(rows.count)), table: t)

@@ -115,6 +115,9 @@ public final class Activations: @unchecked Sendable {
 
   /// Logits (B, K) of the last forward pass.
   public var logitsArray: [Float] { storage.array(logits..<(logits + batch * config.numClasses)) }
+  /// Class-token features after the final LayerNorm (B, D) of the last forward pass: what a linear
+  /// probe or a k-NN probe sees (before the SH-PEFT head's L2 normalisation).
+  public var featuresArray: [Float] { storage.array(normOut..<(normOut + batch * config.width)) }
   /// Softmax probabilities (B, K) of the last loss computation.
   public var probsArray: [Float] { storage.array(probs..<(probs + batch * config.numClasses)) }
 

@@ -34,6 +34,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Folder of manifests.") var manifests = "data-manifests"
   @Option(help: "Data root.") var dataRoot = "data"
   @Option(help: "Cache folder for decoded datasets.") var cacheDir = ".peftlab"
+  @Flag(inversion: .prefixedNo, help: "Augment training images (random resized crop, flip, colour jitter).") var augment = true
+  @Option(help: "Smallest area fraction of the random resized crop (1: no cropping).") var cropMin = 0.6
 
   func run() throws {
     threads.apply()
@@ -49,7 +51,9 @@ struct TrainCommand: ParsableCommand {
                                              hasher: FileHasher(memo: cacheDir + "/filehashes.json"))
         classes = m.classes.count
         let norm = Normalization.of(splits["train"]!)
-        let p = Preprocessor(size: cfg.imageSize, normalization: norm, augmentation: Augmentation())
+        guard cropMin > 0 && cropMin <= 1 else { throw CLIError(message: "--crop-min must be in (0, 1]") }
+        let p = Preprocessor(size: cfg.imageSize, normalization: norm,
+                             augmentation: augment ? Augmentation(cropScale: cropMin...1) : nil)
         (trainRaw, pre) = (splits["train"]!, p)
         train = p.imageSet(splits["train"]!)
         val = p.imageSet(splits["val"]!)

@@ -15,6 +15,19 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
   public var macroAUC: Double
   public var loss: Double?
   public var confusion: [[Int]]
+
+  /// Recall of each class (NaN for a class with no true sample): confusion[c][c] / Σ confusion[c].
+  public var recall: [Double] {
+    confusion.enumerated().map { c, row in
+      let n = row.reduce(0, +)
+      return n == 0 ? .nan : Double(row[c]) / Double(n)
+    }
+  }
+
+  /// Classes predicted at least once. 1 means the model collapsed onto one class.
+  public var predictedClasses: Int {
+    (0..<confusion.count).filter { p in confusion.contains { $0[p] > 0 } }.count
+  }
 }
 
 public enum Metrics {

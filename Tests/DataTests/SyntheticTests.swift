@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Pipeline
 import TestSupport
 import XCTest
 
@@ -47,6 +48,44 @@ final class SyntheticTests: XCTestCase {
         XCTAssertEqual(share, weights[c] / weights.reduce(0, +), accuracy: 0.07, "\(m.name) class \(c)")
       }
     }
+  }
+
+  func testUpstreamClassesAreTheVocabularysFindings() throws {
+    let up = try XCTUnwrap(try manifests().first { $0.name == "upstream-synth" })
+    XCTAssertEqual(up.classes.count, SyntheticGenerator.upstreamClassCount)
+    XCTAssertEqual(up.classes.first, "finding-00")
+    XCTAssertEqual(up.classes.last, "finding-\(SyntheticGenerator.upstreamClassCount - 1)")
+    let words = (0..<SyntheticGenerator.upstreamClassCount).map(SyntheticGenerator.upstreamClassDescription)
+    XCTAssertEqual(Set(words).count, words.count, "every upstream class is a different finding")
+    XCTAssertEqual(words.last, "no finding")
+    XCTAssertTrue(words.contains("dark rough shadowed") && words.contains("bright streaks"), "\(words)")
+    // every class occurs, roughly uniformly
+    let images = try SyntheticGenerator.generate(small(up, seed: 1, count: 900), split: "train")
+    XCTAssertEqual(Set(images.labels), Set(0..<up.classes.count))
+  }
+
+  func testDownstreamManifestsNameTheGeneratorsClasses() throws {
+    for m in try manifests() where m.name != "upstream-synth" {
+      let t = try SyntheticGenerator.task(m)
+      XCTAssertEqual(m.classes, t.classes, m.name)
+      XCTAssertNotEqual(t, .upstream, m.name)
+    }
+    // a manifest that lists other classes than its generator draws is an error naming the file
+    var bad = try XCTUnwrap(try manifests().first { $0.name == "busi-synth" })
+    bad.classes = ["normal", "malignant", "benign"]
+    XCTAssertThrowsError(try SyntheticGenerator.generate(small(bad, seed: 1), split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("busi-synth.yaml"), "\(e)")
+    }
+  }
+
+  func testTheGeneratorVersionIsPartOfTheContentHash() throws {
+    let m = try XCTUnwrap(try manifests().first { $0.name == "busi-synth" })
+    let h = try DatasetCheck.contentHash(m, root: "/nonexistent", hasher: FileHasher(memo: nil))
+    var edited = m
+    edited.text += "\n# a comment"
+    XCTAssertNotEqual(h, try DatasetCheck.contentHash(edited, root: "/nonexistent", hasher: FileHasher(memo: nil)))
+    XCTAssertEqual(h, try DatasetCheck.contentHash(m, root: "/nonexistent", hasher: FileHasher(memo: nil)))
+    XCTAssertGreaterThanOrEqual(SyntheticGenerator.version, 2)
   }
 
   func testShippedGroupsNameShippedManifests() throws {

@@ -304,7 +304,7 @@ final class MethodsCommandTests: XCTestCase {
 final class PaperFiguresEndToEndTests: XCTestCase {
   func testSmokeProfileWritesEveryFigureOfTheReport() throws {
     let fm = FileManager.default
-    let root = try shippedSmokeProject("paper-figures", pipelines: ["sh-peft.yaml", "sweep.yaml", "figures.yaml"],
+    let root = try shippedSmokeProject("paper-figures", pipelines: ["calibration.yaml", "sh-peft.yaml", "sweep.yaml", "figures.yaml"],
                                        reports: ["report.yaml", "published.yaml"])
     let r = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(r.status, 0, r.output)
@@ -314,7 +314,8 @@ final class PaperFiguresEndToEndTests: XCTestCase {
       let t = l.trimmingCharacters(in: .whitespaces)
       return t.hasPrefix("- stage: ") ? String(t.dropFirst(9)) : nil
     }
-    XCTAssertGreaterThanOrEqual(listed.count, 16)
+    XCTAssertGreaterThanOrEqual(listed.count, 17)
+    XCTAssertTrue(listed.contains("fig-calibration"), "the report has the calibration page")
     let index = try String(contentsOfFile: root + "/Reports/out/index.md", encoding: .utf8)
     for s in listed {
       XCTAssertTrue(index.contains("figures/\(s).png"), "index.md links \(s)")

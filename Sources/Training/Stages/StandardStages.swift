@@ -9,6 +9,6 @@ public enum StandardStages {
     StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
                    SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
                    PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
-                   StudySummaryStageKind()])
+                   StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind()])
   }
 }

@@ -11,7 +11,9 @@
 //                 against every other method over (dataset, seed) pairs:
 //                 mean difference, Cohen's d_z, two-sided sign-flip
 //                 permutation p (exact for n ≤ 16, else 20,000 seeded flips)
-//   table.md      the same, readable
+//                 runs that predicted a single class on the test split
+//                 (collapsed_runs; per cell in collapsed_cells)
+//   table.md      the same, readable; a collapsed cell is marked † n
 //===----------------------------------------------------------------------===//
 import Foundation
 import Model
@@ -20,13 +22,17 @@ import Pipeline
 public struct SweepSummaryStageKind: StageKind {
   public init() {}
   public let name = "sweep-summary"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
      ParameterSpec("title", default: .string("Table 1"))]
   }
 
-  struct Run { let method, dataset: String; let seed: Int; let f1, acc, auc, ratio, memory, seconds: Double }
+  struct Run {
+    let method, dataset: String; let seed: Int; let f1, acc, auc, ratio, memory, seconds: Double
+    /// The run predicted a single class on the test split (every other class's recall is 0).
+    let collapsed: Bool
+  }
 
   public func run(_ ctx: StageContext) throws {
     var runs: [Run] = []
@@ -41,7 +47,8 @@ public struct SweepSummaryStageKind: StageKind {
                       f1: 100 * ((test["macro_f1"] as? Double) ?? .nan), acc: 100 * ((test["accuracy"] as? Double) ?? .nan),
                       auc: 100 * ((test["macro_auc"] as? Double) ?? .nan),
                       ratio: (j["trainable_ratio"] as? Double) ?? trainable / total, memory: mem,
-                      seconds: (j["seconds"] as? Double) ?? .nan))
+                      seconds: (j["seconds"] as? Double) ?? .nan,
+                      collapsed: (test["predicted_classes"] as? Int).map { $0 <= 1 } ?? false))
     }
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
     let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()
@@ -62,7 +69,8 @@ public struct SweepSummaryStageKind: StageKind {
         let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
         f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
         csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576),\(mean(x.map(\.seconds)))\n"
-        cells.append(String(format: "%.1f±%.1f", f.0, f.1))
+        let k = x.filter(\.collapsed).count  // runs that predicted one class: marked, never hidden
+        cells.append(String(format: "%.1f±%.1f", f.0, f.1) + (k > 0 ? " †\(k)" : ""))
       }
       let r = mean(rs.map(\.ratio)), mem = mean(rs.map(\.memory)), memRatio = fullMem.isFinite ? mem / fullMem : .nan
       let (f1, auc) = (mean(f1s), mean(aucs))
@@ -74,6 +82,9 @@ public struct SweepSummaryStageKind: StageKind {
       md += "| \(m) | " + cells.joined(separator: " | ")
         + String(format: " | %.1f | %.1f | %.3g | %.1f | %.1f | %.1f |\n", f1, auc, 100 * r, mem / 1_048_576, ppe(auc), pme(auc))
     }
+    let collapsed = runs.filter(\.collapsed).map { "\($0.method)@\($0.dataset)@seed\($0.seed)" }
+    md += collapsed.isEmpty ? "\nNo run predicted a single class.\n"
+      : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): \(collapsed.joined(separator: ", ")).\n"
     var tests: [[String: Any]] = []
     let compare = (ctx.params["compare"]?.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     md += "\n## Paired tests over (dataset, seed) pairs (neither paper reports one)\n\n| method | vs | metric | n | mean diff | d_z | p |\n|---|---|---|---|---|---|---|\n"
@@ -96,6 +107,8 @@ public struct SweepSummaryStageKind: StageKind {
     try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
     try writeJSON(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
+                   "collapsed_runs": collapsed, "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }
+                     .mapValues(\.count),
                    "order": methods, "runs": runs.count], to: ctx.outputDir + "/summary.json")
     ctx.log("\(runs.count) runs, \(methods.count) methods, \(datasets.count) datasets")
   }

@@ -30,14 +30,27 @@ struct TaskData {
   }
 }
 
-/// Metrics of one evaluation as stored in JSON.
-func metricsJSON(_ e: ClassificationMetrics) -> [String: Double] {
-  ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan]
+/// Metrics of one evaluation as stored in JSON: accuracy, macro-F1, macro-AUC, loss, the recall of
+/// every class (null: no true sample) and how many classes were predicted at all (1 = collapsed).
+func metricsJSON(_ e: ClassificationMetrics) -> [String: Any] {
+  ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan,
+   "recall": e.recall.map { $0.isNaN ? NSNull() as Any : $0 as Any }, "predicted_classes": e.predictedClasses]
 }
 
-/// Writes `object` as pretty, key-sorted JSON.
+/// `object` with every non-finite number (NaN: no value, e.g. the loss of a k-NN probe) as JSON null.
+func jsonSafe(_ object: Any) -> Any {
+  switch object {
+  case let d as Double: return d.isFinite ? d : NSNull()
+  case let f as Float: return f.isFinite ? Double(f) : NSNull()
+  case let a as [Any]: return a.map(jsonSafe)
+  case let o as [String: Any]: return o.mapValues(jsonSafe)
+  default: return object
+  }
+}
+
+/// Writes `object` as pretty, key-sorted JSON (non-finite numbers as null).
 func writeJSON(_ object: Any, to path: String) throws {
-  let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+  let data = try JSONSerialization.data(withJSONObject: jsonSafe(object), options: [.prettyPrinted, .sortedKeys])
   try data.write(to: URL(fileURLWithPath: path))
 }
 

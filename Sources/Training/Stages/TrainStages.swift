@@ -95,7 +95,8 @@ public struct FinetuneStageKind: StageKind {
   public let version = 1
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")),
-                          ParameterSpec("mode", default: .string("full"), help: "full or linear-probe")]
+                          ParameterSpec("mode", default: .string("full"),
+                                        help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)")]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
@@ -110,9 +111,15 @@ public struct FinetuneStageKind: StageKind {
     guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
-    let model = try base.withNewHead(classes: m.classes.count, head: h, seed: UInt64(ctx.params["seed"]?.int ?? 0))
-    let probe = ctx.params["mode"]?.string == "linear-probe"
-    try TrainingRecipe.run(ctx, model: model, extra: ["mode": probe ? "linear-probe" : "full"]) { layout in
+    let mode = ctx.params["mode"]?.string ?? "full"
+    guard ["full", "linear-probe", "scratch"].contains(mode) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "mode must be full, linear-probe or scratch, not '\(mode)'")
+    }
+    let seed = UInt64(ctx.params["seed"]?.int ?? 0)
+    var model = try base.withNewHead(classes: m.classes.count, head: h, seed: seed)
+    if mode == "scratch" { model = try ViT(config: model.config, seed: seed) }
+    let probe = mode == "linear-probe"
+    try TrainingRecipe.run(ctx, model: model, extra: ["mode": mode]) { layout in
       probe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }
   }

@@ -33,6 +33,7 @@ enum RecipeParams {
     ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)"),
     ParameterSpec("seed", default: .int(0)),
     ParameterSpec("augment", default: .bool(true)),
+    ParameterSpec("crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)"),
     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data")),
   ]
 
@@ -71,8 +72,12 @@ enum TrainingRecipe {
     let c = model.config
     let data = try TaskData.load(ctx, size: c.imageSize)
     let m = data.manifest, train = data.train
+    let cropMin = p["crop_min"]?.double ?? 0.6
+    guard cropMin > 0 && cropMin <= 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
+    }
     let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
-                           augmentation: p["augment"]?.bool == false ? nil : Augmentation())
+                           augmentation: p["augment"]?.bool == false ? nil : Augmentation(cropScale: cropMin...1))
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
     let cfg = RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let sel = selection(model.layout)
@@ -95,7 +100,8 @@ enum TrainingRecipe {
     let mem = trainer.memory  // computed once (it sizes the backward buffers)
     var metrics: [String: Any] = [
       "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
-      "train_images": train.count, "seconds": seconds,
+      "train_images": train.count, "seconds": seconds, "lr": p["lr"]?.double ?? 0.001,
+      "optimizer": p["optimizer"]?.string ?? "sgd",
       "trainable_parameters": sel.trainableCount(model.layout) + (modules?.store.count ?? 0),
       "total_parameters": model.parameterCount + (modules?.store.count ?? 0),
       "backbone_parameters": WeightChanges.backboneCount(model.layout),

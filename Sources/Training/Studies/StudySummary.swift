@@ -69,7 +69,8 @@ struct StudyResults {
     let fm = FileManager.default
     if fm.fileExists(atPath: dir + "/metrics.json") {
       let m = try readJSON(dir + "/metrics.json")
-      guard let test = m["test"] as? [String: Double], let task = m["dataset"] as? String else { return }
+      guard let t = m["test"] as? [String: Any], let task = m["dataset"] as? String else { return }
+      let test = t.compactMapValues { $0 as? Double }  // the metrics (recall is a list, predicted_classes an integer)
       let mem = (m["memory_bytes"] as? [String: Int])?["total"] ?? 0
       let r = Run(task: task, seed: m["seed"] as? Int ?? 0, f1: test["macro_f1"] ?? .nan, accuracy: test["accuracy"] ?? .nan,
                   auc: test["macro_auc"] ?? .nan, trainable: m["trainable_parameters"] as? Int ?? 0,

@@ -1,0 +1,116 @@
+import Data
+import Foundation
+import Model
+import Pipeline
+import TestSupport
+import Training
+import XCTest
+
+final class CalibrationTests: XCTestCase {
+  /// k-NN: each query takes the weighted vote of its k most similar bank rows.
+  func testKNNVoteFollowsTheNearestNeighbours() {
+    // bank: two clusters on the unit circle (class 0 near (1, 0), class 1 near (0, 1))
+    let bank: [Float] = [1, 0, 0.99, 0.14, 0.98, -0.2, 0, 1, 0.1, 0.99, -0.14, 0.99]
+    let labels: [Int32] = [0, 0, 0, 1, 1, 1]
+    let queries: [Float] = [0.95, 0.3, 0.2, 0.98]
+    let s = KNNProbeStageKind.vote(queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 3,
+                                   temperature: 0.07)
+    XCTAssertGreaterThan(s[0], 0.99)
+    XCTAssertGreaterThan(s[3], 0.99)
+    XCTAssertEqual(s[0] + s[1], 1, accuracy: 1e-5)
+    // k = all: the far cluster gets a share, still smaller
+    let all = KNNProbeStageKind.vote(queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 6,
+                                     temperature: 1)
+    XCTAssertGreaterThan(all[1], 0.1)
+    XCTAssertGreaterThan(all[0], all[1])
+  }
+
+  /// The calibration stages on a micro model: scratch starts from a random backbone, the k-NN probe
+  /// trains nothing, and the summary computes every target from the runs' metrics.
+  func testCalibrationStagesAndSummary() throws {
+    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "calibration")
+    let yaml = """
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: upstream-synth, preset: micro, steps: 20, batch: 16, optimizer: adamw, lr: 0.001, crop_min: 1.0}
+        cal-finetune:
+          kind: finetune
+          needs: [pretrain]
+          matrix: {seed: [1, 2]}
+          params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.03, seed: "${item.seed}"}
+        cal-linear-probe:
+          kind: finetune
+          needs: [pretrain]
+          params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.3, mode: linear-probe}
+        cal-scratch:
+          kind: finetune
+          needs: [pretrain]
+          params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.03, mode: scratch}
+        cal-lr-search:
+          kind: finetune
+          needs: [pretrain]
+          matrix: {lr: [0.01, 0.03]}
+          params: {dataset: busi-synth, steps: 10, batch: 16, lr: "${item.lr}", seed: 1}
+        cal-knn:
+          kind: knn-probe
+          needs: [pretrain]
+          params: {dataset: busi-synth, k: 5}
+        calibration:
+          kind: calibration-summary
+          needs: [cal-finetune, cal-linear-probe, cal-scratch, cal-lr-search, cal-knn]
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StandardStages.registry
+    let runner = Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+                        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let ran = try runner.run(RunOptions()).ran
+    XCTAssertTrue(ran.contains("calibration"), "\(ran)")
+    let st = try runner.status()
+    func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }
+    func json(_ p: String) throws -> [String: Any] {
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p))) as! [String: Any]
+    }
+    // scratch: not the pretrained backbone
+    let pre = try Checkpoint.load(out("pretrain") + "/model.h5"), scratch = try Checkpoint.load(out("cal-scratch") + "/model.h5")
+    XCTAssertNotEqual(try XCTUnwrap(scratch.values("blocks.0.attn.qkv.weight")), try XCTUnwrap(pre.values("blocks.0.attn.qkv.weight")))
+    XCTAssertEqual(try json(out("cal-scratch") + "/metrics.json")["mode"] as? String, "scratch")
+    // every run records per-class recall and how many classes it predicted
+    let ft = try json(out("cal-finetune@seed1") + "/metrics.json")
+    let test = try XCTUnwrap(ft["test"] as? [String: Any])
+    XCTAssertEqual((test["recall"] as? [Any])?.count, 3)
+    XCTAssertNotNil(test["predicted_classes"] as? Int)
+    XCTAssertEqual(ft["lr"] as? Double, 0.03)
+    // k-NN probe metrics on val and test
+    let knn = try json(out("cal-knn") + "/metrics.json")
+    XCTAssertEqual(knn["k"] as? Int, 5)
+    XCTAssertNotNil((knn["test"] as? [String: Any])?["macro_f1"])
+    // the summary: one task row whose ratio is the two runs' F1 ratio, five targets, the lr search
+    let s = try json(out("calibration") + "/summary.json")
+    let rows = try XCTUnwrap(s["tasks"] as? [[String: Any]])
+    XCTAssertEqual(rows.count, 1)
+    let f1 = { (stage: String) throws -> Double in
+      ((try json(out(stage) + "/metrics.json"))["test"] as! [String: Any])["macro_f1"] as! Double
+    }
+    let ftMean = (try f1("cal-finetune@seed1") + (try f1("cal-finetune@seed2"))) / 2
+    XCTAssertEqual(rows[0]["full_ft"] as? Double ?? .nan, ftMean, accuracy: 1e-12)
+    XCTAssertEqual(rows[0]["lp_ratio"] as? Double ?? .nan, try f1("cal-linear-probe") / ftMean, accuracy: 1e-12)
+    XCTAssertEqual(rows[0]["pretraining_gain"] as? Double ?? .nan, ftMean - (try f1("cal-scratch")), accuracy: 1e-12)
+    let targets = try XCTUnwrap(s["targets"] as? [[String: Any]])
+    XCTAssertEqual(targets.map { $0["target"] as? String ?? "" },
+                   ["lp_ratio_mean", "lp_ratio_min", "full_ft_range", "pretraining_gain", "no_collapse"])
+    let search = try XCTUnwrap((s["lr_search"] as? [String: Any])?["finetune"] as? [String: Any])
+    XCTAssertEqual((search["grid"] as? [Any])?.count, 2)
+    XCTAssertEqual(search["used_lr"] as? [Double], [0.03])
+  }
+
+  /// A collapsed run (one class predicted) is what the per-class recall check flags.
+  func testPredictedClassesAndRecall() {
+    let m = Metrics.all(scores: [0.9, 0.1, 0.8, 0.2, 0.7, 0.3], labels: [0, 1, 1], classes: 2)
+    XCTAssertEqual(m.predictedClasses, 1)
+    XCTAssertEqual(m.recall, [1, 0])
+    let ok = Metrics.all(scores: [0.9, 0.1, 0.2, 0.8, 0.7, 0.3], labels: [0, 1, 1], classes: 2)
+    XCTAssertEqual(ok.predictedClasses, 2)
+    XCTAssertEqual(ok.recall, [1, 0.5])
+  }
+}
