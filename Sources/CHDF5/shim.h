@@ -16,6 +16,8 @@ static inline hid_t    chdf5_c_s1(void)         { return H5T_C_S1; }
 static inline size_t   chdf5_variable(void)     { return H5T_VARIABLE; }
 static inline hid_t    chdf5_p_link_create(void){ return H5P_LINK_CREATE; }
 static inline hid_t    chdf5_p_dataset_create(void){ return H5P_DATASET_CREATE; }
+static inline hid_t    chdf5_p_group_create(void){ return H5P_GROUP_CREATE; }
+static inline hid_t    chdf5_p_file_create(void) { return H5P_FILE_CREATE; }
 // Silence HDF5's automatic error stack printing; callers report errors themselves.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 #endif

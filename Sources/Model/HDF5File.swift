@@ -16,10 +16,15 @@ public final class HDF5File {
 
   deinit { H5Fclose(id) }
 
-  /// Creates (truncating) a file for writing.
+  /// Creates (truncating) a file for writing. No object records a modification time (HDF5 tracks
+  /// them by default), so the same content gives the same bytes: a stage's output hash depends on
+  /// what it computed, not when.
   public static func create(_ path: String) throws -> HDF5File {
     chdf5_silence_errors()
-    let id = H5Fcreate(path, chdf5_acc_trunc(), chdf5_p_default(), chdf5_p_default())
+    let fcpl = H5Pcreate(chdf5_p_file_create())
+    defer { H5Pclose(fcpl) }
+    H5Pset_obj_track_times(fcpl, false)  // the root group
+    let id = H5Fcreate(path, chdf5_acc_trunc(), fcpl, chdf5_p_default())
     guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot create HDF5 file") }
     return HDF5File(path: path, id: id)
   }
@@ -47,10 +52,10 @@ public final class HDF5File {
     let space = H5Screate_simple(Int32(dims.count), &dims, nil)
     guard space >= 0 else { throw fail("cannot make dataspace for '\(name)'") }
     defer { H5Sclose(space) }
-    let lcpl = H5Pcreate(chdf5_p_link_create())
-    H5Pset_create_intermediate_group(lcpl, 1)
-    defer { H5Pclose(lcpl) }
-    let ds = H5Dcreate2(id, name, type, space, lcpl, chdf5_p_default(), chdf5_p_default())
+    try createGroups(containing: name)
+    let dcpl = untimed(chdf5_p_dataset_create())
+    defer { H5Pclose(dcpl) }
+    let ds = H5Dcreate2(id, name, type, space, chdf5_p_default(), dcpl, chdf5_p_default())
     guard ds >= 0 else { throw fail("cannot create dataset '\(name)'") }
     defer { H5Dclose(ds) }
     if shape.reduce(1, *) > 0 {
@@ -97,10 +102,35 @@ public final class HDF5File {
     var v = scalar
     let space = H5Screate(H5S_SCALAR)
     defer { H5Sclose(space) }
-    let ds = H5Dcreate2(id, name, chdf5_native_float(), space, chdf5_p_default(), chdf5_p_default(), chdf5_p_default())
+    try createGroups(containing: name)
+    let dcpl = untimed(chdf5_p_dataset_create())
+    defer { H5Pclose(dcpl) }
+    let ds = H5Dcreate2(id, name, chdf5_native_float(), space, chdf5_p_default(), dcpl, chdf5_p_default())
     guard ds >= 0 else { throw fail("cannot create dataset '\(name)'") }
     defer { H5Dclose(ds) }
     H5Dwrite(ds, chdf5_native_float(), chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &v)
+  }
+
+  /// A creation property list of `cls` that records no times.
+  private func untimed(_ cls: hid_t) -> hid_t {
+    let p = H5Pcreate(cls)
+    H5Pset_obj_track_times(p, false)
+    return p
+  }
+
+  /// Creates the groups on the way to `name` ("a/b/c" → a, a/b), without times.
+  private func createGroups(containing name: String) throws {
+    let parts = name.split(separator: "/").dropLast()
+    var path = ""
+    for part in parts {
+      path += (path.isEmpty ? "" : "/") + part
+      if H5Lexists(id, path, chdf5_p_default()) > 0 { continue }
+      let gcpl = untimed(chdf5_p_group_create())
+      defer { H5Pclose(gcpl) }
+      let g = H5Gcreate2(id, path, chdf5_p_default(), gcpl, chdf5_p_default())
+      guard g >= 0 else { throw fail("cannot create group '\(path)'") }
+      H5Gclose(g)
+    }
   }
 
   // MARK: - Reading
