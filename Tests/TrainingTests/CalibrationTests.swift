@@ -114,3 +114,37 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(ok.recall, [1, 0.5])
   }
 }
+
+/// Table 1 marks a run that predicted a single class (per-class recall), and lists it.
+final class SweepCollapseTests: XCTestCase {
+  func testCollapsedRunsAreFlagged() throws {
+    let root = temporaryPath("sweep-collapse-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
+    func run(_ method: String, _ seed: Int, f1: Double, predicted: Int) -> String {
+      let j = #"{"method": "\#(method)", "dataset": "busi-synth", "seed": \#(seed), "trainable_parameters": 10, "total_parameters": 100, "#
+        + #""test": {"macro_f1": \#(f1), "accuracy": 0.5, "macro_auc": 0.6, "recall": [1, 0, 0], "predicted_classes": \#(predicted)}}"#
+      return "printf '%s' '\(j)' > $OUT/metrics.json"
+    }
+    let yaml = """
+      stages:
+        full-1: {kind: shell, params: {cmd: "\(run("full", 1, f1: 0.8, predicted: 3).replacingOccurrences(of: "\"", with: "\\\""))"}}
+        lp-1: {kind: shell, params: {cmd: "\(run("linear-probe", 1, f1: 0.23, predicted: 1).replacingOccurrences(of: "\"", with: "\\\""))"}}
+        lp-2: {kind: shell, params: {cmd: "\(run("linear-probe", 2, f1: 0.5, predicted: 2).replacingOccurrences(of: "\"", with: "\\\""))"}}
+        table1:
+          kind: sweep-summary
+          needs: [full-1, lp-1, lp-2]
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StandardStages.registry
+    let runner = Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+                        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    XCTAssertTrue(try runner.run(RunOptions()).ran.contains("table1"))
+    let out = root + "/.peftlab/objects/" + (try runner.status()).first { $0.stage == "table1" }!.output!
+    let s = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+    XCTAssertEqual(s["collapsed_runs"] as? [String], ["linear-probe@busi-synth@seed1"])
+    XCTAssertEqual(s["collapsed_cells"] as? [String: Int], ["linear-probe|busi-synth": 1])
+    let md = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+    XCTAssertTrue(md.contains("†1"), md)
+    XCTAssertTrue(md.contains("linear-probe@busi-synth@seed1"), md)
+  }
+}
