@@ -27,11 +27,7 @@ public struct KNNProbeStageKind: StageKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    let models = ctx.inputs.values.filter { FileManager.default.fileExists(atPath: $0 + "/model.h5") }
-    guard models.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "knn-probe needs exactly one stage with a model.h5 (has \(models.count))")
-    }
-    let model = try Checkpoint.load(models[0] + "/model.h5")
+    let model = try ctx.inputModel()
     let data = try TaskData.load(ctx, size: model.config.imageSize)
     let k = ctx.params["k"]?.int ?? 20, temperature = Float(ctx.params["temperature"]?.double ?? 0.07)
     guard k > 0, temperature > 0 else { throw PipelineError.stageFailed(stage: ctx.stage, message: "k and temperature must be positive") }

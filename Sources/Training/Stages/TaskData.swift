@@ -63,6 +63,15 @@ func readJSON(_ path: String) throws -> [String: Any] {
 }
 
 extension StageContext {
+  /// The model of the one needed stage that has a model.h5 (a pretrain or import stage), or an error naming the stage.
+  func inputModel() throws -> ViT {
+    let models = inputs.values.filter { FileManager.default.fileExists(atPath: $0 + "/model.h5") }
+    guard models.count == 1 else {
+      throw PipelineError.stageFailed(stage: stage, message: "\(kindName) needs exactly one stage with a model.h5 (has \(models.count))")
+    }
+    return try Checkpoint.load(models[0] + "/model.h5")
+  }
+
   /// Needed stages (name, output folder) whose base name (before '@') is `base`, by name.
   func inputs(base: String) -> [(name: String, dir: String)] {
     inputs.filter { $0.key.split(separator: "@").first.map(String.init) == base }

@@ -102,11 +102,7 @@ public struct FinetuneStageKind: StageKind {
     try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
   public func run(_ ctx: StageContext) throws {
-    let models = ctx.inputs.values.filter { FileManager.default.fileExists(atPath: $0 + "/model.h5") }
-    guard models.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "finetune needs exactly one stage with a model.h5 (has \(models.count))")
-    }
-    let base = try Checkpoint.load(models[0] + "/model.h5")
+    let base = try ctx.inputModel()
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
