@@ -74,6 +74,9 @@ public struct FigureInput {
           let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "cannot read \(dir)/\(file)")
     }
+    guard var o = o as [String: Any]?, let t = FileManager.default.contents(atPath: dir + "/" + timingFileName),
+          let timing = try? JSONSerialization.jsonObject(with: t) as? [String: Any] else { return o }
+    for (k, v) in timing where o[k] == nil { o[k] = v }  // wall-clock values (kept out of the hash)
     return o
   }
   func one(_ file: String) throws -> [String: Any] {

@@ -11,7 +11,7 @@ import Training
 func stageRegistry() -> StageRegistry { StandardStages.registry }
 
 struct PipelineOptions: ParsableArguments {
-  @Option(help: "Pipeline file.") var pipeline = "Pipelines/paper.yaml"
+  @Option(help: "Pipeline file.") var pipeline = "Pipelines/figures.yaml"
   @Option(help: "Profile that overrides parameters (e.g. quick, full, paper).") var profile: String?
   @Option(help: "Cache folder (default: .peftlab in the current folder).") var cacheDir = ".peftlab"
 
@@ -87,7 +87,8 @@ struct RunCommand: ParsableCommand {
 
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Every stage's state (up to date, stale, never run, failed) and why.")
+    commandName: "status",
+    abstract: "Every stage's state (up to date, stale, never run, failed) and why; exit 1 if a stage failed.")
   @OptionGroup var options: PipelineOptions
   @Flag(help: "Machine-readable output.") var json = false
 
@@ -104,6 +105,7 @@ struct StatusCommand: ParsableCommand {
       }
       let data = try JSONSerialization.data(withJSONObject: arr, options: [.prettyPrinted, .sortedKeys])
       print(String(decoding: data, as: UTF8.self))
+      if st.contains(where: { $0.state == .failed }) { throw ExitCode(1) }  // like the run that failed
       return
     }
     let width = min(48, st.map(\.stage.count).max() ?? 10)
@@ -120,6 +122,7 @@ struct StatusCommand: ParsableCommand {
         for j in jobs { print("  \(j.stage.padding(toLength: width, withPad: " ", startingAt: 0))  job \(j.job)  \(j.state.lowercased())") }
       }
     }
+    if counts[.failed] != nil { throw ExitCode(1) }  // exit 1 while a stage's last run failed
   }
 }
 
@@ -232,11 +235,14 @@ struct CacheCommand: ParsableCommand {
   }
 
   struct Gc: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove results no stage's last run refers to, and stale temporaries.")
+    static let configuration = CommandConfiguration(
+      abstract: "Remove results that neither a stage's last run nor any lock file in the pipelines folder refers to.")
     @OptionGroup var o: CacheOptions
+    @Option(help: "Folder whose *.lock files name results to keep (every pipeline and profile).") var locks = "Pipelines"
     func run() throws {
       let cache = try reportingErrors { try Cache(root: o.cacheDir) }
-      let (records, objects) = cache.collectGarbage()
+      let (records, objects, kept) = cache.collectGarbage(lockDir: locks)
+      for (f, n) in kept { print("keeps the \(n) stages of \(locks)/\(f)") }
       print("removed \(records) records and \(objects) objects")
     }
   }

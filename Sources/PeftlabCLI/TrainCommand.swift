@@ -37,6 +37,19 @@ struct TrainCommand: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Augment training images (random resized crop, flip, colour jitter).") var augment = true
   @Option(help: "Smallest area fraction of the random resized crop (1: no cropping).") var cropMin = 0.6
 
+  func validate() throws {
+    guard ["full", "linear-probe"].contains(mode) else { throw ValidationError("--mode must be full or linear-probe, not '\(mode)'") }
+    guard ["sgd", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be sgd or adamw, not '\(optimizer)'") }
+    guard steps > 0 else { throw ValidationError("--steps must be > 0, not \(steps)") }
+    guard batch > 0 else { throw ValidationError("--batch must be > 0, not \(batch)") }
+    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
+    guard warmup >= 0, weightDecay >= 0, clip >= 0 else { throw ValidationError("--warmup, --weight-decay and --clip must be ≥ 0") }
+    guard trainImages > 0, testImages > 0, logEvery > 0 else {
+      throw ValidationError("--train-images, --test-images and --log-every must be > 0")
+    }
+    guard cropMin > 0 && cropMin <= 1 else { throw ValidationError("--crop-min must be in (0, 1], not \(cropMin)") }
+  }
+
   func run() throws {
     threads.apply()
     try reportingErrors {

@@ -78,9 +78,15 @@ public final class Cache: @unchecked Sendable {
     try atomicWrite(try enc.encode(r), to: path)
   }
 
-  /// A hit: a record for the key whose object exists.
+  /// A hit: a record for the key whose object exists and still has the content its name says
+  /// (re-hashed through the stat-keyed memo, so an unchanged object costs a `stat` per file). A
+  /// tampered object is evicted: the stage misses and recomputes.
   public func hit(_ key: String) -> StageRecord? {
     guard let r = record(for: key), FileManager.default.fileExists(atPath: objectPath(r.output)) else { return nil }
+    guard (try? treeHash(objectPath(r.output), memo: hasher)) == r.output else {
+      evict(r.output)
+      return nil
+    }
     return r
   }
 
@@ -88,14 +94,31 @@ public final class Cache: @unchecked Sendable {
   func store(outputDir: String) throws -> String {
     let h = try treeHash(outputDir)
     let dst = objectPath(h)
+    if FileManager.default.fileExists(atPath: dst) && !verify(h) {
+      evict(h)  // a corrupt object under this name: the fresh output replaces it
+    }
     if FileManager.default.fileExists(atPath: dst) {
       try? FileManager.default.removeItem(atPath: outputDir)  // same content already stored
-    } else if rename(outputDir, dst) != 0 {
+    } else if makeReadOnly(outputDir), rename(outputDir, dst) != 0 {
       if !FileManager.default.fileExists(atPath: dst) {  // lost a race to an identical object is fine
         throw PipelineError.io(path: dst, message: "cannot move output into the cache")
       }
     }
     return h
+  }
+
+  /// Drops write permission from every file of a finished output, so a stage cannot append to its
+  /// inputs (unless it runs as root: `run` re-hashes a stage's inputs after it ran for that case).
+  /// Folders stay writable so that eviction can remove them. Always true.
+  private func makeReadOnly(_ dir: String) -> Bool {
+    let fm = FileManager.default
+    for rel in (fm.enumerator(atPath: dir)?.allObjects as? [String]) ?? [] {
+      let p = dir + "/" + rel
+      var st = stat()
+      guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+      chmod(p, st.st_mode & ~(S_IWUSR | S_IWGRP | S_IWOTH))
+    }
+    return true
   }
 
   /// Publishes a successful result: record by key, then the stage's state.
@@ -169,19 +192,33 @@ extension Cache {
   /// Removes a corrupt object (`cache verify`).
   public func evictObject(_ hash: String) { evict(hash) }
 
-  /// Keeps the results that some stage's last run (state/) refers to;
-  /// removes other records, unreferenced objects and dead temporaries.
-  public func collectGarbage() -> (records: Int, objects: Int) {
+  /// Keeps the results that some stage's last run (state/) refers to, and every result a lock file
+  /// in `lockDir` (`Pipelines/*.lock`: any pipeline, any profile) records; removes other records,
+  /// unreferenced objects and dead temporaries. Returns what it removed and which locks it kept.
+  public func collectGarbage(lockDir: String? = nil) -> (records: Int, objects: Int, locks: [(String, Int)]) {
     cleanTemporaries()
     let fm = FileManager.default
     let states = ((try? fm.contentsOfDirectory(atPath: root + "/state")) ?? [])
       .filter { !$0.hasSuffix(".failed.json") }.compactMap { read(root + "/state/" + $0) }
-    let keepKeys = Set(states.map(\.key)), keepObjects = Set(states.map(\.output))
+    var keepKeys = Set(states.map(\.key)), keepObjects = Set(states.map(\.output))
+    var locks: [(String, Int)] = []
+    if let lockDir {
+      for f in ((try? fm.contentsOfDirectory(atPath: lockDir)) ?? []).sorted() where f.hasSuffix(".lock") {
+        guard let d = fm.contents(atPath: lockDir + "/" + f),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+              let stages = o["stages"] as? [String: Any] else { continue }
+        for case let st as [String: Any] in stages.values {
+          if let k = st["key"] as? String { keepKeys.insert(k) }
+          if let h = st["output"] as? String { keepObjects.insert(h) }
+        }
+        locks.append((f, stages.count))
+      }
+    }
     var nr = 0, no = 0
     for r in allRecords() where !keepKeys.contains(r.key) {
       try? fm.removeItem(atPath: recordPath(r.key)); nr += 1
     }
     for h in allObjects() where !keepObjects.contains(h) { evict(h); no += 1 }
-    return (nr, no)
+    return (nr, no, locks)
   }
 }

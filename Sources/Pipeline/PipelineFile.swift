@@ -54,8 +54,46 @@ struct Located {
   var orderedChildren: [(String, Located)] { keys.map { ($0, children[$0]!) } }
 }
 
-func convert(_ node: Node) -> Located {
+/// Limits on a pipeline, params or vars file, checked before any work: size, nesting, nodes after
+/// alias expansion (a YAML alias bomb), includes, and matrix instances.
+enum PipelineLimits {
+  static let bytes = 4 << 20, depth = 64, nodes = 200_000, includeDepth = 16, instances = 20_000
+}
+
+/// Parses YAML text into located values; errors name the file (and line) for what is too big or
+/// too deep, invalid, or a mapping with the same key twice.
+func parseYAML(_ text: String, path: String) throws -> Located? {
+  func fail(_ line: Int, _ m: String) -> PipelineError { .file(path: path, line: line, stage: nil, message: m) }
+  guard text.utf8.count <= PipelineLimits.bytes else { throw fail(0, "larger than \(PipelineLimits.bytes >> 20) MiB") }
+  // Nesting, before the parser recurses into it: flow brackets, block indentation and "- - -" runs.
+  var flow = 0, lineNo = 1, atLineStart = true, indent = 0, dashes = 0
+  for b in text.utf8 {
+    switch b {
+    case UInt8(ascii: "["), UInt8(ascii: "{"): flow += 1; atLineStart = false
+    case UInt8(ascii: "]"), UInt8(ascii: "}"): flow -= 1; atLineStart = false
+    case UInt8(ascii: "\n"): lineNo += 1; atLineStart = true; indent = 0; dashes = 0
+    case UInt8(ascii: " ") where atLineStart: indent += 1
+    case UInt8(ascii: "-") where atLineStart: dashes += 1
+    default: atLineStart = false
+    }
+    if max(flow, 0) + indent / 2 + dashes > PipelineLimits.depth {
+      throw fail(lineNo, "nested deeper than \(PipelineLimits.depth) levels")
+    }
+  }
+  let node: Node?
+  do { node = try Yams.compose(yaml: text) } catch { throw fail(0, "not valid YAML: \(error)") }
+  guard let node else { return nil }
+  var budget = PipelineLimits.nodes
+  return try convert(node, budget: &budget, path: path)
+}
+
+func convert(_ node: Node, budget: inout Int, path: String) throws -> Located {
   let line = (node.mark?.line ?? 0)
+  budget -= 1
+  guard budget >= 0 else {
+    throw PipelineError.file(path: path, line: line, stage: nil,
+                             message: "more than \(PipelineLimits.nodes) values (after expanding YAML aliases)")
+  }
   switch node {
   case .scalar(let s):
     if s.style == .plain {
@@ -66,7 +104,8 @@ func convert(_ node: Node) -> Located {
     }
     return Located(value: .string(s.string), line: line)
   case .sequence(let seq):
-    let items = seq.map(convert)
+    var items: [Located] = []
+    for n in seq { items.append(try convert(n, budget: &budget, path: path)) }
     return Located(value: .array(items.map(\.value)), line: line, items: items)
   case .mapping(let m):
     var kids: [String: Located] = [:]
@@ -74,8 +113,11 @@ func convert(_ node: Node) -> Located {
     var keys: [String] = []
     for (k, v) in m {
       let key = k.string ?? "\(k)"
-      let c = convert(v)
-      if kids[key] == nil { keys.append(key) }
+      let c = try convert(v, budget: &budget, path: path)
+      guard kids[key] == nil else {
+        throw PipelineError.file(path: path, line: k.mark?.line ?? line, stage: nil, message: "key '\(key)' appears twice in one mapping")
+      }
+      keys.append(key)
       kids[key] = c
       obj[key] = c.value
     }
@@ -88,21 +130,26 @@ func convert(_ node: Node) -> Located {
 extension Pipeline {
   /// Loads, expands and resolves a pipeline file against the registered kinds.
   public static func load(_ path: String, profile: String?, registry: StageRegistry) throws -> Pipeline {
+    try load(path, profile: profile, registry: registry, including: [])
+  }
+
+  /// `including`: the chain of files whose `include:` led here (a file met twice is a cycle).
+  static func load(_ path: String, profile: String?, registry: StageRegistry, including: [String]) throws -> Pipeline {
     func fail(_ line: Int, _ stage: String?, _ m: String) -> PipelineError {
       .file(path: path, line: line, stage: stage, message: m)
+    }
+    let canonical = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    if including.contains(canonical) {
+      throw fail(0, nil, "include cycle: " + (including + [canonical]).map { URL(fileURLWithPath: $0).lastPathComponent }
+        .joined(separator: " -> "))
+    }
+    guard including.count < PipelineLimits.includeDepth else {
+      throw fail(0, nil, "includes nested deeper than \(PipelineLimits.includeDepth) files")
     }
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       throw PipelineError.io(path: path, message: "cannot read pipeline file")
     }
-    let root: Located
-    do {
-      guard let node = try Yams.compose(yaml: text) else { throw fail(0, nil, "empty pipeline file") }
-      root = convert(node)
-    } catch let e as PipelineError {
-      throw e
-    } catch {
-      throw fail(0, nil, "not valid YAML: \(error)")
-    }
+    guard let root = try parseYAML(text, path: path) else { throw fail(0, nil, "empty pipeline file") }
     guard case .object = root.value else { throw fail(root.line, nil, "top level must be a mapping") }
     for k in root.children.keys where !["stages", "defaults", "params", "profiles", "vars", "include"].contains(k) {
       throw fail(root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles, vars, include)")
@@ -118,10 +165,10 @@ extension Pipeline {
     if let p = root.children["params"] {
       guard let rel = p.value.string else { throw fail(p.line, nil, "'params' must name a YAML file") }
       let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
-      guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t) else {
+      guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try parseYAML(t, path: file) else {
         throw fail(p.line, nil, "cannot read params file '\(file)'")
       }
-      try addDefaults(convert(n), from: file)
+      try addDefaults(n, from: file)
     }
     if let d = root.children["defaults"] { try addDefaults(d, from: path) }
 
@@ -133,8 +180,8 @@ extension Pipeline {
       for e in v.items.isEmpty ? [v] : v.items {
         if let rel = e.value.string {
           let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
-          guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try? Yams.compose(yaml: t),
-                let o = convert(n).value.object else { throw fail(e.line, nil, "cannot read vars file '\(file)'") }
+          guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try parseYAML(t, path: file),
+                let o = n.value.object else { throw fail(e.line, nil, "cannot read vars file '\(file)'") }
           vars.merge(o) { _, new in new }
         } else if let o = e.value.object {
           vars.merge(o) { _, new in new }
@@ -187,7 +234,7 @@ extension Pipeline {
       for e in inc.items.isEmpty ? [inc] : inc.items {
         guard let rel = e.value.string else { throw fail(e.line, nil, "'include' must list pipeline files") }
         let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).standardized.path
-        let sub = try Pipeline.load(file, profile: profile, registry: registry)
+        let sub = try Pipeline.load(file, profile: profile, registry: registry, including: including + [canonical])
         for st in sub.stages {
           if let i = byName[st.name] {
             let o = instances[i]
@@ -204,6 +251,9 @@ extension Pipeline {
     }
     // Stages in file order (by line) for stable, readable output.
     for (base, node) in stagesNode.orderedChildren {
+      guard Pipeline.isSafeName(base) else {
+        throw fail(node.line, base, "stage name '\(base)' must use letters, digits, '.', '_', '+', '-' and start with a letter or digit")
+      }
       if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }
       for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc", "resources"].contains(k) {
         throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc, resources)")
@@ -252,6 +302,11 @@ extension Pipeline {
         for spec in kind.parameters where params[spec.name] == nil {
           throw fail(node.line, name, "missing required parameter '\(spec.name)' of kind '\(kindName)'")
         }
+        for spec in kind.parameters {  // a parameter's type is its default's (a number where a number goes)
+          guard let d = spec.defaultValue, let v = params[spec.name], let want = Value.typeMismatch(v, expected: d) else { continue }
+          throw fail(paramLines[spec.name] ?? node.line, name,
+                     "parameter '\(spec.name)' of kind '\(kindName)' must be \(want), not \(v.canonicalJSON)")
+        }
         var needs: [(String, Int)] = []
         if let n = node.children["needs"] {
           let list = n.items.isEmpty ? [n] : n.items
@@ -280,10 +335,23 @@ extension Pipeline {
         else { throw fail(line, instances[i].name, "needs '\(n)', which is no stage of this pipeline") }
       }
       instances[i].needs = Array(Set(resolved)).sorted()
+      let env = Dictionary(grouping: instances[i].needs, by: ShellKind.envName)
+      if let (v, clash) = env.first(where: { $0.value.count > 1 }) {
+        throw fail(instances[i].line, instances[i].name,
+                   "needs \(clash.map { "'\($0)'" }.joined(separator: " and ")), which share the variable $\(v): rename one")
+      }
     }
     var p = Pipeline(path: path, profile: profile, stages: instances, byName: byName)
     try p.checkAcyclic()
     return p
+  }
+
+  /// Stage names and matrix strings: letters, digits, '.', '_', '+', '-', starting with a letter or digit
+  /// (they name files in the cache and may appear in shell commands).
+  static func isSafeName(_ s: String) -> Bool {
+    guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), s.count <= 200 else { return false }
+    return s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0)) }
+      && !s.contains("..")
   }
 
   static func expandMatrix(
@@ -308,6 +376,18 @@ extension Pipeline {
     for (key, v) in node.orderedChildren {
       guard let values = try list(v), !values.isEmpty else {
         throw fail(v.line, stage, "matrix key '\(key)' must be a non-empty list")
+      }
+      for x in values {  // values name the instances and may be pasted into a command: no shell syntax
+        switch x {
+        case .int, .double, .bool: continue
+        case .string(let t) where isSafeName(t): continue
+        default:
+          throw fail(v.line, stage, "matrix value \(x.canonicalJSON) of '\(key)' must be a number, true/false or a name "
+                       + "of letters, digits, '.', '_', '-'")
+        }
+      }
+      guard combos.count * values.count <= PipelineLimits.instances else {
+        throw fail(v.line, stage, "matrix expands to more than \(PipelineLimits.instances) instances")
       }
       combos = combos.flatMap { c in values.map { c + [(key, $0)] } }
     }

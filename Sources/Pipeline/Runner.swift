@@ -126,6 +126,7 @@ public final class Runner: @unchecked Sendable {
     var unknownOutput = Set<String>()  // dry run: stages that would run
     let results = ResultQueue()
     var announcedCancel = false
+    var requeues: [String: Int] = [:]
     reporter.start(total: order.count, dryRun: o.dryRun)
     let monitor = o.slurm.map { SlurmMonitor(options: $0) }
 
@@ -193,8 +194,17 @@ public final class Runner: @unchecked Sendable {
         let out: StageOutcome = ranFor.map { .ran(seconds: $0) } ?? .cached
         summary.outcomes[name] = out; reporter.event(name, out)
       case .success(.corruptInputs(let producers)):
-        // Recompute the producers, then this stage.
-        for p in producers {
+        // Recompute the producers, then this stage — a few times at most: a stage that keeps
+        // finding its inputs changed has a sibling (or itself) writing into them.
+        requeues[name, default: 0] += 1
+        if requeues[name]! > 2 {
+          let msg = "its input \(producers.map { "'\($0)'" }.joined(separator: ", ")) changed again while it ran: "
+            + "some stage writes into the outputs of the stages it needs (they are read-only)"
+          summary.outcomes[name] = .failed(msg); reporter.event(name, .failed(msg))
+          if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)") }
+          continue
+        }
+        for p in producers where !pending.contains(p) && !running.contains(p) {
           summary.outcomes[p] = nil; outputs[p] = nil
           forced.insert(p)
           pending.insert(p, at: 0)
@@ -262,6 +272,15 @@ public final class Runner: @unchecked Sendable {
         cancelled: { [cancel] in cancel.isSet })
       try kind.run(ctx)
       if cancel.isSet { throw PipelineError.cancelled }
+      // An input that changed while the stage ran (another stage wrote into it) poisons this result:
+      // nothing is published, the input is evicted, and both are recomputed.
+      let changed = s.needs.filter { n in !cache.verify(URL(fileURLWithPath: inputs[n]!).lastPathComponent) }
+      if !changed.isEmpty {
+        try? log.close()
+        for n in changed { cache.evict(URL(fileURLWithPath: inputs[n]!).lastPathComponent) }
+        reporter.note("'\(s.name)': input \(changed.joined(separator: ", ")) changed while it ran; both are recomputed")
+        return .corruptInputs(changed)
+      }
       try? log.close()
       rec.output = try cache.store(outputDir: out)
       rec.seconds = Date().timeIntervalSince(start)

@@ -25,8 +25,15 @@ public struct ShellKind: StageKind {
 
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     var out: [String: String] = [:]
+    for o in params["outs"]?.array ?? [] {
+      guard let rel = o.string, !rel.isEmpty, !rel.hasPrefix("/"), !rel.split(separator: "/").contains("..") else {
+        throw PipelineError.parameter("outs entry \(o.canonicalJSON) must be a path inside $OUT (relative, no '..')")
+      }
+    }
     for d in params["deps"]?.array ?? [] {
-      guard let rel = d.string else { continue }
+      guard let rel = d.string, !rel.isEmpty else {
+        throw PipelineError.parameter("deps entry \(d.canonicalJSON) must be a file path")
+      }
       let full = rel.hasPrefix("/") ? rel : projectRoot + "/" + rel
       out[rel] = try hasher.hash(file: full)
     }

@@ -102,6 +102,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
   case stageFailed(stage: String, message: String)
   case locked(String)
   case cancelled
+  /// A parameter's value is wrong (the runner adds the file, line and stage).
+  case parameter(String)
 
   public var description: String {
     switch self {
@@ -111,6 +113,27 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case .stageFailed(let stage, let message): return "stage '\(stage)' failed: \(message)"
     case .locked(let s): return s
     case .cancelled: return "cancelled"
+    case .parameter(let m): return m
     }
   }
 }
+
+extension Value {
+  /// What `v` should have been if its type differs from the default `expected` (nil: it fits).
+  /// An integer fits where a number goes; a whole number where an integer goes; null or a list
+  /// where the default is null or a list; anything where the default is an object.
+  static func typeMismatch(_ v: Value, expected: Value) -> String? {
+    switch (expected, v) {
+    case (.int, .int), (.double, .int), (.double, .double), (.bool, .bool), (.string, .string), (.null, _), (.object, _),
+         (.array, .array):
+      return nil
+    case (.int, .double(let d)) where d == d.rounded() && abs(d) < 1e15: return nil
+    case (.int, _): return "an integer"
+    case (.double, _): return "a number"
+    case (.bool, _): return "true or false"
+    case (.string, _): return "a string"
+    case (.array, _): return "a list"
+    }
+  }
+}
+

@@ -47,6 +47,44 @@ final class TrainStageTests: XCTestCase {
   }
 }
 
+final class StageReproducibilityTests: XCTestCase {
+  /// The same key and thread count give the same output bytes: a training stage forced twice
+  /// publishes the same object hash (its seconds go to timing.json, outside the hash).
+  func testForcedTrainingStageGivesTheSameObject() throws {
+    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "reprobytes")
+    try """
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: upstream-synth, preset: micro, steps: 12, batch: 16, optimizer: adamw, lr: 0.001}
+        finetune:
+          kind: finetune
+          needs: [pretrain]
+          params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.01}
+      """.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
+    func runner() throws -> Runner {
+      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    }
+    var force = RunOptions()
+    force.force = true
+    var outputs: [[String: String]] = []
+    for _ in 0..<2 {
+      XCTAssertEqual(Set(try runner().run(force).ran), ["pretrain", "finetune"])
+      outputs.append(Dictionary(uniqueKeysWithValues: try runner().status().map { ($0.stage, $0.output ?? "") }))
+      Thread.sleep(forTimeInterval: 1.1)  // a different second, a different wall-clock time
+    }
+    XCTAssertEqual(outputs[0], outputs[1])
+    let dir = root + "/.peftlab/objects/" + outputs[0]["finetune"]!
+    let metrics = try String(contentsOfFile: dir + "/metrics.json", encoding: .utf8)
+    XCTAssertFalse(metrics.contains("\"seconds\""), "wall-clock time stays out of metrics.json")
+    let timing = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/timing.json"))) as? [String: Any]
+    XCTAssertGreaterThan(timing?["seconds"] as? Double ?? 0, 0)
+    XCTAssertEqual(try treeHash(dir), outputs[0]["finetune"], "timing.json is not part of the content hash")
+  }
+}
+
 final class ShippedPipelineTests: XCTestCase {
   /// Every pipeline file in Pipelines/ resolves against the shipped kinds, in every profile.
   func testShippedPipelinesResolve() throws {

@@ -40,7 +40,7 @@ enum SideTuningRun {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
     }
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, data.train.count)
-    let cfg = RecipeParams.trainConfig(p, steps: steps, batch: batch)
+    let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
     let prep = Preprocessor(size: plan.side.imageSize, normalization: data.normalization,
                             augmentation: p["augment"]?.bool == false ? nil : Augmentation())

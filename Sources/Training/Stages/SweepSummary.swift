@@ -53,7 +53,8 @@ public struct SweepSummaryStageKind: StageKind {
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
     let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()
     func ms(_ xs: [Double]) -> (Double, Double) { (mean(xs), xs.count > 1 ? std(xs) : 0) }
-    var csv = "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,trainable_ratio_percent,memory_mib,seconds\n"
+    var csv = "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,trainable_ratio_percent,memory_mib\n"
+    var timing: [[String: Any]] = []  // wall-clock: timing.json, left out of the content hash
     var perMethod: [String: Any] = [:]
     let fullMem = mean(runs.filter { $0.method == "full" }.map(\.memory))
     var md = "# \(ctx.params["title"]?.string ?? "Table 1")\n\nTest split, % (mean ± std over seeds). Ratio: trainable / total parameters "
@@ -68,7 +69,8 @@ public struct SweepSummaryStageKind: StageKind {
         guard !x.isEmpty else { cells.append("–"); continue }
         let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
         f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
-        csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576),\(mean(x.map(\.seconds)))\n"
+        csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576)\n"
+        timing.append(["method": m, "dataset": d, "seeds": x.count, "train_seconds_mean": mean(x.map(\.seconds))])
         let k = x.filter(\.collapsed).count  // runs that predicted one class: marked, never hidden
         cells.append(String(format: "%.1f±%.1f", f.0, f.1) + (k > 0 ? " †\(k)" : ""))
       }
@@ -105,6 +107,7 @@ public struct SweepSummaryStageKind: StageKind {
       }
     }
     try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
+    try writeTiming(["seconds_by_cell": timing], in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
     try writeJSON(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
                    "collapsed_runs": collapsed, "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }

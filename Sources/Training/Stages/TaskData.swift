@@ -48,16 +48,51 @@ func jsonSafe(_ object: Any) -> Any {
   }
 }
 
-/// Writes `object` as pretty, key-sorted JSON (non-finite numbers as null).
+/// Keys whose values are wall-clock measurements. They never enter a hashed output: `writeJSON` moves
+/// them into `timing.json` beside the file (the cache leaves `timing.json` out of an object's content
+/// hash, see `treeHash`), and `readJSON` puts them back, so the same stage key gives the same bytes.
+let wallClockKeys: Set<String> = ["seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
+                                  "importance_seconds", "selection_time", "seconds_by_cell"]
+
+/// Writes `object` as pretty, key-sorted JSON (non-finite numbers as null); wall-clock keys of a
+/// dictionary go to `timing.json` in the same folder.
 func writeJSON(_ object: Any, to path: String) throws {
+  var object = object
+  if var o = object as? [String: Any] {
+    let timing = o.filter { wallClockKeys.contains($0.key) }
+    if !timing.isEmpty {
+      try writeTiming(timing, in: (path as NSString).deletingLastPathComponent)
+      for k in timing.keys { o[k] = nil }
+      object = o
+    }
+  }
   let data = try JSONSerialization.data(withJSONObject: jsonSafe(object), options: [.prettyPrinted, .sortedKeys])
   try data.write(to: URL(fileURLWithPath: path))
 }
 
-func readJSON(_ path: String) throws -> [String: Any] {
+/// Merges wall-clock `values` into the folder's `timing.json` (not part of the content hash).
+func writeTiming(_ values: [String: Any], in dir: String) throws {
+  let tpath = dir + "/" + timingFileName
+  var t = (try? readJSONFile(tpath)) ?? [:]
+  t.merge(values) { _, new in new }
+  try JSONSerialization.data(withJSONObject: jsonSafe(t), options: [.prettyPrinted, .sortedKeys])
+    .write(to: URL(fileURLWithPath: tpath))
+}
+
+private func readJSONFile(_ path: String) throws -> [String: Any] {
   guard let d = FileManager.default.contents(atPath: path),
         let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
     throw StudyError.missingInput("cannot read JSON '\(path)'")
+  }
+  return o
+}
+
+/// Reads a JSON object; the wall-clock keys of `timing.json` beside it are merged back in.
+func readJSON(_ path: String) throws -> [String: Any] {
+  var o = try readJSONFile(path)
+  let tpath = (path as NSString).deletingLastPathComponent + "/" + timingFileName
+  if let t = try? readJSONFile(tpath) {
+    for (k, v) in t where wallClockKeys.contains(k) && o[k] == nil { o[k] = v }
   }
   return o
 }

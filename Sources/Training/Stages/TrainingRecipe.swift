@@ -46,18 +46,36 @@ enum RecipeParams {
   }
 
   /// Optimizer, cosine schedule and clipping from the recipe parameters.
-  static func trainConfig(_ p: [String: Value], steps: Int, batch: Int) -> TrainConfig {
-    let wd = Float(p["weight_decay"]?.double ?? 0)
-    let opt: OptimizerKind = p["optimizer"]?.string == "adamw"
-      ? .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
-      : .sgd(momentum: Float(p["momentum"]?.double ?? 0.9), weightDecay: wd)
+  /// Throws (naming the parameter) on an unknown optimizer or a value out of range.
+  static func trainConfig(_ p: [String: Value], steps: Int, batch: Int) throws -> TrainConfig {
+    func bad(_ m: String) -> PipelineError { PipelineError.parameter(m) }
+    let wd = Float(p["weight_decay"]?.double ?? 0), lr = p["lr"]?.double ?? 0.001, warmup = p["warmup"]?.int ?? 0
+    let momentum = p["momentum"]?.double ?? 0.9
+    guard steps > 0 else { throw bad("steps must be > 0, not \(steps)") }
+    guard batch > 0 else { throw bad("batch must be > 0, not \(batch)") }
+    guard lr > 0 && lr.isFinite else { throw bad("lr must be a positive number, not \(lr)") }
+    guard warmup >= 0 else { throw bad("warmup must be ≥ 0, not \(warmup)") }
+    guard wd >= 0 && wd.isFinite else { throw bad("weight_decay must be ≥ 0, not \(wd)") }
+    guard (0..<1).contains(momentum) else { throw bad("momentum must be in [0, 1), not \(momentum)") }
+    let opt: OptimizerKind
+    switch p["optimizer"]?.string ?? "sgd" {
+    case "adamw": opt = .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
+    case "sgd": opt = .sgd(momentum: Float(momentum), weightDecay: wd)
+    case let o: throw bad("optimizer must be sgd or adamw, not '\(o)'")
+    }
     let clip = p["clip"]?.double ?? 0
+    guard clip >= 0 && clip.isFinite else { throw bad("clip must be ≥ 0 (0: off), not \(clip)") }
     return TrainConfig(
-      optimizer: opt, schedule: CosineSchedule(baseLR: p["lr"]?.double ?? 0.001, warmupSteps: p["warmup"]?.int ?? 0, totalSteps: steps),
+      optimizer: opt, schedule: CosineSchedule(baseLR: lr, warmupSteps: warmup, totalSteps: steps),
       batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
   }
 
+  /// The stage's dataset content hash (a key input); a training recipe's parameters are checked here
+  /// too, so a bad value fails when keys are computed, before any stage runs.
   static func datasetHash(_ p: [String: Value], root: String, hasher: FileHasher) throws -> [String: String] {
+    if p["optimizer"] != nil && p["lr"] != nil {
+      _ = try trainConfig(p, steps: p["steps"]?.int ?? 600, batch: p["batch"]?.int ?? 64)
+    }
     let m = try dataset(p, root: root)
     return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)]
   }
@@ -79,7 +97,7 @@ enum TrainingRecipe {
     let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
                            augmentation: p["augment"]?.bool == false ? nil : Augmentation(cropScale: cropMin...1))
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
-    let cfg = RecipeParams.trainConfig(p, steps: steps, batch: batch)
+    let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let sel = selection(model.layout)
     let trainer = Trainer(model: model, selection: sel, config: cfg, modules: modules)
     var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))

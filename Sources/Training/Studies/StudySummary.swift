@@ -38,6 +38,9 @@ public struct StudySummaryStageKind: StageKind {
     let out = try s.summarize(main: (main.strategy.rawValue, main.lambda, main.budget), note: ctx.params["note"]?.string ?? "")
     try writeJSON(out.json, to: ctx.outputDir + "/summary.json")
     try out.markdown.write(toFile: ctx.outputDir + "/verdicts.md", atomically: true, encoding: .utf8)
+    if !out.timing.isEmpty {
+      try out.timing.write(toFile: ctx.outputDir + "/timing.md", atomically: true, encoding: .utf8)
+    }
     ctx.log(out.markdown)
   }
 }
@@ -112,8 +115,9 @@ struct StudyResults {
     return (mean(perTask), std(perSeed), ks.count)
   }
 
-  func summarize(main: (String, Double, Double), note: String) throws -> (json: [String: Any], markdown: String) {
+  func summarize(main: (String, Double, Double), note: String) throws -> (json: [String: Any], markdown: String, timing: String) {
     var json: [String: Any] = ["note": note]
+    var timingMD = ""  // wall-clock: timing.md, left out of the content hash
     var md = "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard deviation over seeds of the task average.\n\n"
     func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
     func verdict(_ ok: Bool) -> String { ok ? "**reproduced**" : "**not reproduced**" }
@@ -290,18 +294,19 @@ struct StudyResults {
 
     // Selection time against training time.
     if !importance.isEmpty {
-      md += "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
+      md += "Selection time against training time: `timing.md` (wall-clock, kept out of the content hash).\n"
+      timingMD += "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
       var rows: [[String: Any]] = []
       for t in Set(importance.keys.map(\.task)).sorted() {
         let imp = importance.filter { $0.key.task == t }.map { $0.value["seconds_selection"] as? Double ?? .nan }
         let ft = full.filter { $0.key.task == t }.map { r in r.value.seconds / Double(max(r.value.steps, 1)) * (Double(r.value.trainImages) / Double(max(r.value.batch, 1))).rounded(.up) }
         let shs = sh.filter { $0.key.task == t }.map(\.value.seconds)
-        md += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
+        timingMD += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
         rows.append(["task": t, "selection_seconds": mean(imp), "full_ft_epoch_seconds": mean(ft), "shpeft_training_seconds": mean(shs)])
       }
-      md += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
+      timingMD += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
       json["selection_time"] = rows
     }
-    return (json, md)
+    return (json, md, timingMD)
   }
 }

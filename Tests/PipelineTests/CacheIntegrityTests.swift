@@ -1,0 +1,105 @@
+import Foundation
+import Pipeline
+import XCTest
+
+/// The cache never serves a wrong result: tampered objects, inputs written to by a stage, `--force`
+/// over a corrupt object, garbage collection against lock files, and parameters of the wrong type.
+final class CacheIntegrityTests: XCTestCase {
+  func testTamperedLeafObjectIsNotServedAsCached() throws {
+    let p = try Project("stages:\n  leaf: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}\n")
+    try p.run()
+    let h = try p.runner().status()[0].output!
+    let file = p.root + "/.peftlab/objects/" + h + "/v"
+    chmod(file, 0o644)
+    try "POISON\n".write(toFile: file, atomically: false, encoding: .utf8)
+    XCTAssertNotEqual(try p.runner().status()[0].state, .upToDate, "status does not call a tampered object up to date")
+    XCTAssertEqual(try p.run().ran, ["leaf"], "run recomputes it")
+    XCTAssertEqual(try p.output("leaf", "v"), "clean\n")
+  }
+
+  func testForceReplacesACorruptObject() throws {
+    let p = try Project("stages:\n  leaf: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}\n")
+    try p.run()
+    let h = try p.runner().status()[0].output!
+    let file = p.root + "/.peftlab/objects/" + h + "/v"
+    chmod(file, 0o644)
+    try "POISON\n".write(toFile: file, atomically: false, encoding: .utf8)
+    try p.run(force: true)
+    XCTAssertEqual(try p.output("leaf", "v"), "clean\n")
+    XCTAssertTrue(try Cache(root: p.root + "/.peftlab").verify(h))
+  }
+
+  func testPublishedFilesAreReadOnly() throws {
+    let p = try Project("stages:\n  leaf: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}\n")
+    try p.run()
+    let h = try p.runner().status()[0].output!
+    var st = stat()
+    XCTAssertEqual(stat(p.root + "/.peftlab/objects/" + h + "/v", &st), 0)
+    XCTAssertEqual(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH), 0)
+  }
+
+  /// A stage that writes into its input while a consumer runs (as root, permissions do not stop it)
+  /// leaves neither a poisoned consumer nor a poisoned producer in the cache.
+  func testAStageWritingIntoItsInputPoisonsNothing() throws {
+    let p = try Project("""
+      stages:
+        up: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}
+        writer: {kind: shell, needs: [up], params: {cmd: 'chmod u+w $IN_UP/v; echo POISON >> $IN_UP/v; echo w > $OUT/w'}}
+        reader: {kind: shell, needs: [up], params: {cmd: 'sleep 0.3; cat $IN_UP/v > $OUT/r'}}
+      """)
+    let summary = try p.run(jobs: 2)  // the writer's own input changes under it: recomputed twice, then it fails
+    let cache = try Cache(root: p.root + "/.peftlab")
+    let status = try p.runner().status()
+    for s in status where s.output != nil {
+      XCTAssertTrue(cache.verify(s.output!), "\(s.stage)'s object matches its hash")
+    }
+    func read(_ stage: String, _ file: String) -> String? {
+      guard let h = status.first(where: { $0.stage == stage })?.output else { return nil }
+      return try? String(contentsOfFile: p.root + "/.peftlab/objects/" + h + "/" + file, encoding: .utf8)
+    }
+    if let r = read("reader", "r") { XCTAssertEqual(r, "clean\n", "the reader never publishes a poisoned read") }
+    XCTAssertEqual(read("up", "v") ?? "clean\n", "clean\n")
+    guard case .failed(let why) = summary.outcomes["writer"] else { return XCTFail("the writer fails") }
+    XCTAssertTrue(why.contains("changed again while it ran"), why)
+  }
+
+  func testGcKeepsWhatAnyLockFileReferences() throws {
+    let p = try Project("""
+      stages:
+        a: {kind: shell, params: {cmd: 'echo one > $OUT/v'}}
+      profiles:
+        other:
+          a: {cmd: 'echo two > $OUT/v'}
+      """)
+    try p.run()
+    try p.run(profile: "other")  // the last run of 'a' is now the profile's
+    let cache = try Cache(root: p.root + "/.peftlab")
+    let (_, removed, locks) = cache.collectGarbage(lockDir: p.root + "/Pipelines")
+    XCTAssertEqual(removed, 0, "p.lock still references the default profile's result")
+    XCTAssertEqual(Set(locks.map(\.0)), ["p.lock", "p.other.lock"])
+    XCTAssertTrue(try p.run().ran.isEmpty, "the default profile is still cached")
+    let (_, removedWithoutLocks, _) = cache.collectGarbage(lockDir: p.root + "/nowhere")
+    XCTAssertEqual(removedWithoutLocks, 1, "without lock files only the last run is kept")
+  }
+
+  struct Counting: StageKind {
+    let name = "counting"
+    let version = 1
+    var parameters: [ParameterSpec] { [ParameterSpec("steps", default: .int(5)), ParameterSpec("lr", default: .double(0.1))] }
+    func run(_ context: StageContext) throws {}
+  }
+
+  func testParametersOfTheWrongTypeAreErrorsNamingFileAndLine() throws {
+    for (value, want) in [("steps: abc", "must be an integer"), ("steps: 2.5", "must be an integer"), ("lr: fast", "must be a number"),
+                          ("steps: [1]", "must be an integer")] {
+      let p = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
+      p.registry.register(Counting())
+      XCTAssertThrowsError(try p.runner(), value) { e in
+        XCTAssertTrue("\(e)".contains("p.yaml:5") && "\(e)".contains(want), "\(e)")
+      }
+    }
+    let ok = try Project("stages:\n  a:\n    kind: counting\n    params: {steps: 7, lr: 1}\n")
+    ok.registry.register(Counting())
+    XCTAssertNoThrow(try ok.runner(), "an integer is a number")
+  }
+}
