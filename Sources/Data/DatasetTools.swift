@@ -55,6 +55,9 @@ public enum ManifestScaffold {
   /// A manifest for data found at `path` (a class-folder tree, a CSV or an npz).
   public static func make(name: String, source: DatasetManifest.Source, path: String, dataRoot: String,
                           modality: String) throws -> String {
+    guard isSafeName(name) else {
+      throw DataError.file(path, "dataset name '\(name)' must be letters, digits, '.', '_', '+', '-' (no '/' or '..')")
+    }
     let fm = FileManager.default
     var classes: [String] = []
     var size = 0, channels = 3, official = false
@@ -83,6 +86,9 @@ public enum ManifestScaffold {
     case .medmnistNpz:
       let z = try NpzFile(path: path)
       let img = try z.array("train_images"), lab = try z.array("train_labels")
+      guard img.shape.count == 3 || img.shape.count == 4, !lab.shape.isEmpty else {
+        throw DataError.file(path, "'train_images' must be (N, H, W[, C]) and 'train_labels' (N[, classes]); are \(img.shape) and \(lab.shape)")
+      }
       size = img.shape[1]
       channels = img.shape.count == 4 ? img.shape[3] : 1
       let k = lab.shape.count == 2 && lab.shape[1] > 1 ? lab.shape[1] : ((0..<lab.count).map { lab.int($0) }.max() ?? 0) + 1
@@ -100,7 +106,7 @@ public enum ManifestScaffold {
       task: \(classes.count == 2 ? "binary" : "multi-class")
       classes: [\(classes.map { "\"\($0)\"" }.joined(separator: ", "))]
       source: \(source.rawValue)
-      location: {path: "\(rel)"}
+      location: {path: "\(rel)"\(rel.hasPrefix("/") || rel.split(separator: "/").contains("..") ? ", external: true" : "")}
       splits: \(official ? "official" : "{ratios: [0.7, 0.1, 0.2], seed: 0}")
       image: {size: \(size), channels: \(channels)}
 

@@ -42,7 +42,7 @@ public enum DatasetLoader {
         single = try folder(path, classes: m.classes)
       }
     case .csv:
-      (splits, single) = try csv(path, classes: m.classes)
+      (splits, single) = try csv(path, classes: m.classes, external: m.external)
     case .hdf5:
       (splits, single) = try hdf5(path, classes: m.classes.count)
     case .synthetic:
@@ -66,6 +66,12 @@ public enum DatasetLoader {
       throw DataError.file(z.path, "'\(s)_images' must be uint8 (N, H, W[, C]), is \(img.dtype) \(img.shape)")
     }
     let n = img.shape[0]
+    guard img.shape[1] > 0, img.shape[2] > 0, img.shape.count == 3 || [1, 3].contains(img.shape[3]) else {
+      throw DataError.file(z.path, "'\(s)_images' has shape \(img.shape): height and width must be > 0, channels 1 or 3")
+    }
+    guard lab.shape.count == 1 || lab.shape.count == 2 else {
+      throw DataError.file(z.path, "'\(s)_labels' must be (N) or (N, classes), is \(lab.shape)")
+    }
     guard lab.shape.first == n else { throw DataError.file(z.path, "'\(s)_labels' has \(lab.shape.first ?? 0) rows for \(n) images") }
     let width = lab.shape.count == 2 ? lab.shape[1] : 1
     var labels = (0..<lab.count).map { lab.int($0) }
@@ -118,7 +124,7 @@ public enum DatasetLoader {
     return try decode(items)
   }
 
-  static func csv(_ file: String, classes: [String]) throws -> ([String: RawImages], RawImages?) {
+  static func csv(_ file: String, classes: [String], external: Bool = false) throws -> ([String: RawImages], RawImages?) {
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw DataError.file(file, "cannot read CSV") }
     let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
     var rows = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -133,6 +139,9 @@ public enum DatasetLoader {
       guard label >= 0 && label < classes.count else { throw DataError.file(file, "line \(i + 2): label '\(r[1])' is not a class") }
       let split = header.count > 2 && r.count > 2 ? r[2] : "all"
       guard split == "all" || splitNames.contains(split) else { throw DataError.file(file, "line \(i + 2): split '\(split)' (train, val, test)") }
+      if !external && (r[0].hasPrefix("/") || r[0].split(separator: "/").contains("..")) {
+        throw DataError.file(file, "line \(i + 2): path '\(r[0])' leaves the CSV's folder (set location.external: true in the manifest if meant)")
+      }
       bySplit[split, default: []].append((r[0].hasPrefix("/") ? r[0] : base + "/" + r[0], label))
     }
     if let all = bySplit["all"] { return ([:], try decode(all)) }

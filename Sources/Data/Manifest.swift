@@ -34,6 +34,8 @@ public struct DatasetManifest: Sendable, Equatable {
   public var source: Source
   public var path: String?
   public var url: String?
+  /// `location.external: true`: the data may live outside the data root (an absolute path or '..').
+  public var external: Bool
   public var md5: String?
   public var sha256: String?
   public var splits: Splits
@@ -65,6 +67,9 @@ public struct DatasetManifest: Sendable, Equatable {
       return ""
     }
     let name = try str("name")
+    guard isSafeName(name) else {
+      throw bad("name '\(name)' must be letters, digits, '.', '_', '+', '-' (starting with a letter or digit, no '..'): it names folders")
+    }
     guard let task = Task(rawValue: try str("task")) else { throw bad("task must be multi-class, binary or multi-label") }
     guard let source = Source(rawValue: try str("source")) else {
       throw bad("source must be one of \(Source.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -81,8 +86,21 @@ public struct DatasetManifest: Sendable, Equatable {
       }
       classes = list
     }
+    var seenClass = Set<String>()
+    for c in classes where !seenClass.insert(c).inserted { throw bad("class '\(c)' is listed twice in 'classes'") }
     if task == .binary && classes.count != 2 { throw bad("a binary task has 2 classes, not \(classes.count)") }
+    if let l = y["location"], !(l is [String: Any]) { throw bad("location must be a mapping {path: ..., url: ...}") }
     let loc = y["location"] as? [String: Any] ?? [:]
+    for k in loc.keys where !["path", "url", "external"].contains(k) { throw bad("unknown field 'location.\(k)'") }
+    if let p = loc["path"], !(p is String) { throw bad("location.path must be a string") }
+    let external = (loc["external"] as? Bool) ?? false
+    if let e = loc["external"], !(e is Bool) { throw bad("location.external must be true or false") }
+    if let p = loc["path"] as? String, !external, p.isEmpty || p.hasPrefix("/") || p.split(separator: "/").contains("..") {
+      throw bad("location.path '\(p)' leaves the data root (absolute or '..'): add 'external: true' to location if that is meant")
+    }
+    if let c = y["checksum"], !(c is [String: Any]) {
+      throw bad("checksum must be a mapping {md5: \"...\"} or {sha256: \"...\"}, not \(type(of: c)) \(c)")
+    }
     let sum = y["checksum"] as? [String: Any] ?? [:]
     for (k, v) in sum {
       guard ["md5", "sha256"].contains(k) else { throw bad("checksum.\(k): only md5 and sha256 are supported") }
@@ -93,19 +111,33 @@ public struct DatasetManifest: Sendable, Equatable {
     var splits = Splits.official
     if let s = y["splits"] as? [String: Any] {
       guard let r = (s["ratios"] as? [Any])?.compactMap({ ($0 as? Double) ?? ($0 as? Int).map(Double.init) }), r.count == 3,
-            abs(r.reduce(0, +) - 1) < 1e-6 else { throw bad("splits.ratios must be three numbers summing to 1") }
-      splits = .ratios(r, seed: UInt64((s["seed"] as? Int) ?? 0))
-    } else if let s = y["splits"] as? String, s != "official" {
+            r.allSatisfy({ $0 >= 0 && $0 <= 1 }), abs(r.reduce(0, +) - 1) < 1e-6 else {
+        throw bad("splits.ratios must be three numbers in [0, 1] summing to 1")
+      }
+      let seed = s["seed"] ?? 0
+      guard let sd = seed as? Int, sd >= 0 else { throw bad("splits.seed must be a non-negative integer, not \(seed)") }
+      splits = .ratios(r, seed: UInt64(sd))
+    } else if let s = y["splits"], (s as? String) != "official" {
       throw bad("splits is 'official' or {ratios: [train, val, test], seed: N}")
     }
     let image = y["image"] as? [String: Any] ?? [:]
     guard let size = image["size"] as? Int, let ch = image["channels"] as? Int else { throw bad("missing image: {size, channels}") }
+    guard (1...4096).contains(size) else { throw bad("image.size must be in 1...4096 pixels, not \(size)") }
+    guard ch == 1 || ch == 3 else { throw bad("image.channels must be 1 or 3, not \(ch)") }
+    var expected: [String: Int] = [:]
+    if let e = y["expected"] {
+      guard let m = e as? [String: Any] else { throw bad("expected maps splits to image counts") }
+      for (k, v) in m {
+        guard let n = v as? Int, n >= 0 else { throw bad("expected.\(k) must be a non-negative integer, not \(v)") }
+        expected[k] = n
+      }
+    }
     if source != .synthetic && loc["path"] == nil { throw bad("missing location.path") }
     let gen = (y["generator"] as? [String: Any]).map { Value(json: $0).object ?? [:] } ?? [:]
     return DatasetManifest(
       file: file, name: name, modality: try str("modality"), task: task, classes: classes, source: source,
-      path: loc["path"] as? String, url: loc["url"] as? String, md5: sum["md5"] as? String, sha256: sum["sha256"] as? String,
-      splits: splits, imageSize: size, channels: ch, expected: (y["expected"] as? [String: Int]) ?? [:],
+      path: loc["path"] as? String, url: loc["url"] as? String, external: external, md5: sum["md5"] as? String, sha256: sum["sha256"] as? String,
+      splits: splits, imageSize: size, channels: ch, expected: expected,
       description: try str("description", required: false), citation: try str("citation", required: false),
       licence: (y["licence"] ?? y["license"]).map { "\($0)" } ?? "", homepage: try str("homepage", required: false),
       generator: gen, text: text)
@@ -169,4 +201,11 @@ final class ManifestMemo: @unchecked Sendable {
     lock.lock(); defer { lock.unlock() }
     entries[dir] = (stamp, m)
   }
+}
+
+/// Dataset names become folder and file names: letters, digits, `.`, `_`, `+`, `-`, starting with a
+/// letter or digit, no "..".
+func isSafeName(_ s: String) -> Bool {
+  guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), !s.contains("..") else { return false }
+  return s.count <= 128 && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0)) }
 }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 import CZlib
 import Foundation
+import Model
 
 /// A numeric array read from .npy, kept as Double or as raw bytes for uint8.
 public struct NpyArray: Sendable {
@@ -19,7 +20,12 @@ public struct NpyArray: Sendable {
   public var values: [Double]
   public var count: Int { shape.reduce(1, *) }
 
-  public func int(_ i: Int) -> Int { bytes.isEmpty ? Int(values[i]) : Int(bytes[i]) }
+  /// Element i as an integer; -1 for a value that is not one (NaN, ±inf, beyond Int), so range checks reject it.
+  public func int(_ i: Int) -> Int {
+    if !bytes.isEmpty { return Int(bytes[i]) }
+    let v = values[i]
+    return v.isFinite && abs(v) < 9e18 ? Int(v) : -1
+  }
 }
 
 public struct NpzFile {
@@ -34,9 +40,17 @@ public struct NpzFile {
     func bad(_ m: String) -> DataError { .file(path, m) }
     guard FileManager.default.fileExists(atPath: path) else { throw bad("no such file") }
     let d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+    // Every read is bounds-checked: a field pointing outside the file is an error, never a trap.
+    func need(_ o: Int, _ n: Int, _ what: String) throws {
+      guard o >= 0, n >= 0, o <= d.count - n else { throw bad("\(what) lies outside the file (offset \(o), \(n) bytes): corrupt or truncated zip") }
+    }
     func u16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
     func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-    func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+    func u64(_ o: Int) throws -> Int {
+      let hi = u32(o + 4)
+      guard hi < 0x8000_0000 else { throw bad("a zip64 size or offset does not fit in 63 bits: corrupt zip") }
+      return u32(o) | hi << 32
+    }
     // find the end-of-central-directory record (within the last 64 KiB + 22 bytes)
     guard d.count >= 22 else { throw bad("not a zip/npz file (\(d.count) bytes)") }
     var eocd = -1
@@ -48,19 +62,23 @@ public struct NpzFile {
     guard eocd >= 0 else { throw bad("no zip end-of-central-directory record: truncated or not an npz file") }
     var count = u16(eocd + 10), cdOffset = u32(eocd + 16)
     if (count == 0xFFFF || cdOffset == 0xFFFF_FFFF), eocd >= 20, u32(eocd - 20) == 0x0706_4b50 {
-      let rec = u64(eocd - 20 + 8)
-      guard rec + 56 <= d.count, u32(rec) == 0x0606_4b50 else { throw bad("bad zip64 end record") }
-      count = u64(rec + 32)
-      cdOffset = u64(rec + 48)
+      let rec = try u64(eocd - 20 + 8)
+      try need(rec, 56, "the zip64 end record")
+      guard u32(rec) == 0x0606_4b50 else { throw bad("bad zip64 end record") }
+      count = try u64(rec + 32)
+      cdOffset = try u64(rec + 48)
     }
+    guard count <= d.count / 46 else { throw bad("the zip directory claims \(count) entries, more than the file can hold: corrupt zip") }
     var es: [String: Entry] = [:]
     var p = cdOffset
     for _ in 0..<count {
-      guard p + 46 <= d.count, u32(p) == 0x0201_4b50 else { throw bad("corrupt zip central directory") }
+      try need(p, 46, "a zip directory entry")
+      guard u32(p) == 0x0201_4b50 else { throw bad("corrupt zip central directory") }
       let method = UInt16(u16(p + 10))
       var csize = u32(p + 20), usize = u32(p + 24)
       let nameLen = u16(p + 28), extraLen = u16(p + 30), commentLen = u16(p + 32)
       var offset = u32(p + 42)
+      try need(p + 46, nameLen + extraLen + commentLen, "a zip entry's name and extra fields")
       let name = String(decoding: d[(p + 46)..<(p + 46 + nameLen)], as: UTF8.self)
       var e = p + 46 + nameLen
       let extraEnd = e + extraLen
@@ -68,9 +86,10 @@ public struct NpzFile {
         let id = u16(e), len = u16(e + 2)
         if id == 0x0001 {
           var q = e + 4
-          if usize == 0xFFFF_FFFF { usize = u64(q); q += 8 }
-          if csize == 0xFFFF_FFFF { csize = u64(q); q += 8 }
-          if offset == 0xFFFF_FFFF { offset = u64(q) }
+          let fieldEnd = min(extraEnd, q + len)
+          if usize == 0xFFFF_FFFF { guard q + 8 <= fieldEnd else { break }; usize = try u64(q); q += 8 }
+          if csize == 0xFFFF_FFFF { guard q + 8 <= fieldEnd else { break }; csize = try u64(q); q += 8 }
+          if offset == 0xFFFF_FFFF { guard q + 8 <= fieldEnd else { break }; offset = try u64(q) }
         }
         e += 4 + len
       }
@@ -87,11 +106,15 @@ public struct NpzFile {
     func bad(_ m: String) -> DataError { .file(path, "array '\(name)': \(m)") }
     guard let e = entries[name] ?? entries[name + ".npy"] else { throw DataError.file(path, "no array '\(name)' (has: \(names.joined(separator: ", ")))") }
     let o = e.offset
-    guard o + 30 <= data.count else { throw bad("local header beyond the end: truncated") }
+    guard o >= 0, o <= data.count - 30 else { throw bad("local header beyond the end: truncated") }
     let nameLen = Int(data[o + 26]) | Int(data[o + 27]) << 8
     let extraLen = Int(data[o + 28]) | Int(data[o + 29]) << 8
     let start = o + 30 + nameLen + extraLen
-    guard start + e.compressed <= data.count else { throw bad("data ends beyond the file: truncated") }
+    guard e.compressed >= 0, e.compressed <= data.count - start else { throw bad("data ends beyond the file: truncated") }
+    // deflate expands at most ~1032:1; a larger claimed size is corrupt (and would allocate it)
+    guard e.size >= 0, e.size <= e.compressed &* 1032 &+ 1024, e.method != 0 || e.size == e.compressed else {
+      throw bad("claims \(e.size) bytes from \(e.compressed) compressed: corrupt zip entry")
+    }
     let raw = data.subdata(in: start..<(start + e.compressed))
     switch e.method {
     case 0: return raw
@@ -135,6 +158,7 @@ extension NpyArray {
     let hlen = major == 1 ? Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8
       : Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8 | Int(d[d.startIndex + 10]) << 16 | Int(d[d.startIndex + 11]) << 24
     let hstart = major == 1 ? 10 : 12
+    guard major >= 1 && major <= 3, d.count >= hstart else { throw bad("unsupported .npy version \(major)") }
     guard d.count >= hstart + hlen else { throw bad("truncated .npy header") }
     let header = String(decoding: d.subdata(in: (d.startIndex + hstart)..<(d.startIndex + hstart + hlen)), as: UTF8.self)
     func field(_ key: String) -> String? {
@@ -148,8 +172,14 @@ extension NpyArray {
     guard let sp = field("shape"), let open = sp.firstIndex(of: "("), let close = sp.firstIndex(of: ")") else {
       throw bad("no 'shape' in .npy header")
     }
-    let shape = sp[sp.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    let n = shape.reduce(1, *)
+    guard open < close else { throw bad("malformed 'shape' in .npy header") }
+    var shape: [Int] = []
+    for part in sp[sp.index(after: open)..<close].split(separator: ",") {
+      let t = part.trimmingCharacters(in: .whitespaces)
+      guard let v = Int(t), v >= 0 else { throw bad("shape entry '\(t)' is not a size (a non-negative integer)") }
+      shape.append(v)
+    }
+    guard let n = checkedCount(shape) else { throw bad("shape \(shape) has more elements than memory can hold") }
     let body = d.subdata(in: (d.startIndex + hstart + hlen)..<d.endIndex)
     let width: Int
     switch descr {
@@ -159,7 +189,7 @@ extension NpyArray {
     case "<i8", "<u8", "<f8": width = 8
     default: throw bad("unsupported dtype '\(descr)'")
     }
-    guard body.count >= n * width else { throw bad("data has \(body.count) bytes, shape \(shape) of \(descr) needs \(n * width): truncated") }
+    guard n <= body.count / width else { throw bad("data has \(body.count) bytes, shape \(shape) of \(descr) needs \(n * width): truncated") }
     var bytes: [UInt8] = [], values: [Double] = []
     body.withUnsafeBytes { raw in
       let p = raw.baseAddress!
@@ -179,3 +209,4 @@ extension NpyArray {
     self.init(shape: shape, dtype: descr, bytes: bytes, values: values)
   }
 }
+

@@ -55,6 +55,15 @@ public final class HDF5File {
     try createGroups(containing: name)
     let dcpl = untimed(chdf5_p_dataset_create())
     defer { H5Pclose(dcpl) }
+    if !shape.isEmpty && !shape.contains(0) {
+      // Chunked (≤ 1 Mi elements per chunk) with a Fletcher-32 checksum per chunk: HDF5 verifies it
+      // on every read, so flipped bytes in the data are an error, not silently different weights.
+      var chunk = shape.map { hsize_t($0) }
+      let rest = shape.dropFirst().reduce(1, *)
+      chunk[0] = hsize_t(max(1, min(shape[0], (1 << 20) / max(1, rest))))
+      H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
+      H5Pset_fletcher32(dcpl)
+    }
     let ds = H5Dcreate2(id, name, type, space, chdf5_p_default(), dcpl, chdf5_p_default())
     guard ds >= 0 else { throw fail("cannot create dataset '\(name)'") }
     defer { H5Dclose(ds) }
@@ -152,20 +161,26 @@ public final class HDF5File {
     let space = H5Dget_space(ds)
     defer { H5Sclose(space) }
     let rank = Int(H5Sget_simple_extent_ndims(space))
+    guard rank >= 0, rank <= 32 else { throw fail("'\(name)' has an unreadable dataspace (rank \(rank))") }
     var dims = [hsize_t](repeating: 0, count: max(rank, 1))
     H5Sget_simple_extent_dims(space, &dims, nil)
+    guard dims.allSatisfy({ $0 < 1 << 40 }) else { throw fail("'\(name)' has dimensions \(dims) too large to read") }
     return rank == 0 ? [] : dims.map { Int($0) }
   }
 
   private func readRaw<T>(_ name: String, type: hid_t, zero: T) throws -> ([T], [Int]) {
     let shape = try shape(of: name)
-    var out = [T](repeating: zero, count: shape.reduce(1, *))
+    guard let count = checkedCount(shape),
+          count <= Int(ProcessInfo.processInfo.physicalMemory / 2) / MemoryLayout<T>.stride else {
+      throw fail("'\(name)' has shape \(shape): more than half this machine's memory")
+    }
+    var out = [T](repeating: zero, count: count)
     let ds = H5Dopen2(id, name, chdf5_p_default())
     defer { H5Dclose(ds) }
     let status = out.withUnsafeMutableBytes {
       H5Dread(ds, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
     }
-    guard status >= 0 else { throw fail("cannot read '\(name)' as \(T.self) (wrong type?)") }
+    guard status >= 0 else { throw fail("cannot read '\(name)' as \(T.self) (wrong type, or its checksum does not match: corrupt data)") }
     return (out, shape)
   }
 

@@ -42,11 +42,20 @@ public struct SafetensorsFile {
         continue
       }
       guard let o = value as? [String: Any], let dtype = o["dtype"] as? String,
-        let shape = (o["shape"] as? [NSNumber])?.map({ $0.intValue }),
-        let offs = (o["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offs.count == 2
-      else { throw bad("tensor '\(name)': malformed header entry") }
+        let shapeNums = o["shape"] as? [NSNumber], let offNums = o["data_offsets"] as? [NSNumber], offNums.count == 2
+      else { throw bad("tensor '\(name)': malformed header entry (needs dtype, shape, data_offsets)") }
+      // integers only, and small enough that no product overflows
+      func ints(_ a: [NSNumber]) -> [Int]? {
+        let v = a.map { $0.doubleValue }
+        guard v.allSatisfy({ $0 >= 0 && $0 < 1e15 && $0 == $0.rounded() }) else { return nil }
+        return v.map { Int($0) }
+      }
+      guard let shape = ints(shapeNums), let count = checkedCount(shape) else {
+        throw bad("tensor '\(name)': shape \(shapeNums) is not a list of sizes that fit in memory")
+      }
+      guard let offs = ints(offNums) else { throw bad("tensor '\(name)': data_offsets \(offNums) are not byte offsets") }
       guard let width = Self.byteWidth(dtype) else { throw bad("tensor '\(name)': unsupported dtype \(dtype)") }
-      guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == shape.reduce(1, *) * width else {
+      guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == count * width else {
         throw bad("tensor '\(name)': data_offsets \(offs) do not match shape \(shape) of \(dtype)")
       }
       guard offs[1] <= payload else {

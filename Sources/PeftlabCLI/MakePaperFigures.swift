@@ -26,6 +26,7 @@ struct MakePaperFiguresCommand: ParsableCommand {
     let runner = try opts.runner(cancel: cancel)
     var o = RunOptions()
     o.jobs = jobs
+    o.isolation = stageIsolation()
     let start = Date()
     let summary = try reportingErrors { try runner.run(o) }
     guard summary.failed.isEmpty else { throw ExitCode(1) }

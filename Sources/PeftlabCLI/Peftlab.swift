@@ -9,6 +9,7 @@ public struct Peftlab: ParsableCommand {
       RunCommand.self, StatusCommand.self, ExplainCommand.self, DagCommand.self, CacheCommand.self,
       DatasetCommand.self,
       TrainCommand.self, ModelCommand.self, MethodsCommand.self, ReportCommand.self, MakePaperFiguresCommand.self, BenchCommand.self,
+      StageExecCommand.self,
     ])
 
   public init() {}

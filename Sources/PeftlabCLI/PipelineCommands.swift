@@ -3,6 +3,7 @@ import ArgumentParser
 import Data
 import Dispatch
 import Foundation
+import Kernels
 import Pipeline
 import Plot
 import Training
@@ -62,6 +63,7 @@ struct RunCommand: ParsableCommand {
     o.dryRun = dryRun
     o.keepGoing = keepGoing
     o.writeLock = !noLock
+    o.isolation = stageIsolation()
     switch executor {
     case "local": break
     case "slurm":
@@ -245,5 +247,26 @@ struct CacheCommand: ParsableCommand {
       for (f, n) in kept { print("keeps the \(n) stages of \(locks)/\(f)") }
       print("removed \(records) records and \(objects) objects")
     }
+  }
+}
+
+/// How `run` and `make-paper-figures` start each stage: `peftlab stage-exec` in its own process
+/// (a crash is the stage's failure; the stage dies with the run).
+func stageIsolation() -> StageIsolation {
+  let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+  return StageIsolation(command: [exe, "stage-exec", "--threads", String(Parallel.threads)])
+}
+
+/// The stage side of `run`: one stage, in its own process, from the spec the runner wrote.
+struct StageExecCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stage-exec", abstract: "Run one stage from a runner-written spec (used by run).", shouldDisplay: false)
+  @Argument(help: "stage.json written by the runner") var spec: String
+  @OptionGroup var threads: ThreadOptions
+
+  func run() throws {
+    threads.apply()
+    let rc = StageProcess.main(specPath: spec, registry: stageRegistry())
+    if rc != 0 { throw ExitCode(rc) }
   }
 }

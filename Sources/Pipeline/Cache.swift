@@ -30,6 +30,8 @@ public struct StageRecord: Codable, Sendable, Equatable {
   public var seconds: Double = 0
   public var finished: String = ""
   public var error: String?
+  /// Peak resident memory of the stage's process, bytes (isolated runs; not part of the key or output).
+  public var peakMemory: Int?
 
   /// SHA-256 of the canonical JSON of the key components.
   public static func key(kind: String, kindVersion: Int, params: [String: String], inputs: [String: String],
@@ -171,7 +173,7 @@ final class FileLock {
   /// Takes the lock, waiting if needed; `onWait` is called once with the holder's note.
   init(_ path: String, note: String, onWait: (String) -> Void) throws {
     self.path = path
-    fd = open(path, O_RDWR | O_CREAT, 0o644)
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)  // children never hold it
     guard fd >= 0 else { throw PipelineError.io(path: path, message: "cannot open lock file") }
     if flock(fd, LOCK_EX | LOCK_NB) != 0 {
       let holder = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "another process"

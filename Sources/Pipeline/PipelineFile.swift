@@ -341,7 +341,7 @@ extension Pipeline {
                    "needs \(clash.map { "'\($0)'" }.joined(separator: " and ")), which share the variable $\(v): rename one")
       }
     }
-    var p = Pipeline(path: path, profile: profile, stages: instances, byName: byName)
+    let p = Pipeline(path: path, profile: profile, stages: instances, byName: byName)
     try p.checkAcyclic()
     return p
   }

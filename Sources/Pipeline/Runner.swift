@@ -18,6 +18,8 @@ public struct RunOptions: Sendable {
   public var slurm: SlurmOptions?
   /// Leave the lock file alone (a stage run inside a Slurm job).
   public var writeLock = true
+  /// Run each stage in its own process (see Isolation.swift); nil runs stages on threads of this process.
+  public var isolation: StageIsolation?
   public init() {}
 }
 
@@ -62,6 +64,7 @@ public enum Interrupt {
   nonisolated(unsafe) public static var requested: Int32 = 0
   public static func install() {
     signal(SIGINT) { _ in Interrupt.requested = 1 }
+    signal(SIGTERM) { _ in Interrupt.requested = 1 }  // `kill`, a batch system: cancel the same way
   }
 }
 
@@ -149,7 +152,15 @@ public final class Runner: @unchecked Sendable {
           summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
           unknownOutput.insert(s.name); pending.remove(at: i); progressed = true; continue
         }
-        let comp = try components(s, outputs: outputs)
+        let comp: StageRecord
+        do { comp = try components(s, outputs: outputs) } catch {
+          // A key-time error (a missing deps file, a bad parameter) fails this stage like a run would.
+          let msg = (error as? PipelineError)?.description ?? "\(error)"
+          summary.outcomes[s.name] = .failed(msg); reporter.event(s.name, .failed(msg))
+          pending.remove(at: i); progressed = true
+          if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(s.name)' failed (use --keep-going)") }
+          continue
+        }
         if !forced.contains(s.name), let hit = cache.hit(comp.key) {
           outputs[s.name] = hit.output; records[s.name] = hit
           summary.outcomes[s.name] = .cached; reporter.event(s.name, .cached)
@@ -171,7 +182,7 @@ public final class Runner: @unchecked Sendable {
         let thread = Thread { [self] in
           results.push(s.name, Result {
             if let slurm, let monitor { return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor) }
-            return try execute(s, comp, inputs: inputs, force: force)
+            return try execute(s, comp, inputs: inputs, force: force, isolation: o.isolation)
           })
         }
         thread.stackSize = 16 << 20
@@ -239,7 +250,8 @@ public final class Runner: @unchecked Sendable {
   enum Executed { case done(StageRecord, Double?), corruptInputs([String]) }
 
   /// Runs one stage under its key's lock (or finds that another run made it).
-  func execute(_ s: StageInstance, _ comp: StageRecord, inputs: [String: String], force: Bool) throws -> Executed {
+  func execute(_ s: StageInstance, _ comp: StageRecord, inputs: [String: String], force: Bool,
+               isolation: StageIsolation? = nil) throws -> Executed {
     let lock = try FileLock(cache.root + "/locks/" + comp.key + ".lock",
                             note: "pid \(getpid()) computing \(s.name)") { holder in
       reporter.note("'\(s.name)' waits: its key is being computed by \(holder)")
@@ -270,7 +282,11 @@ public final class Runner: @unchecked Sendable {
         stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work, projectRoot: projectRoot,
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
-      try kind.run(ctx)
+      if let isolation {
+        rec.peakMemory = try runIsolated(isolation, s, inputs: inputs, out: out, work: work, tmp: tmp, log: log)
+      } else {
+        try kind.run(ctx)
+      }
       if cancel.isSet { throw PipelineError.cancelled }
       // An input that changed while the stage ran (another stage wrote into it) poisons this result:
       // nothing is published, the input is evicted, and both are recomputed.

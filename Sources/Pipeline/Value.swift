@@ -104,6 +104,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
   case cancelled
   /// A parameter's value is wrong (the runner adds the file, line and stage).
   case parameter(String)
+  /// A message already formatted elsewhere (by a stage run in its own process).
+  case reported(String)
 
   public var description: String {
     switch self {
@@ -114,6 +116,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case .locked(let s): return s
     case .cancelled: return "cancelled"
     case .parameter(let m): return m
+    case .reported(let m): return m
     }
   }
 }

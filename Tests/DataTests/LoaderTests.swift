@@ -30,7 +30,7 @@ final class LoaderTests: XCTestCase {
       task: \(task)
       classes: \(classes)
       source: medmnist-npz
-      location: {path: \(file)}
+      location: {path: \(file), external: true}
       \(md5.map { "checksum: {md5: \"\($0)\"}" } ?? "")
       splits: official
       image: {size: 8, channels: \(channels)}
@@ -100,7 +100,7 @@ final class LoaderTests: XCTestCase {
       task: binary
       classes: [benign, malignant]
       source: \(source)
-      location: {path: \(path)}
+      location: {path: \(path), external: true}
       splits: {ratios: [0.7, 0.1, 0.2], seed: 3}
       image: {size: 8, channels: 3}
       \(extra)

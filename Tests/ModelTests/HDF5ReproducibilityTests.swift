@@ -26,4 +26,24 @@ final class HDF5ReproducibilityTests: XCTestCase {
     let r = try HDF5File.open(a)
     XCTAssertEqual(try r.readFloats("a/b/weights").values, [1, 2, 3, 4])
   }
+
+  /// Datasets carry a Fletcher-32 checksum per chunk: flipped bytes in the data area are a read
+  /// error naming the file and dataset, not silently different numbers; h5py still opens the file.
+  func testFlippedDataBytesAreAnError() throws {
+    let path = temporaryPath("h5-flip-\(getpid()).h5")
+    let values = (0..<4096).map { Float($0) * 0.25 + 1 }
+    do {
+      let f = try HDF5File.create(path)
+      try f.write("blocks.0.attn.qkv.weight", floats: values, shape: [64, 64])
+    }
+    XCTAssertEqual(try HDF5File.open(path).readFloats("blocks.0.attn.qkv.weight").values, values)
+    var d = try Data(contentsOf: URL(fileURLWithPath: path))
+    let needle = values[1000..<1004].withUnsafeBytes { Data($0) }
+    let at = try XCTUnwrap(d.range(of: needle), "the float data is stored uncompressed").lowerBound
+    for i in at..<(at + 4096) where i < d.count { d[i] ^= 0x5A }  // 4 KiB of flipped bytes
+    try d.write(to: URL(fileURLWithPath: path))
+    XCTAssertThrowsError(try HDF5File.open(path).readFloats("blocks.0.attn.qkv.weight")) { e in
+      XCTAssertTrue("\(e)".contains(path) && "\(e)".contains("checksum"), "\(e)")
+    }
+  }
 }

@@ -52,7 +52,11 @@ final class PipelineValidationTests: XCTestCase {
     for (params, want) in [("outs: x.txt", "must be a list"), ("outs: ['../../../etc/passwd']", "must be a path inside $OUT"),
                            ("deps: [42]", "deps entry 42")] {
       let p = try Project("stages:\n  a:\n    kind: shell\n    params:\n      cmd: 'true'\n      \(params)\n")
-      XCTAssertThrowsError(try { _ = try p.run() }(), params) { XCTAssertTrue("\($0)".contains(want), "\($0)") }
+      do {
+        let s = try p.run()
+        guard case .failed(let msg) = s.outcomes["a"] else { XCTFail("\(params): ran"); continue }
+        XCTAssertTrue(msg.contains(want) && msg.contains("p.yaml:3"), msg)  // file:line, then what is wrong
+      } catch { XCTAssertTrue("\(error)".contains(want), "\(error)") }
     }
   }
 }

@@ -57,7 +57,7 @@ public func tinyNpzManifestYAML(path: String, url: String? = nil, md5: String? =
   task: multi-class
   classes: [a, b, c]
   source: medmnist-npz
-  location: {path: \(path)\(url.map { ", url: \"\($0)\"" } ?? "")}
+  location: {path: \(path)\(url.map { ", url: \"\($0)\"" } ?? "")\(path.hasPrefix("/") ? ", external: true" : "")}
   \(md5.map { "checksum: {md5: \"\($0)\"}" } ?? "")
   splits: official
   image: {size: 8, channels: 1}
