@@ -76,9 +76,17 @@ public enum Checkpoint {
       guard shape == t.shape else {
         throw ModelError.badFile(path: path, message: "tensor '\(t.name)' has shape \(shape), expected \(t.shape)")
       }
+      if let why = nonFinite(v) { throw ModelError.badFile(path: path, message: "tensor '\(t.name)' \(why)") }
       try model.setValues(t.name, v)
     }
     return model
   }
 }
 
+
+/// Why weights cannot be used: "has 3 non-finite values (NaN or ±inf), the first at index 17"; nil if all are finite.
+public func nonFinite(_ v: [Float]) -> String? {
+  guard let first = v.firstIndex(where: { !$0.isFinite }) else { return nil }
+  let n = v.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+  return "has \(n) non-finite value\(n == 1 ? "" : "s") (NaN or ±inf), the first at index \(first) (\(v[first]))"
+}

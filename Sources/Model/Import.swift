@@ -87,6 +87,7 @@ public enum CheckpointImport {
         throw bad("missing tensor '\(t.name)'" + (isCLIP ? " (open_clip name for it not found)" : ""))
       }
       var v = try file.floats(s)
+      if let why = nonFinite(v) { throw bad("tensor '\(s)' \(why)") }
       if t.name == "pos_embed" && v.count != t.count && v.count % c.width == 0 {
         let oldTokens = v.count / c.width
         let og = Int(Double(oldTokens - 1).squareRoot().rounded())

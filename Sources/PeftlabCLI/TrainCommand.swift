@@ -80,10 +80,21 @@ struct TrainCommand: ParsableCommand {
       var vit = try ViT(config: cfg, seed: seed)
       if let initFrom {
         let base = try Checkpoint.load(initFrom)
-        guard base.config.imageSize == cfg.imageSize, base.config.width == cfg.width, base.config.depth == cfg.depth else {
-          throw CLIError(message: "\(initFrom): architecture differs from preset '\(model.preset)'")
+        let b = base.config
+        let diffs = [("image size", b.imageSize, cfg.imageSize), ("patch size", b.patchSize, cfg.patchSize), ("width", b.width, cfg.width),
+                     ("depth", b.depth, cfg.depth), ("heads", b.heads, cfg.heads), ("MLP width", b.mlpDim, cfg.mlpDim),
+                     ("channels", b.channels, cfg.channels)].filter { $0.1 != $0.2 }
+        guard diffs.isEmpty else {
+          throw CLIError(message: "\(initFrom): architecture differs from preset '\(model.preset)': "
+            + diffs.map { "\($0.0) \($0.1) in the checkpoint, \($0.2) in the preset" }.joined(separator: "; "))
         }
-        vit = base.config.numClasses == classes && base.config.head == cfg.head ? base : try base.withNewHead(classes: classes, head: cfg.head, seed: seed)
+        if b.numClasses == classes && b.head == cfg.head {
+          vit = base
+        } else {
+          print("note: \(initFrom) has a \(b.head.rawValue) head for \(b.numClasses) classes; its backbone is kept and a new "
+                + "\(cfg.head.rawValue) head for \(classes) classes is trained (--head and the dataset decide the head)")
+          vit = try base.withNewHead(classes: classes, head: cfg.head, seed: seed)
+        }
         print("initialised from \(initFrom)")
       }
       let opt: OptimizerKind = optimizer == "sgd"

@@ -119,6 +119,38 @@ final class ImportTests: XCTestCase {
                 contains: [missing, "missing tensor", "blocks.0.mlp.fc2.weight"])
   }
 
+  /// NaN/Inf weights are named (file and tensor) at import, not found as "diverged at step 0" later;
+  /// a shape that overflows is an error before anything is allocated.
+  func testNonFiniteWeightsAndOverflowingShapesAreNamed() throws {
+    let src = try SafetensorsFile(path: fixture("timm_micro.safetensors"))
+    var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    for (name, e) in src.entries.sorted(by: { $0.key < $1.key }) {
+      var values = try src.floats(name)
+      if name == "blocks.1.attn.qkv.weight" { values[17] = .nan; values[40] = .infinity }
+      tensors.append((name, e.shape, values))
+    }
+    let nan = temporaryPath("nan.safetensors")
+    try SafetensorsFile.write(nan, tensors: tensors)
+    expectError({ _ = try CheckpointImport.load(safetensors: nan, heads: 2) },
+                contains: [nan, "blocks.1.attn.qkv.weight", "2 non-finite values", "index 17"])
+    let m = try ViT(config: try ViTConfig.preset("micro"), seed: 1)
+    var w = try XCTUnwrap(m.values("blocks.0.mlp.fc1.bias"))
+    w[3] = -.infinity
+    try m.setValues("blocks.0.mlp.fc1.bias", w)
+    let h5 = temporaryPath("inf.h5")
+    try Checkpoint.save(m, to: h5)
+    expectError({ _ = try Checkpoint.load(h5) }, contains: [h5, "blocks.0.mlp.fc1.bias", "non-finite"])
+    // shape [2^62, 4]: the element count overflows
+    let header = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
+    var d = Data()
+    var n = UInt64(header.utf8.count).littleEndian
+    withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
+    d.append(Data(header.utf8)); d.append(Data(count: 16))
+    let huge = temporaryPath("huge.safetensors")
+    try d.write(to: URL(fileURLWithPath: huge))
+    expectError({ _ = try SafetensorsFile(path: huge) }, contains: [huge, "'w'", "shape"])
+  }
+
   func testCheckpointMissingTensorAndNotHDF5() throws {
     let notH5 = temporaryPath("not.h5")
     try "hello".write(toFile: notH5, atomically: true, encoding: .utf8)
