@@ -157,9 +157,11 @@ public enum DatasetLoader {
     let f = try HDF5File.open(file)
     func read(_ prefix: String) throws -> RawImages {
       let (imgs, shape) = try f.readInt64s(prefix + "images")
-      guard shape.count == 3 || shape.count == 4 else { throw DataError.file(file, "'\(prefix)images' must be (N, H, W[, C]), is \(shape)") }
+      guard shape.count == 3 || shape.count == 4, shape[1] > 0, shape[2] > 0, shape.count == 3 || [1, 3].contains(shape[3]) else {
+        throw DataError.file(file, "'\(prefix)images' must be (N, H, W[, C]) with H, W > 0 and C 1 or 3, is \(shape)")
+      }
       let (labs, lshape) = try f.readInt64s(prefix + "labels")
-      guard lshape.first == shape[0] else { throw DataError.file(file, "'\(prefix)labels' has \(lshape.first ?? 0) rows for \(shape[0]) images") }
+      guard lshape.count == 1, lshape.first == shape[0] else { throw DataError.file(file, "'\(prefix)labels' has \(lshape.first ?? 0) rows for \(shape[0]) images") }
       if let bad = imgs.first(where: { $0 < 0 || $0 > 255 }) { throw DataError.file(file, "'\(prefix)images' value \(bad) is not uint8") }
       let labels = labs.map(Int.init)
       if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw DataError.file(file, "'\(prefix)labels' has label \(bad) outside 0..<\(classes)") }

@@ -55,7 +55,9 @@ public struct DatasetManifest: Sendable, Equatable {
     func bad(_ m: String) -> DataError { .file(file, m) }
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw bad("cannot read manifest") }
     let any: Any?
-    do { any = try Yams.load(yaml: text) } catch { throw bad("not valid YAML: \(error)") }
+    do { any = try loadYAML(text, path: file) } catch let PipelineError.file(_, line, _, message) {
+      throw bad(line > 0 ? "line \(line): \(message)" : message)
+    }
     guard let y = any as? [String: Any] else { throw bad("a manifest is a YAML mapping") }
     let known: Set = ["name", "modality", "task", "classes", "source", "location", "checksum", "splits", "image",
                       "expected", "description", "citation", "licence", "license", "homepage", "generator"]
@@ -176,7 +178,7 @@ public enum DatasetGroups {
   public static func load(_ dir: String) throws -> [String: [String]] {
     let file = dir + "/groups.yaml"
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [:] }
-    guard let y = (try? Yams.load(yaml: text)) as? [String: [String]] else {
+    guard let y = (try? loadYAML(text, path: file)) as? [String: [String]] else {
       throw DataError.file(file, "groups.yaml maps group names to lists of dataset names")
     }
     let names = Set(try DatasetManifest.all(in: dir).map(\.name))

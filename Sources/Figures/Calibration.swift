@@ -47,7 +47,7 @@ enum CalibrationFigure {
   /// The papers' linear-probe / full-FT ratios, from the published numbers.
   static func publishedRatios(_ i: FigureInput) throws -> [(String, Double)] {
     let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let y = try Yams.load(yaml: text) as? [String: Any] else {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let y = try loadYAML(text, path: file) as? [String: Any] else {
       throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
     }
     var out: [(String, Double)] = []

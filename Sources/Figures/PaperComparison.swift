@@ -13,7 +13,7 @@ import Yams
 enum PaperComparison {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
     let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pub = try Yams.load(yaml: text) as? [String: Any] else {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pub = try loadYAML(text, path: file) as? [String: Any] else {
       throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
     }
     let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]

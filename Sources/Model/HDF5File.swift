@@ -174,14 +174,39 @@ public final class HDF5File {
           count <= Int(ProcessInfo.processInfo.physicalMemory / 2) / MemoryLayout<T>.stride else {
       throw fail("'\(name)' has shape \(shape): more than half this machine's memory")
     }
-    var out = [T](repeating: zero, count: count)
     let ds = H5Dopen2(id, name, chdf5_p_default())
     defer { H5Dclose(ds) }
+    try checkLayout(ds, name: name, rank: shape.count)
+    // What is stored bounds what can be read (filters expand at most ~1000x): a corrupt dataspace
+    // claiming billions of elements is an error before the allocation.
+    let stored = Int(clamping: H5Dget_storage_size(ds))
+    guard count <= (stored &* 1024 &+ (64 << 20)) / MemoryLayout<T>.stride else {
+      throw fail("'\(name)' claims shape \(shape) but stores \(stored) bytes: corrupt")
+    }
+    var out = [T](repeating: zero, count: count)
     let status = out.withUnsafeMutableBytes {
       H5Dread(ds, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
     }
     guard status >= 0 else { throw fail("cannot read '\(name)' as \(T.self) (wrong type, or its checksum does not match: corrupt data)") }
     return (out, shape)
+  }
+
+  /// A chunked dataset's chunk dimensions must be ≥ 1 and within its maximum dimensions (HDF5
+  /// refuses to create anything else); libhdf5 1.10 reads past its buffers on a corrupt one.
+  private func checkLayout(_ ds: hid_t, name: String, rank: Int) throws {
+    let dcpl = H5Dget_create_plist(ds)
+    guard dcpl >= 0 else { throw fail("'\(name)': unreadable creation properties: corrupt") }
+    defer { H5Pclose(dcpl) }
+    guard H5Pget_layout(dcpl) == H5D_CHUNKED else { return }
+    var chunk = [hsize_t](repeating: 0, count: 32)
+    let r = Int(H5Pget_chunk(dcpl, 32, &chunk))
+    let space = H5Dget_space(ds)
+    defer { H5Sclose(space) }
+    var dims = [hsize_t](repeating: 0, count: max(rank, 1)), maxDims = dims
+    H5Sget_simple_extent_dims(space, &dims, &maxDims)
+    guard r == rank, (0..<rank).allSatisfy({ chunk[$0] >= 1 && (maxDims[$0] == hsize_t.max || chunk[$0] <= maxDims[$0]) }) else {
+      throw fail("'\(name)' has chunk dimensions \(chunk.prefix(max(r, 0))) for a dataset of \(dims): corrupt")
+    }
   }
 
   /// Reads any numeric dataset, converted to Float.

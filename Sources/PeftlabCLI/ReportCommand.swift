@@ -34,7 +34,7 @@ enum Report {
 
   static func write(definition: String, profile: String, cacheDir: String, out: String, format: String) throws {
     guard ["pdf", "png", "md", "all"].contains(format) else { throw CLIError(message: "--format must be pdf, png, md or all") }
-    guard let text = try? String(contentsOfFile: definition, encoding: .utf8), let def = try Yams.load(yaml: text) as? [String: Any] else {
+    guard let text = try? String(contentsOfFile: definition, encoding: .utf8), let def = try loadYAML(text, path: definition) as? [String: Any] else {
       throw CLIError(message: "\(definition): cannot read the report definition")
     }
     let pipeline = def["pipeline"] as? String ?? "Pipelines/figures.yaml"

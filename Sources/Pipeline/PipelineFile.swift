@@ -494,3 +494,26 @@ extension Pipeline {
     return out
   }
 }
+
+/// YAML text as Foundation values ([String: Any], [Any], String, Int, Double, Bool, NSNull), with the
+/// pipeline file's limits (size, nesting, alias expansion) and errors that name `path`: what
+/// `Yams.load` gives, except that it cannot trap (Yams traps on a mapping key that is not a scalar).
+public func loadYAML(_ text: String, path: String) throws -> Any? {
+  guard let root = try parseYAML(text, path: path) else { return nil }
+  return root.value.foundationValue
+}
+
+extension Value {
+  /// The value as Foundation types (JSONSerialization-like).
+  public var foundationValue: Any {
+    switch self {
+    case .null: return NSNull()
+    case .bool(let b): return b
+    case .int(let i): return i
+    case .double(let d): return d
+    case .string(let s): return s
+    case .array(let a): return a.map(\.foundationValue)
+    case .object(let o): return o.mapValues(\.foundationValue)
+    }
+  }
+}
