@@ -18,6 +18,10 @@ static inline hid_t    chdf5_p_link_create(void){ return H5P_LINK_CREATE; }
 static inline hid_t    chdf5_p_dataset_create(void){ return H5P_DATASET_CREATE; }
 static inline hid_t    chdf5_p_group_create(void){ return H5P_GROUP_CREATE; }
 static inline hid_t    chdf5_p_file_create(void) { return H5P_FILE_CREATE; }
+static inline hid_t    chdf5_p_file_access(void) { return H5P_FILE_ACCESS; }
+// The 1.8+ file format: superblock v2, object headers v2 and their B-trees carry checksums, so
+// corrupt metadata is an error on open or read instead of undefined behaviour in the library.
+static inline herr_t   chdf5_use_checksummed_format(hid_t fapl) { return H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST); }
 // Silence HDF5's automatic error stack printing; callers report errors themselves.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 #endif

@@ -24,7 +24,10 @@ public final class HDF5File {
     let fcpl = H5Pcreate(chdf5_p_file_create())
     defer { H5Pclose(fcpl) }
     H5Pset_obj_track_times(fcpl, false)  // the root group
-    let id = H5Fcreate(path, chdf5_acc_trunc(), fcpl, chdf5_p_default())
+    let fapl = H5Pcreate(chdf5_p_file_access())
+    defer { H5Pclose(fapl) }
+    chdf5_use_checksummed_format(fapl)
+    let id = H5Fcreate(path, chdf5_acc_trunc(), fcpl, fapl)
     guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot create HDF5 file") }
     return HDF5File(path: path, id: id)
   }

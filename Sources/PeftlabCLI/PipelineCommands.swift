@@ -214,7 +214,8 @@ struct CacheCommand: ParsableCommand {
     func run() throws {
       let cache = try reportingErrors { try Cache(root: o.cacheDir) }
       for r in cache.allRecords().sorted(by: { $0.finished < $1.finished }) {
-        print("\(r.key.prefix(12))  \(r.finished)  \(String(format: "%7.2fs", r.seconds))  \(r.output.prefix(12))  \(r.stage)")
+        let mem = r.peakMemory.map { String(format: "%7.1f MiB", Double($0) / 1_048_576) } ?? "          -"
+        print("\(r.key.prefix(12))  \(r.finished)  \(String(format: "%7.2fs", r.seconds))  \(mem)  \(r.output.prefix(12))  \(r.stage)")
       }
     }
   }
@@ -231,7 +232,15 @@ struct CacheCommand: ParsableCommand {
         cache.evictObject(h)
         bad += 1
       }
-      print("\(objs.count) objects checked, \(bad) corrupt")
+      var badRecords = 0
+      let records = cache.allRecords()
+      for r in records where !r.isIntact {
+        print("corrupt: record \(r.key.prefix(12)) of '\(r.stage)' (edited: its key or seal does not match its content); removed")
+        cache.removeRecord(r)
+        badRecords += 1
+      }
+      print("\(objs.count) objects and \(records.count) records checked, \(bad) corrupt objects, \(badRecords) corrupt records")
+      bad += badRecords
       if bad > 0 { throw ExitCode(1) }
     }
   }

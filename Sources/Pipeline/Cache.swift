@@ -32,6 +32,22 @@ public struct StageRecord: Codable, Sendable, Equatable {
   public var error: String?
   /// Peak resident memory of the stage's process, bytes (isolated runs; not part of the key or output).
   public var peakMemory: Int?
+  /// SHA-256 over the key components, the key and the output hash, written on publish: a record
+  /// edited afterwards (say, to point at another valid object) no longer matches and is not served.
+  public var seal: String?
+
+  /// What `seal` must be for this record.
+  public var expectedSeal: String {
+    let k = Self.key(kind: kind, kindVersion: kindVersion, params: params, inputs: inputs, external: external)
+    return SHA256Hasher.hex(Data("peftlab-record-v1\n\(k)\n\(key)\n\(stage)\n\(output)".utf8))
+  }
+
+  /// True if the record's key is the hash of its components and the seal matches (records written
+  /// before seals existed have none: their key is still checked).
+  public var isIntact: Bool {
+    key == Self.key(kind: kind, kindVersion: kindVersion, params: params, inputs: inputs, external: external)
+      && (seal == nil || seal == expectedSeal)
+  }
 
   /// SHA-256 of the canonical JSON of the key components.
   public static func key(kind: String, kindVersion: Int, params: [String: String], inputs: [String: String],
@@ -84,7 +100,8 @@ public final class Cache: @unchecked Sendable {
   /// (re-hashed through the stat-keyed memo, so an unchanged object costs a `stat` per file). A
   /// tampered object is evicted: the stage misses and recomputes.
   public func hit(_ key: String) -> StageRecord? {
-    guard let r = record(for: key), FileManager.default.fileExists(atPath: objectPath(r.output)) else { return nil }
+    guard let r = record(for: key), r.key == key, r.isIntact,
+          FileManager.default.fileExists(atPath: objectPath(r.output)) else { return nil }
     guard (try? treeHash(objectPath(r.output), memo: hasher)) == r.output else {
       evict(r.output)
       return nil
@@ -125,6 +142,8 @@ public final class Cache: @unchecked Sendable {
 
   /// Publishes a successful result: record by key, then the stage's state.
   func publish(_ r: StageRecord) throws {
+    var r = r
+    r.seal = r.expectedSeal
     try write(r, to: recordPath(r.key))
     try write(r, to: statePath(r.stage))
     try? FileManager.default.removeItem(atPath: failedPath(r.stage))
@@ -191,6 +210,12 @@ final class FileLock {
 }
 
 extension Cache {
+  /// Removes a record whose key or seal does not match its content (`cache verify`).
+  public func removeRecord(_ r: StageRecord) {
+    try? FileManager.default.removeItem(atPath: recordPath(r.key))
+    if let st = lastRun(of: r.stage), st.key == r.key { try? FileManager.default.removeItem(atPath: statePath(r.stage)) }
+  }
+
   /// Removes a corrupt object (`cache verify`).
   public func evictObject(_ hash: String) { evict(hash) }
 

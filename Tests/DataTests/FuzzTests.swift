@@ -160,7 +160,7 @@ final class FuzzTests: XCTestCase {
         for n in f.entries.keys { _ = try f.floats(n) }
         if f.entries.count > 10 { _ = try CheckpointImport.load(safetensors: p, heads: 2) }
       },
-      Target(name: "hdf5", seeds: [fuzzPath("tiny.h5")], text: false) { p, d in
+      Target(name: "hdf5", seeds: [fuzzPath("peftlab.h5")], text: false) { p, d in
         let f = try HDF5File.open(p)
         for n in f.datasetNames() { _ = try? f.readFloats(n) }
         try FileManager.default.copyItem(atPath: p, toPath: d + "/fz.h5")

@@ -29,6 +29,24 @@ final class CacheIntegrityTests: XCTestCase {
     XCTAssertTrue(try Cache(root: p.root + "/.peftlab").verify(h))
   }
 
+  func testARecordEditedToPointAtAnotherObjectIsNotServed() throws {
+    let p = try Project("stages:\n  a: {kind: shell, params: {cmd: 'echo A > $OUT/v'}}\n  b: {kind: shell, params: {cmd: 'echo B > $OUT/v'}}\n")
+    try p.run()
+    let cache = try Cache(root: p.root + "/.peftlab")
+    var a = try XCTUnwrap(cache.lastRun(of: "a")), b = try XCTUnwrap(cache.lastRun(of: "b"))
+    a = try XCTUnwrap(cache.record(for: a.key)); b = try XCTUnwrap(cache.record(for: b.key))
+    XCTAssertTrue(a.isIntact && a.seal != nil)
+    // point a's record at b's (valid) object
+    let path = p.root + "/.peftlab/records/\(a.key).json"
+    let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: a.output, with: b.output)
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertFalse(try XCTUnwrap(cache.record(for: a.key)).isIntact, "the edit breaks the seal")
+    XCTAssertNil(cache.hit(a.key), "an edited record is not served")
+    XCTAssertEqual(try p.run().ran, ["a"], "its stage recomputes")
+    XCTAssertEqual(try p.output("a", "v"), "A\n")
+    XCTAssertTrue(cache.allRecords().allSatisfy(\.isIntact))
+  }
+
   func testPublishedFilesAreReadOnly() throws {
     let p = try Project("stages:\n  leaf: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}\n")
     try p.run()
