@@ -307,6 +307,10 @@ extension Pipeline {
           throw fail(paramLines[spec.name] ?? node.line, name,
                      "parameter '\(spec.name)' of kind '\(kindName)' must be \(want), not \(v.canonicalJSON)")
         }
+        for spec in kind.parameters {  // ranges and choices
+          guard let v = params[spec.name], let why = spec.rangeError(v) else { continue }
+          throw fail(paramLines[spec.name] ?? node.line, name, "parameter '\(spec.name)' of kind '\(kindName)' \(why)")
+        }
         var needs: [(String, Int)] = []
         if let n = node.children["needs"] {
           let list = n.items.isEmpty ? [n] : n.items

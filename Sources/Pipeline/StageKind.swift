@@ -6,11 +6,52 @@ public struct ParameterSpec: Sendable {
   public var name: String
   public var defaultValue: Value?
   public var help: String
+  /// Allowed values of a string parameter (nil: any).
+  public var choices: [String]?
+  /// Bounds of a numeric parameter, checked when the pipeline is loaded.
+  public var minimum: Double?, maximum: Double?
+  public var exclusiveMinimum = false, exclusiveMaximum = false
   public init(_ name: String, default defaultValue: Value? = nil, help: String = "") {
     self.name = name
     self.defaultValue = defaultValue
     self.help = help
   }
+
+  /// Only these strings.
+  public func oneOf(_ c: [String]) -> ParameterSpec { var s = self; s.choices = c; return s }
+  /// A number ≥ m (or > m if `exclusive`).
+  public func atLeast(_ m: Double, exclusive: Bool = false) -> ParameterSpec {
+    var s = self; s.minimum = m; s.exclusiveMinimum = exclusive; return s
+  }
+  /// A number > 0.
+  public func positive() -> ParameterSpec { atLeast(0, exclusive: true) }
+  /// A number ≤ m (or < m if `exclusive`).
+  public func atMost(_ m: Double, exclusive: Bool = false) -> ParameterSpec {
+    var s = self; s.maximum = m; s.exclusiveMaximum = exclusive; return s
+  }
+
+  /// Why `v` is out of this parameter's range or choices (nil: it is fine, or null).
+  public func rangeError(_ v: Value) -> String? {
+    if let c = choices, case .string(let x) = v, !c.contains(x) {
+      return "must be one of \(c.map { "'\($0)'" }.joined(separator: ", ")), not '\(x)'"
+    }
+    let x: Double
+    switch v {
+    case .int(let i): x = Double(i)
+    case .double(let d): x = d
+    default: return nil
+    }
+    guard x.isFinite else { return "must be a finite number, not \(v.canonicalJSON)" }
+    if let m = minimum, exclusiveMinimum ? !(x > m) : !(x >= m) {
+      return "must be \(exclusiveMinimum ? ">" : "≥") \(Self.show(m)), not \(v.canonicalJSON)"
+    }
+    if let m = maximum, exclusiveMaximum ? !(x < m) : !(x <= m) {
+      return "must be \(exclusiveMaximum ? "<" : "≤") \(Self.show(m)), not \(v.canonicalJSON)"
+    }
+    return nil
+  }
+
+  static func show(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 }
 
 /// What a running stage sees.

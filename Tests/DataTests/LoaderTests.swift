@@ -216,6 +216,60 @@ final class LoaderTests: XCTestCase {
     let p = DatasetCheck.run(m, root: dir).problems
     XCTAssertTrue(p.first?.contains(bad) == true && p[0].contains("JPEG"), "\(p)")
   }
+
+  /// The probes of issue 17: each crash input and each escape is an error naming the file.
+  func testCrashInputsAreErrorsNamingTheFile() throws {
+    let seed = try Data(contentsOf: URL(fileURLWithPath: fixture("fuzz/tiny.npz")))
+    /// tiny.npz with one .npy header's shape replaced (the header keeps its length; members are stored).
+    func patched(_ old: String, _ new: String, occurrence: Int = 0) throws -> String {
+      var d = seed
+      var ranges: [Range<Data.Index>] = []
+      var from = d.startIndex
+      while let r = d.range(of: Data(old.utf8), in: from..<d.endIndex) { ranges.append(r); from = r.upperBound }
+      let r = ranges[occurrence]
+      var repl = Data(new.utf8)
+      let spaces = d[r.upperBound...].prefix { $0 == 0x20 }.count
+      XCTAssertLessThanOrEqual(repl.count, old.utf8.count + spaces)
+      while repl.count < old.utf8.count + spaces { repl.append(0x20) }
+      d.replaceSubrange(r.lowerBound..<(r.upperBound + spaces), with: repl)
+      let path = dir + "/p\(UInt32.random(in: 0...UInt32.max)).npz"
+      try d.write(to: URL(fileURLWithPath: path))
+      return path
+    }
+    for (old, new, occ, want) in [("(3, 8, 8), }", "(-1, 8, 8), }", 0, "shape entry '-1'"),
+                                  ("(3, 8, 8), }", "(4611686018427387904, 4, 8), }", 0, "more elements than memory"),
+                                  ("(3, 1), }", "(-3, 1), }", 0, "shape entry '-3'")] {
+      let path = try patched(old, new, occurrence: occ)
+      XCTAssertThrowsError(try DatasetLoader.load(try npzManifest(path), root: dir), new) { e in
+        XCTAssertTrue("\(e)".contains(path) && "\(e)".contains(want), "\(e)")
+      }
+    }
+    // a zip entry whose name length is 0xFFFF (beyond the directory)
+    var d = seed
+    let cd = try XCTUnwrap(d.range(of: Data([0x50, 0x4b, 0x01, 0x02]))).lowerBound
+    d[cd + 28] = 0xFF; d[cd + 29] = 0xFF
+    let zipPath = dir + "/name.npz"
+    try d.write(to: URL(fileURLWithPath: zipPath))
+    XCTAssertThrowsError(try NpzFile(path: zipPath)) { XCTAssertTrue("\($0)".contains(zipPath) && "\($0)".contains("outside the file"), "\($0)") }
+
+    let base = "name: x\nmodality: m\ntask: multi-class\nclasses: [a, b]\nsource: image-folder\n"
+    for (extra, want) in [("image: {size: -8, channels: 1}\nlocation: {path: p}", "image.size must be in 1...4096"),
+                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [1.2, -0.1, -0.1], seed: 0}", "splits.ratios"),
+                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [0.7, 0.1, 0.2], seed: -1}", "splits.seed"),
+                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nchecksum: d41d8cd98f00b204e9800998ecf8427e", "checksum must be a mapping"),
+                          ("image: {size: 8, channels: 1}\nlocation: {path: /etc/passwd}", "leaves the data root"),
+                          ("image: {size: 8, channels: 1}\nlocation: {path: ../../x}", "leaves the data root")] {
+      XCTAssertThrowsError(try manifest(base + extra), extra) { XCTAssertTrue("\($0)".contains("m.yaml") && "\($0)".contains(want), "\($0)") }
+    }
+    XCTAssertThrowsError(try manifest(base.replacingOccurrences(of: "[a, b]", with: "[a, a, a]") + "image: {size: 8, channels: 1}\nlocation: {path: p}")) {
+      XCTAssertTrue("\($0)".contains("class 'a' is listed twice"), "\($0)")
+    }
+    XCTAssertThrowsError(try manifest(base.replacingOccurrences(of: "name: x", with: "name: ../../x") + "image: {size: 8, channels: 1}\nlocation: {path: p}")) {
+      XCTAssertTrue("\($0)".contains("name '../../x'"), "\($0)")
+    }
+    XCTAssertNoThrow(try manifest(base + "image: {size: 8, channels: 1}\nlocation: {path: /elsewhere/data, external: true}"),
+                     "a path outside the data root is fine when the manifest says so")
+  }
 }
 
 extension DatasetManifest {

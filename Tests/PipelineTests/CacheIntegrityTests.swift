@@ -103,7 +103,11 @@ final class CacheIntegrityTests: XCTestCase {
   struct Counting: StageKind {
     let name = "counting"
     let version = 1
-    var parameters: [ParameterSpec] { [ParameterSpec("steps", default: .int(5)), ParameterSpec("lr", default: .double(0.1))] }
+    var parameters: [ParameterSpec] {
+      [ParameterSpec("steps", default: .int(5)).positive(), ParameterSpec("lr", default: .double(0.1)).positive(),
+       ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("ratio", default: .double(0.5)).atLeast(0).atMost(1),
+       ParameterSpec("mode", default: .string("full")).oneOf(["full", "linear-probe"])]
+    }
     func run(_ context: StageContext) throws {}
   }
 
@@ -119,5 +123,17 @@ final class CacheIntegrityTests: XCTestCase {
     let ok = try Project("stages:\n  a:\n    kind: counting\n    params: {steps: 7, lr: 1}\n")
     ok.registry.register(Counting())
     XCTAssertNoThrow(try ok.runner(), "an integer is a number")
+  }
+
+  func testParametersOutOfRangeOrNotAChoiceAreErrorsNamingFileAndLine() throws {
+    for (value, want) in [("steps: -5", "must be > 0, not -5"), ("steps: 0", "must be > 0"), ("lr: -0.1", "must be > 0"),
+                          ("seed: -1", "must be ≥ 0"), ("ratio: 1.5", "must be ≤ 1"), ("lr: .nan", "finite"),
+                          ("mode: linear_probe", "must be one of 'full', 'linear-probe', not 'linear_probe'")] {
+      let p = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
+      p.registry.register(Counting())
+      XCTAssertThrowsError(try p.runner(), value) { e in
+        XCTAssertTrue("\(e)".contains("p.yaml:5") && "\(e)".contains("'counting'") && "\(e)".contains(want), "\(e)")
+      }
+    }
   }
 }

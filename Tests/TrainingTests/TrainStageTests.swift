@@ -149,8 +149,9 @@ final class ImportStageTests: XCTestCase {
 
     try yaml.replacingOccurrences(of: fixture("clip_micro.safetensors"), with: "checkpoints/missing.safetensors")
       .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    XCTAssertThrowsError(try runner().run(RunOptions())) { e in
-      XCTAssertTrue("\(e)".contains("checkpoints/missing.safetensors"), "\(e)")
-    }
+    let s = try runner().run(RunOptions())
+    guard case .failed(let msg) = s.outcomes["clip"] else { return XCTFail("a missing checkpoint fails its stage: \(s.outcomes)") }
+    XCTAssertTrue(msg.contains("checkpoints/missing.safetensors") && msg.contains("p.yaml"), msg)
+    XCTAssertEqual(s.outcomes["finetune"], .skipped("stopped after 'clip' failed (use --keep-going)"))
   }
 }

@@ -75,7 +75,7 @@ public struct FPTPreloadStageKind: StageKind {
   public let name = "fpt-preload"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset"), ParameterSpec("method", default: .string("fpt+")), ParameterSpec("batch", default: .int(32)),
+    [ParameterSpec("dataset"), ParameterSpec("method", default: .string("fpt+")), ParameterSpec("batch", default: .int(32)).positive(),
      ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
       + SideParams.specs
   }
@@ -140,9 +140,10 @@ public struct PEFTStageKind: StageKind {
   public let version = 2
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + SideParams.specs + [
-      ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", ")),
+      ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
+        .oneOf(PEFTMethod.allCases.map(\.rawValue)),
       ParameterSpec("image_size", default: .int(0), help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
-      ParameterSpec("head", default: .string("linear")),
+      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
       ParameterSpec("adapter_scale", default: .double(0.1)),

@@ -20,7 +20,8 @@ public struct PretrainStageKind: StageKind {
   public let name = "pretrain"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")), ParameterSpec("head", default: .string("linear")),
+    RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
+                          ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
                           ParameterSpec("from", default: .string(""),
                                         help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)")]
   }
@@ -52,7 +53,7 @@ public struct ImportStageKind: StageKind {
     [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
      ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
-     ParameterSpec("head", default: .string("linear"))]
+     ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue))]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
@@ -94,9 +95,10 @@ public struct FinetuneStageKind: StageKind {
   public let name = "finetune"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")),
+    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
                           ParameterSpec("mode", default: .string("full"),
-                                        help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)")]
+                                        help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)")
+                            .oneOf(["full", "linear-probe", "scratch"])]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)

@@ -26,14 +26,16 @@ func saveModules(_ s: ModuleStore, to path: String) throws {
 enum RecipeParams {
   static let specs: [ParameterSpec] = [
     ParameterSpec("dataset", help: "dataset name (a manifest)"),
-    ParameterSpec("steps", default: .int(600)), ParameterSpec("batch", default: .int(64)),
-    ParameterSpec("optimizer", default: .string("sgd"), help: "sgd or adamw"),
-    ParameterSpec("lr", default: .double(0.001)), ParameterSpec("momentum", default: .double(0.9)),
-    ParameterSpec("weight_decay", default: .double(0)), ParameterSpec("warmup", default: .int(0)),
-    ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)"),
-    ParameterSpec("seed", default: .int(0)),
+    ParameterSpec("steps", default: .int(600)).positive(), ParameterSpec("batch", default: .int(64)).positive(),
+    ParameterSpec("optimizer", default: .string("sgd"), help: "sgd or adamw").oneOf(["sgd", "adamw"]),
+    ParameterSpec("lr", default: .double(0.001)).positive(),
+    ParameterSpec("momentum", default: .double(0.9)).atLeast(0).atMost(1, exclusive: true),
+    ParameterSpec("weight_decay", default: .double(0)).atLeast(0), ParameterSpec("warmup", default: .int(0)).atLeast(0),
+    ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)").atLeast(0),
+    ParameterSpec("seed", default: .int(0)).atLeast(0),
     ParameterSpec("augment", default: .bool(true)),
-    ParameterSpec("crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)"),
+    ParameterSpec("crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)")
+      .positive().atMost(1),
     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data")),
   ]
 

@@ -55,8 +55,8 @@ public struct ImportanceStageKind: StageKind {
   public let name = "importance"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)), ParameterSpec("batch", default: .int(64)),
-     ParameterSpec("head", default: .string("l2_linear")),
+    [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("batch", default: .int(64)).positive(),
+     ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
      ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
       + MaskParams.specs
   }
@@ -115,7 +115,7 @@ public struct SHPEFTStageKind: StageKind {
   public let name = "shpeft"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear"))]
+    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue))]
       + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
