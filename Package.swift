@@ -68,7 +68,7 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Data", "Pipeline", "Plot", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Figures", "Model", "Kernels", "Data", "Pipeline", "Plot", "TestSupport"]),
     .testTarget(name: "PlotTests", dependencies: ["Plot"]),
     /// Needs a running single-node Slurm (make test starts one).
     .testTarget(name: "SlurmTests", dependencies: ["TestSupport"]),

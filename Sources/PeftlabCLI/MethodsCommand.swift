@@ -20,35 +20,10 @@ struct MethodsCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      let c0 = try ViTConfig.preset(preset)
-      var c = c0
-      c.numClasses = classes
-      let L = ViTLayout(c)
       var o = MethodOptions()
       o.shpeftBudget = budget / 100
       o.sptBudget = budget / 100
-      var rows: [[String: Any]] = []
-      for m in PEFTMethod.allCases {
-        let method: Int, head: Int, total: Int
-        var denominator = "model + head + added modules"
-        if m.isSideTuning {
-          let plan = try SideTuningPlan(plus: m == .fptPlus, frozen: c0, classes: classes, options: o.side)
-          let sideHead = classes * plan.side.width + classes
-          head = sideHead
-          method = plan.trainableParameters() - sideHead
-          total = plan.totalParameters(frozenParameters: ViTLayout(c0).totalCount)
-          denominator = "frozen model (\(c0.numClasses)-class head) + side \(plan.side.width)×\(plan.side.depth) @\(plan.side.imageSize)px + fusion"
-        } else {
-          let s = MethodSetup.make(m, config: c, options: o)
-          method = s.methodParameters(L)
-          head = s.headParameters(L)
-          total = s.totalParameters(L)
-        }
-        rows.append(["method": m.rawValue, "method_parameters": method, "head_parameters": head,
-                     "trainable_parameters": method + head, "total_parameters": total,
-                     "trainable_percent": 100 * Double(method + head) / Double(total),
-                     "denominator": denominator, "summary": m.summary])
-      }
+      let rows = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: classes, options: o)
       if json {
         let d = try JSONSerialization.data(withJSONObject: ["preset": preset, "classes": classes, "methods": rows],
                                            options: [.prettyPrinted, .sortedKeys])

@@ -5,7 +5,8 @@
 // backbones (ViT-B/16, ViT-L/16) at 224…2048 px, batch 16, AdamW: the shape
 // of the papers' curve, without a GPU. FPT+: side input = resolution / 4
 // (512 → 128), FPT: resolution · 224/512, with and without preloading.
-// Writes memory.csv (preset, size, method, bytes by part, GiB) and memory.json.
+// Writes memory.csv (preset, size, method, bytes by part, GiB) and memory.json
+// (those rows, and each method's trainable parameters per preset: `parameters`).
 //===----------------------------------------------------------------------===//
 import Foundation
 import Model
@@ -15,7 +16,7 @@ import Pipeline
 public struct MemoryScalingStageKind: StageKind {
   public init() {}
   public let name = "memory-scaling"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     [ParameterSpec("presets", default: .string("vit-b16,vit-l16")),
      ParameterSpec("sizes", default: .string("224,384,512,768,1024,1536,2048")),
@@ -64,7 +65,10 @@ public struct MemoryScalingStageKind: StageKind {
       }
     }
     try csv.write(toFile: ctx.outputDir + "/memory.csv", atomically: true, encoding: .utf8)
-    try writeJSON(["stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows,
+    // trainable parameters per method and preset, as `peftlab methods --preset P --classes K` prints them
+    var counts: [String: Any] = [:]
+    for preset in presets { counts[preset] = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: K, options: MethodOptions()) }
+    try writeJSON(["stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows, "parameters": counts,
                    "note": "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)"],
                   to: ctx.outputDir + "/memory.json")
     ctx.log("\(rows.count) rows")

@@ -22,7 +22,7 @@ import Pipeline
 public struct SweepSummaryStageKind: StageKind {
   public init() {}
   public let name = "sweep-summary"
-  public let version = 2
+  public let version = 3
   public var parameters: [ParameterSpec] {
     [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
      ParameterSpec("title", default: .string("Table 1"))]
@@ -64,11 +64,13 @@ public struct SweepSummaryStageKind: StageKind {
     for m in methods {
       let rs = runs.filter { $0.method == m }
       var cells: [String] = [], f1s: [Double] = [], aucs: [Double] = [], accs: [Double] = []
+      var byDataset: [String: Any] = [:]  // seed means per task: the unit the verdicts test over
       for d in datasets {
         let x = rs.filter { $0.dataset == d }
         guard !x.isEmpty else { cells.append("–"); continue }
         let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
         f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
+        byDataset[d] = ["f1": f.0, "auc": u.0, "seeds": x.count, "collapsed": x.filter(\.collapsed).count]
         csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576)\n"
         timing.append(["method": m, "dataset": d, "seeds": x.count, "train_seconds_mean": mean(x.map(\.seconds))])
         let k = x.filter(\.collapsed).count  // runs that predicted one class: marked, never hidden
@@ -80,7 +82,7 @@ public struct SweepSummaryStageKind: StageKind {
       perMethod[m] = ["avg_f1": f1, "avg_accuracy": mean(accs), "avg_auc": auc, "trainable_ratio": r,
                       "memory_mib": mem / 1_048_576, "memory_ratio_to_full": memRatio,
                       "ppe_auc": ppe(auc), "pme_auc": pme(auc), "ppe_f1": ppe(f1), "pme_f1": pme(f1),
-                      "datasets": f1s.count, "runs": rs.count]
+                      "datasets": f1s.count, "runs": rs.count, "by_dataset": byDataset]
       md += "| \(m) | " + cells.joined(separator: " | ")
         + String(format: " | %.1f | %.1f | %.3g | %.1f | %.1f | %.1f |\n", f1, auc, 100 * r, mem / 1_048_576, ppe(auc), pme(auc))
     }
