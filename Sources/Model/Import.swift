@@ -26,6 +26,8 @@ public struct ImportReport: Sendable {
   public var newlyInitialised: [String] = []
   public var ignored: [String] = []
   public var resampledPositionEmbedding = false
+  /// What the file could not say and the import decided, one phrase each (printed and recorded).
+  public var decisions: [String] = []
 }
 
 public enum CheckpointImport {
@@ -34,14 +36,29 @@ public enum CheckpointImport {
   ///   (heads = width / 64 unless `heads` is given).
   public static func load(
     safetensors path: String, config given: ViTConfig? = nil, numClasses: Int? = nil,
-    head: HeadKind = .l2Linear, heads: Int? = nil, activation: ActivationKind? = nil, seed: UInt64 = 0
+    head: HeadKind? = .l2Linear, heads: Int? = nil, activation: ActivationKind? = nil, seed: UInt64 = 0
   ) throws -> (ViT, ImportReport) {
     let file = try SafetensorsFile(path: path)
     func bad(_ m: String) -> ModelError { .badFile(path: path, message: m) }
-    let isCLIP = file.entries.keys.contains { $0.contains("transformer.resblocks.") }
+    let keys = file.entries.keys.sorted()
+    let isCLIP = keys.contains { $0.contains("transformer.resblocks.") }
+    // A whole CLIP/open_clip model holds the text tower too (its blocks have the same names without
+    // "visual."): take the visual tower only.
+    let wholeCLIP = isCLIP && keys.contains { $0.hasPrefix("visual.") }
+    if !isCLIP && !keys.contains("patch_embed.proj.weight") {
+      let kind = keys.contains { $0.hasPrefix("stages.") } ? "a ConvNeXt/stage-based network"
+        : keys.contains { $0.hasPrefix("layer1.") } ? "a ResNet"
+        : keys.contains { $0.hasPrefix("layers.") } ? "a Swin/hierarchical transformer" : "no ViT patch embedding"
+      throw bad("only ViT (timm/open_clip/CLIP layout) is supported: found \(kind) (tensors such as \(keys.prefix(3).joined(separator: ", ")))")
+    }
+    if keys.contains("reg_token") { throw bad("register tokens ('reg_token') are not supported: only ViTs with a class token") }
+    if !isCLIP && !keys.contains("cls_token") {
+      throw bad("no 'cls_token': global-average-pooled ViTs are not supported (peftlab classifies from the class token)")
+    }
     var source: [String: String] = [:]  // timm name -> name in the file
     var ignored: [String] = []
-    for name in file.entries.keys {
+    for name in keys {
+      if wholeCLIP && !name.hasPrefix("visual.") { ignored.append(name); continue }
       if let t = isCLIP ? clipToTimm(name) : name { source[t] = name } else { ignored.append(name) }
     }
     func shape(_ t: String) throws -> [Int] {
@@ -72,14 +89,29 @@ public enum CheckpointImport {
       c.activation = isCLIP ? .quickGELU : .gelu
       if let hw = source["head.weight"].flatMap({ file.entries[$0] }) { c.numClasses = hw.shape[0] }
     }
-    if let numClasses { c.numClasses = numClasses }
-    if let activation { c.activation = activation }
-    c.head = given?.head ?? head
+    let fileHead = source["head.weight"].flatMap { file.entries[$0] }?.shape.first
+    if let numClasses { c.numClasses = numClasses } else if given != nil, let k = fileHead { c.numClasses = k }  // keep the file's head
+    if let activation { c.activation = activation } else { c.activation = isCLIP ? .quickGELU : .gelu }
+    // nil head: the file's convention (a timm classifier's head is linear; a new head is SH-PEFT's l2_linear)
+    c.head = head ?? (fileHead != nil ? .linear : .l2Linear)
     try c.validate()
 
     let model = try ViT(config: c, seed: seed)
     var report = ImportReport(flavor: isCLIP ? "open_clip" : "timm")
-    report.ignored = ignored.sorted()
+    report.ignored = ignored
+    report.decisions.append("activation \(c.activation.rawValue)" + (activation != nil ? " (given)"
+      : isCLIP ? " (open_clip/OpenAI CLIP convention; --activation gelu for open_clip models trained with GELU)"
+      : " (timm convention; --activation quick_gelu for timm's *_clip_quickgelu models)"))
+    if wholeCLIP { report.decisions.append("visual tower taken; \(ignored.filter { !$0.hasPrefix("visual.") }.count) text-tower tensors ignored") }
+    if let k = fileHead {
+      report.decisions.append(k != c.numClasses
+        ? "the file's \(k)-class head is replaced by a new \(c.head.rawValue) head for \(c.numClasses) classes"
+        : c.head == .linear ? "head kept (\(k) classes, linear)"
+        : "the file's \(k)-class head weights are used under an l2_linear head (features L2-normalised first: logits differ "
+          + "from the source's; --head linear keeps them)")
+    } else {
+      report.decisions.append("new \(c.head.rawValue) head for \(c.numClasses) classes (the file has none)")
+    }
     for (i, t) in model.layout.tensors.enumerated() {
       let isHead = model.layout.headTensors.contains(i)
       guard let s = source[t.name], let e = file.entries[s] else {

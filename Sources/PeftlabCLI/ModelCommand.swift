@@ -63,17 +63,26 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Architecture preset (default: inferred).") var preset: String?
     @Option(help: "Attention heads for an inferred architecture.") var heads: Int?
     @Option(help: "Classes of the head (a new head if it differs).") var classes: Int?
-    @Option(help: "Head kind: linear or l2_linear.") var head = "l2_linear"
+    @Option(help: "Head kind: linear or l2_linear (default: linear if the file has a head, else l2_linear).") var head: String?
+    @Option(help: "MLP activation: gelu or quick_gelu (default: the source's convention, printed).") var activation: String?
+
+    func validate() throws {
+      if let head, HeadKind(rawValue: head) == nil { throw ValidationError("--head must be linear or l2_linear, not '\(head)'") }
+      if let activation, ActivationKind(rawValue: activation) == nil {
+        throw ValidationError("--activation must be \(ActivationKind.allCases.map(\.rawValue).joined(separator: " or ")), not '\(activation)'")
+      }
+    }
 
     func run() throws {
       try reportingErrors {
-        guard let h = HeadKind(rawValue: head) else { throw ValidationError("unknown head '\(head)'") }
         let (model, report) = try CheckpointImport.load(
           safetensors: source, config: try preset.map { try ViTConfig.preset($0) }, numClasses: classes,
-          head: h, heads: heads)
-        try Checkpoint.save(model, to: out, extraAttributes: ["imported_from": source, "import_flavor": report.flavor])
-        print("\(report.flavor): loaded \(report.loaded.count) tensors; new: \(report.newlyInitialised); ignored: \(report.ignored)"
-          + (report.resampledPositionEmbedding ? "; pos_embed resampled" : ""))
+          head: head.flatMap(HeadKind.init(rawValue:)), heads: heads, activation: activation.flatMap(ActivationKind.init(rawValue:)))
+        try Checkpoint.save(model, to: out, extraAttributes: ["imported_from": source, "import_flavor": report.flavor,
+                                                              "import_decisions": report.decisions.joined(separator: "; ")])
+        print("\(report.flavor): loaded \(report.loaded.count) tensors" + (report.newlyInitialised.isEmpty ? "" : "; new: \(report.newlyInitialised.joined(separator: ", "))")
+          + (report.ignored.isEmpty ? "" : "; ignored \(report.ignored.count)") + (report.resampledPositionEmbedding ? "; pos_embed resampled" : ""))
+        print("decided: " + report.decisions.joined(separator: "; "))
         print("wrote \(out)")
       }
     }

@@ -151,6 +151,40 @@ final class ImportTests: XCTestCase {
     expectError({ _ = try SafetensorsFile(path: huge) }, contains: [huge, "'w'", "shape"])
   }
 
+  /// What a safetensors file cannot say is decided in the open: the activation and the head are
+  /// named; a whole CLIP model gives its visual tower; other architectures are named and refused.
+  func testImportSaysWhatItDecidedAndTakesTheVisualTower() throws {
+    let clip = try SafetensorsFile(path: fixture("clip_micro.safetensors"))
+    var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    for (name, e) in clip.entries.sorted(by: { $0.key < $1.key }) {
+      tensors.append((name.hasPrefix("visual.") ? name : "visual." + name, e.shape, try clip.floats(name)))
+    }
+    // a text tower whose blocks have the visual tower's names without "visual."
+    tensors.append(("transformer.resblocks.0.ln_1.weight", [5], [Float](repeating: 1, count: 5)))
+    tensors.append(("token_embedding.weight", [7, 5], [Float](repeating: 0, count: 35)))
+    let whole = temporaryPath("whole-clip.safetensors")
+    try SafetensorsFile.write(whole, tensors: tensors)
+    let (m, report) = try CheckpointImport.load(safetensors: whole, numClasses: 4, head: .linear, heads: 2)
+    let (direct, _) = try CheckpointImport.load(safetensors: fixture("clip_micro.safetensors"), numClasses: 4, head: .linear, heads: 2)
+    XCTAssertEqual(m.values("blocks.0.norm1.weight"), direct.values("blocks.0.norm1.weight"))
+    XCTAssertTrue(report.decisions.contains { $0.contains("visual tower taken") && $0.contains("2 text-tower tensors") }, "\(report.decisions)")
+    XCTAssertTrue(report.decisions.contains { $0.hasPrefix("activation quick_gelu") }, "\(report.decisions)")
+    let (g, gr) = try CheckpointImport.load(safetensors: whole, numClasses: 4, head: .linear, heads: 2, activation: .gelu)
+    XCTAssertEqual(g.config.activation, .gelu)
+    XCTAssertTrue(gr.decisions.contains("activation gelu (given)"), "\(gr.decisions)")
+
+    // timm with a head: kept and linear by default; a preset keeps the file's class count
+    let (t, tr) = try CheckpointImport.load(safetensors: fixture("timm_micro.safetensors"), head: nil, heads: 2)
+    XCTAssertEqual(t.config.head, .linear)
+    XCTAssertTrue(tr.decisions.contains { $0.hasPrefix("head kept") }, "\(tr.decisions)")
+
+    // not a ViT
+    let convnext = temporaryPath("convnext.safetensors")
+    try SafetensorsFile.write(convnext, tensors: [("stem.0.weight", [4, 3, 4, 4], [Float](repeating: 0, count: 192)),
+                                                  ("stages.0.blocks.0.conv_dw.weight", [4, 1, 7, 7], [Float](repeating: 0, count: 196))])
+    expectError({ _ = try CheckpointImport.load(safetensors: convnext) }, contains: [convnext, "only ViT", "ConvNeXt"])
+  }
+
   func testCheckpointMissingTensorAndNotHDF5() throws {
     let notH5 = temporaryPath("not.h5")
     try "hello".write(toFile: notH5, atomically: true, encoding: .utf8)

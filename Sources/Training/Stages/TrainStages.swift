@@ -82,7 +82,9 @@ public struct ImportStageKind: StageKind {
       safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h,
       heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil)
     ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
-    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: ["imported_from": file, "import_flavor": report.flavor])
+    ctx.log("decided: " + report.decisions.joined(separator: "; "))
+    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: [
+      "imported_from": file, "import_flavor": report.flavor, "import_decisions": report.decisions.joined(separator: "; ")])
     try writeJSON(["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
                   to: ctx.outputDir + "/import.json")
   }
