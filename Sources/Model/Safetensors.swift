@@ -75,6 +75,7 @@ public struct SafetensorsFile {
     case "F32": return 4
     case "F16", "BF16": return 2
     case "F64": return 8
+    case "U8", "BOOL": return 1
     default: return nil
     }
   }
@@ -91,6 +92,8 @@ public struct SafetensorsFile {
         for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
       case "F64":
         for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+      case "U8", "BOOL":
+        for i in 0..<count { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
       case "BF16":
         for i in 0..<count {
           let h = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
@@ -108,20 +111,37 @@ public struct SafetensorsFile {
 
   /// Writes float32 tensors as a safetensors file (atomically).
   public static func write(_ path: String, tensors: [(name: String, shape: [Int], values: [Float])]) throws {
+    try write(path, raw: tensors.map { t in
+      precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
+      return (t.name, "F32", t.shape, t.values.withUnsafeBytes { Data($0) })
+    })
+  }
+
+  /// Writes uint8 tensors (e.g. 0/1 masks) as a safetensors file (atomically).
+  public static func write(_ path: String, bytes tensors: [(name: String, shape: [Int], values: [UInt8])],
+                           metadata: [String: String] = [:]) throws {
+    try write(path, raw: tensors.map { t in
+      precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
+      return (t.name, "U8", t.shape, Data(t.values))
+    }, metadata: metadata)
+  }
+
+  static func write(_ path: String, raw tensors: [(name: String, dtype: String, shape: [Int], data: Data)],
+                    metadata: [String: String] = [:]) throws {
     var header: [String: Any] = [:]
     var offset = 0
     for t in tensors {
-      precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
-      header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.values.count]]
-      offset += 4 * t.values.count
+      header[t.name] = ["dtype": t.dtype, "shape": t.shape, "data_offsets": [offset, offset + t.data.count]]
+      offset += t.data.count
     }
+    if !metadata.isEmpty { header["__metadata__"] = metadata }
     var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
     while json.count % 8 != 0 { json.append(0x20) }
     var out = Data()
     var n = UInt64(json.count).littleEndian
     withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
     out.append(json)
-    for t in tensors { t.values.withUnsafeBytes { out.append(contentsOf: $0) } }
+    for t in tensors { out.append(t.data) }
     try writeAtomically(path) { tmp in try out.write(to: URL(fileURLWithPath: tmp)) }
   }
 }

@@ -262,7 +262,10 @@ struct CacheCommand: ParsableCommand {
 /// How `run` and `make-paper-figures` start each stage: `peftlab stage-exec` in its own process
 /// (a crash is the stage's failure; the stage dies with the run).
 func stageIsolation() -> StageIsolation {
-  let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+  // /proc/<pid>/exe executes this very binary even if a rebuild replaced the file meanwhile: every stage of
+  // a run runs the code its keys were computed with.
+  let own = "/proc/\(getpid())/exe"
+  let exe = FileManager.default.isExecutableFile(atPath: own) ? own : CommandLine.arguments[0]
   return StageIsolation(command: [exe, "stage-exec", "--threads", String(Parallel.threads)])
 }
 

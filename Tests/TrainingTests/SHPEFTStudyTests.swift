@@ -253,6 +253,24 @@ final class SHPEFTPipelineTests: XCTestCase {
     let a = try XCTUnwrap(summary["a_sparsity"] as? [String: Any])
     let rows = try XCTUnwrap(a["rows"] as? [[String: Any]])
     XCTAssertEqual(rows.last?["f1_fraction_mean"] as? Double ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
+
+    // every importance stage exports its selection for PyTorch: 0/1 per backbone element, timm names, the budget's count
+    let stages = try XCTUnwrap(lock["stages"] as? [String: [String: Any]])
+    let importance = stages.filter { $0.key.hasPrefix("importance@") }
+    XCTAssertFalse(importance.isEmpty)
+    for (name, st) in importance {
+      let dir = root + "/.peftlab/objects/\(st["output"] as! String)"
+      let mask = try SafetensorsFile(path: dir + "/mask.safetensors")
+      var ones = 0.0
+      for t in mask.entries.keys { ones += try mask.floats(t).reduce(0) { $0 + Double($1) } }
+      let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+      let selected = try XCTUnwrap(info["selected"] as? Int), backbone = try XCTUnwrap(info["backbone_parameters"] as? Int)
+      let budget = try XCTUnwrap(info["budget_percent"] as? Double)
+      XCTAssertEqual(Int(ones), selected, name)
+      XCTAssertEqual(Double(selected), (budget / 100 * Double(backbone)).rounded(), accuracy: 1, name)
+      XCTAssertEqual(mask.entries["blocks.0.attn.qkv.weight"]?.dtype, "U8")
+      XCTAssertEqual(mask.metadata["selected"], String(selected))
+    }
   }
 }
 

@@ -53,7 +53,7 @@ public struct ImportanceStageKind: StageKind {
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "importance"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("batch", default: .int(64)).positive(),
      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
@@ -96,6 +96,15 @@ public struct ImportanceStageKind: StageKind {
       try f.setAttribute("batches", int: stats.batches)
       try f.setAttribute("seed", int: Int(seed))
     }
+    // The selection for PyTorch: one 0/1 uint8 tensor per backbone parameter, timm names (scripts/train_masked.py).
+    var bits = [UInt8](repeating: 0, count: scores.count)
+    for i in mask { bits[i] = 1 }
+    let backbone = model.layout.tensors.filter { $0.range.upperBound <= scores.count }
+    try SafetensorsFile.write(ctx.outputDir + "/mask.safetensors",
+                              bytes: backbone.map { ($0.name, $0.shape, Array(bits[$0.range])) },
+                              metadata: ["format": "peftlab-mask", "strategy": strategy.rawValue, "lambda": String(lambda),
+                                         "budget_percent": String(budget), "selected": String(mask.count),
+                                         "head": "not in the mask: SH-PEFT trains the task head fully"])
     try writeJSON([
       "stage_kind": name, "dataset": m.name, "seed": Int(seed), "strategy": strategy.rawValue, "lambda": lambda,
       "budget_percent": budget, "selected": mask.count, "backbone_parameters": scores.count,
