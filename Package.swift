@@ -37,28 +37,28 @@ let package = Package(
 
     // MARK: - Library targets, one concern each
     /// Forward/backward pairs on raw pointers; all matmuls through cblas_sgemm.
-    .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimiseInDebug),
+    .target(name: "Kernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
-    .target(name: "Model", dependencies: ["Kernels", "CHDF5"], swiftSettings: optimiseInDebug),
+    .target(name: "Model", dependencies: ["Kernels", "CHDF5"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// PEFT methods: one file per method; which tensors train, which modules they add.
-    .target(name: "PEFT", dependencies: ["Model", "Kernels"], swiftSettings: optimiseInDebug),
+    .target(name: "PEFT", dependencies: ["Model", "Kernels"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// Figure and table stages: the papers' figures from the stages' JSON, drawn with Plot.
-    .target(name: "Figures", dependencies: ["Plot", "Pipeline", "Yams"]),
+    .target(name: "Figures", dependencies: ["Plot", "Pipeline", "Yams"], exclude: ["README.md"]),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
-    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline", "PEFT", "Figures"], swiftSettings: optimiseInDebug),
+    .target(name: "Training", dependencies: ["Model", "Kernels", "Data", "Pipeline", "PEFT", "Figures"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
     .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
-    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "CJPEG", "Yams"], swiftSettings: optimiseInDebug),
+    .target(name: "Data", dependencies: ["Model", "Pipeline", "CCairo", "CZlib", "CJPEG", "Yams"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// The DAG runner: pipeline files, content-hash cache, status/explain. Knows nothing about ViTs.
-    .target(name: "Pipeline", dependencies: ["Yams"]),
+    .target(name: "Pipeline", dependencies: ["Yams"], exclude: ["README.md"]),
     /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.
-    .target(name: "Plot", dependencies: ["CCairo"]),
+    .target(name: "Plot", dependencies: ["CCairo"], exclude: ["README.md"]),
     /// The subcommands of the `peftlab` tool.
     .target(name: "PeftlabCLI", dependencies: [
       "Model", "Training", "Kernels", "Pipeline", "Plot", "Data", "PEFT", "Yams",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ]),
+    ], exclude: ["README.md"]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
 
     // MARK: - Tests
