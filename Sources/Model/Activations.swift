@@ -30,10 +30,18 @@ public final class Activations: @unchecked Sendable {
   var dX = 0, dA = 0, dB = 0, dQKV = 0, dF1 = 0, dF2 = 0, dPatch = 0, dCls = 0, dNorm = 0,
     dFeat = 0, dLogits = 0, lnScratch = 0, attnScratch = 0
 
-  public init(config c: ViTConfig, batch B: Int, modules: (any ModelModules)? = nil) {
+  /// Layers below this one are a frozen prefix that no backward step reads: they share one set of
+  /// buffers (inputs alternate between two), so their activations are not kept.
+  public let keepFrom: Int
+
+  /// - keepFrom: the first layer whose activations backward reads (`ViTLayout.firstLayerBackwardReads`);
+  ///   0 keeps every layer, `depth` none (a linear probe: only the head's input is kept).
+  public init(config c: ViTConfig, batch B: Int, modules: (any ModelModules)? = nil, keepFrom: Int = 0) {
     batch = B
     config = c
     self.modules = modules
+    let k = min(max(keepFrom, 0), c.depth)
+    self.keepFrom = k
     let T0 = c.tokens, T = T0 + (modules?.extraTokens ?? 0)
     tokens = T
     let D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches
@@ -45,14 +53,20 @@ public final class Activations: @unchecked Sendable {
     embedOut = take(c.preNorm && T > T0 ? B * T0 * D : 0)
     preMean = take(c.preNorm ? B * T0 : 0)
     preRstd = take(c.preNorm ? B * T0 : 0)
-    var ls: [Layer] = []
-    for _ in 0..<c.depth {
-      ls.append(Layer(
-        x: take(B * T * D), ln1: take(B * T * D), mean1: take(B * T), rstd1: take(B * T),
+    func layer(x: Int) -> Layer {
+      Layer(
+        x: x, ln1: take(B * T * D), mean1: take(B * T), rstd1: take(B * T),
         qkv: take(B * T * 3 * D), probs: take(B * H * T * T), attn: take(B * T * D),
         mid: take(B * T * D), ln2: take(B * T * D), mean2: take(B * T), rstd2: take(B * T),
-        fc1: take(B * T * F), act: take(B * T * F)))
+        fc1: take(B * T * F), act: take(B * T * F))
     }
+    var ls: [Layer] = []
+    if k > 0 {  // the streamed prefix: one shared slot; block inputs ping-pong between two buffers
+      let x0 = take(B * T * D), x1 = k > 1 ? take(B * T * D) : x0
+      let shared = layer(x: x0)
+      for l in 0..<k { var s = shared; s.x = l % 2 == 0 ? x0 : x1; ls.append(s) }
+    }
+    for _ in k..<c.depth { ls.append(layer(x: take(B * T * D))) }
     layers = ls
     xOut = take(B * T * D)
     cls = take(B * D)
@@ -67,13 +81,22 @@ public final class Activations: @unchecked Sendable {
     storage = FloatBuffer(count: size)
   }
 
-  /// Allocates the backward scratch (once).
+  /// Allocates the backward scratch (once). With no layer kept (a linear probe) only the head's.
   public func prepareBackward() {
     if grads != nil { return }
     let c = config, B = batch
     let T = tokens, D = c.width, F = c.mlpDim, Np = c.numPatches
     var size = 0
     func take(_ n: Int) -> Int { defer { size += n }; return size }
+    if keepFrom == c.depth {
+      dCls = take(B * D)
+      dNorm = take(B * D)
+      dFeat = take(B * D)
+      dLogits = take(B * c.numClasses)
+      lnScratch = take(LayerNorm.scratchCount(N: B, C: D))
+      grads = FloatBuffer(count: size)
+      return
+    }
     dX = take(B * T * D)
     dA = take(B * T * D)
     dB = take(B * T * D)
@@ -95,13 +118,17 @@ public final class Activations: @unchecked Sendable {
 
   /// Floats `init` and `prepareBackward` allocate, without allocating (for
   /// memory estimates at sizes that do not fit: ViT-L at 2048 px).
-  public static func counts(config c: ViTConfig, batch B: Int, extraTokens: Int = 0) -> (forward: Int, backward: Int) {
+  public static func counts(config c: ViTConfig, batch B: Int, extraTokens: Int = 0, keepFrom: Int = 0) -> (forward: Int, backward: Int) {
     let T0 = c.tokens, T = T0 + extraTokens, D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches, K = c.numClasses
+    let k = min(max(keepFrom, 0), c.depth)
     var f = B * Np * c.patchDim + B * Np * D + B * T0 * D
     f += c.preNorm && T > T0 ? B * T0 * D : 0
     f += c.preNorm ? 2 * B * T0 : 0
-    f += c.depth * (5 * B * T * D + 4 * B * T + 3 * B * T * D + B * H * T * T + 2 * B * T * F)
+    let slot = 4 * B * T * D + 4 * B * T + 3 * B * T * D + B * H * T * T + 2 * B * T * F  // a layer without its input x
+    let kept = c.depth - k, streamedInputs = k == 0 ? 0 : (k > 1 ? 2 : 1)
+    f += kept * (slot + B * T * D) + (k > 0 ? slot + streamedInputs * B * T * D : 0)
     f += B * T * D + 3 * B * D + 3 * B + 2 * B * K + B
+    if k == c.depth { return (f, 3 * B * D + B * K + LayerNorm.scratchCount(N: B, C: D)) }
     let b = 3 * B * T * D + 3 * B * T * D + 2 * B * T * F + B * Np * D + 3 * B * D + B * K
       + LayerNorm.scratchCount(N: B * T, C: max(D, F)) + Attention.scratchCount(B: B, T: T, H: H)
     return (f, b)

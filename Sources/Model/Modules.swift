@@ -81,3 +81,16 @@ extension ViTLayout {
   /// Anchor of prompt rows entering block `layer`: the last tensor before it.
   public func tokenAnchor(layer l: Int) -> Int { blocks[l].norm1W - 1 }
 }
+
+extension ViTLayout {
+  /// The first block whose activations the backward pass reads (Backward.swift enters block l only if
+  /// a tensor or module anchor at or before that block's last tensor trains): the blocks below it are
+  /// a frozen prefix whose activations need not be kept (`Activations.keepFrom`). `depth` when only the
+  /// final norm and the head train (a linear probe), 0 when anything in the patch embedding trains.
+  public func firstLayerBackwardReads(trainable: [Bool], anchors: [Int]) -> Int {
+    var first = trainable.firstIndex(of: true) ?? tensors.count
+    for a in anchors { first = min(first, a) }
+    for l in 0..<config.depth where first <= blocks[l].fc2B { return l }
+    return config.depth
+  }
+}

@@ -20,7 +20,8 @@ public enum MemoryModel {
     let gradCount = L.tensors.enumerated().reduce(0) { $0 + (tensors[$1.offset] ? $1.element.count : 0) }
     let trained = elements ?? gradCount
     let m = modules?.store.count ?? 0
-    let acts = Activations.counts(config: c, batch: B, extraTokens: modules?.extraTokens ?? 0)
+    let keep = L.firstLayerBackwardReads(trainable: tensors, anchors: modules?.anchors(L) ?? [])
+    let acts = Activations.counts(config: c, batch: B, extraTokens: modules?.extraTokens ?? 0, keepFrom: keep)
     let modActs = modules?.activationCount(batch: B, tokens: c.tokens + (modules?.extraTokens ?? 0)) ?? 0
     return MemoryReport(parameters: 4 * (L.totalCount + m), gradients: 4 * (gradCount + m),
                         optimizerState: 4 * (trained + m) * optimizer.stateMultiplier,

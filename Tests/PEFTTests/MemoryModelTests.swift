@@ -76,4 +76,60 @@ final class MemoryModelTests: XCTestCase {
     XCTAssertGreaterThan(MemoryModel.training(config: c, batch: 16, tensors: ViTLayout(c).tensors.map { _ in true }, elements: nil,
                                               modules: nil, optimizer: opt).total, 100 << 30)
   }
+
+  /// A frozen prefix streams: the blocks below the first one backward reads share buffers, with the
+  /// same loss and gradients as keeping everything, and the memory model matches the buffers.
+  func testFrozenPrefixStreamsWithIdenticalGradients() throws {
+    var c = try ViTConfig.preset("micro")
+    c.depth = 3
+    c.head = .l2Linear
+    let (imgs, labels) = MethodTrainingTests.task(c, B: 6)
+    let model = try ViT(config: c, seed: 4)
+    let L = model.layout
+    for (what, train) in [("linear probe", { (n: String) in n.hasPrefix("head.") }),
+                          ("last block + head", { (n: String) in n.hasPrefix("blocks.2.") || n.hasPrefix("head.") || n.hasPrefix("norm.") }),
+                          ("blocks 1-2 + head", { (n: String) in n.hasPrefix("blocks.1.") || n.hasPrefix("blocks.2.") || n.hasPrefix("head.") })] {
+      let sel = ParameterSelection.tensors(L, where: train)
+      let keep = L.firstLayerBackwardReads(trainable: sel.tensors, anchors: [])
+      var outs: [(Float, [Float])] = []
+      for k in [0, keep] {
+        let acts = Activations(config: c, batch: 6, keepFrom: k)
+        let g = Gradients(layout: L, trainable: sel.tensors)
+        let loss = imgs.withUnsafeBufferPointer { i in
+          labels.withUnsafeBufferPointer { t -> Float in
+            model.forward(images: i.baseAddress!, acts: acts)
+            let l = model.loss(acts: acts, targets: t.baseAddress!)
+            g.zero()
+            model.backward(acts: acts, targets: t.baseAddress!, grads: g)
+            return l
+          }
+        }
+        outs.append((loss, g.buffer.array(0..<g.buffer.count)))
+        if k == keep {
+          XCTAssertEqual(acts.forwardBytes + acts.backwardBytes,
+                         4 * { let n = Activations.counts(config: c, batch: 6, keepFrom: k); return n.forward + n.backward }(), what)
+        }
+      }
+      XCTAssertEqual(outs[0].0, outs[1].0, "\(what): loss")
+      XCTAssertEqual(outs[0].1, outs[1].1, "\(what): gradients (keepFrom \(keep))")
+    }
+    XCTAssertEqual(L.firstLayerBackwardReads(trainable: ParameterSelection.tensors(L) { $0.hasPrefix("head.") }.tensors, anchors: []), 3)
+    XCTAssertEqual(L.firstLayerBackwardReads(trainable: ParameterSelection.tensors(L) { $0.hasPrefix("blocks.1.") }.tensors, anchors: []), 1)
+    XCTAssertEqual(L.firstLayerBackwardReads(trainable: ParameterSelection.all(L).tensors, anchors: []), 0)
+  }
+
+  /// FPT+ Table 1's ordering: a linear probe needs a small part of full fine-tuning's memory (there 14.8 %).
+  func testLinearProbeTrainingMemoryIsAQuarterOfFullAtMost() throws {
+    var c = try ViTConfig.preset("tiny-p4")
+    c.numClasses = 5
+    let model = try ViT(config: c, seed: 1)
+    let cfg = TrainConfig(optimizer: .sgd(momentum: 0.9, weightDecay: 0), schedule: CosineSchedule(baseLR: 0.01, warmupSteps: 0, totalSteps: 1),
+                          batchSize: 64)
+    let full = Trainer(model: model, selection: .all(model.layout), config: cfg).memory
+    let probe = Trainer(model: model, selection: .tensors(model.layout) { $0.hasPrefix("head.") }, config: cfg).memory
+    let ratio = Double(probe.total) / Double(full.total)
+    XCTAssertLessThanOrEqual(ratio, 0.25, "linear probe \(probe) vs full \(full)")
+    print(String(format: "tiny-p4, batch 64: linear probe %.1f MiB, full FT %.1f MiB (%.1f %%)",
+                 Double(probe.total) / 1_048_576, Double(full.total) / 1_048_576, 100 * ratio))
+  }
 }

@@ -154,7 +154,10 @@ public struct PEFTStageKind: StageKind {
     ]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    // the methods whose first trained block can lie above block 0 (MemoryAccounting)
+    let m = params["method"]?.string ?? ""
+    return ["linear-probe", "sh-peft", "spt-lora"].contains(m) ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
 
   func options(_ p: [String: Value]) -> MethodOptions {

@@ -103,7 +103,8 @@ public struct FinetuneStageKind: StageKind {
                             .oneOf(["full", "linear-probe", "scratch"])]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    return params["mode"]?.string == "linear-probe" ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
   public func run(_ ctx: StageContext) throws {
     let base = try ctx.inputModel()

@@ -22,6 +22,14 @@ func saveModules(_ s: ModuleStore, to path: String) throws {
   }
 }
 
+/// Training memory is recorded as the engine allocates it. Since accounting 2 a frozen prefix of blocks
+/// streams through shared buffers (a linear probe keeps no block activations; a mask that leaves the
+/// first blocks untouched keeps fewer). The stages whose recorded memory can differ carry this entry in
+/// their key, so exactly they rerun; every other stage computes the same bytes as before.
+enum MemoryAccounting {
+  static let streamedPrefix = ["memory_accounting": "2: frozen prefix streamed"]
+}
+
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
 enum RecipeParams {
   static let specs: [ParameterSpec] = [

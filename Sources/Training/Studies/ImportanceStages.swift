@@ -128,7 +128,7 @@ public struct SHPEFTStageKind: StageKind {
       + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher).merging(MemoryAccounting.streamedPrefix) { $1 }
   }
 
   public func run(_ ctx: StageContext) throws {
