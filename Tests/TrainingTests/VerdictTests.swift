@@ -67,11 +67,12 @@ final class VerdictTests: XCTestCase {
     XCTAssertEqual(c.effect, 5.0 / 3, accuracy: 1e-12)  // differences 2, 3, 0
     XCTAssertEqual(c.tasks, 3)
     // sign flips of (2, 3, 0): |sum| ≥ 5 for (+,+,±) and (−,−,±): 4 of 8
-    XCTAssertEqual(c.p, 0.5, accuracy: 1e-12)
-    XCTAssertGreaterThanOrEqual(c.lower, 0)
-    XCTAssertLessThanOrEqual(c.upper, 3)
-    XCTAssertLessThanOrEqual(c.lower, c.effect)
-    XCTAssertGreaterThanOrEqual(c.upper, c.effect)
+    XCTAssertEqual(c.signFlipP, 0.5, accuracy: 1e-12)
+    // sd = √(7/3), se = sd/√3, t = 1.8898 on 2 df: two-sided p = 1 − t/√(t² + 2) = 0.1994;
+    // t_0.975,2 = 4.3027: 5/3 ± 3.7947
+    XCTAssertEqual(c.p, 0.19936, accuracy: 1e-4)
+    XCTAssertEqual(c.lower, 5.0 / 3 - 3.79466, accuracy: 1e-3)
+    XCTAssertEqual(c.upper, 5.0 / 3 + 3.79466, accuracy: 1e-3)
   }
 
   func testMatchesWithinTolerance() {
