@@ -47,6 +47,21 @@ final class CacheIntegrityTests: XCTestCase {
     XCTAssertTrue(cache.allRecords().allSatisfy(\.isIntact))
   }
 
+  func testADepsFileEditedWithTheSameSizeAndRestoredMtimeIsSeen() throws {
+    let p = try Project("stages:\n  a: {kind: shell, params: {cmd: 'cat in.txt > $OUT/v', deps: [in.txt]}}\n")
+    let file = p.root + "/in.txt"
+    try "one\n".write(toFile: file, atomically: false, encoding: .utf8)
+    try p.run()
+    var st = stat()
+    XCTAssertEqual(stat(file, &st), 0)
+    Thread.sleep(forTimeInterval: 0.02)
+    try "two\n".write(toFile: file, atomically: false, encoding: .utf8)  // same size, then the old mtime back
+    var times = [st.st_atim, st.st_mtim]
+    XCTAssertEqual(utimensat(AT_FDCWD, file, &times, 0), 0)
+    XCTAssertEqual(try p.run().ran, ["a"], "the edit is seen (ctime changed)")
+    XCTAssertEqual(try p.output("a", "v"), "two\n")
+  }
+
   func testPublishedFilesAreReadOnly() throws {
     let p = try Project("stages:\n  leaf: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}\n")
     try p.run()
