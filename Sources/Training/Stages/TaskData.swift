@@ -52,7 +52,15 @@ func jsonSafe(_ object: Any) -> Any {
 /// them into `timing.json` beside the file (the cache leaves `timing.json` out of an object's content
 /// hash, see `treeHash`), and `readJSON` puts them back, so the same stage key gives the same bytes.
 let wallClockKeys: Set<String> = ["seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
-                                  "importance_seconds", "selection_time", "seconds_by_cell"]
+                                  "importance_seconds", "selection_time", "seconds_by_cell", "peak_rss_bytes"]
+
+/// This process's peak resident set size, bytes (getrusage; a stage runs in its own process, so it is
+/// the stage's). Measured, so it goes to timing.json with the wall-clock times, outside the content hash.
+func peakRSSBytes() -> Int {
+  var u = rusage()
+  getrusage(Int32(RUSAGE_SELF.rawValue), &u)
+  return Int(u.ru_maxrss) * 1024
+}
 
 /// Writes `object` as pretty, key-sorted JSON (non-finite numbers as null); wall-clock keys of a
 /// dictionary go to `timing.json` in the same folder.

@@ -128,7 +128,7 @@ enum TrainingRecipe {
     let mem = trainer.memory  // computed once (it sizes the backward buffers)
     var metrics: [String: Any] = [
       "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
-      "train_images": train.count, "seconds": seconds, "lr": p["lr"]?.double ?? 0.001,
+      "train_images": train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": p["lr"]?.double ?? 0.001,
       "optimizer": p["optimizer"]?.string ?? "sgd",
       "trainable_parameters": sel.trainableCount(model.layout) + (modules?.store.count ?? 0),
       "total_parameters": model.parameterCount + (modules?.store.count ?? 0),
