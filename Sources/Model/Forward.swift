@@ -11,8 +11,10 @@ import Kernels
 
 extension ViT {
   /// Runs the model on `images` (B, C, H, W), normalised float32, and
-  /// leaves every activation (including logits) in `acts`.
-  public func forward(images: UnsafePointer<Float>, acts a: Activations) {
+  /// leaves every activation (including logits) in `acts`. `afterBlock(l)` runs
+  /// when block l is done, while its buffers still hold its values (a streamed
+  /// prefix reuses them for block l + 1): FPT's frozen model reads K/V there.
+  public func forward(images: UnsafePointer<Float>, acts a: Activations, afterBlock: ((Int) -> Void)? = nil) {
     let c = config, B = a.batch, T0 = c.tokens, T = a.tokens, D = c.width, Np = c.numPatches, L = layout
     precondition(a.config == c, "activations were made for another config")
     let mods = a.modules
@@ -44,6 +46,7 @@ extension ViT {
     for l in 0..<c.depth {
       if T != T0 { mods!.setTokens(layer: l, x: a.p(a.layers[l].x), B: B, T: T, D: D) }
       blockForward(l, acts: a)
+      afterBlock?(l)
     }
     headForward(acts: a)
   }
@@ -97,7 +100,8 @@ extension ViT {
       weight: pointer(layout.normW), bias: pointer(layout.normB), N: B, C: D, eps: c.layerNormEps)
     hook(.norm, 0, a, out: a.p(a.normOut), inp: a.p(a.cls), rows: B)
     if c.head == .l2Linear {
-      L2Normalize.forward(out: a.p(a.feat), norm: a.p(a.featNorm), inp: a.p(a.normOut), N: B, C: D)
+      L2Normalize.forward(
+        out: a.p(a.feat), norm: a.p(a.featNorm), inp: a.p(a.normOut), N: B, C: D, scale: c.headScale)
     } else {
       a.p(a.feat).update(from: a.p(a.normOut), count: B * D)
     }

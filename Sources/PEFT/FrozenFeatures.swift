@@ -8,6 +8,10 @@
 // these are computed once per image and cached (the `fpt-preload` stage).
 // Output per image: K, V (L_S, H, k, hd), tokens in ascending score order
 // irrelevant (attention over them is permutation-invariant); we keep index order.
+// Nothing of the frozen forward is kept but the selected K/V: the K/V of each
+// paired layer are read right after that block (`afterBlock`), so `acts` may be
+// a streamed set (`Activations(…, keepFrom: depth)`, `streaming(for:batch:)`):
+// one block's buffers, as a no-grad forward without preloading would hold.
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
@@ -19,11 +23,12 @@ public enum FrozenFeatures {
     frozen: ViT, plan: SideTuningPlan, images: UnsafePointer<Float>, acts: Activations,
     keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
   ) {
-    frozen.forward(images: images, acts: acts)
     let c = frozen.config, B = acts.batch, T = acts.tokens, H = c.heads, hd = c.headDim, D = c.width
     let k = plan.keptTokens, Ls = plan.side.depth
     var score = [Float](repeating: 0, count: B * H * T)
-    for (i, l) in plan.pairedLayers.enumerated() {
+    let pairIndex = Dictionary(uniqueKeysWithValues: plan.pairedLayers.enumerated().map { ($1, $0) })
+    frozen.forward(images: images, acts: acts) { l in
+      guard let i = pairIndex[l] else { return }
       score.withUnsafeMutableBufferPointer {
         Attention.attentionReceived(score: $0.baseAddress!, probs: acts.attentionProbs(layer: l), B: B, T: T, H: H)
       }
@@ -43,5 +48,10 @@ public enum FrozenFeatures {
         }
       }
     }
+  }
+
+  /// The activations a no-grad frozen forward needs: one block's buffers, reused by every block.
+  public static func streaming(for frozen: ViT, batch: Int) -> Activations {
+    Activations(config: frozen.config, batch: batch, keepFrom: frozen.config.depth)
   }
 }

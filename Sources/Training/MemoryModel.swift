@@ -28,8 +28,9 @@ public enum MemoryModel {
                         activations: 4 * (acts.forward + acts.backward + modActs))
   }
 
-  /// FPT / FPT+: the side ViT and fusion train; with preloading the batch's
-  /// K/V are in memory, without it the frozen model and its forward activations.
+  /// FPT / FPT+: the side ViT and fusion train and the batch's K/V are in memory; without
+  /// preloading also the frozen model's weights and its no-grad forward, which streams (one
+  /// block's buffers: the K/V of each paired layer are taken as the block finishes).
   public static func sideTuning(plan: SideTuningPlan, batch B: Int, optimizer: OptimizerKind, preload: Bool) -> MemoryReport {
     let fusion = FusionModules(plan: plan, seed: 0)
     let L = ViTLayout(plan.side)
@@ -37,11 +38,10 @@ public enum MemoryModel {
     let acts = Activations.counts(config: plan.side, batch: B, extraTokens: plan.prompts)
     var a = acts.forward + acts.backward + fusion.activationCount(batch: B, tokens: plan.side.tokens + plan.prompts)
     var params = trained
-    if preload {
-      a += 2 * B * plan.kvCount
-    } else {
+    a += 2 * B * plan.kvCount
+    if !preload {
       params += ViTLayout(plan.frozen).totalCount
-      a += Activations.counts(config: plan.frozen, batch: B).forward
+      a += Activations.counts(config: plan.frozen, batch: B, keepFrom: plan.frozen.depth).forward
     }
     return MemoryReport(parameters: 4 * params, gradients: 4 * trained,
                         optimizerState: 4 * trained * optimizer.stateMultiplier, activations: 4 * a)

@@ -56,6 +56,13 @@ final class MemoryModelTests: XCTestCase {
     XCTAssertEqual(e.optimizerState, m.optimizerState); XCTAssertEqual(e.activations, m.activations)
     let noPreload = MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false)
     XCTAssertGreaterThan(noPreload.total, m.total, "without preloading the frozen model is in memory")
+    // … its weights and a streamed no-grad forward (the buffers FrozenFeatures.extract runs in)
+    let frozenModel = try ViT(config: frozen, seed: 4)
+    let streamed = FrozenFeatures.streaming(for: frozenModel, batch: B)
+    let withKV = MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true)
+    XCTAssertEqual(noPreload.total - withKV.total, 4 * frozenModel.parameterCount + streamed.forwardBytes)
+    XCTAssertLessThan(streamed.forwardBytes, Activations(config: frozen, batch: B).forwardBytes,
+                      "a no-grad forward keeps one block, not every block's attention maps")
   }
 
   /// ViT-B/16 at 2048 px: computed without allocating; FPT+ needs a small fraction of full FT.

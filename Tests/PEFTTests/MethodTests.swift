@@ -179,9 +179,16 @@ final class FusionGradientTests: XCTestCase {
     let B = 2
     var rng = Xoshiro256(seed: 2)
     let imgs = (0..<(B * 3 * 16 * 16)).map { _ in Float(rng.normal()) }
-    let acts = Activations(config: c, batch: B)
+    let acts = Activations(config: c, batch: B)  // keeps every layer: the reference
     var K = [Float](repeating: 0, count: B * plan.kvCount), V = K
     FrozenFeatures.extract(frozen: m, plan: plan, images: imgs, acts: acts, keys: &K, values: &V)
+    // streamed (one block's buffers, as without preloading): the same K/V, bit for bit, in less memory
+    let streamed = FrozenFeatures.streaming(for: m, batch: B)
+    var K2 = [Float](repeating: 0, count: B * plan.kvCount), V2 = K2
+    FrozenFeatures.extract(frozen: m, plan: plan, images: imgs, acts: streamed, keys: &K2, values: &V2)
+    XCTAssertEqual(K2, K); XCTAssertEqual(V2, V)
+    XCTAssertLessThan(streamed.forwardBytes, acts.forwardBytes)
+    XCTAssertEqual(streamed.forwardBytes, 4 * Activations.counts(config: c, batch: B, keepFrom: c.depth).forward)
     let l = plan.pairedLayers[0], T = c.tokens, H = c.heads, hd = c.headDim
     let keys = acts.keysOrValues(layer: l, values: false)
     var score = [Float](repeating: 0, count: B * H * T)

@@ -97,13 +97,13 @@ public struct FPTPreloadStageKind: StageKind {
       let n = set.count, per = plan.kvCount
       var K = [Float](repeating: 0, count: n * per), V = K
       let batch = max(1, p["batch"]?.int ?? 32)
-      var acts = Activations(config: frozen.config, batch: min(batch, n))
+      var acts = FrozenFeatures.streaming(for: frozen, batch: min(batch, n))
       var imgs: [Float] = [], labs: [Int32] = []
       var s = 0
       while s < n {
         if ctx.isCancelled { throw PipelineError.cancelled }
         let b = min(batch, n - s)
-        if b != acts.batch { acts = Activations(config: frozen.config, batch: b) }
+        if b != acts.batch { acts = FrozenFeatures.streaming(for: frozen, batch: b) }
         set.gather(Array(s..<(s + b))[...], images: &imgs, labels: &labs)
         K.withUnsafeMutableBufferPointer { kp in
           V.withUnsafeMutableBufferPointer { vp in
@@ -157,6 +157,7 @@ public struct PEFTStageKind: StageKind {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
     // the methods whose first trained block can lie above block 0 (MemoryAccounting)
     let m = params["method"]?.string ?? ""
+    if ["fpt", "fpt+"].contains(m) { return h.merging(MemoryAccounting.streamedFrozenForward) { $1 } }
     return ["linear-probe", "sh-peft", "spt-lora"].contains(m) ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
 

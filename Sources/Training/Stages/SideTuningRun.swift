@@ -71,7 +71,8 @@ enum SideTuningRun {
     let mem = trainer.memory
     let kvBatchBytes = 2 * batch * per * 4
     let frozenParams = try f.intAttribute("frozen_parameters")
-    let frozenActs = Activations(config: frozenConfig, batch: batch).forwardBytes
+    // without preloading: the frozen model's weights, one block's no-grad buffers (streamed) and the batch's K/V
+    let frozenActs = 4 * Activations.counts(config: frozenConfig, batch: batch, keepFrom: frozenConfig.depth).forward
     let trainable = plan.trainableParameters()
     var metrics: [String: Any] = [
       "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps, "batch": batch,
@@ -83,7 +84,7 @@ enum SideTuningRun {
       "ratio_denominator": "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)",
       "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
                        "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes],
-      "memory_without_preload_bytes": mem.total + frozenParams * 4 + frozenActs,
+      "memory_without_preload_bytes": mem.total + kvBatchBytes + frozenParams * 4 + frozenActs,
       "side": ["size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
                "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
                "token_ratio": p["token_ratio"]?.double ?? 0.2],

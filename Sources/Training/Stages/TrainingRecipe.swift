@@ -28,6 +28,9 @@ func saveModules(_ s: ModuleStore, to path: String) throws {
 /// their key, so exactly they rerun; every other stage computes the same bytes as before.
 enum MemoryAccounting {
   static let streamedPrefix = ["memory_accounting": "2: frozen prefix streamed"]
+  /// Since accounting 3, FPT/FPT+ "without preloading" charges a streamed no-grad frozen forward
+  /// (one block's buffers and the batch's K/V), not every block's activations.
+  static let streamedFrozenForward = ["memory_accounting": "3: no-grad frozen forward streamed"]
 }
 
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
