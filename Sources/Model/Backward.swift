@@ -40,7 +40,8 @@ extension ViT {
       dnorm = a.g(a.dNorm)
       dnorm.update(repeating: 0, count: B * D)
       L2Normalize.backward(
-        dinp: dnorm, dout: a.g(a.dFeat), out: a.p(a.feat), norm: a.p(a.featNorm), N: B, C: D)
+        dinp: dnorm, dout: a.g(a.dFeat), out: a.p(a.feat), norm: a.p(a.featNorm), N: B, C: D,
+        scale: c.headScale)
     }
     let dcls = a.g(a.dCls)
     dcls.update(repeating: 0, count: B * D)

@@ -6,7 +6,8 @@
 //   attributes on /         format = "peftlab-vit-1", and every config field
 //                           (image_size, patch_size, width, depth, heads,
 //                           mlp_dim, channels, num_classes, activation, head,
-//                           pre_norm, patch_bias, layer_norm_eps)
+//                           pre_norm, patch_bias, layer_norm_eps; head_scale
+//                           only when it is not 1)
 //===----------------------------------------------------------------------===//
 import Foundation
 import Kernels
@@ -29,6 +30,9 @@ public enum Checkpoint {
       try f.setAttribute("activation", string: c.activation.rawValue)
       try f.setAttribute("head", string: c.head.rawValue)
       try f.setAttribute("layer_norm_eps", double: Double("\(c.layerNormEps)") ?? Double(c.layerNormEps))
+      if c.headScale != 1 {
+        try f.setAttribute("head_scale", double: Double("\(c.headScale)") ?? Double(c.headScale))
+      }
       for (k, v) in extraAttributes { try f.setAttribute(k, string: v) }
       for t in model.layout.tensors {
         try f.write(
@@ -58,6 +62,7 @@ public enum Checkpoint {
     c.preNorm = try f.intAttribute("pre_norm") != 0
     c.patchBias = try f.intAttribute("patch_bias") != 0
     c.layerNormEps = Float(try f.doubleAttribute("layer_norm_eps"))
+    if f.hasAttribute("head_scale") { c.headScale = Float(try f.doubleAttribute("head_scale")) }
     do { try c.validate() } catch {
       throw ModelError.badFile(path: f.path, message: "\(error)")
     }

@@ -77,10 +77,11 @@ public final class ViT: @unchecked Sendable {
 extension ViT {
   /// The same backbone with a newly initialised head for `classes` classes
   /// (and optionally another head kind), as when fine-tuning a pretrained model.
-  public func withNewHead(classes: Int, head: HeadKind? = nil, seed: UInt64) throws -> ViT {
+  public func withNewHead(classes: Int, head: HeadKind? = nil, headScale: Float? = nil, seed: UInt64) throws -> ViT {
     var c = config
     c.numClasses = classes
     if let head { c.head = head }
+    if let headScale { c.headScale = headScale }
     let m = try ViT(config: c, seed: seed)
     for i in layout.backboneTensors {
       let t = layout.tensors[i]

@@ -21,6 +21,10 @@ public struct ViTConfig: Codable, Equatable, Sendable {
   public var mlpDim: Int
   public var activation: ActivationKind
   public var head: HeadKind
+  /// Fixed logit scale of the `l2_linear` head: logits = W · (s · f / ‖f‖) + b. 1 is the SH-PEFT
+  /// paper's head; a larger s lets a short schedule reach confident logits (CLIP's zero-shot head
+  /// uses 100). Ignored by the `linear` head.
+  public var headScale: Float = 1
   public var numClasses: Int
   /// CLIP's `ln_pre` (timm: `norm_pre`) on the embedded tokens.
   public var preNorm: Bool
@@ -67,6 +71,7 @@ public struct ViTConfig: Codable, Equatable, Sendable {
     guard depth >= 0, mlpDim > 0, channels > 0, numClasses > 0 else {
       throw fail("depth, MLP width, channels and classes must be positive")
     }
+    guard headScale.isFinite, headScale > 0 else { throw fail("head scale \(headScale) must be a positive number") }
   }
 
   /// FLOPs of one forward pass per image (multiply-add = 2), counting the

@@ -20,12 +20,16 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "Classifier head: linear or l2_linear (SH-PEFT).")
   var head: String = "l2_linear"
 
+  @Option(help: "Fixed logit scale s of the l2_linear head: logits = W·(s·f/‖f‖) + b (1: the paper's head).")
+  var headScale: Float = 1
+
   func config(classes: Int? = nil) throws -> ViTConfig {
     var c = try ViTConfig.preset(preset)
     guard let h = HeadKind(rawValue: head) else {
       throw ValidationError("unknown head '\(head)' (linear, l2_linear)")
     }
     c.head = h
+    c.headScale = headScale
     if let classes { c.numClasses = classes }
     return c
   }

@@ -88,12 +88,12 @@ struct TrainCommand: ParsableCommand {
           throw CLIError(message: "\(initFrom): architecture differs from preset '\(model.preset)': "
             + diffs.map { "\($0.0) \($0.1) in the checkpoint, \($0.2) in the preset" }.joined(separator: "; "))
         }
-        if b.numClasses == classes && b.head == cfg.head {
+        if b.numClasses == classes && b.head == cfg.head && b.headScale == cfg.headScale {
           vit = base
         } else {
           print("note: \(initFrom) has a \(b.head.rawValue) head for \(b.numClasses) classes; its backbone is kept and a new "
                 + "\(cfg.head.rawValue) head for \(classes) classes is trained (--head and the dataset decide the head)")
-          vit = try base.withNewHead(classes: classes, head: cfg.head, seed: seed)
+          vit = try base.withNewHead(classes: classes, head: cfg.head, headScale: cfg.headScale, seed: seed)
         }
         print("initialised from \(initFrom)")
       }

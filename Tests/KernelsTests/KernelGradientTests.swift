@@ -103,21 +103,23 @@ final class KernelGradientTests: XCTestCase {
 
   func testL2Normalize() {
     let N = 3, C = 6
-    var x = randomFloats(N * C, seed: 13)
-    let proj = randomFloats(N * C, seed: 14)
-    func run(_ x: [Float]) -> Double {
+    for scale: Float in [1, 7.5] {
+      var x = randomFloats(N * C, seed: 13)
+      let proj = randomFloats(N * C, seed: 14)
+      func run(_ x: [Float]) -> Double {
+        var y = [Float](repeating: 0, count: N * C), r = [Float](repeating: 0, count: N)
+        L2Normalize.forward(out: &y, norm: &r, inp: x, N: N, C: C, scale: scale)
+        return project(y, proj)
+      }
       var y = [Float](repeating: 0, count: N * C), r = [Float](repeating: 0, count: N)
-      L2Normalize.forward(out: &y, norm: &r, inp: x, N: N, C: C)
-      return project(y, proj)
+      L2Normalize.forward(out: &y, norm: &r, inp: x, N: N, C: C, scale: scale)
+      for n in 0..<N {
+        XCTAssertEqual(y[(n * C)..<((n + 1) * C)].reduce(0) { $0 + $1 * $1 }, scale * scale, accuracy: 1e-4 * scale * scale)
+      }
+      var dx = [Float](repeating: 0, count: N * C)
+      L2Normalize.backward(dinp: &dx, dout: proj, out: y, norm: r, N: N, C: C, scale: scale)
+      checkGradient("l2normalize (scale \(scale)) dinp", x: &x, analytic: dx, eps: 1e-3) { run($0) }
     }
-    var y = [Float](repeating: 0, count: N * C), r = [Float](repeating: 0, count: N)
-    L2Normalize.forward(out: &y, norm: &r, inp: x, N: N, C: C)
-    for n in 0..<N {
-      XCTAssertEqual(y[(n * C)..<((n + 1) * C)].reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-5)
-    }
-    var dx = [Float](repeating: 0, count: N * C)
-    L2Normalize.backward(dinp: &dx, dout: proj, out: y, norm: r, N: N, C: C)
-    checkGradient("l2normalize dinp", x: &x, analytic: dx, eps: 1e-3) { run($0) }
   }
 
   func testSoftmaxCrossEntropy() {
