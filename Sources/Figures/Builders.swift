@@ -240,7 +240,10 @@ enum Builders {
                                  dashed: m.contains("no preload"), colour: n))
         }
         panels.append(c)
-        for x in r { rows.append([preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824)]) }
+        for x in r {
+          rows.append([preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", sideInput(x["side"]),
+                       String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824)])
+        }
       }
     }
     // measured at our scale: peft runs that vary the input size
@@ -252,19 +255,28 @@ enum Builders {
       auc.xLabel = mem.xLabel; auc.yLabel = "test AUC (%)"
       let methods = Array(Set(runs.compactMap { $0["method"] as? String })).sorted()
       for (n, m) in methods.enumerated() {
-        let pts = runs.filter { $0["method"] as? String == m }.map { r -> (Double, Double, Double) in
+        let pts = runs.filter { $0["method"] as? String == m }.map { r -> (Double, Double, Double, String) in
           let size = (r["side"] as? [String: Any]).map { num($0["frozen_size"]) } ?? num(r["image_size"])
-          return (size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576, 100 * num((r["test"] as? [String: Any])?["macro_auc"]))
+          return (size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576, 100 * num((r["test"] as? [String: Any])?["macro_auc"]),
+                  sideInput(r["side"]))
         }.sorted { $0.0 < $1.0 }
         mem.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.1), colour: n))
         auc.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.2), colour: n))
-        for p in pts { rows.append(["embedded (measured)", String(format: "%g", p.0), m, String(format: "%.4f", p.1 / 1024)]) }
+        for p in pts { rows.append(["embedded (measured)", String(format: "%g", p.0), m, p.3, String(format: "%.4f", p.1 / 1024)]) }
       }
       panels += [mem, auc]
     }
     return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 2 / Table 2: training memory against input resolution", caption: "",
                                       panels: panels, columns: 2, width: 720, height: 300 * Double((panels.count + 1) / 2)),
-                       table: TableSpec(header: ["model", "resolution", "method", "memory GiB"], rows: rows))
+                       table: TableSpec(header: ["model", "resolution", "method", "side input (tokens: side / frozen)", "memory GiB"],
+                                        rows: rows))
+  }
+
+  /// "128 px (64 / 1024)" for a side network's input, "–" for methods without one.
+  static func sideInput(_ side: Any?) -> String {
+    guard let s = side as? [String: Any], let size = s["size"] else { return "–" }
+    guard let sp = s["side_patches"], let fp = s["frozen_patches"] else { return "\(size) px" }
+    return "\(size) px (\(sp) / \(fp))"
   }
 
   // MARK: FPT+ ablations (Tables 3, 4; Figs. 6, 8): one setting varied

@@ -26,10 +26,15 @@ public struct SideOptions: Sendable, Equatable {
   public var prompts = 16
   /// Share of M's tokens whose K/V reach the fusion modules.
   public var tokenRatio = 0.2
-  /// Side input size and patch (nil: the paper's 128 px (FPT+) / 224 px (FPT)
-  /// for M at ≥ 224 px, else M's size / 2 with M's patch / 2).
+  /// Side input size and patch (nil size: from `tokenFraction`; nil patch: M's patch).
   public var sideSize: Int?
   public var sidePatch: Int?
+  /// Side patches / M's patches when `sideSize` is nil (nil: the paper's, `paperTokenFraction`):
+  /// side grid = round(M's grid · √fraction), side size = grid · side patch.
+  public var tokenFraction: Double?
+  /// The papers' asymmetric input at 512 px, ViT-B/16 (1,024 tokens): FPT+ sees a 128-px copy
+  /// (64 tokens, 1/16), FPT a 224-px one (196 tokens, 196/1024).
+  public static func paperTokenFraction(plus: Bool) -> Double { plus ? 64.0 / 1024 : 196.0 / 1024 }
   public init() {}
 }
 
@@ -47,9 +52,10 @@ public struct SideTuningPlan: Sendable {
     self.plus = plus
     frozen = c
     let Ls = o.layers ?? (plus ? c.depth / 2 : c.depth)
-    let big = c.imageSize >= 224
-    let size = o.sideSize ?? (big ? (plus ? 128 : 224) : max(c.imageSize / 2, 8))
-    let patch = o.sidePatch ?? (big ? c.patchSize : max(c.patchSize / 2, 2))
+    let patch = o.sidePatch ?? c.patchSize
+    let fraction = o.tokenFraction ?? SideOptions.paperTokenFraction(plus: plus)
+    guard fraction > 0, fraction.isFinite else { throw ModelError.invalidConfig("side token fraction \(fraction) must be > 0") }
+    let size = o.sideSize ?? max(1, Int((Double(c.gridSize) * fraction.squareRoot()).rounded())) * patch
     side = ViTConfig(imageSize: size, patchSize: patch, width: c.width / o.reduction, depth: Ls, heads: c.heads,
                      head: .linear, numClasses: classes, layerNormEps: 1e-12)
     try side.validate()

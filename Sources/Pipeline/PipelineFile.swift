@@ -299,11 +299,11 @@ extension Pipeline {
           throw fail(paramLines[k] ?? node.line, name,
                      "unknown parameter '\(k)' for kind '\(kindName)' (known: \(known.sorted().joined(separator: ", ")))")
         }
-        for spec in kind.parameters where params[spec.name] == nil {
+        for spec in kind.parameters where params[spec.name] == nil && !spec.isOptional {
           throw fail(node.line, name, "missing required parameter '\(spec.name)' of kind '\(kindName)'")
         }
         for spec in kind.parameters {  // a parameter's type is its default's (a number where a number goes)
-          guard let d = spec.defaultValue, let v = params[spec.name], let want = Value.typeMismatch(v, expected: d) else { continue }
+          guard let d = spec.defaultValue ?? spec.optionalType, let v = params[spec.name], let want = Value.typeMismatch(v, expected: d) else { continue }
           throw fail(paramLines[spec.name] ?? node.line, name,
                      "parameter '\(spec.name)' of kind '\(kindName)' must be \(want), not \(v.canonicalJSON)")
         }

@@ -11,12 +11,19 @@ public struct ParameterSpec: Sendable {
   /// Bounds of a numeric parameter, checked when the pipeline is loaded.
   public var minimum: Double?, maximum: Double?
   public var exclusiveMinimum = false, exclusiveMaximum = false
+  /// An optional parameter without a default: absent means "the kind decides", and an absent
+  /// optional parameter is not part of the stage's key (adding one reruns nothing).
+  public var isOptional = false
+  /// The type an optional parameter must have (a value of that type).
+  public var optionalType: Value?
   public init(_ name: String, default defaultValue: Value? = nil, help: String = "") {
     self.name = name
     self.defaultValue = defaultValue
     self.help = help
   }
 
+  /// May be left out (no default; the kind decides); when given it must have `like`'s type.
+  public func optional(like: Value) -> ParameterSpec { var s = self; s.isOptional = true; s.optionalType = like; return s }
   /// Only these strings.
   public func oneOf(_ c: [String]) -> ParameterSpec { var s = self; s.choices = c; return s }
   /// A number ≥ m (or > m if `exclusive`).

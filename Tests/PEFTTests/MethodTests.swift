@@ -36,15 +36,24 @@ final class MethodCountTests: XCTestCase {
   /// FPT+ ≈ 1.03 % and FPT ≈ 1.81 % of frozen model (incl. its 1000-class head) + side + fusion,
   /// for a 5-class task (the side head is trainable; the FPT README's tasks have 2–7 classes).
   func testSideTuningRatiosMatchFPTReadme() throws {
-    let c = try ViTConfig.preset("vit-b16")
+    var c = try ViTConfig.preset("vit-b16")
+    c.imageSize = 512  // the papers' input: the side sees 128 px (FPT+, 64 of 1,024 tokens) / 224 px (FPT)
     let frozen = ViTLayout(c).totalCount
     let plus = try SideTuningPlan(plus: true, frozen: c, classes: 5, options: SideOptions())
     let fpt = try SideTuningPlan(plus: false, frozen: c, classes: 5, options: SideOptions())
     XCTAssertEqual(plus.side.width, 96)
     XCTAssertEqual(plus.side.depth, 6)
     XCTAssertEqual(plus.side.imageSize, 128)
+    XCTAssertEqual(fpt.side.imageSize, 224)
     XCTAssertEqual(fpt.side.depth, 12)
-    XCTAssertEqual(plus.keptTokens, 39)  // ⌊0.2 · 197⌋
+    XCTAssertEqual(plus.keptTokens, 205)  // ⌊0.2 · 1025⌋
+    // the side's share of the frozen model's patches is a parameter: 1/4 at the embedded 32 px, patch 4
+    var o = SideOptions()
+    o.tokenFraction = 0.25
+    var tiny = try ViTConfig.preset("tiny-p4n")
+    tiny.numClasses = 3
+    XCTAssertEqual(try SideTuningPlan(plus: true, frozen: tiny, classes: 3, options: o).side.imageSize, 16)
+    XCTAssertEqual(try SideTuningPlan(plus: true, frozen: tiny, classes: 3, options: SideOptions()).side.numPatches, 4)  // 64 / 16
     let rPlus = 100 * Double(plus.trainableParameters()) / Double(plus.totalParameters(frozenParameters: frozen))
     let rFPT = 100 * Double(fpt.trainableParameters()) / Double(fpt.totalParameters(frozenParameters: frozen))
     XCTAssertEqual(rPlus, 1.03, accuracy: 0.015, "FPT+ ratio \(rPlus) %")

@@ -121,9 +121,28 @@ final class CacheIntegrityTests: XCTestCase {
     var parameters: [ParameterSpec] {
       [ParameterSpec("steps", default: .int(5)).positive(), ParameterSpec("lr", default: .double(0.1)).positive(),
        ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("ratio", default: .double(0.5)).atLeast(0).atMost(1),
-       ParameterSpec("mode", default: .string("full")).oneOf(["full", "linear-probe"])]
+       ParameterSpec("mode", default: .string("full")).oneOf(["full", "linear-probe"]),
+       ParameterSpec("fraction").positive().atMost(1).optional(like: .double(0))]
     }
     func run(_ context: StageContext) throws {}
+  }
+
+  /// An optional parameter may be left out, is then not in the key (so adding one to a kind reruns
+  /// nothing), and when given is checked like any other.
+  func testOptionalParametersAreCheckedWhenGivenAndNotKeyedWhenAbsent() throws {
+    let p = try Project("stages:\n  a:\n    kind: counting\n    params: {steps: 3}\n")
+    p.registry.register(Counting())
+    let params = try XCTUnwrap(p.runner().pipeline.stages.first { $0.name == "a" }?.params)
+    XCTAssertNil(params["fraction"], "absent: not filled in, not keyed")
+    XCTAssertEqual(params["steps"], .int(3))
+    for (value, want) in [("fraction: 1.5", "must be ≤ 1"), ("fraction: 0", "must be > 0"), ("fraction: abc", "must be a number")] {
+      let q = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
+      q.registry.register(Counting())
+      XCTAssertThrowsError(try q.runner(), value) { e in XCTAssertTrue("\(e)".contains("p.yaml:5") && "\(e)".contains(want), "\(e)") }
+    }
+    let ok = try Project("stages:\n  a:\n    kind: counting\n    params: {fraction: 0.25}\n")
+    ok.registry.register(Counting())
+    XCTAssertEqual(try ok.runner().pipeline.stages.first { $0.name == "a" }?.params["fraction"], .double(0.25))
   }
 
   func testParametersOfTheWrongTypeAreErrorsNamingFileAndLine() throws {

@@ -3,8 +3,9 @@
 // Training memory of every method against input resolution, from the
 // engine's own accounting evaluated on shapes (MemoryModel), for the papers'
 // backbones (ViT-B/16, ViT-L/16) at 224…2048 px, batch 16, AdamW: the shape
-// of the papers' curve, without a GPU. FPT+: side input = resolution / 4
-// (512 → 128), FPT: resolution · 224/512, with and without preloading.
+// of the papers' curve, without a GPU. The side input keeps the paper's share
+// of the frozen model's tokens (FPT+ 64/1024: 512 → 128 px; FPT 196/1024:
+// 512 → 224 px), with and without preloading.
 // Writes memory.csv (preset, size, method, bytes by part, GiB) and memory.json
 // (those rows, and each method's trainable parameters per preset: `parameters`).
 //===----------------------------------------------------------------------===//
@@ -31,10 +32,14 @@ public struct MemoryScalingStageKind: StageKind {
     let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
     var csv = "preset,size,method,parameters,gradients,optimizer,activations,total,total_gib\n"
     var rows: [[String: Any]] = []
-    func add(_ preset: String, _ size: Int, _ method: String, _ m: MemoryReport) {
+    func add(_ preset: String, _ size: Int, _ method: String, _ m: MemoryReport, side: SideTuningPlan? = nil) {
       csv += "\(preset),\(size),\(method),\(m.parameters),\(m.gradients),\(m.optimizerState),\(m.activations),\(m.total),\(Double(m.total) / 1_073_741_824)\n"
-      rows.append(["preset": preset, "size": size, "method": method, "total_bytes": m.total,
-                   "activations_bytes": m.activations, "parameters_bytes": m.parameters])
+      var row: [String: Any] = ["preset": preset, "size": size, "method": method, "total_bytes": m.total,
+                                "activations_bytes": m.activations, "parameters_bytes": m.parameters]
+      if let side {
+        row["side"] = ["size": side.side.imageSize, "side_patches": side.side.numPatches, "frozen_patches": side.frozen.numPatches]
+      }
+      rows.append(row)
     }
     for preset in presets {
       var c = try ViTConfig.preset(preset)
@@ -44,13 +49,13 @@ public struct MemoryScalingStageKind: StageKind {
         c.numClasses = K
         for method in PEFTMethod.allCases {
           if method.isSideTuning {
-            var o = SideOptions()
-            o.sideSize = method == .fptPlus ? size / 4 / c.patchSize * c.patchSize : size * 224 / 512 / c.patchSize * c.patchSize
+            let o = SideOptions()  // the paper's side token fraction at every size (FPT+ 1/16, FPT 196/1024)
             var fc = c
             fc.numClasses = 1000
             let plan = try SideTuningPlan(plus: method == .fptPlus, frozen: fc, classes: K, options: o)
-            add(preset, size, method.rawValue, MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true))
-            add(preset, size, method.rawValue + " (no preload)", MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false))
+            add(preset, size, method.rawValue, MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true), side: plan)
+            add(preset, size, method.rawValue + " (no preload)", MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false),
+                side: plan)
           } else {
             let s = MethodSetup.make(method, config: c)
             let elements = method.selectsElements ? s.elementBudget + s.headParameters(ViTLayout(c)) : nil

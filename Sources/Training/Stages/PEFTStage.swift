@@ -24,8 +24,10 @@ import Pipeline
 enum SideParams {
   static let specs: [ParameterSpec] = [
     ParameterSpec("frozen_size", default: .int(0), help: "frozen model's input size (0: its own); pos_embed resampled"),
-    ParameterSpec("side_size", default: .int(0), help: "side input size (0: FPT+ 128 / FPT 224 px for ≥224 px models, else half)"),
-    ParameterSpec("side_patch", default: .int(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
+    ParameterSpec("side_size", default: .int(0), help: "side input size (0: from side_token_fraction)"),
+    ParameterSpec("side_patch", default: .int(0), help: "side patch (0: the frozen model's)"),
+    ParameterSpec("side_token_fraction", help: "side patches / frozen patches when side_size is 0 (unset: the paper's, FPT+ 64/1024, FPT 196/1024)")
+      .positive().atMost(1).optional(like: .double(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
     ParameterSpec("side_prompts", default: .int(16)), ParameterSpec("token_ratio", default: .double(0.2)),
   ]
 
@@ -34,6 +36,7 @@ enum SideParams {
     if let v = p["side_size"]?.int, v > 0 { o.sideSize = v }
     if let v = p["side_patch"]?.int, v > 0 { o.sidePatch = v }
     if let v = p["side_layers"]?.int, v > 0 { o.layers = v }
+    if let v = p["side_token_fraction"]?.double { o.tokenFraction = v }
     o.prompts = p["side_prompts"]?.int ?? 16
     o.tokenRatio = p["token_ratio"]?.double ?? 0.2
     return o

@@ -87,6 +87,7 @@ enum SideTuningRun {
       "memory_without_preload_bytes": mem.total + kvBatchBytes + frozenParams * 4 + frozenActs,
       "side": ["size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
                "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
+               "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
                "token_ratio": p["token_ratio"]?.double ?? 0.2],
       "preload_stage": pre[0].name, "threads": Parallel.threads,
     ]
