@@ -146,7 +146,7 @@ public struct PEFTStageKind: StageKind {
       ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
         .oneOf(PEFTMethod.allCases.map(\.rawValue)),
       ParameterSpec("image_size", default: .int(0), help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
-      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
       ParameterSpec("adapter_scale", default: .double(0.1)),
@@ -199,7 +199,7 @@ public struct PEFTStageKind: StageKind {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
     let base = try SideParams.frozenModel(pretrainedModel(ctx), size: p["image_size"]?.int ?? 0)
-    let model = try base.withNewHead(classes: m.classes.count, head: h, seed: UInt64(p["seed"]?.int ?? 0))
+    let model = try base.withNewHead(classes: m.classes.count, head: h, headScale: HeadParams.scale(p), seed: UInt64(p["seed"]?.int ?? 0))
     let o = options(p)
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout

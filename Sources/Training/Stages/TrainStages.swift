@@ -98,6 +98,7 @@ public struct FinetuneStageKind: StageKind {
   public let version = 1
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+                          HeadParams.scale,
                           ParameterSpec("mode", default: .string("full"),
                                         help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)")
                             .oneOf(["full", "linear-probe", "scratch"])]
@@ -117,7 +118,7 @@ public struct FinetuneStageKind: StageKind {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "mode must be full, linear-probe or scratch, not '\(mode)'")
     }
     let seed = UInt64(ctx.params["seed"]?.int ?? 0)
-    var model = try base.withNewHead(classes: m.classes.count, head: h, seed: seed)
+    var model = try base.withNewHead(classes: m.classes.count, head: h, headScale: HeadParams.scale(ctx.params), seed: seed)
     if mode == "scratch" { model = try ViT(config: model.config, seed: seed) }
     let probe = mode == "linear-probe"
     try TrainingRecipe.run(ctx, model: model, extra: ["mode": mode]) { layout in

@@ -33,6 +33,14 @@ enum MemoryAccounting {
   static let streamedFrozenForward = ["memory_accounting": "3: no-grad frozen forward streamed"]
 }
 
+/// The task head's fixed logit scale (`l2_linear` heads: logits = W·(s·f/‖f‖) + b). Optional: when
+/// absent the head is the paper's (s = 1) and the stage's key is what it was before the parameter existed.
+enum HeadParams {
+  static let scale = ParameterSpec("head_scale", help: "logit scale s of an l2_linear head (unset: 1, the paper's)")
+    .positive().atMost(1000).optional(like: .double(1))
+  static func scale(_ p: [String: Value]) -> Float? { p["head_scale"]?.double.map { Float($0) } }
+}
+
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
 enum RecipeParams {
   static let specs: [ParameterSpec] = [

@@ -45,7 +45,7 @@ func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, 
   guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
     throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
   }
-  return (base, try base.withNewHead(classes: classes, head: h, seed: UInt64(ctx.params["seed"]?.int ?? 0)))
+  return (base, try base.withNewHead(classes: classes, head: h, headScale: HeadParams.scale(ctx.params), seed: UInt64(ctx.params["seed"]?.int ?? 0)))
 }
 
 public struct ImportanceStageKind: StageKind {
@@ -56,7 +56,7 @@ public struct ImportanceStageKind: StageKind {
   public let version = 2
   public var parameters: [ParameterSpec] {
     [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("batch", default: .int(64)).positive(),
-     ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+     ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
      ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
       + MaskParams.specs
   }
@@ -124,7 +124,7 @@ public struct SHPEFTStageKind: StageKind {
   public let name = "shpeft"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue))]
+    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale]
       + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
