@@ -44,6 +44,11 @@ public struct Verdict: Sendable, Equatable {
   public var evidence: String
   /// The test used.
   public var test: String = ""
+  public init(outcome: Outcome, evidence: String, test: String = "") {
+    self.outcome = outcome
+    self.evidence = evidence
+    self.test = test
+  }
 }
 
 public enum Verdicts {
@@ -173,6 +178,57 @@ public enum Verdicts {
     }
     if cs.allSatisfy({ $0.lower > 0 }) { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
     return Verdict(outcome: .inconclusive, evidence: ev + "; not every interval lies above 0", test: test)
+  }
+
+  /// "`values` are at least `threshold`" (a per-task quantity, e.g. the share of full fine-tuning's F1
+  /// that 10 % of the changes keep): one-sample t over tasks of value − threshold.
+  public static func atLeast(_ values: [String: Double], threshold: Double, what: String, learned: Bool?) -> Verdict {
+    let v = values.filter { $0.value.isFinite }
+    guard !v.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(what): no results") }
+    let c = compare(what, v, "threshold", v.mapValues { _ in threshold })!
+    let mean = v.values.reduce(0, +) / Double(v.count)
+    let ev = String(format: "%@: %.3g; − %.3g: %@", what, mean, threshold, c.summary)
+    let test = "one-sample t over tasks (seed means): 95 % CI"
+    if c.tasks < minimumTasks { return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test) }
+    if learned == false { return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test) }
+    if c.lower > 0 { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
+    if c.upper < 0 { return Verdict(outcome: .notReproduced, evidence: ev, test: test) }
+    return Verdict(outcome: .inconclusive, evidence: ev + "; the interval contains the threshold", test: test)
+  }
+
+  /// "every variant performs like `reference`, within ±`margin`" (an equivalence claim, e.g. λ robust):
+  /// each variant − reference over tasks at a Bonferroni level. Reproduced when every interval lies
+  /// inside ±margin, not reproduced when one lies wholly outside, else inconclusive. Equality proves
+  /// nothing when nothing was learned, so unlearned runs are inconclusive.
+  public static func equivalent(_ reference: String, _ variants: [String], in scores: [String: [String: Double]], margin: Double,
+                                learned: Bool?) -> Verdict {
+    guard let r = scores[reference], !r.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(reference) has no results") }
+    let present = variants.filter { scores[$0].map { !$0.isEmpty } ?? false }
+    guard !present.isEmpty else { return Verdict(outcome: .notRun, evidence: "none of \(variants.joined(separator: ", ")) has results") }
+    let level = 1 - 0.05 / Double(present.count)
+    let cs = present.compactMap { compare($0, scores[$0]!, reference, r, level: level) }
+    guard cs.count == present.count else { return Verdict(outcome: .notRun, evidence: "no shared tasks") }
+    let widest = cs.max { max(abs($0.lower), abs($0.upper)) < max(abs($1.lower), abs($1.upper)) }!
+    let ev = String(format: "widest: %@ − %@: %@ (%.1f %% CI); margin ±%.3g", widest.a, reference, widest.summary, 100 * level, margin)
+    let test = "paired t over tasks vs the reference: Bonferroni CIs inside ±margin"
+    if cs.contains(where: { $0.tasks < minimumTasks }) {
+      return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
+    }
+    if learned == false { return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test) }
+    if let out = cs.first(where: { $0.lower > margin || $0.upper < -margin }) {
+      return Verdict(outcome: .notReproduced, evidence: ev + "; \(out.a) differs by more than the margin", test: test)
+    }
+    if cs.allSatisfy({ $0.lower >= -margin && $0.upper <= margin }) { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
+    return Verdict(outcome: .inconclusive, evidence: ev + "; not every interval lies inside the margin", test: test)
+  }
+
+  /// Every part must hold: not run if any is, not reproduced if any is, reproduced if all are.
+  public static func all(_ parts: [Verdict]) -> Verdict {
+    let ev = parts.map(\.evidence).joined(separator: "; "), test = parts.map(\.test).joined(separator: " + ")
+    let o = parts.map(\.outcome)
+    let outcome: Outcome = o.contains(.notRun) ? .notRun : o.contains(.notReproduced) ? .notReproduced
+      : o.allSatisfy { $0 == .reproduced } ? .reproduced : .inconclusive
+    return Verdict(outcome: outcome, evidence: ev, test: test)
   }
 
   /// A computed number against the paper's, within a relative tolerance.

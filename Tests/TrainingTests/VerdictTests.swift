@@ -80,4 +80,52 @@ final class VerdictTests: XCTestCase {
     XCTAssertEqual(Verdicts.matches(1.2, paper: 1.03, tolerance: 0.05, what: "x").outcome, .notReproduced)
     XCTAssertEqual(Verdicts.matches(.nan, paper: 1.03, tolerance: 0.05, what: "x").outcome, .notRun)
   }
+
+  func row(_ v: [Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: zip(tasks, v)) }
+
+  /// (a): "10 % of the changes keep ≥ 95 % of full FT's F1", over tasks.
+  func testAtLeastHasFiveOutcomes() {
+    XCTAssertEqual(Verdicts.atLeast(row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: true).outcome, .reproduced)
+    XCTAssertEqual(Verdicts.atLeast(row([0.70, 0.65, 0.72, 0.60, 0.68, 0.66]), threshold: 0.95, what: "kept", learned: true).outcome, .notReproduced)
+    let border = Verdicts.atLeast(row([0.99, 0.90, 0.97, 0.92, 0.96, 0.94]), threshold: 0.95, what: "kept", learned: true)
+    XCTAssertEqual(border.outcome, .inconclusive, border.evidence)
+    XCTAssertTrue(border.evidence.contains("contains the threshold"), border.evidence)
+    let unlearned = Verdicts.atLeast(row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: false)
+    XCTAssertEqual(unlearned.outcome, .inconclusive)
+    XCTAssertTrue(unlearned.evidence.contains("did not learn"))
+    XCTAssertEqual(Verdicts.atLeast([:], threshold: 0.95, what: "kept", learned: true).outcome, .notRun)
+    XCTAssertEqual(Verdicts.atLeast(["busi": 1, "oct": 1], threshold: 0.95, what: "kept", learned: true).outcome, .inconclusive, "2 tasks")
+    // hand-computed: d = value − 0.95 = [0.04, 0.03, 0.05, 0.02, 0.04, 0.03]: mean 0.035, sd 0.010488, se 0.0042817,
+    // t_{5, 0.975} = 2.570582 -> CI 0.035 ± 0.011006
+    let c = Verdicts.compare("kept", row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), "t", row([Double](repeating: 0.95, count: 6)))!
+    XCTAssertEqual(c.effect, 0.035, accuracy: 1e-9)
+    XCTAssertEqual(c.upper - c.effect, 0.011006, accuracy: 1e-5)
+  }
+
+  /// (e): "λ is robust": every λ within ±2 F1 points of λ = 1.
+  func testEquivalentHasFiveOutcomes() {
+    let ref = [0.80, 0.70, 0.75, 0.85, 0.65, 0.72]
+    func scores(_ shift: Double, jitter: [Double] = [0.002, -0.001, 0.001, -0.002, 0.001, 0.0]) -> [String: [String: Double]] {
+      ["1.0": row(ref), "0.5": row(zip(ref, jitter).map { $0 + shift + $1 }), "1.5": row(zip(ref, jitter).map { $0 + shift - $1 })]
+    }
+    XCTAssertEqual(Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0), margin: 0.02, learned: true).outcome, .reproduced)
+    let far = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(-0.10), margin: 0.02, learned: true)
+    XCTAssertEqual(far.outcome, .notReproduced, far.evidence)
+    let noisy = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0, jitter: [0.03, -0.03, 0.02, -0.025, 0.03, -0.02]),
+                                    margin: 0.02, learned: true)
+    XCTAssertEqual(noisy.outcome, .inconclusive, noisy.evidence)
+    let unlearned = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0), margin: 0.02, learned: false)
+    XCTAssertEqual(unlearned.outcome, .inconclusive, "equal because nothing was learned proves nothing")
+    XCTAssertEqual(Verdicts.equivalent("1.0", ["0.5"], in: ["1.0": row(ref)], margin: 0.02, learned: true).outcome, .notRun)
+  }
+
+  /// (b): both parts must hold.
+  func testAllCombinesParts() {
+    let r = Verdict(outcome: .reproduced, evidence: "r"), n = Verdict(outcome: .notReproduced, evidence: "n")
+    let i = Verdict(outcome: .inconclusive, evidence: "i"), m = Verdict(outcome: .notRun, evidence: "m")
+    XCTAssertEqual(Verdicts.all([r, r]).outcome, .reproduced)
+    XCTAssertEqual(Verdicts.all([r, n]).outcome, .notReproduced)
+    XCTAssertEqual(Verdicts.all([r, i]).outcome, .inconclusive)
+    XCTAssertEqual(Verdicts.all([r, m, n]).outcome, .notRun)
+  }
 }

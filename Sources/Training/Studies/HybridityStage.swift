@@ -9,7 +9,10 @@
 // Matrices are averaged over seeds (mean and std). Also where the key
 // weights live: the share of S_t per weight group (attention q/k/v/proj,
 // MLP, LayerNorm, biases, embeddings) next to the group's share of all
-// backbone elements. Output hybridity.json.
+// backbone elements. The task-specific reference (version 2): the overlap of
+// two seeds of the *same* task (every seed pair), per task, beside each task's
+// mean overlap with the other tasks: hybridity = cross-task overlap above
+// chance and below the same-task overlap. Output hybridity.json.
 //===----------------------------------------------------------------------===//
 import Foundation
 import Model
@@ -18,7 +21,7 @@ import Pipeline
 public struct HybridityStageKind: StageKind {
   public init() {}
   public let name = "hybridity"
-  public let version = 1
+  public let version = 2
   public var parameters: [ParameterSpec] {
     [ParameterSpec("ks", default: .array([5, 1, 0.1, 0.05].map { .double($0) }), help: "k in % of backbone elements"),
      ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori")]
@@ -69,12 +72,25 @@ public struct HybridityStageKind: StageKind {
       let meanM = Hybridity.elementwise(mats) { Training.mean($0) }, stdM = Hybridity.elementwise(mats) { Training.std($0) }
       let off = Hybridity.offDiagonal(meanM)
       let offPerSeed = mats.map { Hybridity.offDiagonal($0) }
+      // per task: mean overlap with the other tasks (over seeds), and between its own seeds (over seed pairs)
+      var cross: [String: Double] = [:], same: [String: Double] = [:]
+      for (ti, t) in tasks.enumerated() {
+        cross[t] = Training.mean(mats.map { m in Training.mean(tasks.indices.filter { $0 != ti }.map { m[ti][$0] }) })
+        var pairs: [Double] = []
+        for (i, a) in seeds.enumerated() {
+          for b in seeds[(i + 1)...] {
+            pairs.append(Hybridity.overlapMatrix([rankings[a]![t]![..<count], rankings[b]![t]![..<count]], universe: n)[0][1])
+          }
+        }
+        if !pairs.isEmpty { same[t] = Training.mean(pairs) }
+      }
       perK.append([
         "k_percent": k, "elements": count, "chance": chance,
         "overlap_mean": meanM, "overlap_std": stdM, "per_seed": mats,
         "enrichment_mean": meanM.map { $0.map { $0 / chance } },
         "offdiagonal_mean": off.mean, "offdiagonal_min": off.min, "offdiagonal_max": off.max,
         "offdiagonal_mean_per_seed": offPerSeed.map(\.mean),
+        "cross_task_by_task": cross, "same_task_by_task": same,
         "group_shares": shareSums.mapValues { Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0)) },
       ])
       ctx.log(String(format: "k %.3g%%: mean off-diagonal overlap %.4f (chance %.4f, enrichment %.2f)",

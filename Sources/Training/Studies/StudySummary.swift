@@ -23,7 +23,7 @@ import Pipeline
 public struct StudySummaryStageKind: StageKind {
   public init() {}
   public let name = "shpeft-summary"
-  public let version = 2
+  public let version = 3  // 3: per-task values for the verdicts' tests over tasks
   public var parameters: [ParameterSpec] {
     MaskParams.specs.map { ParameterSpec($0.name, default: $0.defaultValue, help: "the main SH-PEFT configuration: " + $0.help) }
       + [ParameterSpec("note", default: .string("embedded scale: procedurally generated tasks and a small ViT pretrained in the pipeline"))]
@@ -115,8 +115,17 @@ struct StudyResults {
     return (mean(perTask), std(perSeed), ks.count)
   }
 
+  /// Per task, the mean over seeds (of `keys`): the unit the verdicts test over.
+  static func byTask(_ runs: [Key: Run], keys: Set<Key>? = nil, _ f: (Run) -> Double = { $0.f1 }) -> [String: Double] {
+    let ks = (keys ?? Set(runs.keys)).filter { runs[$0] != nil }
+    var out: [String: Double] = [:]
+    for t in Set(ks.map(\.task)) { out[t] = mean(ks.filter { $0.task == t }.map { f(runs[$0]!) }) }
+    return out
+  }
+
   func summarize(main: (String, Double, Double), note: String) throws -> (json: [String: Any], markdown: String, timing: String) {
     var json: [String: Any] = ["note": note]
+    json["by_task"] = ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]
     var timingMD = ""  // wall-clock: timing.md, left out of the content hash
     var md = "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard deviation over seeds of the task average.\n\n"
     func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
@@ -180,7 +189,8 @@ struct StudyResults {
         ok = ok && m < 0.5 && minEnrich > 1
         md += String(format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m, e["offdiagonal_min"] as? Double ?? .nan,
                      e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
-        rows.append(["k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich])
+        rows.append(["k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
+                     "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:]])
       }
       md += "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \((h["tasks"] as? [String])?.count ?? 0) tasks and seeds \((h["seeds"] as? [Int]) ?? []). Small (< 0.5) and above chance on every seed at every k → \(verdict(ok)).\n\n"
       if let shares = ks.last?["group_shares"] as? [String: [String: Double]], let all = h["group_share_of_backbone"] as? [String: Double] {
@@ -227,9 +237,9 @@ struct StudyResults {
     }
 
     // (d) Table 4 and (e) Table 5 on the pairs every configuration of the table has.
-    func table(_ configs: [(String, String)], title: String) -> (rows: [(String, Double, Double, Double)], md: String) {
+    func table(_ configs: [(String, String)], title: String) -> (rows: [(String, Double, Double, Double)], md: String, byTask: [String: [String: Double]]) {
       let present = configs.filter { shpeft[$0.1] != nil }
-      guard present.count >= 2 else { return ([], "") }
+      guard present.count >= 2 else { return ([], "", [:]) }
       var keys = Set(shpeft[present[0].1]!.keys)
       for c in present { keys.formIntersection(shpeft[c.1]!.keys) }
       var rows: [(String, Double, Double, Double)] = []
@@ -239,7 +249,7 @@ struct StudyResults {
         rows.append((label, f.mean, f.std, a.mean))
         text += "| \(label) | \(pct(f.mean)) ± \(pct(f.std)) | \(pct(a.mean)) | \(f.n) |\n"
       }
-      return (rows, text)
+      return (rows, text, Dictionary(uniqueKeysWithValues: present.map { ($0.0, Self.byTask(shpeft[$0.1]!, keys: keys)) }))
     }
     let strategies = ["ta", "l1", "ta+l1", "l2", "ta+l2"]
     let t4 = table(strategies.map { ($0, Self.config($0, main.1, main.2)) }, title: "strategy (Table 4)")
@@ -248,7 +258,8 @@ struct StudyResults {
       let ok = best.0 == "ta+l2"
       md += "## (d) ta+L2 is the best importance strategy (Table 4)\n\n" + t4.md
         + "\nBest: \(best.0) → \(verdict(ok)) (λ = \(main.1), r = \(main.2) %).\n\n"
-      json["d_table4"] = ["rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0, "reproduced": ok]
+      json["d_table4"] = ["rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0, "reproduced": ok,
+                          "by_task": t4.byTask]
     }
     let lambdas = Set(shpeft.keys.compactMap { c -> Double? in
       let p = c.split(separator: "|")
@@ -263,7 +274,7 @@ struct StudyResults {
       md += "## (e) λ is robust (Table 5)\n\n" + t5.md
         + "\nRange of the average F1 over λ: \(String(format: "%.1f", 100 * range)) points (the paper: 1.5) → \(verdict(ok)); best at λ = \(best.0)\(Double(best.0) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
       json["e_table5"] = ["rows": t5.rows.map { ["lambda": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "range": range,
-                          "best_lambda": best.0, "reproduced": ok]
+                          "best_lambda": best.0, "reproduced": ok, "by_task": t5.byTask]
     }
 
     // Fig. 4: average F1 against the trainable ratio (SH-PEFT's budget sweep, and the references).
