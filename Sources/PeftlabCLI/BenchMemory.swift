@@ -102,7 +102,9 @@ extension BenchCommand {
         model = MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true).total
       } else {
         let vit = try ViT(config: c, seed: 1)
-        let s = MethodSetup.make(method, config: c)
+        var o = MethodOptions()
+        o.prompts = 16  // FPT+'s prompt tuning (VPT-deep, 16 prompts), as scripts/bench_memory_pytorch.py
+        let s = MethodSetup.make(method, config: c, options: o)
         guard !method.selectsElements else { throw ValidationError("\(method.rawValue): selects elements from gradients; not in this bench") }
         let trainer = Trainer(model: vit, selection: ParameterSelection(tensors: s.tensors), config: cfg, modules: s.modules)
         let imgs = (0..<(B * c.channels * c.imageSize * c.imageSize)).map { _ in Float(rng.normal()) }
