@@ -15,7 +15,7 @@ public struct FigureStageKind: StageKind {
   public init() {}
   public let name = "figure"
   /// Bump when a builder or the renderer changes what is drawn.
-  public let version = 14  // 14: Table 2 shows the side input (tokens)
+  public let version = 17  // 17: tables wrap long cells
   public var parameters: [ParameterSpec] {
     [ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
      ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),

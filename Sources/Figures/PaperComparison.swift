@@ -24,22 +24,24 @@ enum PaperComparison {
     func ours(_ m: String, _ k: String) -> Double { num(methods[m]?[k]) }
     func cell(_ v: Verdict) -> [String] { [v.evidence, v.test, v.outcome.rawValue] }
     func dict(_ o: Any?) -> [String: Double] { ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite } }
+    // the study's fractions (F1, share kept, overlap) in percent, as the sweep's scores and the papers' tables
+    func pct(_ o: Any?) -> [String: Double] { dict(o).mapValues { 100 * $0 } }
     // SH-PEFT's study claims, under its own protocol (SGD, L2 head), tested over tasks on the seed means;
     // "learned" = full fine-tuning above the linear probe in the same study.
     let byTask = (summary["by_task"] as? [String: Any]) ?? [:]
-    let studyScores = ["full": dict(byTask["full"]), "linear-probe": dict(byTask["linear-probe"])]
+    let studyScores = ["full": pct(byTask["full"]), "linear-probe": pct(byTask["linear-probe"])]
     let learned = Verdicts.learned(studyScores)
     var rows: [[String]] = []
     let aRow = ((summary["a_sparsity"] as? [String: Any])?["rows"] as? [[String: Any]])?.first { num($0["k_percent"]) == 10 }
     rows.append(["SH-PEFT (a) sparsity", "10 % of changes keep ~95 % of full-FT F1"]
-                + cell(Verdicts.atLeast(dict(aRow?["f1_fraction_by_task"]), threshold: 0.95, what: "share of full-FT F1 kept at k = 10 %",
+                + cell(Verdicts.atLeast(pct(aRow?["f1_fraction_by_task"]), threshold: 95, what: "% of full-FT F1 kept at k = 10 %",
                                         learned: learned)))
     // (b) at SH-PEFT's budget (1 %, else the nearest k): cross-task overlap above chance (shared) and
     // below the overlap of two seeds of the same task (task-specific)
     let bRows = ((summary["b_hybridity"] as? [String: Any])?["rows"] as? [[String: Any]]) ?? []
     let bRow = bRows.min { abs(num($0["k_percent"]) - 1) < abs(num($1["k_percent"]) - 1) }
-    let cross = dict(bRow?["cross_task_by_task"]), same = dict(bRow?["same_task_by_task"])
-    let chance = num(bRow?["chance"])
+    let cross = pct(bRow?["cross_task_by_task"]), same = pct(bRow?["same_task_by_task"])  // overlap, %
+    let chance = 100 * num(bRow?["chance"])
     let k = String(format: "k = %g %%", num(bRow?["k_percent"]))
     let shared = Verdicts.beats("cross-task overlap", "chance", in: ["cross-task overlap": cross, "chance": cross.mapValues { _ in chance }],
                                 needsLearning: false)
@@ -50,14 +52,14 @@ enum PaperComparison {
     if learned == false, b.outcome != .notRun { b.outcome = .inconclusive; b.evidence += "; the runs did not learn" }
     rows.append(["SH-PEFT (b) hybridity", "top-k positions partly shared across tasks"] + cell(b))
     let d4 = summary["d_table4"] as? [String: Any]
-    var t4 = ((d4?["by_task"] as? [String: Any]) ?? [:]).mapValues { dict($0) }
+    var t4 = ((d4?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
     t4.merge(studyScores) { a, _ in a }
     rows.append(["SH-PEFT (d) ta+L2 best (Table 4)", String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh["table4_f1"], "ta+l2"), d(sh["table4_f1"], "ta+l1"))]
                 + cell(Verdicts.beatsAll("ta+l2", ["ta", "l1", "ta+l1", "l2"], in: t4)))
     let e5 = summary["e_table5"] as? [String: Any]
-    let t5 = ((e5?["by_task"] as? [String: Any]) ?? [:]).mapValues { dict($0) }
+    let t5 = ((e5?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
     let ref = t5.keys.first { Double($0) == 1 } ?? "1.0"
-    var e = Verdicts.equivalent(ref, t5.keys.filter { $0 != ref }.sorted(), in: t5, margin: 0.02, learned: learned)
+    var e = Verdicts.equivalent(ref, t5.keys.filter { $0 != ref }.sorted(), in: t5, margin: 2, learned: learned)
     if let e5 { e.evidence += String(format: "; best λ = %g (paper: 1)", num(e5["best_lambda"])) }
     rows.append(["SH-PEFT (e) λ robust (Table 5)", "range 1.5 F1 over λ ∈ [0.5, 1.5], best λ = 1.0"] + cell(e))
     // Sweep claims: tested over tasks on the seed means (Verdict.swift); competitors are exactly the
@@ -110,7 +112,7 @@ enum PaperComparison {
                       marks: rows.map { [0, 0, 0, 0, $0[4] == Outcome.reproduced.rawValue ? 1 : 0] })
     var c = Chart(kind: .table, title: "Embedded scale (procedural medical-like tasks, a small ViT pretrained in the pipeline) unless a run used the real data")
     c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "Paper vs peftlab", caption: "", panels: [c], width: 760, height: 60 + 18 * Double(rows.count)),
+    return BuiltFigure(figure: Figure(name: "", title: "Paper vs peftlab", caption: "", panels: [c], width: 760, height: 80 + 44 * Double(rows.count)),
                        table: t)
   }
 }

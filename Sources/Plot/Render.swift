@@ -423,40 +423,73 @@ struct Panel {
   func drawTable(in r: Rect) {
     guard let t = chart.table else { return }
     var size = 8.0
-    func widths() -> [Double] {
+    func natural() -> [Double] {
       c.font(size: size, bold: true)
       var w = t.header.map { c.measure($0).width + 8 }
       c.font(size: size)
       for row in t.rows { for (j, s) in row.enumerated() where j < w.count { w[j] = max(w[j], c.measure(s).width + 8) } }
       return w
     }
-    var w = widths()
-    while w.reduce(0, +) > r.w && size > 4 { size -= 0.5; w = widths() }
-    c.font(size: size)
-    let rh = c.measure("0").height + 4
-    while rh * Double(t.rows.count + 1) > r.h && size > 4 { size -= 0.5 }
-    c.font(size: size)
-    let h = c.measure("0").height + 4
+    /// Column widths that fit `r.w`: the widest columns are capped at one width (water-filling), and
+    /// their cells wrap at spaces.
+    func fitted(_ w: [Double]) -> [Double] {
+      guard w.reduce(0, +) > r.w else { return w }
+      var lo = 0.0, hi = w.max() ?? 0
+      for _ in 0..<40 {
+        let mid = (lo + hi) / 2
+        if w.map({ min($0, mid) }).reduce(0, +) > r.w { hi = mid } else { lo = mid }
+      }
+      return w.map { min($0, lo) }
+    }
+    /// `s` broken at spaces into lines no wider than `width` (a word wider than that stays whole).
+    func wrap(_ s: String, _ width: Double) -> [String] {
+      guard c.measure(s).width > width else { return [s] }
+      var lines: [String] = [], cur = ""
+      for word in s.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+        let next = cur.isEmpty ? word : cur + " " + word
+        if c.measure(next).width > width && !cur.isEmpty { lines.append(cur); cur = word } else { cur = next }
+      }
+      if !cur.isEmpty { lines.append(cur) }
+      return lines
+    }
+    var w: [Double] = [], nw: [Double] = [], cells: [[[String]]] = [], lineH = 0.0
+    func layout() -> Double {
+      nw = natural()
+      w = fitted(nw)
+      c.font(size: size)
+      lineH = c.measure("0").height + 1
+      cells = t.rows.map { row in row.enumerated().map { j, s in j < w.count ? wrap(s, w[j] - 8) : [s] } }
+      return lineH + 3 + cells.reduce(0) { $0 + Double($1.map(\.count).max() ?? 1) * lineH + 3 }
+    }
+    // shrink the font until the wrapped table fits the panel's height and no capped column is too narrow
+    func cramped() -> Bool { zip(w, nw).contains { $0 < $1 && $0 < 60 } }
+    while (layout() > r.h || cramped()) && size > 4 { size -= 0.5 }
     let total = w.reduce(0, +)
     var x0 = r.x + max(0, (r.w - total) / 2), y = r.y
     c.setColor((0, 0, 0))
     c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
     c.font(size: size, bold: true)
     var x = x0
-    for (j, s) in t.header.enumerated() { c.text(s, x: x + 4, y: y + 2); x += w[j] }
-    y += h
+    for (j, s) in t.header.enumerated() where j < w.count { c.text(s, x: x + 4, y: y + 2); x += w[j] }
+    y += lineH + 3
     c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.6)
-    for (i, row) in t.rows.enumerated() {
+    for (i, row) in cells.enumerated() {
       x = x0
-      for (j, s) in row.enumerated() where j < w.count {
+      let rowH = Double(row.map(\.count).max() ?? 1) * lineH + 3
+      for (j, lines) in row.enumerated() where j < w.count {
         let mark = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
         c.font(size: size, bold: mark == 1)
         c.setColor((0, 0, 0))
-        c.text(s, x: x + 4, y: y + 2)
-        if mark == 2 { let tw = c.measure(s).width; c.move(x + 4, y + h - 2); c.line(x + 4 + tw, y + h - 2); c.stroke(width: 0.6) }
+        for (k, line) in lines.enumerated() {
+          c.text(line, x: x + 4, y: y + 2 + Double(k) * lineH)
+          if mark == 2 {
+            let tw = c.measure(line).width, ly = y + 2 + Double(k + 1) * lineH - 1
+            c.move(x + 4, ly); c.line(x + 4 + tw, ly); c.stroke(width: 0.6)
+          }
+        }
         x += w[j]
       }
-      y += h
+      y += rowH
     }
     c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
     x0 += 0
