@@ -465,7 +465,8 @@ struct Panel {
     func cramped() -> Bool { zip(w, nw).contains { $0 < $1 && $0 < 60 } }
     while (layout() > r.h || cramped()) && size > 4 { size -= 0.5 }
     let total = w.reduce(0, +)
-    var x0 = r.x + max(0, (r.w - total) / 2), y = r.y
+    let x0 = r.x + max(0, (r.w - total) / 2)
+    var y = r.y
     c.setColor((0, 0, 0))
     c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
     c.font(size: size, bold: true)
@@ -492,6 +493,5 @@ struct Panel {
       y += rowH
     }
     c.move(x0, y); c.line(x0 + total, y); c.stroke(width: 0.9)
-    x0 += 0
   }
 }
