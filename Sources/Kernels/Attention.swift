@@ -2,7 +2,8 @@
 //
 // Shapes: qkv (B, T, 3D) packed as [q | k | v] per token (timm's qkv Linear),
 //         H heads of size hd = D/H (head h owns columns h·hd ..< (h+1)·hd)
-//   -> probs (B, H, T, T) = softmax(q kᵀ / √hd) row-wise
+//   -> probs (B, H, T, T) = softmax(q kᵀ / √hd) row-wise (kept only if asked;
+//                            the engine recomputes each pair's in backward)
 //   -> out   (B, T, D)    = probs · v, heads concatenated
 // The q/k/v projections and the output projection are Linear layers around
 // this kernel. The per-head GEMMs are small (T×T×hd), so (b, h) pairs are
@@ -11,23 +12,26 @@
 import Foundation
 
 public enum Attention {
+  /// Forward. `probs` is either every pair's (B, H, T, T) matrix (`keepProbs`, for callers that read
+  /// the maps) or a scratch of `forwardScratchCount` floats (T·T per worker): the engine keeps no
+  /// attention matrix, backward recomputes it from q, k (as `scaled_dot_product_attention` does).
+  /// `received` (B, H, T), when given, gets each key's mean attention over the queries (FPT+'s
+  /// important-token score, `attentionReceived`), computed from the matrix before it is overwritten.
   public static func forward(
-    out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+    out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, keepProbs: Bool = true,
+    received: UnsafeMutablePointer<Float>? = nil,
     qkv: UnsafePointer<Float>, B: Int, T: Int, D: Int, H: Int
   ) {
     let hd = D / H
-    let scale = 1 / Float(hd).squareRoot()
     let ld = 3 * D
-    Parallel.forRanges(B * H) { _, pairs in
+    Parallel.forRanges(B * H) { chunk, pairs in
       for bh in pairs {
         let b = bh / H, h = bh % H
         let q = qkv + b * T * ld + h * hd
-        let k = q + D, v = q + 2 * D
-        let p = probs + bh * T * T
-        BLAS.gemm(
-          transA: false, transB: true, M: T, N: T, K: hd, alpha: scale,
-          A: q, lda: ld, B: k, ldb: ld, beta: 0, C: p, ldc: T)
-        for t in 0..<T { softmaxRow(p + t * T, T) }
+        let v = q + 2 * D
+        let p = keepProbs ? probs + bh * T * T : probs + chunk * T * T
+        scores(p, q: q, T: T, D: D, hd: hd)
+        if let r = received { columnMean(r + bh * T, p, T) }
         BLAS.gemm(
           transA: false, transB: false, M: T, N: hd, K: T, alpha: 1,
           A: p, lda: T, B: v, ldb: ld, beta: 0, C: out + b * T * D + h * hd, ldc: D)
@@ -35,28 +39,42 @@ public enum Attention {
     }
   }
 
-  /// Backward; accumulates into dqkv (B,T,3D). `scratch`: T·T floats per
-  /// worker (`scratchCount`).
+  /// P (T, T) = softmax(q kᵀ / √hd) row-wise for one (b, h) pair; q, k rows are 3D apart, k = q + D.
+  /// Forward and the recomputing backward call this one function, so both see the same bits.
+  @inline(__always)
+  static func scores(_ p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, T: Int, D: Int, hd: Int) {
+    BLAS.gemm(
+      transA: false, transB: true, M: T, N: T, K: hd, alpha: 1 / Float(hd).squareRoot(),
+      A: q, lda: 3 * D, B: q + D, ldb: 3 * D, beta: 0, C: p, ldc: T)
+    for t in 0..<T { softmaxRow(p + t * T, T) }
+  }
+
+  /// Backward; accumulates into dqkv (B,T,3D). `probs`: the kept (B,H,T,T) maps, or nil to recompute
+  /// each pair's from q, k. `scratch`: `scratchCount` floats (2·T·T per worker).
   ///   dP = dO · vᵀ;  dv += Pᵀ · dO
   ///   dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √hd
   ///   dq += dS · k;  dk += dSᵀ · q
   public static func backward(
     dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-    qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+    qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>?,
     B: Int, T: Int, D: Int, H: Int, scratch: UnsafeMutablePointer<Float>
   ) {
     let hd = D / H
     let scale = 1 / Float(hd).squareRoot()
     let ld = 3 * D
     Parallel.forRanges(B * H) { chunk, pairs in
-      let dp = scratch + chunk * T * T
+      let dp = scratch + chunk * 2 * T * T, recomputed = dp + T * T
       for bh in pairs {
         let b = bh / H, h = bh % H
         let q = qkv + b * T * ld + h * hd
         let k = q + D, v = q + 2 * D
         let dq = dqkv + b * T * ld + h * hd
         let dk = dq + D, dv = dq + 2 * D
-        let p = probs + bh * T * T
+        let p: UnsafePointer<Float>
+        if let kept = probs { p = kept + bh * T * T } else {
+          scores(recomputed, q: q, T: T, D: D, hd: hd)
+          p = UnsafePointer(recomputed)
+        }
         let dO = dout + b * T * D + h * hd
         BLAS.gemm(
           transA: false, transB: true, M: T, N: T, K: hd, alpha: 1,
@@ -79,8 +97,22 @@ public enum Attention {
     }
   }
 
+  /// Backward scratch: dP and the recomputed P, T·T each, per worker.
   public static func scratchCount(B: Int, T: Int, H: Int) -> Int {
+    2 * T * T * Parallel.chunkCount(B * H)
+  }
+
+  /// Forward scratch when the maps are not kept: one T·T matrix per worker.
+  public static func forwardScratchCount(B: Int, T: Int, H: Int) -> Int {
     T * T * Parallel.chunkCount(B * H)
+  }
+
+  /// s[j] = mean_i P[i, j] for one (T, T) matrix (rows summed in order, then divided by T).
+  @inline(__always)
+  static func columnMean(_ s: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ T: Int) {
+    s.update(repeating: 0, count: T)
+    for i in 0..<T { Vec.add(s, p + i * T, T) }
+    for j in 0..<T { s[j] /= Float(T) }
   }
 
   /// In-place numerically stable softmax of one row (vectorised exp).
@@ -113,12 +145,7 @@ public enum Attention {
   public static func attentionReceived(
     score: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>, B: Int, T: Int, H: Int
   ) {
-    for bh in 0..<(B * H) {
-      let s = score + bh * T
-      s.update(repeating: 0, count: T)
-      for i in 0..<T { Vec.add(s, probs + bh * T * T + i * T, T) }
-      for j in 0..<T { s[j] /= Float(T) }
-    }
+    for bh in 0..<(B * H) { columnMean(score + bh * T, probs + bh * T * T, T) }
   }
 
   /// Naive twin of `forward` in Double, for tests.

@@ -5,11 +5,14 @@ import Kernels
 /// of one allocation (llm.c's `ActivationTensors`). Shapes:
 ///   patches (B, Np, C·P·P), patchOut (B, Np, D), embed (B, T, D)
 ///   per layer l: x[l] (B,T,D) block input; ln1, ln2 (B,T,D) with mean/rstd (B·T);
-///     qkv (B,T,3D); probs (B,H,T,T); attn (B,T,D) before proj; mid (B,T,D)
+///     qkv (B,T,3D); attn (B,T,D) before proj; mid (B,T,D)
 ///     after the attention residual; fc1 (B,T,F) before the activation; act (B,T,F)
 ///   x[L] (B,T,D) output of the last block
 ///   cls (B,D) class tokens; norm (B,D) final LN; feat (B,D) head input
 ///   logits, probs (B,K), losses (B)
+///   attnProbs: one (T,T) attention matrix per worker, overwritten by every (b, h) pair of every
+///     block (no attention matrix is kept: backward recomputes it from q, k); received (B,H,T):
+///     the last block's per-key mean attention, filled only when `recordsAttention` is set
 public final class Activations: @unchecked Sendable {
   public let batch: Int
   public let config: ViTConfig
@@ -21,10 +24,10 @@ public final class Activations: @unchecked Sendable {
   /// Backward scratch (nil until `prepareBackward`).
   private(set) var grads: FloatBuffer?
 
-  struct Layer { var x, ln1, mean1, rstd1, qkv, probs, attn, mid, ln2, mean2, rstd2, fc1, act: Int }
+  struct Layer { var x, ln1, mean1, rstd1, qkv, attn, mid, ln2, mean2, rstd2, fc1, act: Int }
   let patches, patchOut, embed, embedOut, preMean, preRstd: Int
   let layers: [Layer]
-  let xOut, cls, normOut, normMean, normRstd, feat, featNorm, logits, probs, losses: Int
+  let xOut, cls, normOut, normMean, normRstd, feat, featNorm, logits, probs, losses, attnProbs, received: Int
 
   // backward scratch offsets
   var dX = 0, dA = 0, dB = 0, dQKV = 0, dF1 = 0, dF2 = 0, dPatch = 0, dCls = 0, dNorm = 0,
@@ -56,7 +59,7 @@ public final class Activations: @unchecked Sendable {
     func layer(x: Int) -> Layer {
       Layer(
         x: x, ln1: take(B * T * D), mean1: take(B * T), rstd1: take(B * T),
-        qkv: take(B * T * 3 * D), probs: take(B * H * T * T), attn: take(B * T * D),
+        qkv: take(B * T * 3 * D), attn: take(B * T * D),
         mid: take(B * T * D), ln2: take(B * T * D), mean2: take(B * T), rstd2: take(B * T),
         fc1: take(B * T * F), act: take(B * T * F))
     }
@@ -78,6 +81,8 @@ public final class Activations: @unchecked Sendable {
     logits = take(B * c.numClasses)
     probs = take(B * c.numClasses)
     losses = take(B)
+    attnProbs = take(Attention.forwardScratchCount(B: B, T: T, H: H))
+    received = take(B * H * T)
     storage = FloatBuffer(count: size)
   }
 
@@ -124,10 +129,11 @@ public final class Activations: @unchecked Sendable {
     var f = B * Np * c.patchDim + B * Np * D + B * T0 * D
     f += c.preNorm && T > T0 ? B * T0 * D : 0
     f += c.preNorm ? 2 * B * T0 : 0
-    let slot = 4 * B * T * D + 4 * B * T + 3 * B * T * D + B * H * T * T + 2 * B * T * F  // a layer without its input x
+    let slot = 4 * B * T * D + 4 * B * T + 3 * B * T * D + 2 * B * T * F  // a layer without its input x
     let kept = c.depth - k, streamedInputs = k == 0 ? 0 : (k > 1 ? 2 : 1)
     f += kept * (slot + B * T * D) + (k > 0 ? slot + streamedInputs * B * T * D : 0)
     f += B * T * D + 3 * B * D + 3 * B + 2 * B * K + B
+    f += Attention.forwardScratchCount(B: B, T: T, H: H) + B * H * T
     if k == c.depth { return (f, 3 * B * D + B * K + LayerNorm.scratchCount(N: B, C: D)) }
     let b = 3 * B * T * D + 3 * B * T * D + 2 * B * T * F + B * Np * D + 3 * B * D + B * K
       + LayerNorm.scratchCount(N: B * T, C: max(D, F)) + Attention.scratchCount(B: B, T: T, H: H)
@@ -151,8 +157,12 @@ public final class Activations: @unchecked Sendable {
   /// Packed q|k|v (B, T, 3D) of layer `l`: K of head h, token t is at
   /// `[(b·T + t)·3D + D + h·hd ..< +hd]`, V at `+2D` instead of `+D`.
   public func qkv(layer l: Int) -> UnsafePointer<Float> { UnsafePointer(p(layers[l].qkv)) }
-  /// Attention probabilities (B, H, T, T) of layer `l` (row = query, column = key).
-  public func attentionProbs(layer l: Int) -> UnsafePointer<Float> { UnsafePointer(p(layers[l].probs)) }
+  /// Set before a forward pass to have each block write its per-key mean attention (FPT+'s
+  /// important-token score) into `attentionReceived` (read it in `forward`'s `afterBlock`).
+  public var recordsAttention = false
+  /// Mean attention each key token receives over the queries, (B, H, T), of the last block run
+  /// with `recordsAttention` set: score[b,h,j] = mean_i P[b,h,i,j].
+  public var attentionReceived: UnsafePointer<Float> { UnsafePointer(p(received)) }
   /// Block input (B, T, D) of layer `l`; `l == depth` gives the last block's output.
   public func hidden(layer l: Int) -> UnsafePointer<Float> {
     UnsafePointer(p(l < layers.count ? layers[l].x : xOut))

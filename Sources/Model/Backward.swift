@@ -140,7 +140,7 @@ extension ViT {
     guard needAttn else { return }
     dQKV.update(repeating: 0, count: N * 3 * D)
     Attention.backward(
-      dqkv: dQKV, dout: dA, qkv: a.p(s.qkv), probs: a.p(s.probs), B: a.batch, T: a.tokens, D: D,
+      dqkv: dQKV, dout: dA, qkv: a.p(s.qkv), probs: nil, B: a.batch, T: a.tokens, D: D,
       H: c.heads, scratch: a.g(a.attnScratch))
     hookOut(.qkv, l, a, dout: dQKV, rows: N)
     let needLn1 = below[t.qkvW]

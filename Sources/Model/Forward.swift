@@ -69,8 +69,8 @@ extension ViT {
       N: N, C: D, OC: 3 * D)
     hook(.qkv, l, a, out: a.p(s.qkv), inp: a.p(s.ln1), rows: N)
     Attention.forward(
-      out: a.p(s.attn), probs: a.p(s.probs), qkv: a.p(s.qkv), B: a.batch, T: a.tokens, D: D,
-      H: c.heads)
+      out: a.p(s.attn), probs: a.p(a.attnProbs), keepProbs: false, received: a.recordsAttention ? a.p(a.received) : nil,
+      qkv: a.p(s.qkv), B: a.batch, T: a.tokens, D: D, H: c.heads)
     Linear.forward(
       out: a.p(s.mid), inp: a.p(s.attn), weight: pointer(t.projW), bias: pointer(t.projB),
       N: N, C: D, OC: D)

@@ -25,13 +25,13 @@ public enum FrozenFeatures {
   ) {
     let c = frozen.config, B = acts.batch, T = acts.tokens, H = c.heads, hd = c.headDim, D = c.width
     let k = plan.keptTokens, Ls = plan.side.depth
-    var score = [Float](repeating: 0, count: B * H * T)
     let pairIndex = Dictionary(uniqueKeysWithValues: plan.pairedLayers.enumerated().map { ($1, $0) })
+    let recorded = acts.recordsAttention
+    acts.recordsAttention = true  // each block writes its (B, H, T) scores; no attention matrix is kept
+    defer { acts.recordsAttention = recorded }
     frozen.forward(images: images, acts: acts) { l in
       guard let i = pairIndex[l] else { return }
-      score.withUnsafeMutableBufferPointer {
-        Attention.attentionReceived(score: $0.baseAddress!, probs: acts.attentionProbs(layer: l), B: B, T: T, H: H)
-      }
+      let score = acts.attentionReceived
       let qkv = acts.qkv(layer: l)
       for b in 0..<B {
         for h in 0..<H {

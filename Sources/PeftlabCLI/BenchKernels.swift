@@ -56,10 +56,11 @@ extension BenchCommand {
         Linear.backward(dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: F, OC: D, accumulate: false)
       }, flops: 2 * fl(N, D, F), perStep: L)
       row("attention fwd", "\(B * H)×(\(T)×\(T)×\(D / H))", time {
-        Attention.forward(out: y, probs: probs, qkv: qkv, B: B, T: T, D: D, H: H) }, flops: 2 * fl(B * H * T, T, D / H), perStep: L)
-      row("attention bwd", "\(B * H)×(\(T)×\(T)×\(D / H))", time {
-        Attention.backward(dqkv: z, dout: y, qkv: qkv, probs: probs, B: B, T: T, D: D, H: H, scratch: scratch) },
-        flops: 4 * fl(B * H * T, T, D / H), perStep: L)
+        Attention.forward(out: y, probs: probs, keepProbs: false, qkv: qkv, B: B, T: T, D: D, H: H) },
+        flops: 2 * fl(B * H * T, T, D / H), perStep: L)
+      row("attention bwd (recomputes P)", "\(B * H)×(\(T)×\(T)×\(D / H))", time {
+        Attention.backward(dqkv: z, dout: y, qkv: qkv, probs: nil, B: B, T: T, D: D, H: H, scratch: scratch) },
+        flops: 5 * fl(B * H * T, T, D / H), perStep: L)
       row("layernorm fwd", "\(N)×\(D)", time {
         LayerNorm.forward(out: y, mean: mean, rstd: rstd, inp: x, weight: w, bias: bias, N: N, C: D, eps: 1e-6) },
         perStep: 2 * L)

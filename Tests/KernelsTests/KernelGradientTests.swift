@@ -78,6 +78,17 @@ final class KernelGradientTests: XCTestCase {
     var scratch = [Float](repeating: 0, count: Attention.scratchCount(B: B, T: T, H: H))
     Attention.backward(dqkv: &dqkv, dout: proj, qkv: qkv, probs: p, B: B, T: T, D: D, H: H, scratch: &scratch)
     checkGradient("attention dqkv", x: &qkv, analytic: dqkv, sample: 240) { run($0) }
+    // The engine's path: no matrix kept (per-worker scratch), backward recomputes P — the same bits.
+    var out2 = [Float](repeating: 0, count: B * T * D)
+    var fwdScratch = [Float](repeating: 0, count: Attention.forwardScratchCount(B: B, T: T, H: H))
+    var received = [Float](repeating: 0, count: B * H * T), score = received
+    Attention.forward(out: &out2, probs: &fwdScratch, keepProbs: false, received: &received, qkv: qkv, B: B, T: T, D: D, H: H)
+    XCTAssertEqual(out2, out)
+    Attention.attentionReceived(score: &score, probs: p, B: B, T: T, H: H)
+    XCTAssertEqual(received, score)
+    var dqkv2 = [Float](repeating: 0, count: qkv.count)
+    Attention.backward(dqkv: &dqkv2, dout: proj, qkv: qkv, probs: nil, B: B, T: T, D: D, H: H, scratch: &scratch)
+    XCTAssertEqual(dqkv2, dqkv)
   }
 
   func testActivations() {

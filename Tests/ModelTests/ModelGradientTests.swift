@@ -124,6 +124,7 @@ final class ModelGradientTests: XCTestCase {
     let m = try ViT(config: c, seed: 2)
     let (imgs, _) = Self.batch(c, B: 2, seed: 3)
     let acts = Activations(config: c, batch: 2)
+    acts.recordsAttention = true
     m.forward(images: imgs, acts: acts)
     let T = c.tokens, H = c.heads, hd = c.headDim, D = c.width
     let keys = acts.keysOrValues(layer: 1, values: false)
@@ -131,10 +132,13 @@ final class ModelGradientTests: XCTestCase {
     // K of (b=1, h=1, t=2) equals the packed qkv entry
     let q = acts.qkv(layer: 1)
     XCTAssertEqual(keys[((1 * H + 1) * T + 2) * hd], q[(1 * T + 2) * 3 * D + D + 1 * hd])
-    let p = acts.attentionProbs(layer: 0)
-    var rowSum: Float = 0
-    for j in 0..<T { rowSum += p[j] }
-    XCTAssertEqual(rowSum, 1, accuracy: 1e-5)
+    // the last block's mean attention per key: each (b, h) row of scores sums to 1 (rows of P do)
+    let r = acts.attentionReceived
+    for bh in 0..<(2 * H) {
+      var sum: Float = 0
+      for j in 0..<T { sum += r[bh * T + j] }
+      XCTAssertEqual(sum, 1, accuracy: 1e-5)
+    }
   }
 
   func testPositionEmbeddingResampleKeepsClassTokenAndConstants() {

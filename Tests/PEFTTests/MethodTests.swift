@@ -201,7 +201,9 @@ final class FusionGradientTests: XCTestCase {
     let l = plan.pairedLayers[0], T = c.tokens, H = c.heads, hd = c.headDim
     let keys = acts.keysOrValues(layer: l, values: false)
     var score = [Float](repeating: 0, count: B * H * T)
-    Attention.attentionReceived(score: &score, probs: acts.attentionProbs(layer: l), B: B, T: T, H: H)
+    var attnOut = [Float](repeating: 0, count: B * T * c.width), probs = [Float](repeating: 0, count: B * H * T * T)
+    Attention.forward(out: &attnOut, probs: &probs, qkv: acts.qkv(layer: l), B: B, T: T, D: c.width, H: H)
+    Attention.attentionReceived(score: &score, probs: probs, B: B, T: T, H: H)
     let best = (0..<T).max { score[$0] < score[$1] }!  // b = 0, h = 0
     let row = Array(keys[(best * hd)..<(best * hd + hd)])
     let chosen = (0..<plan.keptTokens).map { Array(K[($0 * hd)..<($0 * hd + hd)]) }

@@ -17,7 +17,7 @@ import Pipeline
 public struct MemoryScalingStageKind: StageKind {
   public init() {}
   public let name = "memory-scaling"
-  public let version = 3  // 3: FPT without preloading streams the frozen forward
+  public let version = 4  // 3: FPT without preloading streams the frozen forward; 4: no attention matrix kept
   public var parameters: [ParameterSpec] {
     [ParameterSpec("presets", default: .string("vit-b16,vit-l16")),
      ParameterSpec("sizes", default: .string("224,384,512,768,1024,1536,2048")),

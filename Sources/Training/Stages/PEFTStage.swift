@@ -140,7 +140,7 @@ public struct PEFTStageKind: StageKind {
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "peft"
-  public let version = 2
+  public let version = 3  // 3: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + SideParams.specs + [
       ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))

@@ -18,7 +18,7 @@ public struct PretrainStageKind: StageKind {
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "pretrain"
-  public let version = 1
+  public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
                           ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
@@ -95,7 +95,7 @@ public struct FinetuneStageKind: StageKind {
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "finetune"
-  public let version = 1
+  public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
                           HeadParams.scale,

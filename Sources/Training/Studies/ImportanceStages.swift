@@ -122,7 +122,7 @@ public struct SHPEFTStageKind: StageKind {
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "shpeft"
-  public let version = 1
+  public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale]
       + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
