@@ -184,7 +184,14 @@ enum Builders {
     // runs that predicted one class on the test split: the cell is marked "†n"
     let collapsed = (s["collapsed_cells"] as? [String: Int]) ?? [:]
     func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
-    let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") } + ["avg F1", "avg AUC", "ratio %", "memory MiB", "PPE", "PME"]
+    // the protocol's validation-chosen rates (lr-choice): one per method, or full fine-tuning's for all
+    let chosen = try i.with("choice.json").first.map { try i.json($0.dir, "choice.json")["methods"] as? [String: Any] ?? [:] } ?? [:]
+    func lr(_ m: String) -> String {
+      guard let c = (chosen[m] ?? (chosen.count == 1 ? chosen.values.first : nil)) as? [String: Any] else { return "–" }
+      return String(format: "%g", num(c["lr"]))
+    }
+    let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") }
+      + ["avg F1", "avg AUC", "ratio %", "memory MiB", "PPE", "PME"] + (chosen.isEmpty ? [] : ["lr (val)"])
     var vals: [[Double]] = [], rows: [[String]] = []
     for m in order {
       let r = methods[m]!
@@ -193,14 +200,14 @@ enum Builders {
       vals.append(v)
       rows.append([m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–" }
                   + [pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]), pct(v[datasets.count + 3]),
-                     pct(v[datasets.count + 4]), pct(v[datasets.count + 5])])
+                     pct(v[datasets.count + 4]), pct(v[datasets.count + 5])] + (chosen.isEmpty ? [] : [lr(m)]))
     }
     let lower: Set<Int> = [datasets.count + 2, datasets.count + 3]
-    let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 })
+    let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 + (chosen.isEmpty ? [] : [0]) })
     var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
                     + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
     c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "Table 1 (SH-PEFT and FPT+)", caption: "", panels: [c], width: 720,
+    return BuiltFigure(figure: Figure(name: "", title: i.params["title"]?.string ?? "Table 1", caption: "", panels: [c], width: 720,
                                       height: 70 + 17 * Double(rows.count)), table: t)
   }
 

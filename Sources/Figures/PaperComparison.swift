@@ -19,9 +19,15 @@ enum PaperComparison {
     let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]
     func d(_ o: Any?, _ k: String) -> Double { num((o as? [String: Any])?[k]) }
     let summary = try i.with("verdicts.md").first.map { try i.json($0.dir, "summary.json") } ?? [:]
-    let sweep = try i.with("table.csv").first.map { try i.json($0.dir, "summary.json") } ?? [:]
-    let methods = sweep["methods"] as? [String: [String: Any]] ?? [:]
-    func ours(_ m: String, _ k: String) -> Double { num(methods[m]?[k]) }
+    // each paper's Table 1 claims are tested on the sweep run under that paper's protocol (sweep.yaml);
+    // a sweep without a protocol serves both (older pipelines)
+    let sweeps = try i.with("table.csv").map { try i.json($0.dir, "summary.json") }
+    func methods(_ name: String) -> [String: [String: Any]] {
+      let s = sweeps.first { $0["protocol"] as? String == name } ?? sweeps.first { $0["protocol"] == nil } ?? [:]
+      return s["methods"] as? [String: [String: Any]] ?? [:]
+    }
+    let shMethods = methods("sh-peft"), fpMethods = methods("fpt-plus")
+    func ours(_ m: String, _ k: String) -> Double { num(fpMethods[m]?[k]) }
     func cell(_ v: Verdict) -> [String] { [v.evidence, v.test, v.outcome.rawValue] }
     func dict(_ o: Any?) -> [String: Double] { ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite } }
     // the study's fractions (F1, share kept, overlap) in percent, as the sweep's scores and the papers' tables
@@ -64,12 +70,12 @@ enum PaperComparison {
     rows.append(["SH-PEFT (e) λ robust (Table 5)", "range 1.5 F1 over λ ∈ [0.5, 1.5], best λ = 1.0"] + cell(e))
     // Sweep claims: tested over tasks on the seed means (Verdict.swift); competitors are exactly the
     // methods of the paper's own table (Reports/published.yaml), each under the same recipe.
-    func scores(_ metric: String) -> [String: [String: Double]] {
+    func scores(_ metric: String, _ methods: [String: [String: Any]]) -> [String: [String: Double]] {
       methods.mapValues { m in
         ((m["by_dataset"] as? [String: [String: Any]]) ?? [:]).mapValues { num($0[metric]) }.filter { $0.value.isFinite }
       }
     }
-    let f1 = scores("f1"), auc = scores("auc")
+    let f1 = scores("f1", shMethods), auc = scores("auc", fpMethods)
     let t1 = sh["table1_avg_f1"]
     rows.append(["SH-PEFT beats full FT (Table 1, F1)", String(format: "%.1f vs %.1f", d(t1, "sh-peft"), d(t1, "full"))]
                 + cell(Verdicts.beats("sh-peft", "full", in: f1)))

@@ -93,6 +93,13 @@ public final class StageContext: @unchecked Sendable {
     self.cancelled = cancelled
   }
 
+  /// The same stage with other parameters (a kind that derives one at run time, e.g. a learning
+  /// rate chosen by a needed stage; the key already holds that stage's output hash).
+  public func replacing(params: [String: Value]) -> StageContext {
+    StageContext(stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir, workDir: workDir,
+                 projectRoot: projectRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
+  }
+
   /// Appends a line to the stage's log (stored in the cache).
   public func log(_ line: String) { logHandle.write(Data((line + "\n").utf8)) }
   /// Reports progress in [0, 1] (e.g. training steps done / total).

@@ -291,19 +291,38 @@ final class SweepPipelineTests: XCTestCase {
     let root = try shippedSmokeProject("sweep-smoke", pipelines: ["sweep.yaml"])
     let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("89 ran, 3 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("138 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 92 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 140 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock = try JSONSerialization.jsonObject(
       with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
-    let out = try XCTUnwrap(((lock["stages"] as? [String: Any])?["table1"] as? [String: Any])?["output"] as? String)
-    let summary = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(out)/summary.json"))) as! [String: Any]
-    let methods = try XCTUnwrap(summary["methods"] as? [String: Any])
-    XCTAssertEqual(Set(methods.keys).count, 15, "every method has a row: \(methods.keys.sorted())")
-    let full = try XCTUnwrap(methods["full"] as? [String: Any]), plus = try XCTUnwrap(methods["fpt+"] as? [String: Any])
+    let stages = try XCTUnwrap(lock["stages"] as? [String: Any])
+    func output(_ stage: String, _ file: String) throws -> [String: Any] {
+      let out = try XCTUnwrap((stages[stage] as? [String: Any])?["output"] as? String, stage)
+      return try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(out)/\(file)"))) as! [String: Any]
+    }
+    // each paper's Table 1 under its protocol: SH-PEFT's 12 methods, FPT+'s 10; 15 methods in all
+    let sh = try output("table1-sh", "summary.json"), fpt = try output("table1-fpt", "summary.json")
+    XCTAssertEqual(sh["protocol"] as? String, "sh-peft"); XCTAssertEqual(fpt["protocol"] as? String, "fpt-plus")
+    let shMethods = try XCTUnwrap(sh["methods"] as? [String: Any]), fptMethods = try XCTUnwrap(fpt["methods"] as? [String: Any])
+    XCTAssertEqual(shMethods.count, 12, "\(shMethods.keys.sorted())"); XCTAssertEqual(fptMethods.count, 10, "\(fptMethods.keys.sorted())")
+    XCTAssertEqual(Set(shMethods.keys).union(fptMethods.keys).count, 15)
+    let full = try XCTUnwrap(fptMethods["full"] as? [String: Any]), plus = try XCTUnwrap(fptMethods["fpt+"] as? [String: Any])
     XCTAssertEqual(full["trainable_ratio"] as? Double ?? 0, 1, accuracy: 1e-12)
     XCTAssertLessThan(plus["memory_ratio_to_full"] as? Double ?? 1, 1, "FPT+ with preloading needs less memory than full FT")
+    // the rates are the validation-chosen ones: every SH-PEFT-protocol run at full FT's, each FPT+ run at its method's
+    let shChoice = try XCTUnwrap((try output("sh-lr", "choice.json")["methods"] as? [String: [String: Any]])?["full"]?["lr"] as? Double)
+    let fptChoice = try XCTUnwrap(try output("fpt-lr", "choice.json")["methods"] as? [String: [String: Any]])
+    XCTAssertEqual(fptChoice.count, 10)
+    for (name, _) in stages where name.hasPrefix("sh-methods@") {
+      XCTAssertEqual(try output(name, "metrics.json")["lr"] as? Double, shChoice, name)
+    }
+    for (name, _) in stages where name.hasPrefix("fpt-methods@") || name.hasPrefix("side@") {
+      let m = try output(name, "metrics.json")
+      XCTAssertEqual(m["lr"] as? Double, fptChoice[m["method"] as? String ?? ""]?["lr"] as? Double, name)
+    }
+    let summary = fpt
     XCTAssertFalse((summary["paired_tests"] as? [Any] ?? []).isEmpty)
   }
 }

@@ -154,6 +154,8 @@ public struct PEFTStageKind: StageKind {
       ParameterSpec("strategy", default: .string("ta+l2"), help: "SH-PEFT importance"), ParameterSpec("lambda", default: .double(1)),
       ParameterSpec("ada_init_rank", default: .int(12)), ParameterSpec("ada_target_rank", default: .int(8)),
       ParameterSpec("ada_orth_reg", default: .double(0.5)),
+      ParameterSpec("lr_from", help: "train at the rate a needed lr-choice stage chose: 'method' (this method's) or a method's name")
+        .oneOf(["method"] + PEFTMethod.allCases.map(\.rawValue)).optional(like: .string("method")),
     ]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
@@ -187,7 +189,15 @@ public struct PEFTStageKind: StageKind {
     return o
   }
 
-  public func run(_ ctx: StageContext) throws {
+  public func run(_ given: StageContext) throws {
+    var ctx = given
+    if let from = given.params["lr_from"]?.string {  // the protocol's validation-chosen rate (LRChoice.swift)
+      let m = from == "method" ? given.params["method"]?.string ?? "" : from
+      var q = given.params
+      q["lr"] = .double(try LRChoiceStageKind.chosenLR(given, method: m))
+      ctx = given.replacing(params: q)
+      ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")
+    }
     let p = ctx.params
     guard let method = PEFTMethod(rawValue: p["method"]?.string ?? "") else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "unknown method '\(p["method"]?.string ?? "")'; known: "

@@ -77,6 +77,7 @@ enum SideTuningRun {
     var metrics: [String: Any] = [
       "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps, "batch": batch,
       "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(),
+      "lr": p["lr"]?.double ?? 0.001, "optimizer": p["optimizer"]?.string ?? "sgd",
       "trainable_parameters": trainable, "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
       "head_parameters": side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count },
       "total_parameters": plan.totalParameters(frozenParameters: frozenParams),

@@ -9,6 +9,7 @@ public enum StandardStages {
     StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
                    SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
                    PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
-                   StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind()])
+                   StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind(),
+                   LRChoiceStageKind()])
   }
 }

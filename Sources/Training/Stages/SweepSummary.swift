@@ -25,7 +25,9 @@ public struct SweepSummaryStageKind: StageKind {
   public let version = 3
   public var parameters: [ParameterSpec] {
     [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
-     ParameterSpec("title", default: .string("Table 1"))]
+     ParameterSpec("title", default: .string("Table 1")),
+     ParameterSpec("protocol", help: "whose protocol the runs followed: sh-peft or fpt-plus (the report tests that paper's claims on it)")
+       .oneOf(["sh-peft", "fpt-plus"]).optional(like: .string("sh-peft"))]
   }
 
   struct Run {
@@ -111,10 +113,12 @@ public struct SweepSummaryStageKind: StageKind {
     try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
     try writeTiming(["seconds_by_cell": timing], in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
-    try writeJSON(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
+    var proto: [String: Any] = [:]
+    if let pr = ctx.params["protocol"]?.string { proto["protocol"] = pr }
+    try writeJSON(proto.merging(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
                    "collapsed_runs": collapsed, "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }
                      .mapValues(\.count),
-                   "order": methods, "runs": runs.count], to: ctx.outputDir + "/summary.json")
+                   "order": methods, "runs": runs.count]) { $1 }, to: ctx.outputDir + "/summary.json")
     ctx.log("\(runs.count) runs, \(methods.count) methods, \(datasets.count) datasets")
   }
 

@@ -1,0 +1,82 @@
+//===--- LRChoice.swift - `lr-choice`: a learning rate per method, on validation --===//
+//
+// Reads metrics.json of every needed training stage (a search: method × lr × task, usually one
+// seed) and, per method, averages the validation score of each learning rate over the tasks and
+// seeds it ran on, then takes the best (ties: the smaller rate). Nothing of the test split is read.
+//   choice.json  {"split": "val", "metric": "macro_f1",
+//                 "methods": {METHOD: {"lr": best, "by_lr": {"0.001": mean, ...}, "runs": n}}}
+//   choice.md    the same as a table (the report shows it beside the tables it tuned)
+// A `peft` stage that needs this stage and sets `lr_from` trains at the chosen rate: its own
+// method's (`lr_from: method`, FPT+'s protocol: a search per method) or one method's for all
+// (`lr_from: full`, SH-PEFT's protocol: one recipe, its rate chosen for full fine-tuning).
+//===----------------------------------------------------------------------===//
+import Foundation
+import Pipeline
+
+public struct LRChoiceStageKind: StageKind {
+  public init() {}
+  public let name = "lr-choice"
+  public let version = 1
+  public var parameters: [ParameterSpec] {
+    [ParameterSpec("metric", default: .string("macro_f1"), help: "validation metric maximised")
+      .oneOf(["macro_f1", "macro_auc", "accuracy"])]
+  }
+
+  /// One search run: its method, rate and validation score.
+  public struct Trial: Equatable, Sendable {
+    public let method: String, lr: Double, score: Double
+    public init(method: String, lr: Double, score: Double) { self.method = method; self.lr = lr; self.score = score }
+  }
+
+  /// Per method the rate with the highest mean score (ties: the smaller rate), and every rate's mean.
+  public static func choose(_ trials: [Trial]) -> [String: (lr: Double, byLR: [Double: Double], runs: Int)] {
+    var out: [String: (lr: Double, byLR: [Double: Double], runs: Int)] = [:]
+    for (method, ts) in Dictionary(grouping: trials, by: \.method) {
+      var byLR: [Double: Double] = [:]
+      for (lr, xs) in Dictionary(grouping: ts, by: \.lr) { byLR[lr] = xs.map(\.score).reduce(0, +) / Double(xs.count) }
+      let best = byLR.keys.sorted().max { byLR[$0]! < byLR[$1]! }!  // max keeps the first of equals: the smaller rate
+      out[method] = (best, byLR, ts.count)
+    }
+    return out
+  }
+
+  public func run(_ ctx: StageContext) throws {
+    let metric = ctx.params["metric"]?.string ?? "macro_f1"
+    var trials: [Trial] = []
+    for (stage, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
+      guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
+      let j = try readJSON(dir + "/metrics.json")
+      let method = (j["method"] as? String) ?? ((j["mode"] as? String) ?? "full")
+      guard let lr = j["lr"] as? Double, let val = j["val"] as? [String: Any], let s = val[metric] as? Double else {
+        throw StudyError.missingInput("lr-choice: '\(stage)' has no lr or no validation \(metric) in metrics.json")
+      }
+      trials.append(Trial(method: method, lr: lr, score: s.isFinite ? s : -1))
+    }
+    guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
+    let chosen = Self.choose(trials)
+    var methods: [String: Any] = [:]
+    var md = "| method | " + "chosen lr | validation \(metric) by lr (mean over the search's tasks) | runs |\n|---|---|---|---|\n"
+    for m in chosen.keys.sorted() {
+      let c = chosen[m]!
+      methods[m] = ["lr": c.lr, "by_lr": Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) }), "runs": c.runs]
+      let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
+      md += "| \(m) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
+      ctx.log("\(m): lr \(c.lr) (\(cells))")
+    }
+    try writeJSON(["split": "val", "metric": metric, "methods": methods], to: ctx.outputDir + "/choice.json")
+    try md.write(toFile: ctx.outputDir + "/choice.md", atomically: true, encoding: .utf8)
+  }
+
+  /// The rate a needed `lr-choice` stage chose for `method`; throws naming what is missing.
+  static func chosenLR(_ ctx: StageContext, method: String) throws -> Double {
+    guard let dir = ctx.inputs.values.sorted().first(where: { FileManager.default.fileExists(atPath: $0 + "/choice.json") }) else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "lr_from needs an lr-choice stage in needs:")
+    }
+    let j = try readJSON(dir + "/choice.json")
+    guard let m = (j["methods"] as? [String: Any])?[method] as? [String: Any], let lr = m["lr"] as? Double else {
+      let known = ((j["methods"] as? [String: Any])?.keys.sorted() ?? []).joined(separator: ", ")
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "lr_from: the lr-choice has no rate for '\(method)' (it has: \(known))")
+    }
+    return lr
+  }
+}
