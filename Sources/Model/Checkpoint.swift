@@ -7,7 +7,9 @@
 //                           (image_size, patch_size, width, depth, heads,
 //                           mlp_dim, channels, num_classes, activation, head,
 //                           pre_norm, patch_bias, layer_norm_eps; head_scale
-//                           only when it is not 1)
+//                           only when it is not 1); a trained model also has
+//                           normalization_mean, normalization_std (per RGB
+//                           channel, [0, 1] units) and class_names (JSON lists)
 //===----------------------------------------------------------------------===//
 import Foundation
 import Kernels
@@ -33,7 +35,7 @@ public enum Checkpoint {
       if c.headScale != 1 {
         try f.setAttribute("head_scale", double: Double("\(c.headScale)") ?? Double(c.headScale))
       }
-      for (k, v) in extraAttributes { try f.setAttribute(k, string: v) }
+      for (k, v) in extraAttributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }  // fixed order: same bytes
       for t in model.layout.tensors {
         try f.write(
           t.name, floats: UnsafeBufferPointer(start: model.params.pointer + t.offset, count: t.count),

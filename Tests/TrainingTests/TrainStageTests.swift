@@ -33,6 +33,11 @@ final class TrainStageTests: XCTestCase {
     let ft = try Checkpoint.load(out("finetune@full") + "/model.h5")
     XCTAssertEqual(ft.config.numClasses, 3)
     XCTAssertEqual(ft.config.head, .l2Linear)
+    // model.h5 says how to feed the model and what its logits mean
+    let h5 = try HDF5File.open(out("finetune@full") + "/model.h5")
+    XCTAssertEqual(try h5.stringAttribute("class_names"), #"["normal", "benign", "malignant"]"#)
+    let mean = try JSONSerialization.jsonObject(with: Data(try h5.stringAttribute("normalization_mean").utf8)) as? [Double]
+    XCTAssertEqual(mean?.count, 3)
     let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("finetune@full") + "/metrics.json"))) as! [String: Any]
     XCTAssertNotNil((metrics["test"] as? [String: Any])?["macro_f1"])
     XCTAssertEqual(try String(contentsOfFile: out("finetune@full") + "/curve.csv", encoding: .utf8).split(separator: "\n").count, 21)

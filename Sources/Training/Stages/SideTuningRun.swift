@@ -45,29 +45,18 @@ enum SideTuningRun {
     let prep = Preprocessor(size: plan.side.imageSize, normalization: data.normalization,
                             augmentation: p["augment"]?.bool == false ? nil : Augmentation())
     var sampler = AugmentedSampler(data.train, batch: batch, preprocessor: prep, seed: seed)
-    var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
     var K = [Float](repeating: 0, count: batch * per), V = K
-    var curve = "step,loss,lr\n"
-    let start = Date()
-    for s in 0..<steps {
-      if ctx.isCancelled { throw PipelineError.cancelled }
-      sampler.next(images: &imgs, labels: &labs, secondImages: &unused)
-      for (j, i) in sampler.lastIndices.enumerated() {
+    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: steps) { imgs, labs, rows in
+      for (j, i) in rows.enumerated() {  // the batch's preloaded K/V
         for t in 0..<per { K[j * per + t] = trainK[i * per + t]; V[j * per + t] = trainV[i * per + t] }
       }
-      let r = try K.withUnsafeBufferPointer { kp in
+      return try K.withUnsafeBufferPointer { kp in
         try V.withUnsafeBufferPointer { vp in
           fusion.keys = kp.baseAddress; fusion.values = vp.baseAddress
           return try trainer.step(images: imgs, labels: labs)
         }
       }
-      curve += "\(s),\(r.loss),\(r.lr)\n"
-      if s % max(1, steps / 20) == 0 {
-        ctx.progress(Double(s) / Double(steps))
-        ctx.log(String(format: "step %d loss %.4f lr %.2e", s, r.loss, r.lr))
-      }
     }
-    let seconds = Date().timeIntervalSince(start)
     let mem = trainer.memory
     let kvBatchBytes = 2 * batch * per * 4
     let frozenParams = try f.intAttribute("frozen_parameters")

@@ -122,20 +122,9 @@ enum TrainingRecipe {
     let sel = selection(model.layout)
     let trainer = Trainer(model: model, selection: sel, config: cfg, modules: modules)
     var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))
-    var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []
-    var curve = "step,loss,lr\n"
-    let start = Date()
-    for s in 0..<steps {
-      if ctx.isCancelled { throw PipelineError.cancelled }
-      sampler.next(images: &imgs, labels: &labs, secondImages: &unused)
-      let r = try trainer.step(images: imgs, labels: labs)
-      curve += "\(s),\(r.loss),\(r.lr)\n"
-      if s % max(1, steps / 20) == 0 {
-        ctx.progress(Double(s) / Double(steps))
-        ctx.log(String(format: "step %d loss %.4f lr %.2e", s, r.loss, r.lr))
-      }
+    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: steps) { imgs, labs, _ in
+      try trainer.step(images: imgs, labels: labs)
     }
-    let seconds = Date().timeIntervalSince(start)
     let mem = trainer.memory  // computed once (it sizes the backward buffers)
     var metrics: [String: Any] = [
       "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
@@ -155,12 +144,17 @@ enum TrainingRecipe {
       metrics[s] = metricsJSON(e)
       ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", s, e.accuracy, e.macroF1, e.macroAUC))
     }
+    // what a user needs to run the model elsewhere: the input normalisation and what each logit means
+    func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ", ") + "]" }
+    let usage = ["normalization_mean": list(data.normalization.mean.map { String(format: "%g", $0) }),
+                 "normalization_std": list(data.normalization.std.map { String(format: "%g", $0) }),
+                 "class_names": list(m.classes.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" })]
     if let merge {  // LoRA, SSF: the update folded into the weights (model.h5 is a plain ViT)
       let merged = model.copy()
       merge(merged)
-      try Checkpoint.save(merged, to: ctx.outputDir + "/model.h5")
+      try Checkpoint.save(merged, to: ctx.outputDir + "/model.h5", extraAttributes: usage)
     } else {
-      try Checkpoint.save(model, to: ctx.outputDir + "/model.h5")
+      try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: usage)
     }
     if let modules { try saveModules(modules.store, to: ctx.outputDir + "/modules.h5") }
     try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
