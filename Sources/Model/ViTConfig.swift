@@ -101,6 +101,7 @@ extension ViTConfig {
     "tiny-p4": ViTConfig(imageSize: 32, patchSize: 4, width: 128, depth: 6, heads: 4, numClasses: 10),
     "tiny-p8": ViTConfig(imageSize: 32, patchSize: 8, width: 96, depth: 6, heads: 3, numClasses: 10),
     "tiny-p4n": ViTConfig(imageSize: 32, patchSize: 4, width: 64, depth: 6, heads: 2, numClasses: 10),
+    // wider, shallower variants at about tiny-p4n's cost (CALIBRATION.md round 11: tested, not adopted)
     "tiny-p4w": ViTConfig(imageSize: 32, patchSize: 4, width: 96, depth: 4, heads: 3, numClasses: 10),
     "tiny-p4x": ViTConfig(imageSize: 32, patchSize: 4, width: 128, depth: 3, heads: 4, numClasses: 10),
     "small64-p8": ViTConfig(imageSize: 64, patchSize: 8, width: 128, depth: 6, heads: 4, numClasses: 10),
