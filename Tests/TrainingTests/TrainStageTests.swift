@@ -160,3 +160,69 @@ final class ImportStageTests: XCTestCase {
     XCTAssertEqual(s.outcomes["finetune"], .skipped("stopped after 'clip' failed (use --keep-going)"))
   }
 }
+
+/// Bring your own checkpoints: W_ori and W_ft of two tasks made elsewhere (here: written as timm-named
+/// safetensors), imported as stages, feed the sparsity and hybridity studies unchanged.
+final class ImportedCheckpointStudyTests: XCTestCase {
+  func testImportedFineTunedModelsFeedSparsityAndHybridity() throws {
+    let root = try projectWithSyntheticManifests(["busi-synth", "chaoyang-synth"], counts: (32, 16, 24), tag: "byo")
+    try FileManager.default.createDirectory(atPath: root + "/checkpoints", withIntermediateDirectories: true)
+    var c = try ViTConfig.preset("micro")
+    func write(_ m: ViT, _ name: String) throws {
+      try SafetensorsFile.write(root + "/checkpoints/" + name, tensors: m.layout.tensors.map { ($0.name, $0.shape, m.values($0.name)!) })
+    }
+    c.numClasses = 3
+    let ori = try ViT(config: c, seed: 1)
+    try write(ori, "ori.safetensors")
+    for (task, classes, seed) in [("busi-synth", 3, 5), ("chaoyang-synth", 4, 6)] {
+      c.numClasses = classes
+      let ft = try ViT(config: c, seed: UInt64(seed))  // its head; the backbone = W_ori + a change of varying size
+      var rng = Xoshiro256(seed: UInt64(seed))
+      for t in ori.layout.tensors where !t.name.hasPrefix("head") {
+        let w = ori.values(t.name)!
+        try ft.setValues(t.name, w.map { $0 + Float(rng.normal()) * 0.01 * Float(rng.uniform() < 0.1 ? 10 : 1) })
+      }
+      try write(ft, "ft-\(task).safetensors")
+    }
+    let yaml = """
+      stages:
+        original:
+          kind: import
+          params: {from: checkpoints/ori.safetensors, heads: 2}
+        ft:
+          kind: import
+          matrix: {task: [busi-synth, chaoyang-synth]}
+          params: {from: "checkpoints/ft-${item.task}.safetensors", heads: 2, dataset: "${item.task}", seed: 1}
+        sparsity:
+          kind: sparsity
+          needs: [original, ft@busi-synth]
+          params: {dataset: busi-synth, original: original, grid: [0, 10, 100]}
+        hybridity:
+          kind: hybridity
+          needs: [original, ft]
+          params: {original: original, ks: [1, 10]}
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StandardStages.registry
+    func runner() throws -> Runner {
+      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    }
+    let r = try runner().run(RunOptions())
+    XCTAssertTrue(r.failed.isEmpty, "\(r.outcomes)")
+    let st = try runner().status()
+    func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }
+    let sp = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("sparsity") + "/sparsity.json"))) as! [String: Any]
+    let rows = try XCTUnwrap(sp["grid"] as? [[String: Any]])
+    XCTAssertEqual(rows.last?["f1_fraction"] as? Double ?? 0, 1, accuracy: 1e-9, "k = 100 % is W_ft itself")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: out("hybridity") + "/hybridity.json"))
+    // a W_ft whose head does not fit its task is an error naming the file and both class counts
+    try yaml.replacingOccurrences(of: "ft-${item.task}.safetensors", with: "ft-busi-synth.safetensors")
+      .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    var keep = RunOptions(); keep.keepGoing = true
+    let bad = try runner().run(keep)
+    guard case .failed(let msg)? = bad.outcomes["ft@chaoyang-synth"] else { return XCTFail("\(bad.outcomes)") }
+    XCTAssertTrue(msg.contains("ft-busi-synth.safetensors") && msg.contains("3 classes") && msg.contains("has 4"), msg)
+  }
+}
+

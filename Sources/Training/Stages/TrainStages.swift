@@ -53,7 +53,11 @@ public struct ImportStageKind: StageKind {
     [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
      ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
-     ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue))]
+     ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+     ParameterSpec("dataset", help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
+       .optional(like: .string("")),
+     ParameterSpec("seed", help: "the fine-tuning run's seed (W_ft)").atLeast(0).optional(like: .int(0)),
+     ParameterSpec("manifests", help: "folder of manifests (W_ft)").optional(like: .string("data-manifests"))]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
@@ -87,6 +91,19 @@ public struct ImportStageKind: StageKind {
       "imported_from": file, "import_flavor": report.flavor, "import_decisions": report.decisions.joined(separator: "; ")])
     try writeJSON(["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
                   to: ctx.outputDir + "/import.json")
+    // A model fine-tuned elsewhere (W_ft): the studies (sparsity, hybridity) read its task and seed
+    // from metrics.json, as from a `finetune` stage's; its head must fit the task.
+    if let dataset = ctx.params["dataset"]?.string, !dataset.isEmpty {
+      var q = ctx.params
+      if q["manifests"] == nil { q["manifests"] = .string("data-manifests") }
+      let m = try RecipeParams.dataset(q, root: ctx.projectRoot)
+      guard model.config.numClasses == m.classes.count else {
+        throw DataError.file(p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
+      }
+      try writeJSON(["stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0, "imported_from": file,
+                     "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount],
+                    to: ctx.outputDir + "/metrics.json")
+    }
   }
 }
 
