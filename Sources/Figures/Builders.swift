@@ -322,7 +322,9 @@ enum Builders {
   // MARK: FPT+ Fig. 7: components added one by one
   static func fptFig7(_ i: FigureInput) throws -> BuiltFigure {
     let steps: [(String, String, String)] = [
-      ("fig7-side-only", "side ViT alone", "side only"), ("fig7-symmetric", "+ prompts, fusion (all tokens, symmetric input)", "+ fusion"),
+      ("fig7-side-only", "side ViT alone", "side only"),
+      ("fig7-mlp", "+ the frozen model's tokens through an MLP, as side rows (all tokens, symmetric input)", "+ MLP"),
+      ("fig7-symmetric", "MLP replaced by prompts and fusion (all tokens, symmetric input)", "fusion"),
       ("ablate-tokens", "+ asymmetric input", "+ asymmetric"), ("side", "+ important tokens (FPT+)", "+ token sel.")]
     var short: [String] = []
     var names: [String] = [], auc: [Double] = [], mem: [Double] = [], memNo: [Double] = []

@@ -14,9 +14,24 @@
 // (FPT's 0.5 dropout on f_i is omitted: the engine has no dropout.)
 // Shapes: K, V (B, L_S, H, k, hd) with k = ⌊0.2·T_M⌋; prompts (L_S, P, d_p);
 //   f (L_S, B, P, D/8).
+// `fusion: .mlp` is FPT+'s Fig. 7 "+ MLP" step (§4.6: "an MLP layer to process and align the hidden
+// dimension of these features with that of the side network, and then concatenate these features
+// into the intermediate sequence"): no prompts; each of M's k tokens at the paired layer, as its
+// keys and values of all heads x_t = [k_t ; v_t] (2D), becomes one extra side row
+//   f_t = W_2 GELU(W_1 x_t + b_1) + b_2   (W_1: (D/8, 2D), W_2: (D/8, D/8), shared by the layers);
+// the side sequence grows by k rows per layer instead of P. (K and V are linear maps of M's
+// normalised hidden state, so an MLP on them sees what an MLP on the hidden state would.)
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+
+/// How M's features reach the side network.
+public enum SideFusion: String, Sendable, Equatable, CaseIterable {
+  /// Fine-grained prompts cross-attending to M's K/V (FPT, FPT+).
+  case crossAttention = "cross-attention"
+  /// M's token features through an MLP, concatenated to the side sequence (FPT+ Fig. 7's "+ MLP").
+  case mlp
+}
 
 public struct SideOptions: Sendable, Equatable {
   /// Side width = D / reduction.
@@ -24,6 +39,7 @@ public struct SideOptions: Sendable, Equatable {
   /// Side layers (nil: L_M / 2 for FPT+, L_M for FPT).
   public var layers: Int?
   public var prompts = 16
+  public var fusion = SideFusion.crossAttention
   /// Share of M's tokens whose K/V reach the fusion modules.
   public var tokenRatio = 0.2
   /// Side input size and patch (nil size: from `tokenFraction`; nil patch: M's patch).
@@ -47,6 +63,7 @@ public struct SideTuningPlan: Sendable {
   public let prompts: Int
   public let promptDim: Int
   public let keptTokens: Int
+  public let fusion: SideFusion
 
   public init(plus: Bool, frozen c: ViTConfig, classes: Int, options o: SideOptions) throws {
     self.plus = plus
@@ -60,7 +77,8 @@ public struct SideTuningPlan: Sendable {
                      head: .linear, numClasses: classes, layerNormEps: 1e-12)
     try side.validate()
     pairedLayers = (0..<Ls).map { c.depth - Ls + $0 }
-    prompts = o.prompts
+    fusion = o.fusion
+    prompts = o.fusion == .mlp ? 0 : o.prompts
     promptDim = plus ? c.width : c.width / o.reduction
     keptTokens = max(1, Int(Double(c.tokens) * o.tokenRatio))
   }
@@ -69,7 +87,18 @@ public struct SideTuningPlan: Sendable {
   public var kvCount: Int { side.depth * frozen.heads * keptTokens * frozen.headDim }
 }
 
-public final class FusionModules: TrainableModules {
+/// The modules that carry M's features into the side network; each batch's K/V are set before its forward.
+public protocol SideFusionModules: TrainableModules {
+  var keys: UnsafePointer<Float>? { get set }
+  var values: UnsafePointer<Float>? { get set }
+}
+
+/// The plan's fusion: prompts with cross-attention, or the "+ MLP" rows.
+public func makeFusionModules(plan: SideTuningPlan, seed: UInt64) -> any SideFusionModules {
+  plan.fusion == .mlp ? MLPFusionModules(plan: plan, seed: seed) : FusionModules(plan: plan, seed: seed)
+}
+
+public final class FusionModules: SideFusionModules {
   public let plan: SideTuningPlan
   public let store = ModuleStore()
   let promptT: Int, lnW: Int?, lnB: Int?, inW: Int?, inB: Int?, outW: Int, outB: Int
@@ -225,8 +254,104 @@ extension SideTuningPlan {
 }
 
 extension FusionModules {
-  static func parameterCount(_ p: SideTuningPlan) -> Int {
+  public static func parameterCount(_ p: SideTuningPlan) -> Int {
     let D = p.frozen.width, dp = p.promptDim, ds = p.side.width
+    if p.fusion == .mlp { return ds * 2 * D + ds + ds * ds + ds }
     return p.side.depth * p.prompts * dp + (p.plus ? 2 * dp : D * dp + D) + ds * D + ds
+  }
+}
+
+/// FPT+ Fig. 7's "+ MLP" step: M's k tokens per paired layer, x_t = [k_t ; v_t] (2D), through a
+/// shared MLP to the side width, as k extra rows of the side layer's input (dropped after it).
+///   h = W_1 x + b_1 (ds);  a = GELU(h);  f = W_2 a + b_2 (ds)
+/// Shapes per layer: x (B·k, 2D), h, a, f (B·k, ds).
+public final class MLPFusionModules: SideFusionModules {
+  public let plan: SideTuningPlan
+  public let store = ModuleStore()
+  let w1: Int, b1: Int, w2: Int, b2: Int
+  public var keys: UnsafePointer<Float>?
+  public var values: UnsafePointer<Float>?
+  private var B = 0
+  private var x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), a = FloatBuffer(count: 0)
+  private var fused = FloatBuffer(count: 0), dFused = FloatBuffer(count: 0), scratch = FloatBuffer(count: 0)
+
+  public init(plan p: SideTuningPlan, seed: UInt64) {
+    plan = p
+    let D = p.frozen.width, ds = p.side.width
+    w1 = store.add("fusion.mlp.fc1.weight", [ds, 2 * D])
+    b1 = store.add("fusion.mlp.fc1.bias", [ds], decay: false)
+    w2 = store.add("fusion.mlp.fc2.weight", [ds, ds])
+    b2 = store.add("fusion.mlp.fc2.bias", [ds], decay: false)
+    store.seal()
+    var rng = Xoshiro256(seed: seed)
+    for (w, b) in [(w1, b1), (w2, b2)] {  // PyTorch's Linear default (±1/√in)
+      store.fillKaimingUniform(w, rng: &rng)
+      store.fillUniform(b, bound: 1 / Double(store.tensors[w].shape[1]).squareRoot(), rng: &rng)
+    }
+  }
+
+  public var extraTokens: Int { plan.keptTokens }
+  public func anchors(_ L: ViTLayout) -> [Int] { (0..<plan.side.depth).map { L.tokenAnchor(layer: $0) } }
+  public func hooks(_ site: HookSite, layer: Int) -> Bool { false }
+  public var activationBytes: Int { (x.count + h.count + a.count + fused.count + dFused.count + scratch.count) * 4 }
+  public func activationCount(batch B: Int, tokens T: Int) -> Int {
+    let n = B * plan.keptTokens, Ls = plan.side.depth, D = plan.frozen.width, ds = plan.side.width
+    return Ls * n * (2 * D + 4 * ds) + 2 * n * ds
+  }
+
+  public func beginForward(batch b: Int, tokens T: Int) {
+    B = b
+    let p = plan, S = p.keptTokens, D = p.frozen.width, ds = p.side.width, Ls = p.side.depth, H = p.frozen.heads
+    let hd = p.frozen.headDim, n = b * S, per = p.kvCount / Ls
+    ensure(&x, Ls * n * 2 * D)
+    ensure(&h, Ls * n * ds)
+    ensure(&a, Ls * n * ds)
+    ensure(&fused, Ls * n * ds)
+    ensure(&dFused, Ls * n * ds)
+    ensure(&scratch, 2 * n * ds)
+    for l in 0..<Ls {
+      let xl = x.pointer + l * n * 2 * D
+      for i in 0..<b {
+        for hh in 0..<H {
+          for t in 0..<S {  // K, V (B, L_S, H, S, hd) -> row (i, t): [k of every head | v of every head]
+            let src = i * p.kvCount + l * per + (hh * S + t) * hd, row = xl + (i * S + t) * 2 * D
+            (row + hh * hd).update(from: keys! + src, count: hd)
+            (row + D + hh * hd).update(from: values! + src, count: hd)
+          }
+        }
+      }
+      let hl = h.pointer + l * n * ds, al = a.pointer + l * n * ds
+      Linear.forward(out: hl, inp: xl, weight: store.p(w1), bias: store.p(b1), N: n, C: 2 * D, OC: ds)
+      Activation.forward(.gelu, out: al, inp: hl, n: n * ds)
+      Linear.forward(out: fused.pointer + l * n * ds, inp: al, weight: store.p(w2), bias: store.p(b2), N: n, C: ds, OC: ds)
+    }
+  }
+
+  public func setTokens(layer: Int, x dst: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
+    let S = plan.keptTokens, T0 = T - S
+    let f = fused.pointer + layer * B * S * D
+    for i in 0..<b { (dst + (i * T + T0) * D).update(from: f + i * S * D, count: S * D) }
+  }
+
+  public func tokensBackward(layer: Int, dx: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
+    let S = plan.keptTokens, T0 = T - S
+    let d = dFused.pointer + layer * B * S * D
+    for i in 0..<b {
+      let rows = dx + (i * T + T0) * D
+      (d + i * S * D).update(from: rows, count: S * D)
+      rows.update(repeating: 0, count: S * D)
+    }
+  }
+
+  public func endBackward() {
+    let p = plan, n = B * p.keptTokens, D = p.frozen.width, ds = p.side.width
+    let da = scratch.pointer, dh = scratch.pointer + n * ds
+    for l in 0..<p.side.depth {
+      Linear.backward(dinp: da, dweight: store.g(w2), dbias: store.g(b2), dout: dFused.pointer + l * n * ds,
+                      inp: a.pointer + l * n * ds, weight: store.p(w2), N: n, C: ds, OC: ds, accumulate: false)
+      Activation.backward(.gelu, dinp: dh, inp: h.pointer + l * n * ds, dout: da, n: n * ds, accumulate: false)
+      Linear.backward(dinp: nil, dweight: store.g(w1), dbias: store.g(b1), dout: dh, inp: x.pointer + l * n * 2 * D,
+                      weight: store.p(w1), N: n, C: 2 * D, OC: ds)
+    }
   }
 }

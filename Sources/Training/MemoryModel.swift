@@ -32,11 +32,11 @@ public enum MemoryModel {
   /// preloading also the frozen model's weights and its no-grad forward, which streams (one
   /// block's buffers: the K/V of each paired layer are taken as the block finishes).
   public static func sideTuning(plan: SideTuningPlan, batch B: Int, optimizer: OptimizerKind, preload: Bool) -> MemoryReport {
-    let fusion = FusionModules(plan: plan, seed: 0)
+    let fusion = makeFusionModules(plan: plan, seed: 0)
     let L = ViTLayout(plan.side)
     let trained = L.totalCount + fusion.store.count
-    let acts = Activations.counts(config: plan.side, batch: B, extraTokens: plan.prompts)
-    var a = acts.forward + acts.backward + fusion.activationCount(batch: B, tokens: plan.side.tokens + plan.prompts)
+    let acts = Activations.counts(config: plan.side, batch: B, extraTokens: fusion.extraTokens)
+    var a = acts.forward + acts.backward + fusion.activationCount(batch: B, tokens: plan.side.tokens + fusion.extraTokens)
     var params = trained
     a += 2 * B * plan.kvCount
     if !preload {

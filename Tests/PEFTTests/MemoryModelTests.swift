@@ -32,13 +32,22 @@ final class MemoryModelTests: XCTestCase {
   }
 
   func testSideTuningEstimateEqualsAllocatedBuffers() throws {
+    try checkSideTuning(.crossAttention)
+  }
+
+  /// FPT+ Fig. 7's "+ MLP" step: M's kept tokens as side rows, in the shape model as allocated.
+  func testMLPFusionEstimateEqualsAllocatedBuffers() throws {
+    try checkSideTuning(.mlp)
+  }
+
+  func checkSideTuning(_ kind: SideFusion) throws {
     var frozen = try ViTConfig.preset("micro")
     frozen.imageSize = 32
     var o = SideOptions()
-    o.reduction = 2; o.sideSize = 16; o.sidePatch = 4; o.prompts = 3
+    o.reduction = 2; o.sideSize = 16; o.sidePatch = 4; o.prompts = 3; o.fusion = kind
     let plan = try SideTuningPlan(plus: true, frozen: frozen, classes: 4, options: o)
     let side = try ViT(config: plan.side, seed: 2)
-    let fusion = FusionModules(plan: plan, seed: 3)
+    let fusion = makeFusionModules(plan: plan, seed: 3)
     let B = 5
     let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
     let trainer = Trainer(model: side, selection: .all(side.layout),

@@ -133,18 +133,21 @@ final class AdaLoRATests: XCTestCase {
 final class FusionGradientTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }
 
-  func checkFusion(plus: Bool) throws {
+  func checkFusion(plus: Bool, fusion kind: SideFusion = .crossAttention) throws {
     var frozen = try ViTConfig.preset("micro")
     frozen.imageSize = 16
     var o = SideOptions()
-    o.reduction = 2; o.prompts = 3; o.sideSize = 8; o.sidePatch = 4
+    o.reduction = 2; o.prompts = 3; o.sideSize = 8; o.sidePatch = 4; o.fusion = kind
+    if kind == .mlp { o.tokenRatio = 0.5 }  // 8 of M's 17 tokens become side rows
     let plan = try SideTuningPlan(plus: plus, frozen: frozen, classes: 3, options: o)
     let side = try ViT(config: plan.side, seed: 2)
     var rng = Xoshiro256(seed: 5)
     for t in side.layout.tensors {
       try side.setValues(t.name, (0..<t.count).map { _ in Float(rng.uniform() - 0.5) * 0.6 + (t.name.contains("norm") && t.name.hasSuffix("weight") ? 1 : 0) })
     }
-    let fusion = FusionModules(plan: plan, seed: 1)
+    let fusion = makeFusionModules(plan: plan, seed: 1)
+    XCTAssertEqual(fusion.extraTokens, kind == .mlp ? plan.keptTokens : 3)
+    XCTAssertEqual(fusion.store.count, FusionModules.parameterCount(plan))
     for i in 0..<fusion.store.count { fusion.store.values.pointer[i] = Float(rng.uniform() - 0.5) * 0.8 }
     let B = 2
     let kv = (0..<(2 * B * plan.kvCount)).map { _ in Float(rng.normal()) }
@@ -169,7 +172,7 @@ final class FusionGradientTests: XCTestCase {
         let numeric = (fp - fm) / Double(2 * eps)
         worst = max(worst, abs(numeric - Double(g[j])) / (3e-4 + 2e-2 * abs(numeric)))
       }
-      XCTAssertLessThan(worst, 1, "fusion (plus: \(plus)) gradient error \(worst) × tolerance")
+      XCTAssertLessThan(worst, 1, "fusion (plus: \(plus), \(kind)) gradient error \(worst) × tolerance")
       XCTAssertGreaterThan(g.map(abs).max()!, 1e-4)
       _ = try XCTUnwrap(grads.values("blocks.0.attn.qkv.weight"))
     }
@@ -177,6 +180,8 @@ final class FusionGradientTests: XCTestCase {
 
   func testFPTPlusFusionGradients() throws { try checkFusion(plus: true) }
   func testFPTFusionGradients() throws { try checkFusion(plus: false) }
+  /// FPT+ Fig. 7's "+ MLP": M's token features through the MLP as side rows.
+  func testMLPFusionGradients() throws { try checkFusion(plus: true, fusion: .mlp) }
 
   /// Selected K/V are the frozen model's own rows for the most-attended tokens.
   func testFrozenFeaturesPickMostAttendedTokens() throws {

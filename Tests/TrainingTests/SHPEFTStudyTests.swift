@@ -291,9 +291,9 @@ final class SweepPipelineTests: XCTestCase {
     let root = try shippedSmokeProject("sweep-smoke", pipelines: ["sweep.yaml"])
     let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("138 ran, 2 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("139 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 140 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 141 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock = try JSONSerialization.jsonObject(
       with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
     let stages = try XCTUnwrap(lock["stages"] as? [String: Any])

@@ -29,6 +29,8 @@ enum SideParams {
     ParameterSpec("side_token_fraction", help: "side patches / frozen patches when side_size is 0 (unset: the paper's, FPT+ 64/1024, FPT 196/1024)")
       .positive().atMost(1).optional(like: .double(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
     ParameterSpec("side_prompts", default: .int(16)), ParameterSpec("token_ratio", default: .double(0.2)),
+    ParameterSpec("side_fusion", help: "cross-attention (FPT, FPT+) or mlp (FPT+ Fig. 7's '+ MLP': M's token features as side rows)")
+      .oneOf(SideFusion.allCases.map(\.rawValue)).optional(like: .string("cross-attention")),
   ]
 
   static func options(_ p: [String: Value]) -> SideOptions {
@@ -39,6 +41,7 @@ enum SideParams {
     if let v = p["side_token_fraction"]?.double { o.tokenFraction = v }
     o.prompts = p["side_prompts"]?.int ?? 16
     o.tokenRatio = p["token_ratio"]?.double ?? 0.2
+    if let f = p["side_fusion"]?.string, let v = SideFusion(rawValue: f) { o.fusion = v }
     return o
   }
 

@@ -32,7 +32,7 @@ enum SideTuningRun {
     }
     let seed = UInt64(p["seed"]?.int ?? 0)
     let side = try ViT(config: plan.side, seed: seed &+ 17)
-    let fusion = FusionModules(plan: plan, seed: seed &+ 1000)
+    let fusion = makeFusionModules(plan: plan, seed: seed &+ 1000)
     let data = try TaskData.load(ctx, size: plan.side.imageSize)
     let (trainK, trainV) = (try f.readFloats("train_keys").values, try f.readFloats("train_values").values)
     let per = plan.kvCount
@@ -81,6 +81,7 @@ enum SideTuningRun {
                "token_ratio": p["token_ratio"]?.double ?? 0.2],
       "preload_stage": pre[0].name, "threads": Parallel.threads,
     ]
+    if plan.fusion != .crossAttention { metrics["fusion"] = plan.fusion.rawValue }
     for split in ["val", "test"] {
       guard let set = data.imageSet(split), f.exists(split + "_keys") else { continue }
       let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
@@ -95,7 +96,7 @@ enum SideTuningRun {
   }
 
   /// Side model metrics on a split: each batch's K/V are the preloaded rows of its images.
-  static func evaluate(_ side: ViT, fusion: FusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int)
+  static func evaluate(_ side: ViT, fusion: any SideFusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int)
     -> ClassificationMetrics
   {
     defer { fusion.keys = nil; fusion.values = nil }
