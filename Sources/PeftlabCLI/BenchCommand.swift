@@ -13,7 +13,7 @@ import Training
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks that print tables measured in one run.",
-    subcommands: [Train.self, KernelsBench.self, RunnerBench.self, SHPEFTBench.self, MemoryBench.self])
+    subcommands: [Train.self, KernelsBench.self, RunnerBench.self, SHPEFTBench.self, MemoryBench.self, InferBench.self])
 
   struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -16,10 +16,12 @@ public enum Evaluation {
     var lossSum = 0.0
     var imgs: [Float] = [], labs: [Int32] = []
     var start = 0
-    var acts = Activations(config: model.config, batch: min(batch, set.count), modules: modules)
+    // no backward: without modules, one block's buffers serve every block (nothing is kept)
+    let keep = modules == nil ? model.config.depth : 0
+    var acts = Activations(config: model.config, batch: min(batch, set.count), modules: modules, keepFrom: keep)
     while start < set.count {
       let n = min(batch, set.count - start)
-      if n != acts.batch { acts = Activations(config: model.config, batch: n, modules: modules) }
+      if n != acts.batch { acts = Activations(config: model.config, batch: n, modules: modules, keepFrom: keep) }
       set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
       beforeBatch(start)
       imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }

@@ -226,3 +226,29 @@ final class ImportedCheckpointStudyTests: XCTestCase {
   }
 }
 
+
+/// Evaluation keeps no activation (one block's buffers serve every block): the same loss, bit for bit,
+/// as a forward that keeps every layer.
+final class StreamedEvaluationTests: XCTestCase {
+  func testStreamedEvaluationEqualsKeepingEveryLayer() throws {
+    var c = try ViTConfig.preset("micro")
+    c.depth = 3
+    let m = try ViT(config: c, seed: 4)
+    var rng = Xoshiro256(seed: 5)
+    let n = 10, size = c.channels * c.imageSize * c.imageSize
+    let set = ImageSet(images: (0..<(n * size)).map { _ in Float(rng.normal()) }, labels: (0..<n).map { Int32($0 % c.numClasses) },
+                       channels: c.channels, height: c.imageSize, width: c.imageSize, classes: c.numClasses)
+    let e = Evaluation.evaluate(m, on: set, batch: 4)
+    var lossSum = 0.0, start = 0
+    while start < n {
+      let b = min(4, n - start)
+      let acts = Activations(config: c, batch: b)  // keeps every layer
+      var imgs: [Float] = [], labs: [Int32] = []
+      set.gather(Array(start..<(start + b))[...], images: &imgs, labels: &labs)
+      imgs.withUnsafeBufferPointer { m.forward(images: $0.baseAddress!, acts: acts) }
+      lossSum += Double(labs.withUnsafeBufferPointer { m.loss(acts: acts, targets: $0.baseAddress!) }) * Double(b)
+      start += b
+    }
+    XCTAssertEqual(try XCTUnwrap(e.loss), lossSum / Double(n))
+  }
+}
