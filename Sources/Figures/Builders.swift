@@ -185,9 +185,11 @@ enum Builders {
     let collapsed = (s["collapsed_cells"] as? [String: Int]) ?? [:]
     func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
     // the protocol's validation-chosen rates (lr-choice): one per method, or full fine-tuning's for all
-    let chosen = try i.with("choice.json").first.map { try i.json($0.dir, "choice.json")["methods"] as? [String: Any] ?? [:] } ?? [:]
+    let chosen = try i.with("choice.json").first
+      .map { try i.json($0.dir, "choice.json")["methods"] as? [String: Any] ?? [:] } ?? [:]
     func lr(_ m: String) -> String {
-      guard let c = (chosen[m] ?? (chosen.count == 1 ? chosen.values.first : nil)) as? [String: Any] else { return "–" }
+      let one = chosen.count == 1 ? chosen.values.first : nil
+      guard let c = (chosen[m] ?? one) as? [String: Any] else { return "–" }
       return String(format: "%g", num(c["lr"]))
     }
     let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") }
@@ -203,11 +205,12 @@ enum Builders {
                      pct(v[datasets.count + 4]), pct(v[datasets.count + 5])] + (chosen.isEmpty ? [] : [lr(m)]))
     }
     let lower: Set<Int> = [datasets.count + 2, datasets.count + 3]
-    let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 + (chosen.isEmpty ? [] : [0]) })
+    let lrMark: [Int] = chosen.isEmpty ? [] : [0]
+    let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 + lrMark })
     var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
                     + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
     c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: i.params["title"]?.string ?? "Table 1", caption: "", panels: [c], width: 720,
+    return BuiltFigure(figure: Figure(name: "", title: "Table 1", caption: "", panels: [c], width: 720,
                                       height: 70 + 17 * Double(rows.count)), table: t)
   }
 

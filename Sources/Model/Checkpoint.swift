@@ -35,7 +35,8 @@ public enum Checkpoint {
       if c.headScale != 1 {
         try f.setAttribute("head_scale", double: Double("\(c.headScale)") ?? Double(c.headScale))
       }
-      for (k, v) in extraAttributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }  // fixed order: same bytes
+      // a fixed order: the same attributes give the same bytes
+      for (k, v) in extraAttributes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, string: v) }
       for t in model.layout.tensors {
         try f.write(
           t.name, floats: UnsafeBufferPointer(start: model.params.pointer + t.offset, count: t.count),

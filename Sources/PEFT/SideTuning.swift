@@ -87,6 +87,26 @@ public struct SideTuningPlan: Sendable {
   public var kvCount: Int { side.depth * frozen.heads * keptTokens * frozen.headDim }
 }
 
+/// The fusion's extra rows (the last `rows` of each image's T tokens) in a side block's input.
+enum SideRows {
+  /// x[i, T−rows ..< T, :] = f[i] for each image i; f (B, rows, D).
+  static func write(
+    _ f: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, rows R: Int, B: Int, T: Int, D: Int
+  ) {
+    for i in 0..<B { (x + (i * T + T - R) * D).update(from: f + i * R * D, count: R * D) }
+  }
+  /// d[i] = ∂x[i, T−rows ..< T, :], and those rows of ∂x are zeroed (the rows are dropped after the block).
+  static func take(
+    _ dx: UnsafeMutablePointer<Float>, into d: UnsafeMutablePointer<Float>, rows R: Int, B: Int, T: Int, D: Int
+  ) {
+    for i in 0..<B {
+      let rows = dx + (i * T + T - R) * D
+      (d + i * R * D).update(from: rows, count: R * D)
+      rows.update(repeating: 0, count: R * D)
+    }
+  }
+}
+
 /// The modules that carry M's features into the side network; each batch's K/V are set before its forward.
 public protocol SideFusionModules: TrainableModules {
   var keys: UnsafePointer<Float>? { get set }
@@ -199,19 +219,11 @@ public final class FusionModules: SideFusionModules {
   }
 
   public func setTokens(layer: Int, x: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
-    let P = plan.prompts, T0 = T - P
-    let f = fused.pointer + layer * B * P * D
-    for i in 0..<b { (x + (i * T + T0) * D).update(from: f + i * P * D, count: P * D) }
+    SideRows.write(fused.pointer + layer * B * plan.prompts * D, into: x, rows: plan.prompts, B: b, T: T, D: D)
   }
 
   public func tokensBackward(layer: Int, dx: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
-    let P = plan.prompts, T0 = T - P
-    let d = dFused.pointer + layer * B * P * D
-    for i in 0..<b {
-      let rows = dx + (i * T + T0) * D
-      (d + i * P * D).update(from: rows, count: P * D)
-      rows.update(repeating: 0, count: P * D)
-    }
+    SideRows.take(dx, into: dFused.pointer + layer * B * plan.prompts * D, rows: plan.prompts, B: b, T: T, D: D)
   }
 
   public func endBackward() {
@@ -323,24 +335,17 @@ public final class MLPFusionModules: SideFusionModules {
       let hl = h.pointer + l * n * ds, al = a.pointer + l * n * ds
       Linear.forward(out: hl, inp: xl, weight: store.p(w1), bias: store.p(b1), N: n, C: 2 * D, OC: ds)
       Activation.forward(.gelu, out: al, inp: hl, n: n * ds)
-      Linear.forward(out: fused.pointer + l * n * ds, inp: al, weight: store.p(w2), bias: store.p(b2), N: n, C: ds, OC: ds)
+      Linear.forward(out: fused.pointer + l * n * ds, inp: al, weight: store.p(w2), bias: store.p(b2),
+                     N: n, C: ds, OC: ds)
     }
   }
 
-  public func setTokens(layer: Int, x dst: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
-    let S = plan.keptTokens, T0 = T - S
-    let f = fused.pointer + layer * B * S * D
-    for i in 0..<b { (dst + (i * T + T0) * D).update(from: f + i * S * D, count: S * D) }
+  public func setTokens(layer: Int, x: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
+    SideRows.write(fused.pointer + layer * B * plan.keptTokens * D, into: x, rows: plan.keptTokens, B: b, T: T, D: D)
   }
 
   public func tokensBackward(layer: Int, dx: UnsafeMutablePointer<Float>, B b: Int, T: Int, D: Int) {
-    let S = plan.keptTokens, T0 = T - S
-    let d = dFused.pointer + layer * B * S * D
-    for i in 0..<b {
-      let rows = dx + (i * T + T0) * D
-      (d + i * S * D).update(from: rows, count: S * D)
-      rows.update(repeating: 0, count: S * D)
-    }
+    SideRows.take(dx, into: dFused.pointer + layer * B * plan.keptTokens * D, rows: plan.keptTokens, B: b, T: T, D: D)
   }
 
   public func endBackward() {

@@ -37,13 +37,15 @@ extension BenchCommand {
       _ = pass()
       let best = (0..<max(1, iterations)).map { _ in pass() }.min()!
       let ours = Double(batch) / best
-      print("peftlab bench infer — \(preset) (\(c.imageSize) px, \(c.tokens) tokens), batch \(batch), threads \(Parallel.threads), "
+      print("peftlab bench infer — \(preset) (\(c.imageSize) px, \(c.tokens) tokens), batch \(batch), "
+            + "threads \(Parallel.threads), "
             + "best of \(iterations); activations held: \(acts.forwardBytes / 1_048_576) MiB")
       print("| engine | images/s | ms per batch | ours / PyTorch |")
       print("|---|---|---|---|")
       print(String(format: "| peftlab | %.1f | %.1f | – |", ours, 1000 * best))
       guard pytorch else { return }
-      let argv = ["python3", "scripts/bench_infer_pytorch.py", "--image-size", "\(c.imageSize)", "--patch", "\(c.patchSize)",
+      let argv = ["python3", "scripts/bench_infer_pytorch.py",
+                  "--image-size", "\(c.imageSize)", "--patch", "\(c.patchSize)",
                   "--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--mlp", "\(c.mlpDim)",
                   "--classes", "\(c.numClasses)", "--batch", "\(batch)", "--threads", "\(Parallel.threads)",
                   "--iterations", "\(iterations)"]
@@ -62,7 +64,8 @@ extension BenchCommand {
         print("PyTorch: not measured (\(out.split(separator: "\n").last ?? "python3 failed"))")
         return
       }
-      print(String(format: "| PyTorch %@ (%@) | %.1f | %.1f | %.2f× |", j["torch"] as? String ?? "?", j["impl"] as? String ?? "?",
+      print(String(format: "| PyTorch %@ (%@) | %.1f | %.1f | %.2f× |",
+                   j["torch"] as? String ?? "?", j["impl"] as? String ?? "?",
                    theirs, 1000 * Double(batch) / theirs, ours / theirs))
     }
   }

@@ -96,7 +96,8 @@ public final class StageContext: @unchecked Sendable {
   /// The same stage with other parameters (a kind that derives one at run time, e.g. a learning
   /// rate chosen by a needed stage; the key already holds that stage's output hash).
   public func replacing(params: [String: Value]) -> StageContext {
-    StageContext(stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir, workDir: workDir,
+    StageContext(stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir,
+                 workDir: workDir,
                  projectRoot: projectRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
   }
 

@@ -36,7 +36,8 @@ public enum MemoryModel {
     let L = ViTLayout(plan.side)
     let trained = L.totalCount + fusion.store.count
     let acts = Activations.counts(config: plan.side, batch: B, extraTokens: fusion.extraTokens)
-    var a = acts.forward + acts.backward + fusion.activationCount(batch: B, tokens: plan.side.tokens + fusion.extraTokens)
+    var a = acts.forward + acts.backward
+      + fusion.activationCount(batch: B, tokens: plan.side.tokens + fusion.extraTokens)
     var params = trained
     a += 2 * B * plan.kvCount
     if !preload {

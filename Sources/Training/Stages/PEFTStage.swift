@@ -29,7 +29,8 @@ enum SideParams {
     ParameterSpec("side_token_fraction", help: "side patches / frozen patches when side_size is 0 (unset: the paper's, FPT+ 64/1024, FPT 196/1024)")
       .positive().atMost(1).optional(like: .double(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
     ParameterSpec("side_prompts", default: .int(16)), ParameterSpec("token_ratio", default: .double(0.2)),
-    ParameterSpec("side_fusion", help: "cross-attention (FPT, FPT+) or mlp (FPT+ Fig. 7's '+ MLP': M's token features as side rows)")
+    ParameterSpec("side_fusion",
+                  help: "cross-attention (FPT, FPT+) or mlp (FPT+ Fig. 7's '+ MLP': M's token features as side rows)")
       .oneOf(SideFusion.allCases.map(\.rawValue)).optional(like: .string("cross-attention")),
   ]
 
@@ -157,7 +158,8 @@ public struct PEFTStageKind: StageKind {
       ParameterSpec("strategy", default: .string("ta+l2"), help: "SH-PEFT importance"), ParameterSpec("lambda", default: .double(1)),
       ParameterSpec("ada_init_rank", default: .int(12)), ParameterSpec("ada_target_rank", default: .int(8)),
       ParameterSpec("ada_orth_reg", default: .double(0.5)),
-      ParameterSpec("lr_from", help: "train at the rate a needed lr-choice stage chose: 'method' (this method's) or a method's name")
+      ParameterSpec("lr_from",
+                    help: "train at the rate a needed lr-choice stage chose: 'method' (this method's) or a method name")
         .oneOf(["method"] + PEFTMethod.allCases.map(\.rawValue)).optional(like: .string("method")),
     ]
   }

@@ -96,7 +96,8 @@ enum SideTuningRun {
   }
 
   /// Side model metrics on a split: each batch's K/V are the preloaded rows of its images.
-  static func evaluate(_ side: ViT, fusion: any SideFusionModules, set: ImageSet, keys: [Float], values: [Float], per: Int)
+  static func evaluate(_ side: ViT, fusion: any SideFusionModules, set: ImageSet, keys: [Float], values: [Float],
+                       per: Int)
     -> ClassificationMetrics
   {
     defer { fusion.keys = nil; fusion.values = nil }

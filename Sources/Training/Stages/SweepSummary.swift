@@ -26,7 +26,8 @@ public struct SweepSummaryStageKind: StageKind {
   public var parameters: [ParameterSpec] {
     [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
      ParameterSpec("title", default: .string("Table 1")),
-     ParameterSpec("protocol", help: "whose protocol the runs followed: sh-peft or fpt-plus (the report tests that paper's claims on it)")
+     ParameterSpec("protocol",
+                   help: "whose protocol the runs followed: sh-peft or fpt-plus (the report tests its paper's claims)")
        .oneOf(["sh-peft", "fpt-plus"]).optional(like: .string("sh-peft"))]
   }
 

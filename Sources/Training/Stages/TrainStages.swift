@@ -54,7 +54,8 @@ public struct ImportStageKind: StageKind {
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
      ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
-     ParameterSpec("dataset", help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
+     ParameterSpec("dataset",
+                   help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
        .optional(like: .string("")),
      ParameterSpec("seed", help: "the fine-tuning run's seed (W_ft)").atLeast(0).optional(like: .int(0)),
      ParameterSpec("manifests", help: "folder of manifests (W_ft)").optional(like: .string("data-manifests"))]
@@ -98,9 +99,11 @@ public struct ImportStageKind: StageKind {
       if q["manifests"] == nil { q["manifests"] = .string("data-manifests") }
       let m = try RecipeParams.dataset(q, root: ctx.projectRoot)
       guard model.config.numClasses == m.classes.count else {
-        throw DataError.file(p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
+        throw DataError.file(
+          p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
       }
-      try writeJSON(["stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0, "imported_from": file,
+      try writeJSON(["stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0,
+                     "imported_from": file,
                      "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount],
                     to: ctx.outputDir + "/metrics.json")
     }
