@@ -14,7 +14,7 @@ export PEFTLAB_CPU
 OPENBLAS_CORETYPE ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo Haswell)
 export OPENBLAS_CORETYPE
 
-.PHONY: all deps build test paper-figures bench fixtures clean slurm
+.PHONY: all deps build test paper-figures byo-example bench fixtures clean slurm
 
 all: build
 
@@ -48,6 +48,15 @@ test: deps slurm
 PROFILE      ?= quick
 paper-figures: build
 	$(PEFTLAB) make-paper-figures --profile $(PROFILE) --jobs 2 --threads $(THREADS)
+
+# Bring your own checkpoints, worked example: two embedded tasks as PNG folders, W_ori/W_ft safetensors from
+# scripts/byo_checkpoints.py (SGD fine-tunes where torch + timm import, else random same-format files), then
+# the sparsity/hybridity/importance studies on them (Pipelines/byo-example.yaml). Delete checkpoints/byo to remake.
+byo-example: build
+	@[ -d data/byo/byo-busi ] || $(PEFTLAB) dataset export busi-synth --to data/byo/byo-busi --limit 200
+	@[ -d data/byo/byo-chaoyang ] || $(PEFTLAB) dataset export chaoyang-synth --to data/byo/byo-chaoyang --limit 200
+	@[ -f checkpoints/byo/ori.safetensors ] || python3 scripts/byo_checkpoints.py --data data/byo --out checkpoints/byo
+	$(PEFTLAB) run --pipeline Pipelines/byo-example.yaml --jobs 2 --threads $(THREADS)
 
 bench: build
 	$(PEFTLAB) bench train --threads $(THREADS)

@@ -7,7 +7,7 @@ import Pipeline
 struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dataset", abstract: "List, show and check datasets described in data-manifests/.",
-    subcommands: [List.self, Show.self, Check.self, Fetch.self, Add.self])
+    subcommands: [List.self, Show.self, Check.self, Fetch.self, Add.self, Export.self])
 
   struct Where: ParsableArguments {
     @Option(help: "Folder of manifests.") var manifests = "data-manifests"
@@ -127,6 +127,28 @@ struct DatasetCommand: ParsableCommand {
       for p in r.problems { print("error: \(p)") }
       if !r.problems.isEmpty { throw ExitCode(1) }
       print("\(m.name): ok (" + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
+    }
+  }
+
+  struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a dataset as PNG image folders: <to>/{train,val,test}/<class>/<index>.png.")
+    @OptionGroup var w: Where
+    @Argument(help: "Dataset name or manifest file.") var name: String
+    @Option(help: "Folder to create (must not exist).") var to: String
+    @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
+    @Option(help: "At most this many images per split (the first ones, in the split's order).") var limit: Int?
+    func run() throws {
+      var m = try w.manifest(name)
+      if let size {
+        guard m.source == .synthetic else { throw ValidationError("--size is for synthetic datasets") }
+        m.imageSize = size
+      }
+      guard limit.map({ $0 > 0 }) ?? true else { throw ValidationError("--limit must be positive") }
+      guard !FileManager.default.fileExists(atPath: to) else { throw CLIError(message: "\(to) exists; not overwriting") }
+      let splits = try reportingErrors { try DatasetLoader.load(m, root: w.dataRoot) }
+      let written = try reportingErrors { try ImageFolderExport.write(splits, classes: m.classes, to: to, limit: limit) }
+      print("\(m.name) -> \(to): " + splitNames.compactMap { s in written[s].map { "\(s) \($0)" } }.joined(separator: ", "))
     }
   }
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 import Data
 import Foundation
+import Kernels
 import Model
 import Pipeline
 
@@ -48,12 +49,14 @@ public struct PretrainStageKind: StageKind {
 public struct ImportStageKind: StageKind {
   public init() {}
   public let name = "import"
-  public let version = 1
+  public let version = 2  // 2: `activation`
   public var parameters: [ParameterSpec] {
     [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
      ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+     ParameterSpec("activation", help: "MLP activation (default: the source's convention, printed)")
+       .oneOf(ActivationKind.allCases.map(\.rawValue)).optional(like: .string("gelu")),
      ParameterSpec("dataset",
                    help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
        .optional(like: .string("")),
@@ -85,7 +88,8 @@ public struct ImportStageKind: StageKind {
     }
     let (model, report) = try CheckpointImport.load(
       safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h,
-      heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil)
+      heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil,
+      activation: ctx.params["activation"]?.string.flatMap(ActivationKind.init(rawValue:)))
     ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
     ctx.log("decided: " + report.decisions.joined(separator: "; "))
     try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: [
