@@ -36,7 +36,8 @@ public enum CheckpointImport {
   ///   (heads = width / 64 unless `heads` is given).
   public static func load(
     safetensors path: String, config given: ViTConfig? = nil, numClasses: Int? = nil,
-    head: HeadKind? = .l2Linear, heads: Int? = nil, activation: ActivationKind? = nil, seed: UInt64 = 0
+    head: HeadKind? = .l2Linear, heads: Int? = nil, activation: ActivationKind? = nil, seed: UInt64 = 0,
+    lora: String? = nil
   ) throws -> (ViT, ImportReport) {
     let file = try SafetensorsFile(path: path)
     func bad(_ m: String) -> ModelError { .badFile(path: path, message: m) }
@@ -89,8 +90,12 @@ public enum CheckpointImport {
       c.activation = isCLIP ? .quickGELU : .gelu
       if let hw = source["head.weight"].flatMap({ file.entries[$0] }) { c.numClasses = hw.shape[0] }
     }
-    let fileHead = source["head.weight"].flatMap { file.entries[$0] }?.shape.first
-    if let numClasses { c.numClasses = numClasses } else if given != nil, let k = fileHead { c.numClasses = k }  // keep the file's head
+    // a LoRA adapter that trained the head (modules_to_save) brings the head's class count
+    let adapterHead = try lora.flatMap { try PeftAdapter.headClasses($0) }
+    let fileHead = adapterHead ?? source["head.weight"].flatMap { file.entries[$0] }?.shape.first
+    if let numClasses { c.numClasses = numClasses } else if given != nil || adapterHead != nil, let k = fileHead {
+      c.numClasses = k  // keep the file's (or the adapter's) head
+    }
     if let activation { c.activation = activation } else { c.activation = isCLIP ? .quickGELU : .gelu }
     // nil head: the file's convention (a timm classifier's head is linear; a new head is SH-PEFT's l2_linear)
     c.head = head ?? (fileHead != nil ? .linear : .l2Linear)
@@ -128,11 +133,16 @@ public enum CheckpointImport {
         report.resampledPositionEmbedding = true
       }
       if v.count != t.count || squeezed(e.shape) != squeezed(t.shape) && t.name != "pos_embed" {
-        if isHead { report.newlyInitialised.append(t.name); continue }
+        if isHead { if adapterHead == nil { report.newlyInitialised.append(t.name) }; continue }
         throw bad("tensor '\(s)' has shape \(e.shape), expected \(t.shape) for '\(t.name)'")
       }
       try model.setValues(t.name, v)
       report.loaded.append(t.name)
+    }
+    if let lora {
+      let m = try PeftAdapter.merge(lora, into: model, rename: isCLIP ? { clipToTimm($0) } : { $0 })
+      report.decisions.append("LoRA adapter merged into \(m.merged.count) tensors"
+        + (m.replaced.isEmpty ? "" : "; \(m.replaced.joined(separator: ", ")) taken from the adapter"))
     }
     return (model, report)
   }

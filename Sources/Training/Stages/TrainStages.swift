@@ -49,7 +49,7 @@ public struct PretrainStageKind: StageKind {
 public struct ImportStageKind: StageKind {
   public init() {}
   public let name = "import"
-  public let version = 2  // 2: `activation`
+  public let version = 2  // 2: `activation`, `lora`
   public var parameters: [ParameterSpec] {
     [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
@@ -57,6 +57,8 @@ public struct ImportStageKind: StageKind {
      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
      ParameterSpec("activation", help: "MLP activation (default: the source's convention, printed)")
        .oneOf(ActivationKind.allCases.map(\.rawValue)).optional(like: .string("gelu")),
+     ParameterSpec("lora", help: "a Hugging Face peft LoRA adapter folder (or its .safetensors) merged into `from`")
+       .optional(like: .string("")),
      ParameterSpec("dataset",
                    help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
        .optional(like: .string("")),
@@ -64,7 +66,16 @@ public struct ImportStageKind: StageKind {
      ParameterSpec("manifests", help: "folder of manifests (W_ft)").optional(like: .string("data-manifests"))]
   }
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
+    var h = try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
+    if let lora = params["lora"]?.string, !lora.isEmpty {
+      let file = PeftAdapter.adapterFile(Self.path(lora, root: projectRoot))
+      let config = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("adapter_config.json").path
+      for f in [file, config] {
+        guard FileManager.default.fileExists(atPath: f) else { throw DataError.file(f, "LoRA adapter file not found") }
+        h["lora:" + f] = try hasher.hash(file: f)
+      }
+    }
+    return h
   }
   public func run(_ ctx: StageContext) throws {
     try Self.importCheckpoint(ctx, file: ctx.params["from"]?.string ?? "")
@@ -89,7 +100,8 @@ public struct ImportStageKind: StageKind {
     let (model, report) = try CheckpointImport.load(
       safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h,
       heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil,
-      activation: ctx.params["activation"]?.string.flatMap(ActivationKind.init(rawValue:)))
+      activation: ctx.params["activation"]?.string.flatMap(ActivationKind.init(rawValue:)),
+      lora: ctx.params["lora"]?.string.flatMap { $0.isEmpty ? nil : Self.path($0, root: ctx.projectRoot) })
     ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
     ctx.log("decided: " + report.decisions.joined(separator: "; "))
     try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: [
