@@ -44,9 +44,11 @@ test: deps slurm
 
 # The main job: the SH-PEFT study, the method sweep, every figure and the report
 # (Pipelines/figures.yaml; quick ≈ 35 min on 2 cores from a cold cache).
-# Every figure and table of both papers, then Reports/out (PROFILE=smoke|quick|full|paper).
+# Every figure and table of both papers, then Reports/out (PROFILE=smoke|quick|full|paper|paper-smoke).
 PROFILE      ?= quick
+# paper-smoke: the `paper` profile in shape on stand-ins a script writes (data-smoke/, a narrow CLIP-layout file).
 paper-figures: build
+	@if [ "$(PROFILE)" = paper-smoke ]; then python3 scripts/make_paper_smoke.py --peftlab $(PEFTLAB); fi
 	$(PEFTLAB) make-paper-figures --profile $(PROFILE) --jobs 2 --threads $(THREADS)
 
 # Bring your own checkpoints, worked example: two embedded tasks as PNG folders, W_ori/W_ft safetensors from

@@ -97,6 +97,10 @@ extension ViTConfig {
     "clip-vit-b16": ViTConfig(
       imageSize: 224, patchSize: 16, width: 768, depth: 12, heads: 12, activation: .quickGELU,
       numClasses: 1000, preNorm: true, patchBias: false, layerNormEps: 1e-5),
+    // the same layout, narrow and shallow: the `paper-smoke` profile's stand-in for CLIP ViT-B/16
+    "clip-narrow-p16": ViTConfig(
+      imageSize: 224, patchSize: 16, width: 64, depth: 2, heads: 2, activation: .quickGELU,
+      numClasses: 1000, preNorm: true, patchBias: false, layerNormEps: 1e-5),
     // embedded-default and benchmark sizes
     "tiny-p4": ViTConfig(imageSize: 32, patchSize: 4, width: 128, depth: 6, heads: 4, numClasses: 10),
     "tiny-p8": ViTConfig(imageSize: 32, patchSize: 8, width: 96, depth: 6, heads: 3, numClasses: 10),

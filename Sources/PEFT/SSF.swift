@@ -110,7 +110,14 @@ public final class SSFModules: TrainableModules {
       let C = s.channels, per = L.tensors[w].count / C
       let g = store.p(s.scale), sh = store.p(s.shift), wp = m.pointer(w)
       for c in 0..<C { for j in 0..<per { wp[c * per + j] *= g[c] } }
-      guard let b else { precondition(false, "SSF merge needs a bias at \(s.site) (CLIP's patch embedding has none)"); continue }
+      guard let b else {
+        // CLIP's patch embedding has no bias; its output is added to pos_embed's patch rows next
+        // (x0 = [cls; patch_embed(img)] + pos_embed), so β folds into those rows (not the class token's).
+        precondition(s.site == .patch, "SSF merge needs a bias at \(s.site)")
+        let pos = m.pointer(L.pos), T = L.tensors[L.pos].count / C
+        for t in 1..<T { for c in 0..<C { pos[t * C + c] += sh[c] } }
+        continue
+      }
       let bp = m.pointer(b)
       for c in 0..<C { bp[c] = bp[c] * g[c] + sh[c] }
     }

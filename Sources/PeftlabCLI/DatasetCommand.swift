@@ -135,19 +135,38 @@ struct DatasetCommand: ParsableCommand {
       abstract: "Write a dataset as PNG image folders: <to>/{train,val,test}/<class>/<index>.png.")
     @OptionGroup var w: Where
     @Argument(help: "Dataset name or manifest file.") var name: String
-    @Option(help: "Folder to create (must not exist).") var to: String
+    @Option(help: "Folder to create (must not exist).") var to: String?
     @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
     @Option(help: "At most this many images per split (the first ones, in the split's order).") var limit: Int?
+    @Option(help: """
+      Stand in for this dataset (a manifest name): its class names (matched by name, else by index) and, \
+      without --to, its data folder. For smoke tests of pipelines written for data you do not have.
+      """) var `as`: String?
     func run() throws {
       var m = try w.manifest(name)
+      var classes = m.classes
+      var dest = to
+      if let other = `as` {
+        let target = try w.manifest(other)
+        guard target.classes.count == m.classes.count else {
+          throw CLIError(message: "\(name) has \(m.classes.count) classes, \(other) \(target.classes.count)")
+        }
+        classes = Set(target.classes) == Set(m.classes) ? m.classes : target.classes
+        dest = dest ?? target.dataPath(root: w.dataRoot)
+      }
+      guard let to = dest else { throw ValidationError("give --to (or --as a dataset with a data folder)") }
       if let size {
         guard m.source == .synthetic else { throw ValidationError("--size is for synthetic datasets") }
         m.imageSize = size
       }
       guard limit.map({ $0 > 0 }) ?? true else { throw ValidationError("--limit must be positive") }
+      if let limit, m.source == .synthetic, case .object(var counts)? = m.generator["counts"] {
+        for (k, v) in counts { if let c = v.int { counts[k] = .int(min(c, limit)) } }  // render no more than needed
+        m.generator["counts"] = .object(counts)
+      }
       guard !FileManager.default.fileExists(atPath: to) else { throw CLIError(message: "\(to) exists; not overwriting") }
       let splits = try reportingErrors { try DatasetLoader.load(m, root: w.dataRoot) }
-      let written = try reportingErrors { try ImageFolderExport.write(splits, classes: m.classes, to: to, limit: limit) }
+      let written = try reportingErrors { try ImageFolderExport.write(splits, classes: classes, to: to, limit: limit) }
       print("\(m.name) -> \(to): " + splitNames.compactMap { s in written[s].map { "\(s) \($0)" } }.joined(separator: ", "))
     }
   }

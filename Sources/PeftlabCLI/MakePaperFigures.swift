@@ -12,7 +12,10 @@ struct MakePaperFiguresCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "make-paper-figures",
     abstract: "Run the studies, the sweep and every figure (Pipelines/figures.yaml), then write Reports/out.")
-  @Option(help: "smoke (seconds), quick (≈ 30 min on 2 cores), full (hours) or paper (a cluster).") var profile = "quick"
+  @Option(help: """
+    smoke (seconds), quick (≈ 30 min on 2 cores), full (hours), paper (a cluster) or paper-smoke \
+    (paper in shape on stand-ins from scripts/make_paper_smoke.py).
+    """) var profile = "quick"
   @Option(help: "Independent stages in parallel.") var jobs = 2
   @Option(help: "Cache folder.") var cacheDir = ".peftlab"
   @OptionGroup var threads: ThreadOptions

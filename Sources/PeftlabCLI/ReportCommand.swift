@@ -75,8 +75,7 @@ enum Report {
       ("pipeline", "\(pipeline), profile \(profile)"), ("lock file", "\(lockPath), sha256 \(sha.finalize().prefix(16))…"),
       ("machine", "\(shell("uname", "-srm") ?? "?"), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"),
       ("threads", "\(Parallel.threads)"), ("date", ISO8601DateFormatter().string(from: Date())),
-      ("scale", profile == "paper" ? "the papers' setting (user checkpoints and datasets)" :
-        "embedded: procedurally generated medical-like tasks, a small ViT pretrained in the pipeline"),
+      ("pretrained model", pretrainedProvenance(stages, cacheDir: cacheDir)),
     ]
     let title = def["title"] as? String ?? "peftlab report"
     if format == "pdf" || format == "all" || format == "png" {
@@ -178,3 +177,20 @@ enum Report {
 
 func cairo_save(_ c: Canvas) { c.save() }
 func cairo_restore(_ c: Canvas) { c.restore() }
+
+/// Where the pipeline's pretrained model came from: an imported checkpoint (file, layout, size) or the
+/// embedded default, read from the `pretrain` (or `original`) stage's outputs.
+func pretrainedProvenance(_ stages: [String: [String: Any]], cacheDir: String) -> String {
+  for name in ["pretrain", "original"] {
+    guard let o = stages[name]?["output"] as? String else { continue }
+    let dir = cacheDir + "/objects/" + o
+    if let d = FileManager.default.contents(atPath: dir + "/import.json"),
+      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+      let n = (j["total_parameters"] as? Int).map { String(format: "%.2f M parameters", Double($0) / 1e6) } ?? ""
+      return "imported checkpoint \(j["from"] as? String ?? "?") (\(j["flavor"] as? String ?? "?") layout, \(n))"
+    }
+    return "embedded: a small ViT pretrained in the pipeline on procedurally generated medical-like images"
+  }
+  return "unknown (no pretrain stage in the lock file)"
+}
+

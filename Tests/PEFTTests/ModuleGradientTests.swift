@@ -128,8 +128,18 @@ final class ModuleGradientTests: XCTestCase {
   }
 
   /// Merged LoRA / SSF weights give the unmerged logits.
-  func testMergedLoRAAndSSFGiveSameLogits() throws {
-    let m = try micro()
+  func testMergedLoRAAndSSFGiveSameLogits() throws { try mergedGiveSameLogits(try micro()) }
+
+  /// CLIP's layout: no patch-embedding bias (SSF's shift there folds into pos_embed's patch rows), ln_pre.
+  func testMergedLoRAAndSSFGiveSameLogitsWithoutPatchBias() throws {
+    var c = try ViTConfig.preset("micro")
+    c.preNorm = true
+    c.patchBias = false
+    c.activation = .quickGELU
+    try mergedGiveSameLogits(try Self.microModel(c, seed: 3))
+  }
+
+  func mergedGiveSameLogits(_ m: ViT) throws {
     let c = m.config, B = 2
     let (imgs, _) = Self.batch(c, B: B, seed: 9)
     let lora = LowRankModules(config: c, targets: [(0, .q, 2), (0, .v, 2), (1, .fc1, 2)], alpha: 2, svd: false, seed: 1)

@@ -31,7 +31,9 @@ public struct PretrainStageKind: StageKind {
     return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
   public func run(_ ctx: StageContext) throws {
-    if let f = ctx.params["from"]?.string, !f.isEmpty { return try ImportStageKind.importCheckpoint(ctx, file: f) }
+    if let f = ctx.params["from"]?.string, !f.isEmpty {
+      return try ImportStageKind.importCheckpoint(ctx, file: f, fineTuned: false)  // `dataset` is the upstream set
+    }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     var c = try ViTConfig.preset(ctx.params["preset"]?.string ?? "tiny-p8")
     c.numClasses = m.classes.count
@@ -78,7 +80,7 @@ public struct ImportStageKind: StageKind {
     return h
   }
   public func run(_ ctx: StageContext) throws {
-    try Self.importCheckpoint(ctx, file: ctx.params["from"]?.string ?? "")
+    try Self.importCheckpoint(ctx, file: ctx.params["from"]?.string ?? "", fineTuned: true)
   }
 
   static func path(_ f: String, root: String) -> String { f.hasPrefix("/") ? f : root + "/" + f }
@@ -91,7 +93,8 @@ public struct ImportStageKind: StageKind {
     return ["checkpoint:" + f: try hasher.hash(file: p)]
   }
 
-  static func importCheckpoint(_ ctx: StageContext, file: String) throws {
+  /// `fineTuned`: a W_ft (`import` with `dataset`): its head is checked against the task, metrics.json written.
+  static func importCheckpoint(_ ctx: StageContext, file: String, fineTuned: Bool) throws {
     let p = path(file, root: ctx.projectRoot)
     let preset = ctx.params["preset"]?.string ?? ""
     guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "linear") else {
@@ -110,7 +113,7 @@ public struct ImportStageKind: StageKind {
                   to: ctx.outputDir + "/import.json")
     // A model fine-tuned elsewhere (W_ft): the studies (sparsity, hybridity) read its task and seed
     // from metrics.json, as from a `finetune` stage's; its head must fit the task.
-    if let dataset = ctx.params["dataset"]?.string, !dataset.isEmpty {
+    if fineTuned, let dataset = ctx.params["dataset"]?.string, !dataset.isEmpty {
       var q = ctx.params
       if q["manifests"] == nil { q["manifests"] = .string("data-manifests") }
       let m = try RecipeParams.dataset(q, root: ctx.projectRoot)
