@@ -34,7 +34,9 @@ public enum PeftAdapter {
   public static func merge(_ path: String, into model: ViT, rename: (String) -> String? = { $0 }) throws -> Merge {
     let file = adapterFile(path)
     let dir = URL(fileURLWithPath: file).deletingLastPathComponent().path
-    guard FileManager.default.fileExists(atPath: file) else { throw ModelError.badFile(path: file, message: "no such LoRA adapter") }
+    guard FileManager.default.fileExists(atPath: file) else {
+      throw ModelError.badFile(path: file, message: "no such LoRA adapter")
+    }
     let cfgPath = dir + "/adapter_config.json"
     func bad(_ p: String, _ m: String) -> ModelError { .badFile(path: p, message: m) }
     guard let data = FileManager.default.contents(atPath: cfgPath),
@@ -80,7 +82,10 @@ public enum PeftAdapter {
     }
     for module in pairs.keys.sorted() {
       let (ka, kb) = pairs[module]!
-      guard let ka, let kb else { throw bad(file, "module '\(module)' has lora_\(ka == nil ? "B" : "A") but not lora_\(ka == nil ? "A" : "B")") }
+      guard let ka, let kb else {
+        let (has, lacks) = ka == nil ? ("B", "A") : ("A", "B")
+        throw bad(file, "module '\(module)' has lora_\(has) but not lora_\(lacks)")
+      }
       let (t, shape) = try target(module + ".weight", for: ka)
       let A = try st.floats(ka), B = try st.floats(kb)
       let sa = st.entries[ka]!.shape, sb = st.entries[kb]!.shape

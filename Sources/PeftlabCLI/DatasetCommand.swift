@@ -164,10 +164,13 @@ struct DatasetCommand: ParsableCommand {
         for (k, v) in counts { if let c = v.int { counts[k] = .int(min(c, limit)) } }  // render no more than needed
         m.generator["counts"] = .object(counts)
       }
-      guard !FileManager.default.fileExists(atPath: to) else { throw CLIError(message: "\(to) exists; not overwriting") }
+      guard !FileManager.default.fileExists(atPath: to) else {
+        throw CLIError(message: "\(to) exists; not overwriting")
+      }
       let splits = try reportingErrors { try DatasetLoader.load(m, root: w.dataRoot) }
       let written = try reportingErrors { try ImageFolderExport.write(splits, classes: classes, to: to, limit: limit) }
-      print("\(m.name) -> \(to): " + splitNames.compactMap { s in written[s].map { "\(s) \($0)" } }.joined(separator: ", "))
+      let counts = splitNames.compactMap { s in written[s].map { "\(s) \($0)" } }
+      print("\(m.name) -> \(to): " + counts.joined(separator: ", "))
     }
   }
 }

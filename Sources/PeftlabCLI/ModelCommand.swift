@@ -65,7 +65,8 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Classes of the head (a new head if it differs).") var classes: Int?
     @Option(help: "Head kind: linear or l2_linear (default: linear if the file has a head, else l2_linear).") var head: String?
     @Option(help: "MLP activation: gelu or quick_gelu (default: the source's convention, printed).") var activation: String?
-    @Option(help: "A Hugging Face peft LoRA adapter (folder or adapter_model.safetensors) to merge in.") var lora: String?
+    @Option(help: "A Hugging Face peft LoRA adapter (folder or adapter_model.safetensors) to merge in.")
+    var lora: String?
 
     func validate() throws {
       if let head, HeadKind(rawValue: head) == nil { throw ValidationError("--head must be linear or l2_linear, not '\(head)'") }
@@ -78,8 +79,8 @@ struct ModelCommand: ParsableCommand {
       try reportingErrors {
         let (model, report) = try CheckpointImport.load(
           safetensors: source, config: try preset.map { try ViTConfig.preset($0) }, numClasses: classes,
-          head: head.flatMap(HeadKind.init(rawValue:)), heads: heads, activation: activation.flatMap(ActivationKind.init(rawValue:)),
-          lora: lora)
+          head: head.flatMap(HeadKind.init(rawValue:)), heads: heads,
+          activation: activation.flatMap(ActivationKind.init(rawValue:)), lora: lora)
         try Checkpoint.save(model, to: out, extraAttributes: ["imported_from": source, "import_flavor": report.flavor,
                                                               "import_decisions": report.decisions.joined(separator: "; ")])
         print("\(report.flavor): loaded \(report.loaded.count) tensors" + (report.newlyInitialised.isEmpty ? "" : "; new: \(report.newlyInitialised.joined(separator: ", "))")

@@ -71,7 +71,8 @@ public struct ImportStageKind: StageKind {
     var h = try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
     if let lora = params["lora"]?.string, !lora.isEmpty {
       let file = PeftAdapter.adapterFile(Self.path(lora, root: projectRoot))
-      let config = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("adapter_config.json").path
+      let config = URL(fileURLWithPath: file).deletingLastPathComponent()
+        .appendingPathComponent("adapter_config.json").path
       for f in [file, config] {
         guard FileManager.default.fileExists(atPath: f) else { throw DataError.file(f, "LoRA adapter file not found") }
         h["lora:" + f] = try hasher.hash(file: f)
