@@ -93,6 +93,6 @@ final class SyntheticTests: XCTestCase {
       .deletingLastPathComponent().appendingPathComponent("data-manifests").path
     let groups = try DatasetGroups.load(dir)
     XCTAssertEqual(groups["sh-peft-synth"]?.count, 6)
-    XCTAssertEqual(try DatasetManifest.all(in: dir).count, 48 + 14 + 7)
+    XCTAssertEqual(try DatasetManifest.all(in: dir).count, 48 + 14 + 7 + 2)  // + byo/: the worked example's folders
   }
 }
