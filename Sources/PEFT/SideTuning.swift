@@ -1,6 +1,6 @@
 //===--- SideTuning.swift - FPT and FPT+ (Huang et al.): side ViT + fusion ---===//
 //
-// docs/DESIGN.md §3.4, YijinHuang/FPT `modules/{builder,bridge,side_vit,frozen_vit}.py`.
+// FPT+ §3.2-3.6, YijinHuang/FPT `modules/{builder,bridge,side_vit,frozen_vit}.py`.
 // A frozen large model M (L_M layers, width D, H heads) sees the high-
 // resolution image; a randomly initialised side ViT S (width D/8, H heads,
 // L_S layers) sees a low-resolution copy. Side layer i pairs with M's layer

@@ -1,6 +1,6 @@
 //===--- HybridityStage.swift - `hybridity`: overlap of key weights --------===//
 //
-// DESIGN §3.2 (SH-PEFT Fig. 2, right). Needs the original model and the
+// SH-PEFT §2.1, Fig. 2 right. Needs the original model and the
 // fine-tuned models of a group of tasks (any number of seeds). For each seed
 // and each k of `ks` (%), S_t = top-k % positions of dW for task t, and
 //   overlap(m, n) = |S_m ∩ S_n| / |S_m|

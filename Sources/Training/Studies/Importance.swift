@@ -1,6 +1,6 @@
 //===--- Importance.swift - SH-PEFT hybrid weight importance (Eq. 1, 2) ----===//
 //
-// DESIGN §3.3. Over one epoch of B mini-batches (no augmentation, shuffled
+// SH-PEFT §2.2 (Eq. 1-2). Over one epoch of B mini-batches (no augmentation, shuffled
 // with the seed; E_b = mean cross-entropy of batch b) on the pretrained
 // model with the task's new head:
 //   L1:  I_td = |Σ_b ∂E_b/∂w|     I_ta = |w|

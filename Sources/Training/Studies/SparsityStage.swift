@@ -1,6 +1,6 @@
 //===--- SparsityStage.swift - `sparsity`: W_ori←ft@k% over a grid of k ----===//
 //
-// DESIGN §3.1 (SH-PEFT Fig. 2, left). Needs the original model (stage base
+// SH-PEFT §2.1, Fig. 2 left. Needs the original model (stage base
 // name `original`, default "pretrain") and one fine-tuned model of `dataset`.
 // For every k of `grid` (percent of backbone elements) it builds
 //   W_{ori←ft@k%} = W_ori, with the top-k % of dW = |W_ft − W_ori| from W_ft,

@@ -1,6 +1,6 @@
 //===--- WeightChanges.swift - dW = |W_ft − W_ori| and what it says --------===//
 //
-// DESIGN §3: W_ori pretrained weights, W_ft fully fine-tuned on task t,
+// SH-PEFT §2.1: W_ori pretrained weights, W_ft fully fine-tuned on task t,
 // dW = |W_ft − W_ori| elementwise over the backbone (every tensor but the
 // head; in the flat buffer the backbone is the prefix before head.weight).
 // Rankings are global over all backbone elements, largest change first,
@@ -45,7 +45,7 @@ public enum WeightChanges {
   }
 
   /// W_{ori←ft@k%}: the original backbone with the first `count` elements of
-  /// `order` taken from W_ft; the head is W_ft's (DESIGN §3.1).
+  /// `order` taken from W_ft; the head is W_ft's (SH-PEFT §2.1).
   public static func transplant(original ori: ViT, finetuned ft: ViT, order: [Int32], count: Int) -> ViT {
     let m = ft.copy()
     let n = backboneCount(ori.layout)
