@@ -15,7 +15,7 @@ public struct FigureStageKind: StageKind {
   public init() {}
   public let name = "figure"
   /// Bump when a builder or the renderer changes what is drawn.
-  public let version = 18  // 17: tables wrap long cells; 18: Table 1 per protocol with its chosen rates, Fig. 7 "+ MLP"
+  public let version = 19  // 18: Table 1 per protocol with its chosen rates, Fig. 7 "+ MLP"; 19: verdict (c)
   public var parameters: [ParameterSpec] {
     [ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
      ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
