@@ -10,6 +10,7 @@
 // base tensor of that name. DoRA and fan_in_fan_out (Conv1D) are refused.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Kernels
 
 public enum PeftAdapter {
   public struct Merge: Sendable {
@@ -29,15 +30,19 @@ public enum PeftAdapter {
     return isDir.boolValue ? path + "/adapter_model.safetensors" : path
   }
 
+  /// adapter_config.json beside the adapter file (where peft's save_pretrained writes it).
+  public static func configFile(_ path: String) -> String {
+    URL(fileURLWithPath: adapterFile(path)).deletingLastPathComponent().appendingPathComponent("adapter_config.json").path
+  }
+
   /// `path`: the adapter folder, or its adapter_model.safetensors (adapter_config.json beside it).
   /// `rename`: adapter module tensor name -> the model's (timm) tensor name (open_clip: `clipToTimm`).
   public static func merge(_ path: String, into model: ViT, rename: (String) -> String? = { $0 }) throws -> Merge {
     let file = adapterFile(path)
-    let dir = URL(fileURLWithPath: file).deletingLastPathComponent().path
     guard FileManager.default.fileExists(atPath: file) else {
       throw ModelError.badFile(path: file, message: "no such LoRA adapter")
     }
-    let cfgPath = dir + "/adapter_config.json"
+    let cfgPath = configFile(path)
     func bad(_ p: String, _ m: String) -> ModelError { .badFile(path: p, message: m) }
     guard let data = FileManager.default.contents(atPath: cfgPath),
       let cfg = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
@@ -100,16 +105,15 @@ public enum PeftAdapter {
       guard rank == r else { throw bad(file, "module '\(module)' has rank \(r), the config says \(rank)") }
       let alpha = pattern(alphaPattern, module)?.doubleValue ?? a0
       let scale = Float(rs ? alpha / Double(r).squareRoot() : alpha / Double(r))
-      var w = model.values(t)!
-      let rows = shape[0], cols = shape[1]
-      for o in 0..<rows {
-        for i in 0..<cols {
-          var acc: Float = 0
-          for j in 0..<r { acc += B[o * r + j] * A[j * cols + i] }
-          w[o * cols + i] += scale * acc
+      // W (rows, cols) += scale · B (rows, r) · A (r, cols), in place in the model's flat buffer
+      let spec = model.layout.tensors.first { $0.name == t }!
+      B.withUnsafeBufferPointer { b in
+        A.withUnsafeBufferPointer { a in
+          BLAS.gemm(transA: false, transB: false, M: shape[0], N: shape[1], K: r, alpha: scale,
+                    A: b.baseAddress!, lda: r, B: a.baseAddress!, ldb: shape[1],
+                    beta: 1, C: model.params.pointer + spec.offset, ldc: shape[1])
         }
       }
-      try model.setValues(t, w)
       out.merged.append(t)
     }
     for key in whole {

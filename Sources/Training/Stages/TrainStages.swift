@@ -70,12 +70,11 @@ public struct ImportStageKind: StageKind {
   public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
     var h = try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
     if let lora = params["lora"]?.string, !lora.isEmpty {
-      let file = PeftAdapter.adapterFile(Self.path(lora, root: projectRoot))
-      let config = URL(fileURLWithPath: file).deletingLastPathComponent()
-        .appendingPathComponent("adapter_config.json").path
-      for f in [file, config] {
+      // keyed by the name the pipeline gives (as `from`), so the key does not depend on where the project lives
+      let p = Self.path(lora, root: projectRoot)
+      for (role, f) in [("lora:", PeftAdapter.adapterFile(p)), ("lora-config:", PeftAdapter.configFile(p))] {
         guard FileManager.default.fileExists(atPath: f) else { throw DataError.file(f, "LoRA adapter file not found") }
-        h["lora:" + f] = try hasher.hash(file: f)
+        h[role + lora] = try hasher.hash(file: f)
       }
     }
     return h
