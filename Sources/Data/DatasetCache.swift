@@ -6,8 +6,8 @@
 // an edited manifest or file is decoded again. Written atomically.
 //===----------------------------------------------------------------------===//
 import Foundation
-import Model
 import Pipeline
+import Storage
 
 public enum DatasetCache {
   /// All splits of `m` at `size` px, decoded once and then read from the cache.

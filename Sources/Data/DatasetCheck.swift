@@ -1,6 +1,7 @@
 //===--- DatasetCheck.swift - validate a dataset against its manifest ------===//
 import Foundation
 import Pipeline
+import Storage
 
 public struct DatasetReport: Sendable {
   public var problems: [String] = []

@@ -11,8 +11,8 @@
 // text + data files), so editing one manifest reruns only what uses it.
 //===----------------------------------------------------------------------===//
 import Foundation
-import Model
 import Pipeline
+import Storage
 
 public struct DatasetStageKind: StageKind {
   public init() {}

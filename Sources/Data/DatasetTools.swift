@@ -1,5 +1,6 @@
 //===--- DatasetTools.swift - fetch a dataset; scaffold a manifest ---------===//
 import Foundation
+import Storage
 
 public enum DatasetFetch {
   public enum Outcome: Equatable { case alreadyPresent(String), downloaded(String), generated }

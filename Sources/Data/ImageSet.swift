@@ -1,5 +1,5 @@
 //===--- ImageSet.swift - an in-memory labelled image set ------------------===//
-import Model
+import Storage
 
 /// Images (N, C, H, W) as normalised float32 and integer labels (N).
 public struct ImageSet: Sendable {

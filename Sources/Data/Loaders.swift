@@ -9,7 +9,7 @@
 // Without official splits, `splits: {ratios, seed}` splits each class in those proportions.
 //===----------------------------------------------------------------------===//
 import Foundation
-import Model
+import Storage
 
 public let splitNames = ["train", "val", "test"]
 

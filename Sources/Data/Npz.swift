@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 import CZlib
 import Foundation
-import Model
+import Storage
 
 /// A numeric array read from .npy, kept as Double or as raw bytes for uint8.
 public struct NpyArray: Sendable {

@@ -1,6 +1,7 @@
 //===--- PNG.swift - PNG decoding and encoding through Cairo ---------------===//
 import CCairo
 import Foundation
+import Storage
 
 public enum PNG {
   /// Decodes a PNG to uint8 (H, W, C): C = 1 when every pixel is grey, else 3.
@@ -60,10 +61,10 @@ public enum PNG {
       }
     }
     cairo_surface_mark_dirty(s)
-    let tmp = path + ".tmp-\(getpid())"
-    guard cairo_surface_write_to_png(s, tmp) == CAIRO_STATUS_SUCCESS, rename(tmp, path) == 0 else {
-      unlink(tmp)
-      throw DataError.file(path, "cannot write PNG")
+    try writeAtomically(path) { tmp in
+      guard cairo_surface_write_to_png(s, tmp) == CAIRO_STATUS_SUCCESS else {
+        throw DataError.file(path, "cannot write PNG")
+      }
     }
   }
 }

@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 import Dispatch
 import Foundation
-import Model
+import Storage
 
 public struct Normalization: Sendable, Equatable {
   public var mean: [Float]

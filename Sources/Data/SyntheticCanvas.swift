@@ -1,6 +1,6 @@
 //===--- SyntheticCanvas.swift - drawing primitives for generated images ---===//
 import Foundation
-import Model
+import Storage
 
 /// A float image (H, W, C) in [0, 1] with the primitives the generators use.
 /// Coordinates are in units of the image side (0...1), so a generator draws

@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 import Dispatch
 import Foundation
-import Model
+import Storage
 
 public enum SyntheticTask: String, CaseIterable, Sendable {
   case pathology, ct, ultrasound, xray, oct, endoscopy, upstream

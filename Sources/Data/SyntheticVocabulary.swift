@@ -20,7 +20,7 @@
 // — never the downstream labels.
 //===----------------------------------------------------------------------===//
 import Foundation
-import Model
+import Storage
 
 /// Where a scene keeps the anatomy that downstream generators place structures on.
 struct SceneGeometry {

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Kernels
+import Storage
 
 public enum Checkpoint {
   public static let format = "peftlab-vit-1"

@@ -6,6 +6,7 @@
 // for every parameter — so a user can compare an import with PyTorch.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 public enum GradientDump {
   public struct Result {

@@ -6,6 +6,7 @@
 // offsets relative to the end of the header.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 public struct SafetensorsFile {
   public struct Entry: Sendable {

@@ -1,6 +1,7 @@
 //===--- ViT.swift - the model: config, layout and one parameter buffer ----===//
 import Foundation
 import Kernels
+import Storage
 
 /// A Vision Transformer whose parameters live in one flat buffer with named views.
 public final class ViT: @unchecked Sendable {

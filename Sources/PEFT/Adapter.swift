@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 public final class AdapterModules: TrainableModules {
   public let config: ViTConfig

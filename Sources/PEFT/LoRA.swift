@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 public enum LinearTarget: String, Sendable, CaseIterable, Codable {
   case q, k, v, proj, fc1, fc2

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 public final class ModuleStore: @unchecked Sendable {
   public struct Tensor: Sendable {

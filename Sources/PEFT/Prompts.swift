@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 public final class PromptModules: TrainableModules {
   public let config: ViTConfig

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 public final class SSFModules: TrainableModules {
   struct Site { let site: HookSite, layer: Int, channels: Int, scale: Int, shift: Int, saved: Int }

@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 import Kernels
 import Model
+import Storage
 
 /// How M's features reach the side network.
 public enum SideFusion: String, Sendable, Equatable, CaseIterable {

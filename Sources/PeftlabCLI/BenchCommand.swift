@@ -9,6 +9,7 @@ import Foundation
 import Kernels
 import Model
 import Training
+import Storage
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

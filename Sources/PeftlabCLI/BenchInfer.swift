@@ -11,6 +11,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import Model
+import Storage
 
 extension BenchCommand {
   struct InferBench: ParsableCommand {

@@ -14,6 +14,7 @@ import Kernels
 import Model
 import PEFT
 import Training
+import Storage
 
 extension BenchCommand {
   struct MemoryBench: ParsableCommand {

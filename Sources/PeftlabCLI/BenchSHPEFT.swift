@@ -11,6 +11,7 @@ import Foundation
 import Kernels
 import Model
 import Training
+import Storage
 
 struct SHPEFTBench: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Kernels
 import Pipeline
+import Stages
 import Plot
 import Training
 

@@ -14,6 +14,7 @@ import Kernels
 import Pipeline
 import Plot
 import Yams
+import Storage
 
 struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

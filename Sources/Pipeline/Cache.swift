@@ -12,6 +12,7 @@
 // failed or killed stage leaves nothing but garbage in tmp/.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 /// What produced a stage result: the components of its cache key.
 public struct StageRecord: Codable, Sendable, Equatable {

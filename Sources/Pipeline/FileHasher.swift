@@ -1,5 +1,6 @@
 //===--- FileHasher.swift - hash once: digests memoised by file identity ---===//
 import Foundation
+import Storage
 
 /// SHA-256 of files, remembered by (path, size, mtime ns, ctime ns, inode) so that a
 /// no-op run does not re-read large artifacts. Saved as JSON in the cache. The change time is in
@@ -81,16 +82,4 @@ public func treeHash(_ dir: String, memo: FileHasher? = nil) throws -> String {
     h.update(rel + "\u{0}" + d + "\n")
   }
   return h.finalize()
-}
-
-/// Writes `data` to `path` via a temporary file in the same folder + rename.
-public func atomicWrite(_ data: Data, to path: String) throws {
-  let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-  guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-    throw PipelineError.io(path: path, message: "cannot write")
-  }
-  guard rename(tmp, path) == 0 else {
-    unlink(tmp)
-    throw PipelineError.io(path: path, message: "cannot rename into place")
-  }
 }

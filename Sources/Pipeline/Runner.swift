@@ -6,6 +6,7 @@
 // the downstream keys do not change and they are cache hits (early cutoff).
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 public struct RunOptions: Sendable {
   public var targets: [String] = []

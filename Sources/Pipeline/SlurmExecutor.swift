@@ -16,6 +16,7 @@
 // preemption, lost), with separate retry budgets.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 public struct SlurmOptions: Sendable {
   /// The `peftlab` executable the jobs run.
@@ -145,10 +146,7 @@ extension Runner {
 
   func writeJournal(_ e: JournalEntry) throws {
     let path = journalPath(e.key)
-    try FileManager.default.createDirectory(atPath: cache.root + "/slurm/journal", withIntermediateDirectories: true)
-    let tmp = path + ".tmp-\(getpid())"
-    try JSONEncoder().encode(e).write(to: URL(fileURLWithPath: tmp))
-    guard rename(tmp, path) == 0 else { throw PipelineError.io(path: path, message: "cannot write the Slurm journal") }
+    try atomicWrite(try JSONEncoder().encode(e), to: path)
   }
 
   /// Journal entries whose jobs Slurm still has (for `peftlab status`).

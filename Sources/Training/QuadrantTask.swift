@@ -1,6 +1,7 @@
 //===--- QuadrantTask.swift - a simple generated classification task -------===//
 import Data
 import Model
+import Storage
 
 /// A deliberately easy task for sanity checks and the smoke run: class k of
 /// `classes` (≤ 4) is a bright square placed in quadrant k at a random

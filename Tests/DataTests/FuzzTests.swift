@@ -15,6 +15,7 @@ import Model
 import Pipeline
 import TestSupport
 import XCTest
+import Storage
 
 /// SplitMix64: the mutations are the same on every run.
 struct FuzzRNG {

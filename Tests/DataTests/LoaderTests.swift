@@ -5,6 +5,7 @@ import Model
 import Pipeline
 import TestSupport
 import XCTest
+import Storage
 
 final class LoaderTests: XCTestCase {
   var dir = ""

@@ -5,6 +5,7 @@ import Model
 import Pipeline
 import TestSupport
 import XCTest
+import Storage
 
 final class PreprocessTests: XCTestCase {
   func grey(_ v: [UInt8], size: Int) -> RawImages {

@@ -2,6 +2,7 @@ import Foundation
 import Model
 import TestSupport
 import XCTest
+import Storage
 
 /// The same content written twice, a second apart, gives the same bytes (HDF5 records object
 /// modification times unless told not to), so a stage's output hash depends on what it computed.

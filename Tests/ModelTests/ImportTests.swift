@@ -4,6 +4,7 @@ import Kernels
 import Model
 import TestSupport
 import XCTest
+import Storage
 
 final class ImportTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

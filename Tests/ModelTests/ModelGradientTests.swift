@@ -2,6 +2,7 @@
 import Kernels
 import Model
 import XCTest
+import Storage
 
 final class ModelGradientTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

@@ -9,6 +9,7 @@ import Kernels
 import Model
 import TestSupport
 import XCTest
+import Storage
 
 final class PyTorchParityTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

@@ -11,6 +11,7 @@ import Kernels
 import Model
 import TestSupport
 import XCTest
+import Storage
 
 final class TimmLoaderTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

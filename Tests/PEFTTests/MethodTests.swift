@@ -3,6 +3,7 @@ import Kernels
 import Model
 import PEFT
 import XCTest
+import Storage
 
 final class MethodCountTests: XCTestCase {
   /// The reference numbers for ViT-B/16 (../shared/research/peft-anchors.md §1.1, §2.4).

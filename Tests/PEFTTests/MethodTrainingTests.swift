@@ -4,6 +4,7 @@ import Model
 import PEFT
 import Training
 import XCTest
+import Storage
 
 final class MethodTrainingTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

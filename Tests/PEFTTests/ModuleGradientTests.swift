@@ -3,6 +3,7 @@ import Kernels
 import Model
 import PEFT
 import XCTest
+import Storage
 
 final class ModuleGradientTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

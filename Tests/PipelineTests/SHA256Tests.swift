@@ -1,5 +1,6 @@
 import Pipeline
 import XCTest
+import Storage
 
 final class SHA256Tests: XCTestCase {
   func testKnownVectors() {

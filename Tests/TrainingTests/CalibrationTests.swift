@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Pipeline
 import TestSupport
+import Stages
 import Training
 import XCTest
 

@@ -2,6 +2,7 @@
 import Foundation
 import Pipeline
 import TestSupport
+import Stages
 import Training
 import XCTest
 

@@ -3,6 +3,7 @@ import Model
 import Training
 import TestSupport
 import XCTest
+import Storage
 
 final class MetricsTests: XCTestCase {
   func testAgainstScikitLearn() throws {

@@ -4,6 +4,7 @@ import Model
 import Training
 import TestSupport
 import XCTest
+import Storage
 
 final class OptimizerParityTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }

@@ -7,6 +7,7 @@ import TestSupport
 import Training
 import Plot
 import XCTest
+import Storage
 
 /// The SH-PEFT studies: transplant, overlaps, importance, masked gradients.
 final class SHPEFTStudyTests: XCTestCase {

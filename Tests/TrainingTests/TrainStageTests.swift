@@ -3,8 +3,10 @@ import Foundation
 import Model
 import Pipeline
 import TestSupport
+import Stages
 import Training
 import XCTest
+import Storage
 
 final class TrainStageTests: XCTestCase {
   func testPretrainThenFinetuneAsCachedStages() throws {

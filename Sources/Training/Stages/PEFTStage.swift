@@ -20,6 +20,7 @@ import Kernels
 import Model
 import PEFT
 import Pipeline
+import Storage
 
 enum SideParams {
   static let specs: [ParameterSpec] = [

@@ -13,6 +13,7 @@ import Kernels
 import Model
 import PEFT
 import Pipeline
+import Storage
 
 enum SideTuningRun {
   static func run(_ ctx: StageContext, plus: Bool) throws {

@@ -18,6 +18,7 @@
 import Foundation
 import Model
 import Pipeline
+import Storage
 
 public struct SweepSummaryStageKind: StageKind {
   public init() {}

@@ -13,6 +13,7 @@ import Kernels
 import Model
 import PEFT
 import Pipeline
+import Storage
 
 /// Writes a module store's tensors (one dataset per name) to HDF5.
 func saveModules(_ s: ModuleStore, to path: String) throws {
@@ -55,6 +56,8 @@ enum RecipeParams {
     ParameterSpec("augment", default: .bool(true)),
     ParameterSpec("crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)")
       .positive().atMost(1),
+    ParameterSpec("jitter", help: "colour jitter: brightness, contrast, saturation ± this (default 0.2; 0: none)")
+      .atLeast(0).atMost(1).optional(like: .double(0.2)),
     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data")),
   ]
 
@@ -116,7 +119,8 @@ enum TrainingRecipe {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
     }
     let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
-                           augmentation: p["augment"]?.bool == false ? nil : Augmentation(cropScale: cropMin...1))
+                           augmentation: p["augment"]?.bool == false
+                             ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2)))
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
     let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let sel = selection(model.layout)

@@ -15,6 +15,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Storage
 
 /// Σ_b g_b and Σ_b g_b² over the backbone, from one epoch of mini-batches.
 public struct GradientStatistics: Sendable {

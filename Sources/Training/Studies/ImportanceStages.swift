@@ -19,6 +19,7 @@ import Data
 import Foundation
 import Model
 import Pipeline
+import Storage
 
 enum MaskParams {
   static let specs: [ParameterSpec] = [

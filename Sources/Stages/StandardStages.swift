@@ -1,5 +1,6 @@
 //===--- StandardStages.swift - every stage kind peftlab ships -------------===//
 import Data
+import Training
 import Figures
 import Pipeline
 

@@ -28,7 +28,7 @@ public final class HDF5File {
     defer { H5Pclose(fapl) }
     chdf5_use_checksummed_format(fapl)
     let id = H5Fcreate(path, chdf5_acc_trunc(), fcpl, fapl)
-    guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot create HDF5 file") }
+    guard id >= 0 else { throw StorageError.file(path: path, message: "cannot create HDF5 file") }
     return HDF5File(path: path, id: id)
   }
 
@@ -36,15 +36,15 @@ public final class HDF5File {
   public static func open(_ path: String) throws -> HDF5File {
     chdf5_silence_errors()
     guard FileManager.default.fileExists(atPath: path) else {
-      throw ModelError.badFile(path: path, message: "no such file")
+      throw StorageError.file(path: path, message: "no such file")
     }
-    guard H5Fis_hdf5(path) > 0 else { throw ModelError.badFile(path: path, message: "not an HDF5 file") }
+    guard H5Fis_hdf5(path) > 0 else { throw StorageError.file(path: path, message: "not an HDF5 file") }
     let id = H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default())
-    guard id >= 0 else { throw ModelError.badFile(path: path, message: "cannot open HDF5 file") }
+    guard id >= 0 else { throw StorageError.file(path: path, message: "cannot open HDF5 file") }
     return HDF5File(path: path, id: id)
   }
 
-  private func fail(_ what: String) -> ModelError { .badFile(path: path, message: what) }
+  private func fail(_ what: String) -> StorageError { .file(path: path, message: what) }
 
   // MARK: - Writing
 
@@ -315,38 +315,20 @@ public final class HDF5File {
   }
 }
 
-/// Writes a file at `path` atomically: `body` writes to a temporary file in
-/// the same folder, which is renamed over `path` only if `body` succeeds.
-public func writeAtomically(_ path: String, _ body: (String) throws -> Void) throws {
-  let url = URL(fileURLWithPath: path)
-  let dir = url.deletingLastPathComponent().path
-  try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-  let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-  do {
-    try body(tmp)
-    guard rename(tmp, path) == 0 else {
-      throw ModelError.badFile(path: path, message: "cannot rename temporary file into place")
-    }
-  } catch {
-    try? FileManager.default.removeItem(atPath: tmp)
-    throw error
-  }
-}
-
 extension HDF5File {
   /// A numeric attribute of a group (e.g. written by h5py as `g.attrs[k] = v`).
   public func groupDoubleAttribute(_ group: String, _ name: String) throws -> Double {
     let gid = H5Oopen(idForExtensions, group, chdf5_p_default())
-    guard gid >= 0 else { throw ModelError.badFile(path: path, message: "missing group '\(group)'") }
+    guard gid >= 0 else { throw StorageError.file(path: path, message: "missing group '\(group)'") }
     defer { H5Oclose(gid) }
     guard H5Aexists(gid, name) > 0 else {
-      throw ModelError.badFile(path: path, message: "missing attribute '\(group)/\(name)'")
+      throw StorageError.file(path: path, message: "missing attribute '\(group)/\(name)'")
     }
     let attr = H5Aopen(gid, name, chdf5_p_default())
     defer { H5Aclose(attr) }
     var v = 0.0
     guard H5Aread(attr, chdf5_native_double(), &v) >= 0 else {
-      throw ModelError.badFile(path: path, message: "attribute '\(group)/\(name)' is not a number")
+      throw StorageError.file(path: path, message: "attribute '\(group)/\(name)' is not a number")
     }
     return v
   }
