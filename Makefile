@@ -18,7 +18,7 @@ OPENBLAS_CORETYPE ?= $(shell f=/proc/cpuinfo; \
   elif grep -qw avx2 $$f && grep -qw fma $$f; then echo Haswell; fi 2>/dev/null)
 export OPENBLAS_CORETYPE
 
-.PHONY: all deps build test paper-figures byo-example bench fixtures clean slurm
+.PHONY: all deps build test paper-figures byo-example bench fixtures clean slurm format lint
 
 all: build
 
@@ -71,6 +71,13 @@ bench: build
 # h5py, safetensors, scikit-learn from PyPI; CI does not).
 fixtures:
 	python3 scripts/make_fixtures.py
+
+# Layout: `make format` rewrites Sources/Tests with .swift-format; `make lint` checks (CI runs it).
+format:
+	swift format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	scripts/check_format.sh
 
 clean:
 	rm -rf .build out

@@ -22,7 +22,7 @@ let package = Package(
   name: "peftlab",
   platforms: [.macOS(.v13)],
   products: [
-    .executable(name: "peftlab", targets: ["peftlab"]),
+    .executable(name: "peftlab", targets: ["peftlab"])
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,8 +39,9 @@ let package = Package(
 
     // MARK: - Library targets, one concern each
     /// Files and bytes: HDF5, atomic writes, SHA-256/MD5, the seeded RNG. Below Model, Data and Pipeline.
-    .target(name: "Storage", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")],
-            exclude: ["README.md"]),
+    .target(
+      name: "Storage", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")],
+      exclude: ["README.md"]),
     /// Forward/backward pairs on raw pointers; all matmuls through cblas_sgemm.
     .target(name: "Kernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimiseInDebug),
     /// The ViT: config, parameter store with timm names, forward/backward, HDF5 checkpoints, imports.
@@ -78,10 +79,12 @@ let package = Package(
     /// Drawing with Cairo: one canvas for vector PDF and PNG; charts and graphs.
     .target(name: "Plot", dependencies: ["CCairo"], exclude: ["README.md"]),
     /// The subcommands of the `peftlab` tool.
-    .target(name: "PeftlabCLI", dependencies: [
-      "Stages", "Model", "Training", "Kernels", "COpenBLAS", "Storage", "Pipeline", "Plot", "Data", "PEFT", "Yams",
-      .product(name: "ArgumentParser", package: "swift-argument-parser"),
-    ], exclude: ["README.md"]),
+    .target(
+      name: "PeftlabCLI",
+      dependencies: [
+        "Stages", "Model", "Training", "Kernels", "COpenBLAS", "Storage", "Pipeline", "Plot", "Data", "PEFT", "Yams",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ], exclude: ["README.md"]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),
 
     // MARK: - Tests

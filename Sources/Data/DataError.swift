@@ -6,6 +6,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
   case file(String, String)
 
   public var description: String {
-    switch self { case .file(let p, let m): return "\(p): \(m)" }
+    switch self {
+    case .file(let p, let m): return "\(p): \(m)"
+    }
   }
 }

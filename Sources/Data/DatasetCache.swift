@@ -11,8 +11,10 @@ import Storage
 
 public enum DatasetCache {
   /// All splits of `m` at `size` px, decoded once and then read from the cache.
-  public static func splits(_ m: DatasetManifest, root: String, size: Int, cacheDir: String,
-                            hasher: FileHasher) throws -> [String: RawImages] {
+  public static func splits(
+    _ m: DatasetManifest, root: String, size: Int, cacheDir: String,
+    hasher: FileHasher
+  ) throws -> [String: RawImages] {
     let hash = try DatasetCheck.contentHash(m, root: root, hasher: hasher)
     let dir = cacheDir + "/datasets"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -27,7 +29,9 @@ public enum DatasetCache {
       try f.setAttribute("content_hash", string: hash)
       for (s, r) in splits {
         try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
-        try f.write(s + "/labels", int64s: r.labels.map(Int64.init), shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
+        try f.write(
+          s + "/labels", int64s: r.labels.map(Int64.init),
+          shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
       }
     }
     return splits
@@ -39,8 +43,9 @@ public enum DatasetCache {
     for s in splitNames where f.exists(s + "/images") {
       let (img, shape) = try f.readUInt8s(s + "/images")
       let (lab, lshape) = try f.readInt64s(s + "/labels")
-      out[s] = RawImages(images: img, labels: lab.map(Int.init), count: shape[0], height: shape[1], width: shape[2],
-                         channels: shape[3], labelWidth: lshape.count == 2 ? lshape[1] : 1)
+      out[s] = RawImages(
+        images: img, labels: lab.map(Int.init), count: shape[0], height: shape[1], width: shape[2],
+        channels: shape[3], labelWidth: lshape.count == 2 ? lshape[1] : 1)
     }
     return out
   }

@@ -43,9 +43,12 @@ public enum DatasetCheck {
           let l = d.label(i)
           if l < 0 || l >= m.classes.count {
             r.problems.append("\(d.sources.isEmpty ? m.file : d.sources[i]): label \(l) outside 0..<\(m.classes.count)")
-          } else { counts[l] += 1 }
+          } else {
+            counts[l] += 1
+          }
         }
-        let key = d.sources.isEmpty
+        let key =
+          d.sources.isEmpty
           ? SHA256Hasher.hex(Data(d.images[(i * d.imageSize)..<((i + 1) * d.imageSize)])) : d.sources[i]
         if let other = seen[key], other != s { overlaps["\(other)/\(s)", default: 0] += 1 } else { seen[key] = s }
       }
@@ -58,7 +61,8 @@ public enum DatasetCheck {
       }
     }
     for (pair, n) in overlaps.sorted(by: { $0.key < $1.key }) {
-      r.problems.append("\(m.file): \(n) images appear in both \(pair.replacingOccurrences(of: "/", with: " and ")) (split overlap)")
+      r.problems.append(
+        "\(m.file): \(n) images appear in both \(pair.replacingOccurrences(of: "/", with: " and ")) (split overlap)")
     }
     return r
   }
@@ -90,8 +94,10 @@ public enum DatasetCheck {
   }
 
   /// A grid of up to `perClass` thumbnails per class (rows = the first `maxRows` classes) as a PNG.
-  public static func thumbnailGrid(_ d: RawImages, classes allClasses: Int, perClass: Int = 8, maxRows: Int = 24,
-                                   to path: String) throws {
+  public static func thumbnailGrid(
+    _ d: RawImages, classes allClasses: Int, perClass: Int = 8, maxRows: Int = 24,
+    to path: String
+  ) throws {
     let pad = 2, cell = max(d.height, 16), classes = min(allClasses, maxRows)
     let W = perClass * (cell + pad) + pad, H = classes * (cell + pad) + pad
     var px = [UInt8](repeating: 255, count: W * H * 3)
@@ -99,12 +105,15 @@ public enum DatasetCheck {
     for i in 0..<d.count {
       let c = d.label(i)
       guard c >= 0 && c < classes && filled[c] < perClass else { continue }
-      let img = Resize.resize(Array(d.images[(i * d.imageSize)..<((i + 1) * d.imageSize)]), height: d.height,
-                              width: d.width, channels: d.channels, to: cell, cell)
+      let img = Resize.resize(
+        Array(d.images[(i * d.imageSize)..<((i + 1) * d.imageSize)]), height: d.height,
+        width: d.width, channels: d.channels, to: cell, cell)
       let ox = pad + filled[c] * (cell + pad), oy = pad + c * (cell + pad)
       for y in 0..<cell {
         for x in 0..<cell {
-          for k in 0..<3 { px[((oy + y) * W + ox + x) * 3 + k] = img[(y * cell + x) * d.channels + (d.channels == 3 ? k : 0)] }
+          for k in 0..<3 {
+            px[((oy + y) * W + ox + x) * 3 + k] = img[(y * cell + x) * d.channels + (d.channels == 3 ? k : 0)]
+          }
         }
       }
       filled[c] += 1

@@ -21,7 +21,8 @@ public struct DatasetStageKind: StageKind {
   public let parameters: [ParameterSpec] = [
     ParameterSpec("name", help: "dataset name (a manifest in `manifests`)"),
     ParameterSpec("size", default: .null, help: "image size in px (default: the manifest's)"),
-    ParameterSpec("manifests", default: .string("data-manifests"), help: "folder of manifests, relative to the project"),
+    ParameterSpec(
+      "manifests", default: .string("data-manifests"), help: "folder of manifests, relative to the project"),
     ParameterSpec("data_root", default: .string("data"), help: "data root, relative to the project"),
   ]
 
@@ -34,7 +35,9 @@ public struct DatasetStageKind: StageKind {
     return (m, projectRoot + "/" + (params["data_root"]?.string ?? "data"))
   }
 
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
     let (m, root) = try manifest(params, projectRoot: projectRoot)
     return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root, hasher: hasher)]
   }
@@ -49,7 +52,8 @@ public struct DatasetStageKind: StageKind {
     var counts: [String: [Int]] = [:]
     for (s, r) in splits.sorted(by: { $0.key < $1.key }) {
       try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
-      try f.write(s + "/labels", int64s: r.labels.map(Int64.init), shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
+      try f.write(
+        s + "/labels", int64s: r.labels.map(Int64.init), shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
       var c = [Int](repeating: 0, count: m.classes.count)
       for i in 0..<r.count where r.label(i) >= 0 { c[r.label(i)] += 1 }
       counts[s] = c

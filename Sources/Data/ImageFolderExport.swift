@@ -9,8 +9,10 @@ import Foundation
 
 public enum ImageFolderExport {
   /// Writes every split of `splits` (single-label); returns the image count written per split.
-  public static func write(_ splits: [String: RawImages], classes: [String], to path: String,
-                           limit: Int? = nil) throws -> [String: Int] {
+  public static func write(
+    _ splits: [String: RawImages], classes: [String], to path: String,
+    limit: Int? = nil
+  ) throws -> [String: Int] {
     let fm = FileManager.default
     let tmp = path + ".tmp-\(getpid())"
     try? fm.removeItem(atPath: tmp)
@@ -23,13 +25,15 @@ public enum ImageFolderExport {
         for i in 0..<n {
           let px = Array(set.images[(i * set.imageSize)..<((i + 1) * set.imageSize)])
           let name = String(format: "%05d.png", i)
-          try PNG.encode(px, height: set.height, width: set.width, channels: set.channels,
-                         to: "\(tmp)/\(split)/\(classes[set.labels[i]])/\(name)")
+          try PNG.encode(
+            px, height: set.height, width: set.width, channels: set.channels,
+            to: "\(tmp)/\(split)/\(classes[set.labels[i]])/\(name)")
         }
         written[split] = n
       }
-      try fm.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                             withIntermediateDirectories: true)
+      try fm.createDirectory(
+        atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+        withIntermediateDirectories: true)
       try fm.moveItem(atPath: tmp, toPath: path)
     } catch {
       try? fm.removeItem(atPath: tmp)

@@ -16,9 +16,12 @@ public enum JPEG {
     return (Array(UnsafeBufferPointer(start: out, count: Int(w * h * c))), Int(h), Int(w), Int(c))
   }
 
-  public static func encode(_ pixels: [UInt8], height: Int, width: Int, channels: Int, quality: Int = 95, to path: String) throws {
+  public static func encode(
+    _ pixels: [UInt8], height: Int, width: Int, channels: Int, quality: Int = 95, to path: String
+  ) throws {
     var err = [CChar](repeating: 0, count: 256)
-    guard cjpeg_encode(path, pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &err, err.count) == 0 else {
+    guard cjpeg_encode(path, pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), &err, err.count) == 0
+    else {
       throw DataError.file(path, "cannot write JPEG (\(String(cString: err)))")
     }
   }

@@ -30,10 +30,14 @@ public enum DatasetLoader {
     case .medmnistNpz:
       let z = try NpzFile(path: path)
       splits = [:]
-      for s in splitNames { splits[s] = try npzSplit(z, s, classes: m.classes.count, multiLabel: m.task == .multiLabel) }
+      for s in splitNames {
+        splits[s] = try npzSplit(z, s, classes: m.classes.count, multiLabel: m.task == .multiLabel)
+      }
     case .imageFolder:
       let fm = FileManager.default
-      guard fm.fileExists(atPath: path) else { throw DataError.file(path, "no such folder (see \(m.file) for where to put the data)") }
+      guard fm.fileExists(atPath: path) else {
+        throw DataError.file(path, "no such folder (see \(m.file) for where to put the data)")
+      }
       if splitNames.allSatisfy({ fm.fileExists(atPath: path + "/" + $0) }) {
         splits = [:]
         for s in splitNames { splits[s] = try folder(path + "/" + s, classes: m.classes) }
@@ -67,22 +71,29 @@ public enum DatasetLoader {
     }
     let n = img.shape[0]
     guard img.shape[1] > 0, img.shape[2] > 0, img.shape.count == 3 || [1, 3].contains(img.shape[3]) else {
-      throw DataError.file(z.path, "'\(s)_images' has shape \(img.shape): height and width must be > 0, channels 1 or 3")
+      throw DataError.file(
+        z.path, "'\(s)_images' has shape \(img.shape): height and width must be > 0, channels 1 or 3")
     }
     guard lab.shape.count == 1 || lab.shape.count == 2 else {
       throw DataError.file(z.path, "'\(s)_labels' must be (N) or (N, classes), is \(lab.shape)")
     }
-    guard lab.shape.first == n else { throw DataError.file(z.path, "'\(s)_labels' has \(lab.shape.first ?? 0) rows for \(n) images") }
+    guard lab.shape.first == n else {
+      throw DataError.file(z.path, "'\(s)_labels' has \(lab.shape.first ?? 0) rows for \(n) images")
+    }
     let width = lab.shape.count == 2 ? lab.shape[1] : 1
     var labels = (0..<lab.count).map { lab.int($0) }
-    if !multiLabel && width != 1 { throw DataError.file(z.path, "'\(s)_labels' has \(width) columns but the task is not multi-label") }
-    if multiLabel { if width != classes { throw DataError.file(z.path, "'\(s)_labels' has \(width) columns for \(classes) classes") } }
-    else if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+    if !multiLabel && width != 1 {
+      throw DataError.file(z.path, "'\(s)_labels' has \(width) columns but the task is not multi-label")
+    }
+    if multiLabel {
+      if width != classes { throw DataError.file(z.path, "'\(s)_labels' has \(width) columns for \(classes) classes") }
+    } else if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
       throw DataError.file(z.path, "'\(s)_labels' has label \(bad) outside 0..<\(classes)")
     }
     if !multiLabel { labels = Array(labels.prefix(n)) }
-    return RawImages(images: img.bytes, labels: labels, count: n, height: img.shape[1], width: img.shape[2],
-                     channels: img.shape.count == 4 ? img.shape[3] : 1, labelWidth: multiLabel ? width : 1)
+    return RawImages(
+      images: img.bytes, labels: labels, count: n, height: img.shape[1], width: img.shape[2],
+      channels: img.shape.count == 4 ? img.shape[3] : 1, labelWidth: multiLabel ? width : 1)
   }
 
   static let imageExtensions: Set = ["png", "PNG"]
@@ -102,7 +113,8 @@ public enum DatasetLoader {
       labels.append(label)
       sources.append(file)
     }
-    return RawImages(images: imgs, labels: labels, count: items.count, height: H, width: W, channels: C, sources: sources)
+    return RawImages(
+      images: imgs, labels: labels, count: items.count, height: H, width: W, channels: C, sources: sources)
   }
 
   static func folder(_ dir: String, classes: [String]) throws -> RawImages {
@@ -124,10 +136,15 @@ public enum DatasetLoader {
     return try decode(items)
   }
 
-  static func csv(_ file: String, classes: [String], external: Bool = false) throws -> ([String: RawImages], RawImages?) {
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw DataError.file(file, "cannot read CSV") }
+  static func csv(_ file: String, classes: [String], external: Bool = false) throws -> ([String: RawImages], RawImages?)
+  {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+      throw DataError.file(file, "cannot read CSV")
+    }
     let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
-    var rows = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+    var rows = text.split(whereSeparator: \.isNewline).map {
+      $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
     guard let header = rows.first, header.count >= 2, header[0] == "path", header[1] == "label" else {
       throw DataError.file(file, "the first row must be 'path,label[,split]'")
     }
@@ -136,11 +153,18 @@ public enum DatasetLoader {
     for (i, r) in rows.enumerated() {
       guard r.count >= 2 else { throw DataError.file(file, "line \(i + 2): expected path,label") }
       let label = classes.firstIndex(of: r[1]) ?? Int(r[1]) ?? -1
-      guard label >= 0 && label < classes.count else { throw DataError.file(file, "line \(i + 2): label '\(r[1])' is not a class") }
+      guard label >= 0 && label < classes.count else {
+        throw DataError.file(file, "line \(i + 2): label '\(r[1])' is not a class")
+      }
       let split = header.count > 2 && r.count > 2 ? r[2] : "all"
-      guard split == "all" || splitNames.contains(split) else { throw DataError.file(file, "line \(i + 2): split '\(split)' (train, val, test)") }
+      guard split == "all" || splitNames.contains(split) else {
+        throw DataError.file(file, "line \(i + 2): split '\(split)' (train, val, test)")
+      }
       if !external && (r[0].hasPrefix("/") || r[0].split(separator: "/").contains("..")) {
-        throw DataError.file(file, "line \(i + 2): path '\(r[0])' leaves the CSV's folder (set location.external: true in the manifest if meant)")
+        throw DataError.file(
+          file,
+          "line \(i + 2): path '\(r[0])' leaves the CSV's folder (set location.external: true in the manifest if meant)"
+        )
       }
       bySplit[split, default: []].append((r[0].hasPrefix("/") ? r[0] : base + "/" + r[0], label))
     }
@@ -157,16 +181,25 @@ public enum DatasetLoader {
     let f = try HDF5File.open(file)
     func read(_ prefix: String) throws -> RawImages {
       let (imgs, shape) = try f.readInt64s(prefix + "images")
-      guard shape.count == 3 || shape.count == 4, shape[1] > 0, shape[2] > 0, shape.count == 3 || [1, 3].contains(shape[3]) else {
+      guard shape.count == 3 || shape.count == 4, shape[1] > 0, shape[2] > 0,
+        shape.count == 3 || [1, 3].contains(shape[3])
+      else {
         throw DataError.file(file, "'\(prefix)images' must be (N, H, W[, C]) with H, W > 0 and C 1 or 3, is \(shape)")
       }
       let (labs, lshape) = try f.readInt64s(prefix + "labels")
-      guard lshape.count == 1, lshape.first == shape[0] else { throw DataError.file(file, "'\(prefix)labels' has \(lshape.first ?? 0) rows for \(shape[0]) images") }
-      if let bad = imgs.first(where: { $0 < 0 || $0 > 255 }) { throw DataError.file(file, "'\(prefix)images' value \(bad) is not uint8") }
+      guard lshape.count == 1, lshape.first == shape[0] else {
+        throw DataError.file(file, "'\(prefix)labels' has \(lshape.first ?? 0) rows for \(shape[0]) images")
+      }
+      if let bad = imgs.first(where: { $0 < 0 || $0 > 255 }) {
+        throw DataError.file(file, "'\(prefix)images' value \(bad) is not uint8")
+      }
       let labels = labs.map(Int.init)
-      if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw DataError.file(file, "'\(prefix)labels' has label \(bad) outside 0..<\(classes)") }
-      return RawImages(images: imgs.map { UInt8($0) }, labels: labels, count: shape[0], height: shape[1], width: shape[2],
-                       channels: shape.count == 4 ? shape[3] : 1)
+      if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+        throw DataError.file(file, "'\(prefix)labels' has label \(bad) outside 0..<\(classes)")
+      }
+      return RawImages(
+        images: imgs.map { UInt8($0) }, labels: labels, count: shape[0], height: shape[1], width: shape[2],
+        channels: shape.count == 4 ? shape[3] : 1)
     }
     if f.exists("train/images") {
       var out: [String: RawImages] = [:]
@@ -198,8 +231,9 @@ public enum DatasetLoader {
     out.images = []
     out.images.reserveCapacity(r.count * size * size * r.channels)
     for i in 0..<r.count {
-      out.images += Resize.resize(Array(r.images[(i * r.imageSize)..<((i + 1) * r.imageSize)]), height: r.height,
-                                  width: r.width, channels: r.channels, to: size, size)
+      out.images += Resize.resize(
+        Array(r.images[(i * r.imageSize)..<((i + 1) * r.imageSize)]), height: r.height,
+        width: r.width, channels: r.channels, to: size, size)
     }
     out.height = size
     out.width = size

@@ -59,8 +59,10 @@ public struct DatasetManifest: Sendable, Equatable {
       throw bad(line > 0 ? "line \(line): \(message)" : message)
     }
     guard let y = any as? [String: Any] else { throw bad("a manifest is a YAML mapping") }
-    let known: Set = ["name", "modality", "task", "classes", "source", "location", "checksum", "splits", "image",
-                      "expected", "description", "citation", "licence", "license", "homepage", "generator"]
+    let known: Set = [
+      "name", "modality", "task", "classes", "source", "location", "checksum", "splits", "image",
+      "expected", "description", "citation", "licence", "license", "homepage", "generator",
+    ]
     for k in y.keys where !known.contains(k) { throw bad("unknown field '\(k)'") }
     func str(_ k: String, required: Bool = true) throws -> String {
       if let s = y[k] as? String { return s }
@@ -70,15 +72,22 @@ public struct DatasetManifest: Sendable, Equatable {
     }
     let name = try str("name")
     guard isSafeName(name) else {
-      throw bad("name '\(name)' must be letters, digits, '.', '_', '+', '-' (starting with a letter or digit, no '..'): it names folders")
+      throw bad(
+        "name '\(name)' must be letters, digits, '.', '_', '+', '-' (starting with a letter or digit, no '..'): it "
+          + "names folders"
+      )
     }
-    guard let task = Task(rawValue: try str("task")) else { throw bad("task must be multi-class, binary or multi-label") }
+    guard let task = Task(rawValue: try str("task")) else {
+      throw bad("task must be multi-class, binary or multi-label")
+    }
     guard let source = Source(rawValue: try str("source")) else {
       throw bad("source must be one of \(Source.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     let classes: [String]
     if let spec = y["classes"] as? [String: Any] {  // {count: 512, prefix: recipe-}: generated names
-      guard let n = spec["count"] as? Int, n > 0, n <= 100_000 else { throw bad("classes.count must be an integer in 1...100000") }
+      guard let n = spec["count"] as? Int, n > 0, n <= 100_000 else {
+        throw bad("classes.count must be an integer in 1...100000")
+      }
       let prefix = spec["prefix"].map { "\($0)" } ?? "class-"
       let digits = String(n - 1).count
       classes = (0..<n).map { prefix + String(repeating: "0", count: digits - String($0).count) + String($0) }
@@ -97,8 +106,13 @@ public struct DatasetManifest: Sendable, Equatable {
     if let p = loc["path"], !(p is String) { throw bad("location.path must be a string") }
     let external = (loc["external"] as? Bool) ?? false
     if let e = loc["external"], !(e is Bool) { throw bad("location.external must be true or false") }
-    if let p = loc["path"] as? String, !external, p.isEmpty || p.hasPrefix("/") || p.split(separator: "/").contains("..") {
-      throw bad("location.path '\(p)' leaves the data root (absolute or '..'): add 'external: true' to location if that is meant")
+    if let p = loc["path"] as? String, !external,
+      p.isEmpty || p.hasPrefix("/") || p.split(separator: "/").contains("..")
+    {
+      throw bad(
+        "location.path '\(p)' leaves the data root (absolute or '..'): add 'external: true' to location if that is "
+          + "meant"
+      )
     }
     if let c = y["checksum"], !(c is [String: Any]) {
       throw bad("checksum must be a mapping {md5: \"...\"} or {sha256: \"...\"}, not \(type(of: c)) \(c)")
@@ -112,8 +126,10 @@ public struct DatasetManifest: Sendable, Equatable {
     }
     var splits = Splits.official
     if let s = y["splits"] as? [String: Any] {
-      guard let r = (s["ratios"] as? [Any])?.compactMap({ ($0 as? Double) ?? ($0 as? Int).map(Double.init) }), r.count == 3,
-            r.allSatisfy({ $0 >= 0 && $0 <= 1 }), abs(r.reduce(0, +) - 1) < 1e-6 else {
+      guard let r = (s["ratios"] as? [Any])?.compactMap({ ($0 as? Double) ?? ($0 as? Int).map(Double.init) }),
+        r.count == 3,
+        r.allSatisfy({ $0 >= 0 && $0 <= 1 }), abs(r.reduce(0, +) - 1) < 1e-6
+      else {
         throw bad("splits.ratios must be three numbers in [0, 1] summing to 1")
       }
       let seed = s["seed"] ?? 0
@@ -123,7 +139,9 @@ public struct DatasetManifest: Sendable, Equatable {
       throw bad("splits is 'official' or {ratios: [train, val, test], seed: N}")
     }
     let image = y["image"] as? [String: Any] ?? [:]
-    guard let size = image["size"] as? Int, let ch = image["channels"] as? Int else { throw bad("missing image: {size, channels}") }
+    guard let size = image["size"] as? Int, let ch = image["channels"] as? Int else {
+      throw bad("missing image: {size, channels}")
+    }
     guard (1...4096).contains(size) else { throw bad("image.size must be in 1...4096 pixels, not \(size)") }
     guard ch == 1 || ch == 3 else { throw bad("image.channels must be 1 or 3, not \(ch)") }
     var expected: [String: Int] = [:]
@@ -138,7 +156,8 @@ public struct DatasetManifest: Sendable, Equatable {
     let gen = (y["generator"] as? [String: Any]).map { Value(json: $0).object ?? [:] } ?? [:]
     return DatasetManifest(
       file: file, name: name, modality: try str("modality"), task: task, classes: classes, source: source,
-      path: loc["path"] as? String, url: loc["url"] as? String, external: external, md5: sum["md5"] as? String, sha256: sum["sha256"] as? String,
+      path: loc["path"] as? String, url: loc["url"] as? String, external: external, md5: sum["md5"] as? String,
+      sha256: sum["sha256"] as? String,
       splits: splits, imageSize: size, channels: ch, expected: expected,
       description: try str("description", required: false), citation: try str("citation", required: false),
       licence: (y["licence"] ?? y["license"]).map { "\($0)" } ?? "", homepage: try str("homepage", required: false),
@@ -158,7 +177,9 @@ public struct DatasetManifest: Sendable, Equatable {
     var seen: [String: String] = [:]
     let all = try files.map { f in
       let m = try load(dir + "/" + f)
-      if let other = seen[m.name] { throw DataError.file(dir + "/" + f, "dataset name '\(m.name)' is also used by \(other)") }
+      if let other = seen[m.name] {
+        throw DataError.file(dir + "/" + f, "dataset name '\(m.name)' is also used by \(other)")
+      }
       seen[m.name] = dir + "/" + f
       return m
     }
@@ -182,9 +203,11 @@ public enum DatasetGroups {
       throw DataError.file(file, "groups.yaml maps group names to lists of dataset names")
     }
     let names = Set(try DatasetManifest.all(in: dir).map(\.name))
-    for (g, members) in y { for n in members where !names.contains(n) {
-      throw DataError.file(file, "group '\(g)' lists '\(n)', which has no manifest")
-    } }
+    for (g, members) in y {
+      for n in members where !names.contains(n) {
+        throw DataError.file(file, "group '\(g)' lists '\(n)', which has no manifest")
+      }
+    }
     return y
   }
 }
@@ -208,6 +231,11 @@ final class ManifestMemo: @unchecked Sendable {
 /// Dataset names become folder and file names: letters, digits, `.`, `_`, `+`, `-`, starting with a
 /// letter or digit, no "..".
 func isSafeName(_ s: String) -> Bool {
-  guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), !s.contains("..") else { return false }
-  return s.count <= 128 && s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0)) }
+  guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), !s.contains("..") else {
+    return false
+  }
+  return s.count <= 128
+    && s.unicodeScalars.allSatisfy {
+      $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0))
+    }
 }

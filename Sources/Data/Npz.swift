@@ -42,7 +42,9 @@ public struct NpzFile {
     let d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
     // Every read is bounds-checked: a field pointing outside the file is an error, never a trap.
     func need(_ o: Int, _ n: Int, _ what: String) throws {
-      guard o >= 0, n >= 0, o <= d.count - n else { throw bad("\(what) lies outside the file (offset \(o), \(n) bytes): corrupt or truncated zip") }
+      guard o >= 0, n >= 0, o <= d.count - n else {
+        throw bad("\(what) lies outside the file (offset \(o), \(n) bytes): corrupt or truncated zip")
+      }
     }
     func u16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
     func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
@@ -68,7 +70,9 @@ public struct NpzFile {
       count = try u64(rec + 32)
       cdOffset = try u64(rec + 48)
     }
-    guard count <= d.count / 46 else { throw bad("the zip directory claims \(count) entries, more than the file can hold: corrupt zip") }
+    guard count <= d.count / 46 else {
+      throw bad("the zip directory claims \(count) entries, more than the file can hold: corrupt zip")
+    }
     var es: [String: Entry] = [:]
     var p = cdOffset
     for _ in 0..<count {
@@ -104,13 +108,17 @@ public struct NpzFile {
   /// The raw bytes of one member (`name` with or without ".npy").
   func member(_ name: String) throws -> Data {
     func bad(_ m: String) -> DataError { .file(path, "array '\(name)': \(m)") }
-    guard let e = entries[name] ?? entries[name + ".npy"] else { throw DataError.file(path, "no array '\(name)' (has: \(names.joined(separator: ", ")))") }
+    guard let e = entries[name] ?? entries[name + ".npy"] else {
+      throw DataError.file(path, "no array '\(name)' (has: \(names.joined(separator: ", ")))")
+    }
     let o = e.offset
     guard o >= 0, o <= data.count - 30 else { throw bad("local header beyond the end: truncated") }
     let nameLen = Int(data[o + 26]) | Int(data[o + 27]) << 8
     let extraLen = Int(data[o + 28]) | Int(data[o + 29]) << 8
     let start = o + 30 + nameLen + extraLen
-    guard e.compressed >= 0, e.compressed <= data.count - start else { throw bad("data ends beyond the file: truncated") }
+    guard e.compressed >= 0, e.compressed <= data.count - start else {
+      throw bad("data ends beyond the file: truncated")
+    }
     // deflate expands at most ~1032:1; a larger claimed size is corrupt (and would allocate it)
     guard e.size >= 0, e.size <= e.compressed &* 1032 &+ 1024, e.method != 0 || e.size == e.compressed else {
       throw bad("claims \(e.size) bytes from \(e.compressed) compressed: corrupt zip entry")
@@ -153,22 +161,31 @@ public struct NpzFile {
 extension NpyArray {
   public init(npy d: Data, source: String) throws {
     func bad(_ m: String) -> DataError { .file(source, m) }
-    guard d.count >= 10, d.prefix(6) == Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else { throw bad("not an .npy array") }
+    guard d.count >= 10, d.prefix(6) == Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
+      throw bad("not an .npy array")
+    }
     let major = d[d.startIndex + 6]
-    let hlen = major == 1 ? Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8
-      : Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8 | Int(d[d.startIndex + 10]) << 16 | Int(d[d.startIndex + 11]) << 24
+    let hlen =
+      major == 1
+      ? Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8
+      : Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8 | Int(d[d.startIndex + 10]) << 16 | Int(
+        d[d.startIndex + 11]) << 24
     let hstart = major == 1 ? 10 : 12
     guard major >= 1 && major <= 3, d.count >= hstart else { throw bad("unsupported .npy version \(major)") }
     guard d.count >= hstart + hlen else { throw bad("truncated .npy header") }
-    let header = String(decoding: d.subdata(in: (d.startIndex + hstart)..<(d.startIndex + hstart + hlen)), as: UTF8.self)
+    let header = String(
+      decoding: d.subdata(in: (d.startIndex + hstart)..<(d.startIndex + hstart + hlen)), as: UTF8.self)
     func field(_ key: String) -> String? {
       guard let r = header.range(of: "'\(key)':") else { return nil }
       return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
     }
     guard let descrPart = field("descr"), let q1 = descrPart.firstIndex(of: "'"),
-          let q2 = descrPart[descrPart.index(after: q1)...].firstIndex(of: "'") else { throw bad("no 'descr' in .npy header") }
+      let q2 = descrPart[descrPart.index(after: q1)...].firstIndex(of: "'")
+    else { throw bad("no 'descr' in .npy header") }
     let descr = String(descrPart[descrPart.index(after: q1)..<q2])
-    guard let fo = field("fortran_order"), fo.hasPrefix("False") else { throw bad("Fortran-ordered arrays are not supported") }
+    guard let fo = field("fortran_order"), fo.hasPrefix("False") else {
+      throw bad("Fortran-ordered arrays are not supported")
+    }
     guard let sp = field("shape"), let open = sp.firstIndex(of: "("), let close = sp.firstIndex(of: ")") else {
       throw bad("no 'shape' in .npy header")
     }
@@ -189,24 +206,37 @@ extension NpyArray {
     case "<i8", "<u8", "<f8": width = 8
     default: throw bad("unsupported dtype '\(descr)'")
     }
-    guard n <= body.count / width else { throw bad("data has \(body.count) bytes, shape \(shape) of \(descr) needs \(n * width): truncated") }
+    guard n <= body.count / width else {
+      throw bad("data has \(body.count) bytes, shape \(shape) of \(descr) needs \(n * width): truncated")
+    }
     var bytes: [UInt8] = [], values: [Double] = []
     body.withUnsafeBytes { raw in
       let p = raw.baseAddress!
       switch descr {
       case "|u1", "|b1": bytes = Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n))
       case "|i1": values = (0..<n).map { Double(p.load(fromByteOffset: $0, as: Int8.self)) }
-      case "<i2": values = (0..<n).map { Double(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
-      case "<u2": values = (0..<n).map { Double(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
-      case "<i4": values = (0..<n).map { Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
-      case "<u4": values = (0..<n).map { Double(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-      case "<f4": values = (0..<n).map { Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))) }
-      case "<i8": values = (0..<n).map { Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
-      case "<u8": values = (0..<n).map { Double(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
-      default: values = (0..<n).map { Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+      case "<i2":
+        values = (0..<n).map { Double(Int16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
+      case "<u2":
+        values = (0..<n).map { Double(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+      case "<i4":
+        values = (0..<n).map { Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+      case "<u4":
+        values = (0..<n).map { Double(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+      case "<f4":
+        values = (0..<n).map {
+          Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))))
+        }
+      case "<i8":
+        values = (0..<n).map { Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+      case "<u8":
+        values = (0..<n).map { Double(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+      default:
+        values = (0..<n).map {
+          Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
+        }
       }
     }
     self.init(shape: shape, dtype: descr, bytes: bytes, values: values)
   }
 }
-

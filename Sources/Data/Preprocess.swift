@@ -19,7 +19,8 @@ public struct Normalization: Sendable, Equatable {
   public var std: [Float]
   public init(mean: [Float], std: [Float]) { self.mean = mean; self.std = std }
   /// OpenAI CLIP's preprocessing.
-  public static let clip = Normalization(mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
+  public static let clip = Normalization(
+    mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
   /// timm's ImageNet default.
   public static let imagenet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
   /// Per-channel mean and std of a dataset (after grey -> RGB), in [0, 1] units.
@@ -66,7 +67,8 @@ public struct Preprocessor: Sendable {
     let src = r.images[(i * r.imageSize)..<((i + 1) * r.imageSize)]
     var rgb = [Float](repeating: 0, count: S * S * 3)  // (S, S, 3) in [0, 1]
     if let a = augmentation {
-      let area = Double(H * W) * (a.cropScale.lowerBound + (a.cropScale.upperBound - a.cropScale.lowerBound) * rng.uniform())
+      let area =
+        Double(H * W) * (a.cropScale.lowerBound + (a.cropScale.upperBound - a.cropScale.lowerBound) * rng.uniform())
       let ratio = exp(log(3.0 / 4) + (log(4.0 / 3) - log(3.0 / 4)) * rng.uniform())
       let cw = min(Double(W), (area * ratio).squareRoot()), ch = min(Double(H), (area / ratio).squareRoot())
       let x0 = (Double(W) - cw) * rng.uniform(), y0 = (Double(H) - ch) * rng.uniform()
@@ -84,7 +86,8 @@ public struct Preprocessor: Sendable {
             for c in 0..<3 {
               let cc = min(c, C - 1)
               func at(_ y: Int, _ x: Int) -> Float { Float(p[(y * W + x) * C + cc]) }
-              let v = (at(yA, xA) * (1 - tx) + at(yA, xB) * tx) * (1 - ty) + (at(yB, xA) * (1 - tx) + at(yB, xB) * tx) * ty
+              let v =
+                (at(yA, xA) * (1 - tx) + at(yA, xB) * tx) * (1 - ty) + (at(yB, xA) * (1 - tx) + at(yB, xB) * tx) * ty
               rgb[(oy * S + ox) * 3 + c] = v / 255
             }
           }
@@ -130,8 +133,9 @@ public struct Preprocessor: Sendable {
         plain.apply(r, i, into: base + i * n, rng: &rng)
       }
     }
-    return ImageSet(images: out, labels: (0..<r.count).map { Int32(r.label($0)) }, channels: 3, height: size,
-                    width: size, classes: max(2, (r.labels.max() ?? 1) + 1))
+    return ImageSet(
+      images: out, labels: (0..<r.count).map { Int32(r.label($0)) }, channels: 3, height: size,
+      width: size, classes: max(2, (r.labels.max() ?? 1) + 1))
   }
 }
 

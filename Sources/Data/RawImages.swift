@@ -10,8 +10,10 @@ public struct RawImages: Sendable, Equatable {
   /// Where each image came from (file path), when it came from a file.
   public var sources: [String] = []
 
-  public init(images: [UInt8], labels: [Int], count: Int, height: Int, width: Int, channels: Int,
-              labelWidth: Int = 1, sources: [String] = []) {
+  public init(
+    images: [UInt8], labels: [Int], count: Int, height: Int, width: Int, channels: Int,
+    labelWidth: Int = 1, sources: [String] = []
+  ) {
     self.images = images
     self.labels = labels
     self.count = count
@@ -39,8 +41,9 @@ public struct RawImages: Sendable, Equatable {
       img += images[(i * imageSize)..<((i + 1) * imageSize)]
       lab += labels[(i * labelWidth)..<((i + 1) * labelWidth)]
     }
-    return RawImages(images: img, labels: lab, count: indices.count, height: height, width: width,
-                     channels: channels, labelWidth: labelWidth,
-                     sources: sources.isEmpty ? [] : indices.map { sources[$0] })
+    return RawImages(
+      images: img, labels: lab, count: indices.count, height: height, width: width,
+      channels: channels, labelWidth: labelWidth,
+      sources: sources.isEmpty ? [] : indices.map { sources[$0] })
   }
 }

@@ -29,7 +29,8 @@ public enum Resize {
   }
 
   /// (H, W, C) -> (h, w, C).
-  public static func resize(_ px: [UInt8], height H: Int, width W: Int, channels C: Int, to h: Int, _ w: Int) -> [UInt8] {
+  public static func resize(_ px: [UInt8], height H: Int, width W: Int, channels C: Int, to h: Int, _ w: Int) -> [UInt8]
+  {
     if H == h && W == w { return px }
     let wx = weights(in: W, out: w), wy = weights(in: H, out: h)
     var tmp = [Float](repeating: 0, count: H * w * C)

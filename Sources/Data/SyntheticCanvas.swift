@@ -41,9 +41,11 @@ struct Sketch {
   /// Blends `color` into an ellipse centred at (cx, cy) with radii (rx, ry),
   /// rotated by `angle`; `soft` widens the edge (fraction of the radius).
   /// `rough` > 0 makes the margin irregular (spiculated / lobulated).
-  mutating func ellipse(_ cx: Double, _ cy: Double, _ rx: Double, _ ry: Double, angle: Double = 0,
-                        color: [Float], alpha: Float = 1, soft: Double = 0.15, rough: Double = 0, lobes: Int = 7,
-                        phase: Double = 0) {
+  mutating func ellipse(
+    _ cx: Double, _ cy: Double, _ rx: Double, _ ry: Double, angle: Double = 0,
+    color: [Float], alpha: Float = 1, soft: Double = 0.15, rough: Double = 0, lobes: Int = 7,
+    phase: Double = 0
+  ) {
     let s = Double(size), ca = cos(angle), sa = sin(angle)
     let reach = max(rx, ry) * (1 + rough + soft) + 1.5 / s
     let x0 = max(0, Int((cx - reach) * s)), x1 = min(size - 1, Int((cx + reach) * s))
@@ -65,7 +67,9 @@ struct Sketch {
   }
 
   /// A stroke from (x0, y0) to (x1, y1) of width `width` (image units).
-  mutating func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, width: Double, color: [Float], alpha: Float = 1) {
+  mutating func line(
+    _ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, width: Double, color: [Float], alpha: Float = 1
+  ) {
     let steps = max(2, Int(hypot(x1 - x0, y1 - y0) * Double(size) * 2))
     for i in 0...steps {
       let t = Double(i) / Double(steps)
@@ -99,10 +103,12 @@ struct Sketch {
         for x in 0..<size {
           for c in 0..<channels {
             var acc: Float = 0, n: Float = 0
-            for dy in -1...1 { for dx in -1...1 {
-              let yy = y + dy, xx = x + dx
-              if yy >= 0 && yy < size && xx >= 0 && xx < size { acc += px[(yy * size + xx) * channels + c]; n += 1 }
-            } }
+            for dy in -1...1 {
+              for dx in -1...1 {
+                let yy = y + dy, xx = x + dx
+                if yy >= 0 && yy < size && xx >= 0 && xx < size { acc += px[(yy * size + xx) * channels + c]; n += 1 }
+              }
+            }
             out[(y * size + x) * channels + c] = acc / n
           }
         }
@@ -127,7 +133,9 @@ struct Sketch {
   }
 
   /// Stripes of `period` (image units) at `angle` inside a soft disc of radius `r` around (cx, cy).
-  mutating func texture(_ cx: Double, _ cy: Double, _ r: Double, period: Double, angle: Double, color: [Float], alpha: Float) {
+  mutating func texture(
+    _ cx: Double, _ cy: Double, _ r: Double, period: Double, angle: Double, color: [Float], alpha: Float
+  ) {
     let s = Double(size), ca = cos(angle), sa = sin(angle)
     for y in 0..<size {
       for x in 0..<size {

@@ -73,14 +73,16 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
           }
           let big = label == 2 ? 1 + 0.7 * cue * rng.uniform() : 1
           let elong = label == 3 ? 1 + 0.9 * cue : 1  // adenoma: elongated, crowded nuclei
-          s.ellipse(cx + rr * cos(a), cy + rr * sin(a) * 0.8, 0.03 * big, 0.03 * big * elong, angle: a,
-                    color: [0.35, 0.18, 0.5], alpha: Float(0.85))
+          s.ellipse(
+            cx + rr * cos(a), cy + rr * sin(a) * 0.8, 0.03 * big, 0.03 * big * elong, angle: a,
+            color: [0.35, 0.18, 0.5], alpha: Float(0.85))
         }
       }
       let scattered = Int(u(6, 12) + (label == 3 ? 10 * cue : 0) + (label == 2 ? 5 * cue : 0))
       for _ in 0..<scattered {
-        s.ellipse(u(0, 1), u(0, 1), 0.018, 0.018 * (label == 3 ? 1 + 0.8 * cue : 1), angle: u(0, 3),
-                  color: [0.4, 0.2, 0.55], alpha: 0.7)
+        s.ellipse(
+          u(0, 1), u(0, 1), 0.018, 0.018 * (label == 3 ? 1 + 0.8 * cue : 1), angle: u(0, 3),
+          color: [0.4, 0.2, 0.55], alpha: 0.7)
       }
     case .ct:
       let (lx, rx) = g.lungs
@@ -88,7 +90,8 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         for _ in 0..<Int(u(1, 4)) {
           let left = rng.uniform() < 0.5
           let cx = (left ? lx - 0.07 : rx + 0.07) + u(-0.03, 0.03)
-          s.ellipse(cx, u(0.35, 0.68), u(0.04, 0.08), u(0.05, 0.1), color: [0.32], alpha: Float(min(1, 0.55 * cue)), soft: 0.8)
+          s.ellipse(
+            cx, u(0.35, 0.68), u(0.04, 0.08), u(0.05, 0.1), color: [0.32], alpha: Float(min(1, 0.55 * cue)), soft: 0.8)
         }
       } else if rng.uniform() < 0.35 {  // non-covid: a small solid nodule sometimes
         s.ellipse(rng.uniform() < 0.5 ? lx : rx, u(0.35, 0.65), 0.02, 0.02, color: [0.5], alpha: 0.8)
@@ -96,11 +99,15 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     case .ultrasound:
       let cx = u(0.35, 0.65), cy = u(0.45, 0.7)
       if label == 1 {  // benign: oval, wider than tall, smooth margin
-        s.ellipse(cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.2)
+        s.ellipse(
+          cx, cy, u(0.12, 0.18), u(0.07, 0.1), angle: u(-0.2, 0.2), color: [0.12],
+          alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.2)
       } else if label == 2 {  // malignant: irregular margin, taller than wide, posterior shadow
         let r = u(0.08, 0.12)
-        s.ellipse(cx, cy, r, r * (1 + 0.3 * cue), color: [0.1], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.1, rough: 0.35 * cue,
-                  lobes: Int(u(6, 10)), phase: u(0, 6))
+        s.ellipse(
+          cx, cy, r, r * (1 + 0.3 * cue), color: [0.1], alpha: Float(min(0.9, 0.25 + 0.65 * cue)), soft: 0.1,
+          rough: 0.35 * cue,
+          lobes: Int(u(6, 10)), phase: u(0, 6))
         s.ellipse(cx, min(0.98, cy + 0.25), r * 0.8, 0.2, color: [0.15], alpha: Float(0.45 * cue), soft: 0.8)
       } else if rng.uniform() < 0.5 {  // normal: a small cyst-like dark spot at times
         s.ellipse(cx, cy, 0.05, 0.04, color: [0.2], alpha: 0.6)
@@ -108,12 +115,15 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     case .xray:
       if label == 1 {  // bacterial: one dense focal (lobar) consolidation
         let left = rng.uniform() < 0.5
-        s.ellipse(left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(min(1, 0.75 * cue)), soft: 0.5)
+        s.ellipse(
+          left ? 0.3 : 0.7, u(0.45, 0.7), u(0.06, 0.09), u(0.07, 0.11), color: [0.7], alpha: Float(min(1, 0.75 * cue)),
+          soft: 0.5)
       } else if label == 2 {  // viral: diffuse, bilateral, streaky perihilar opacities
         for _ in 0..<Int(u(6, 10)) {
           let left = rng.uniform() < 0.5, x0 = left ? 0.42 : 0.58
-          s.line(x0, u(0.4, 0.6), x0 + (left ? -1 : 1) * u(0.1, 0.2), u(0.3, 0.7), width: 0.02, color: [0.6],
-                 alpha: Float(min(1, 0.45 * cue)))
+          s.line(
+            x0, u(0.4, 0.6), x0 + (left ? -1 : 1) * u(0.1, 0.2), u(0.3, 0.7), width: 0.02, color: [0.6],
+            alpha: Float(min(1, 0.45 * cue)))
         }
       }
     case .oct:
@@ -125,11 +135,14 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         s.ellipse(cx, rpe - 0.08, 0.05, 0.025, color: [0.05], alpha: Float(min(1, 0.7 * cue)))
       case 1:  // DME: dark intraretinal cysts
         for _ in 0..<Int(u(2, 5)) {
-          s.ellipse(u(0.3, 0.7), base + u(-0.09, -0.03), u(0.035, 0.06), u(0.03, 0.045), color: [0.05], alpha: Float(min(1, 0.85 * cue)))
+          s.ellipse(
+            u(0.3, 0.7), base + u(-0.09, -0.03), u(0.035, 0.06), u(0.03, 0.045), color: [0.05],
+            alpha: Float(min(1, 0.85 * cue)))
         }
       case 2:  // drusen: small bumps on the RPE
         for _ in 0..<Int(u(2, 5)) {
-          s.ellipse(u(0.2, 0.8), rpe - 0.03, u(0.035, 0.05), 0.035, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.3)
+          s.ellipse(
+            u(0.2, 0.8), rpe - 0.03, u(0.035, 0.05), 0.035, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.3)
         }
       default: break
       }
@@ -144,14 +157,20 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
         }
       }
       if label >= 1 {  // erythema
-        s.ellipse(u(0.3, 0.7), u(0.3, 0.7), 0.35, 0.3, color: [0.9, 0.25, 0.25], alpha: Float(min(1, 0.2 * Double(label) * cue)), soft: 0.9)
+        s.ellipse(
+          u(0.3, 0.7), u(0.3, 0.7), 0.35, 0.3, color: [0.9, 0.25, 0.25],
+          alpha: Float(min(1, 0.2 * Double(label) * cue)), soft: 0.9)
       }
       if label >= 2 {  // erosions: small white-yellow spots
-        for _ in 0..<Int(u(2, 5)) { s.ellipse(u(0.1, 0.9), u(0.1, 0.9), 0.02, 0.02, color: [0.95, 0.9, 0.7], alpha: Float(min(1, 0.8 * cue))) }
+        for _ in 0..<Int(u(2, 5)) {
+          s.ellipse(u(0.1, 0.9), u(0.1, 0.9), 0.02, 0.02, color: [0.95, 0.9, 0.7], alpha: Float(min(1, 0.8 * cue)))
+        }
       }
       if label == 3 {  // ulcers with fibrin, and bleeding
         for _ in 0..<Int(u(1, 3)) {
-          s.ellipse(u(0.2, 0.8), u(0.2, 0.8), u(0.05, 0.09), u(0.04, 0.07), color: [0.95, 0.92, 0.75], alpha: Float(min(1, 0.9 * cue)), rough: 0.2)
+          s.ellipse(
+            u(0.2, 0.8), u(0.2, 0.8), u(0.05, 0.09), u(0.04, 0.07), color: [0.95, 0.92, 0.75],
+            alpha: Float(min(1, 0.9 * cue)), rough: 0.2)
         }
         s.ellipse(u(0.2, 0.8), u(0.2, 0.8), 0.05, 0.03, color: [0.4, 0.02, 0.05], alpha: Float(min(1, 0.7 * cue)))
       }
@@ -171,15 +190,19 @@ public enum SyntheticGenerator {
   /// 2: the shared vocabulary (scenes + motifs) and the recipe-based upstream set.
   public static let version = 2
 
-  /// Classes of the upstream set: every finding of the vocabulary (kind × polarity × shape) and "none".
-  public static var upstreamClassCount: Int { UpstreamRecipe.classCount }
+  /// Classes of the upstream set: every finding of the vocabulary (kind × polarity × shape), each in
+  /// `bins` × `bins` size × contrast ranges, and "none" (45 with one bin, 177 with two, 397 with three).
+  public static func upstreamClassCount(bins: Int = 1) -> Int { UpstreamRecipe.classCount(bins: bins) }
 
-  /// What upstream class `c` is, in words (e.g. "dark rough blob").
-  public static func upstreamClassDescription(_ c: Int) -> String { UpstreamRecipe(classIndex: c).description }
+  /// What upstream class `c` is, in words (e.g. "dark rough blob", "size 2/2, contrast 1/2 dark rough blob").
+  public static func upstreamClassDescription(_ c: Int, bins: Int = 1) -> String {
+    UpstreamRecipe(classIndex: c, bins: bins).description
+  }
 
   public static func task(_ m: DatasetManifest) throws -> SyntheticTask {
     guard let name = m.generator["task"]?.string, let t = SyntheticTask(rawValue: name) else {
-      throw DataError.file(m.file, "generator.task must be one of \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", "))")
+      throw DataError.file(
+        m.file, "generator.task must be one of \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     guard t == .upstream || t.classes == m.classes else {
       throw DataError.file(m.file, "generator '\(name)' has classes \(t.classes), the manifest lists \(m.classes)")
@@ -198,11 +221,18 @@ public enum SyntheticGenerator {
     let cue = m.generator["cue"]?.double ?? 1
     let classCount = t == .upstream ? m.classes.count : t.classes.count
     let weights = m.generator["class_weights"]?.array?.compactMap(\.double) ?? Array(repeating: 1, count: classCount)
-    guard weights.count == classCount else { throw DataError.file(m.file, "generator.class_weights needs \(classCount) numbers") }
-    if t == .upstream && classCount != UpstreamRecipe.classCount {
-      throw DataError.file(m.file, "the upstream generator has \(UpstreamRecipe.classCount) classes, the manifest lists \(classCount)")
+    guard weights.count == classCount else {
+      throw DataError.file(m.file, "generator.class_weights needs \(classCount) numbers")
     }
-    let recipes = t == .upstream ? (0..<classCount).map { UpstreamRecipe(classIndex: $0) } : []
+    let bins = t == .upstream ? UpstreamRecipe.bins(forClassCount: classCount) : 1
+    guard let bins else {
+      let counts = (1...4).map { String(UpstreamRecipe.classCount(bins: $0)) }.joined(separator: ", ")
+      throw DataError.file(
+        m.file,
+        "the upstream generator has \(counts) classes (1 to 4 size × contrast bins per finding), "
+          + "the manifest lists \(classCount)")
+    }
+    let recipes = t == .upstream ? (0..<classCount).map { UpstreamRecipe(classIndex: $0, bins: bins) } : []
     let cumulative = weights.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + $1 / weights.reduce(0, +)) }
     let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
     let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t.rawValue.hashValueStable) ^ (splitCode << 56)
@@ -216,7 +246,9 @@ public enum SyntheticGenerator {
           var rng = Xoshiro256(seed: stream ^ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
           let r = rng.uniform()
           let label = cumulative.firstIndex { r < $0 } ?? classCount - 1
-          let img = t == .upstream ? recipes[label].draw(size: size, rng: &rng).bytes
+          let img =
+            t == .upstream
+            ? recipes[label].draw(size: size, rng: &rng).bytes
             : t.draw(label, size: size, cue: cue, rng: &rng).bytes
           for j in 0..<n { o[i * n + j] = img[j] }
           l[i] = label

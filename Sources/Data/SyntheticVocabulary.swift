@@ -59,7 +59,8 @@ enum Scene: Int, CaseIterable, Sendable {
           let n = Int(u(9, 13))
           for k in 0..<n {
             let a = Double(k) / Double(n) * 2 * .pi
-            s.ellipse(cx + r * cos(a), cy + r * sin(a) * 0.8, 0.03, 0.03, angle: a, color: [0.35, 0.18, 0.5], alpha: 0.85)
+            s.ellipse(
+              cx + r * cos(a), cy + r * sin(a) * 0.8, 0.03, 0.03, angle: a, color: [0.35, 0.18, 0.5], alpha: 0.85)
           }
         }
         for _ in 0..<Int(u(6, 12)) {
@@ -83,7 +84,9 @@ enum Scene: Int, CaseIterable, Sendable {
       var s = Sketch(size: size, channels: 1, fill: [0.45])
       s.add(Sketch.noise(size: size, cells: 3, octaves: 2, rng: &rng), amount: 0.3)
       for k in 0..<3 {  // tissue layers
-        s.line(0, 0.15 + 0.08 * Double(k) + u(-0.02, 0.02), 1, 0.17 + 0.08 * Double(k), width: 0.02, color: [0.7], alpha: 0.5)
+        s.line(
+          0, 0.15 + 0.08 * Double(k) + u(-0.02, 0.02), 1, 0.17 + 0.08 * Double(k), width: 0.02, color: [0.7], alpha: 0.5
+        )
       }
       return (s, g)
     case .xray:
@@ -101,7 +104,9 @@ enum Scene: Int, CaseIterable, Sendable {
     case .oct:
       var s = Sketch(size: size, channels: 1, fill: [0.08])
       g.retina = u(0.45, 0.55); g.dip = u(0.05, 0.09)
-      let layers: [(Double, Float, Double)] = [(-0.12, 0.55, 0.03), (-0.06, 0.35, 0.04), (0.0, 0.45, 0.03), (0.07, 0.9, 0.03)]
+      let layers: [(Double, Float, Double)] = [
+        (-0.12, 0.55, 0.03), (-0.06, 0.35, 0.04), (0.0, 0.45, 0.03), (0.07, 0.9, 0.03),
+      ]
       for (off, val, w) in layers {  // retinal layers with the foveal dip
         let depth = off < 0.05 ? (off < -0.1 ? 1.0 : 0.5) : 0
         func yy(_ x: Double) -> Double { g.retina + off + g.dip * exp(-pow((x - 0.5) / 0.12, 2)) * depth }
@@ -121,13 +126,15 @@ enum Scene: Int, CaseIterable, Sendable {
       let angle = u(0, 2 * .pi)
       for y in 0..<size {
         for x in 0..<size {
-          let t = Float(0.5 + 0.5 * ((Double(x) / Double(size) - 0.5) * cos(angle) + (Double(y) / Double(size) - 0.5) * sin(angle)))
+          let t = Float(
+            0.5 + 0.5 * ((Double(x) / Double(size) - 0.5) * cos(angle) + (Double(y) / Double(size) - 0.5) * sin(angle)))
           for c in 0..<3 { s.px[(y * size + x) * 3 + c] = a[c] * (1 - t) + b[c] * t }
         }
       }
       for _ in 0..<Int(u(2, 6)) {
-        s.ellipse(u(0, 1), u(0, 1), u(0.1, 0.3), u(0.1, 0.3), angle: u(0, 3), color: (0..<3).map { _ in Float(u(0, 1)) },
-                  alpha: Float(u(0.2, 0.5)), soft: 0.9)
+        s.ellipse(
+          u(0, 1), u(0, 1), u(0.1, 0.3), u(0.1, 0.3), angle: u(0, 3), color: (0..<3).map { _ in Float(u(0, 1)) },
+          alpha: Float(u(0.2, 0.5)), soft: 0.9)
       }
       return (s, g)
     case .clouds:  // multi-octave noise in two colours
@@ -147,7 +154,8 @@ enum Scene: Int, CaseIterable, Sendable {
     case .ultrasound: s.grain(0.35, rng: &rng, multiplicative: true); s.blur()  // speckle
     case .xray: s.grain(0.04, rng: &rng); s.blur()
     case .oct: s.grain(0.25, rng: &rng, multiplicative: true); s.grain(0.03, rng: &rng)
-    case .endoscopy: s.add(Sketch.noise(size: s.size, cells: 6, octaves: 1, rng: &rng), amount: 0.08); s.grain(0.03, rng: &rng)
+    case .endoscopy:
+      s.add(Sketch.noise(size: s.size, cells: 6, octaves: 1, rng: &rng), amount: 0.08); s.grain(0.03, rng: &rng)
     case .natural, .clouds: s.grain(0.04, rng: &rng)
     }
   }
@@ -216,37 +224,46 @@ struct Motif: Sendable {
     let rx = size, ry = size * aspect
     switch kind {
     case .blob:
-      s.ellipse(cx, cy, rx, ry, angle: angle, color: color, alpha: 0.9, soft: soft * 0.6, rough: rough, lobes: lobes, phase: u(0, 6))
+      s.ellipse(
+        cx, cy, rx, ry, angle: angle, color: color, alpha: 0.9, soft: soft * 0.6, rough: rough, lobes: lobes,
+        phase: u(0, 6))
     case .shadowed:  // a lesion with a soft posterior shadow (or enhancement) beneath it
       s.ellipse(cx, min(0.98, cy + ry + size), rx * 0.8, size * 1.5, color: color, alpha: 0.5, soft: 0.8)
-      s.ellipse(cx, cy, rx, ry, angle: angle, color: color, alpha: 0.9, soft: soft * 0.4, rough: rough, lobes: lobes, phase: u(0, 6))
+      s.ellipse(
+        cx, cy, rx, ry, angle: angle, color: color, alpha: 0.9, soft: soft * 0.4, rough: rough, lobes: lobes,
+        phase: u(0, 6))
     case .ring:
       let n = 20
       for k in 0..<n {
         let a = Double(k) / Double(n) * 2 * .pi, b = Double(k + 1) / Double(n) * 2 * .pi
         let ra = 1 + rough * sin(Double(lobes) * a), rb = 1 + rough * sin(Double(lobes) * b)
-        s.line(cx + rx * ra * cos(a), cy + ry * ra * sin(a), cx + rx * rb * cos(b), cy + ry * rb * sin(b),
-               width: max(0.02, size * 0.3), color: color, alpha: 0.85)
+        s.line(
+          cx + rx * ra * cos(a), cy + ry * ra * sin(a), cx + rx * rb * cos(b), cy + ry * rb * sin(b),
+          width: max(0.02, size * 0.3), color: color, alpha: 0.85)
       }
     case .nuclei:  // a cluster of small nuclei; aspect elongates them
       for _ in 0..<count {
         let a = u(0, 2 * .pi), r = spread * rng.uniform().squareRoot()
         let d = max(0.015, size * 0.25)
-        s.ellipse(cx + r * cos(a), cy + r * sin(a), d, d * aspect, angle: oriented ? angle : u(0, .pi), color: color,
-                  alpha: 0.85, soft: soft * 0.5)
+        s.ellipse(
+          cx + r * cos(a), cy + r * sin(a), d, d * aspect, angle: oriented ? angle : u(0, .pi), color: color,
+          alpha: 0.85, soft: soft * 0.5)
       }
     case .nucleiRing:  // nuclei around a gland-like ring; roughness disorders it
       let n = count + 6, d = max(0.015, size * 0.2), r0 = max(0.06, spread * 0.6)
       for k in 0..<n {
         let a = Double(k) / Double(n) * 2 * .pi + rough * (rng.uniform() - 0.5)
         let rr = r0 * (1 + rough * (rng.uniform() - 0.5) * 2)
-        s.ellipse(cx + rr * cos(a), cy + rr * sin(a) * 0.8, d, d * aspect, angle: a, color: color, alpha: 0.85, soft: soft * 0.5)
+        s.ellipse(
+          cx + rr * cos(a), cy + rr * sin(a) * 0.8, d, d * aspect, angle: a, color: color, alpha: 0.85, soft: soft * 0.5
+        )
       }
     case .streaks:  // lines radiating from the centre
       for _ in 0..<count {
         let a = oriented ? angle + 0.4 * rng.normal() : u(0, 2 * .pi), len = size * u(1, 2.5)
-        s.line(cx, cy, cx + len * cos(a), cy + len * sin(a), width: max(0.015, size * 0.15), color: color,
-               alpha: 0.9)
+        s.line(
+          cx, cy, cx + len * cos(a), cy + len * sin(a), width: max(0.015, size * 0.15), color: color,
+          alpha: 0.9)
       }
     case .vessels:  // branching polylines
       for _ in 0..<max(1, count / 2) {
@@ -280,16 +297,30 @@ struct Motif: Sendable {
 struct UpstreamRecipe: Sendable {
   static let shaped: [Motif.Kind] = [.blob, .shadowed, .ring, .nuclei, .nucleiRing, .haze]
   static let unshaped: [Motif.Kind] = [.streaks, .vessels, .grating, .bumps]
-  static let classCount = shaped.count * 2 * 3 + unshaped.count * 2 + 1
-  let kind: Motif.Kind?, polarity: Float, shapeBin: Int
+  /// Findings (kind × polarity × shape) and "no finding": the classes with one magnitude bin.
+  static let findingCount = shaped.count * 2 * 3 + unshaped.count * 2
+  static let classCount = findingCount + 1
+  /// Class count with `bins` magnitude bins (size × contrast, each cut into `bins` ranges) per finding.
+  static func classCount(bins: Int) -> Int { findingCount * bins * bins + 1 }
+  /// The bins of a class count (nil if no bins give it).
+  static func bins(forClassCount n: Int) -> Int? { (1...4).first { classCount(bins: $0) == n } }
 
-  init(classIndex c: Int) {
+  let kind: Motif.Kind?, polarity: Float, shapeBin: Int
+  /// Size and contrast bins (0..<bins each); with bins = 1 size and contrast are free, as before.
+  let sizeBin: Int, contrastBin: Int, bins: Int
+
+  init(classIndex: Int, bins: Int = 1) {
+    self.bins = bins
+    let none = classIndex == Self.classCount(bins: bins) - 1
+    let c = none ? Self.findingCount : classIndex % Self.findingCount
+    let magnitude = none ? 0 : classIndex / Self.findingCount
+    (sizeBin, contrastBin) = (magnitude % bins, magnitude / bins)
     let nShaped = Self.shaped.count * 6
     if c < nShaped {
       kind = Self.shaped[c % Self.shaped.count]
       polarity = (c / Self.shaped.count) % 2 == 0 ? 1 : -1
       shapeBin = c / (2 * Self.shaped.count)
-    } else if c < Self.classCount - 1 {
+    } else if c < Self.findingCount {
       let d = c - nShaped
       kind = Self.unshaped[d % Self.unshaped.count]
       polarity = d / Self.unshaped.count == 0 ? 1 : -1
@@ -301,23 +332,38 @@ struct UpstreamRecipe: Sendable {
 
   var description: String {
     guard let kind else { return "no finding" }
-    return "\(polarity > 0 ? "bright" : "dark") " + (shapeBin < 3 ? ["round ", "elongated ", "rough "][shapeBin] : "") + "\(kind)"
+    let magnitude =
+      bins == 1
+      ? "" : "size \(sizeBin + 1)/\(bins), contrast \(contrastBin + 1)/\(bins) "
+    return magnitude + "\(polarity > 0 ? "bright" : "dark") "
+      + (shapeBin < 3 ? ["round ", "elongated ", "rough "][shapeBin] : "") + "\(kind)"
+  }
+
+  /// The sub-range `bin` of `bins` equal parts of [lo, hi].
+  private func part(_ lo: Double, _ hi: Double, _ bin: Int) -> (Double, Double) {
+    if bins == 1 { return (lo, hi) }  // the 45-class set draws exactly as it always did
+    let w = (hi - lo) / Double(bins)
+    return (lo + w * Double(bin), lo + w * Double(bin + 1))
   }
 
   /// The class's motif with this image's free attributes.
   func motif(rng: inout Xoshiro256) -> Motif {
     func u(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.uniform() }
-    let size = exp(u(log(0.08), log(0.22)))
+    let logSize = part(log(0.08), log(0.22), sizeBin)
+    let size = exp(u(logSize.0, logSize.1))
     var aspect = 1.0, rough = 0.0
     switch shapeBin < 3 ? shapeBin : Int(rng.uniform() * 3) {
     case 0: aspect = u(0.85, 1.15)
     case 1: aspect = u(1.8, 2.4); if rng.uniform() < 0.5 { aspect = 1 / aspect }
     default: aspect = u(0.85, 1.15); rough = u(0.25, 0.4)
     }
-    return Motif(kind: kind ?? .blob, polarity: polarity, contrast: u(0.4, 0.8), size: size, aspect: aspect, angle: u(0, .pi),
-                 oriented: true, rough: rough, lobes: Int(u(5, 11)), soft: u(0.1, 0.8), count: Int(u(3, 11)),
-                 spread: u(0.1, 0.3), region: Motif.Region.allCases[Int(rng.uniform() * Double(Motif.Region.allCases.count))],
-                 tint: (0..<3).map { _ in Float(u(-1, 1)) })
+    let contrast = part(0.4, 0.8, contrastBin)
+    return Motif(
+      kind: kind ?? .blob, polarity: polarity, contrast: u(contrast.0, contrast.1), size: size, aspect: aspect,
+      angle: u(0, .pi),
+      oriented: true, rough: rough, lobes: Int(u(5, 11)), soft: u(0.1, 0.8), count: Int(u(3, 11)),
+      spread: u(0.1, 0.3), region: Motif.Region.allCases[Int(rng.uniform() * Double(Motif.Region.allCases.count))],
+      tint: (0..<3).map { _ in Float(u(-1, 1)) })
   }
 
   /// One instance: a random scene (independent of the class), the class's motif, the scene's noise; RGB.

@@ -8,12 +8,16 @@ import Foundation
 import Pipeline
 import Plot
 
-func avg(_ v: [Double]) -> Double { let f = v.filter(\.isFinite); return f.isEmpty ? .nan : f.reduce(0, +) / Double(f.count) }
+func avg(_ v: [Double]) -> Double {
+  let f = v.filter(\.isFinite); return f.isEmpty ? .nan : f.reduce(0, +) / Double(f.count)
+}
 func sd(_ v: [Double]) -> Double {
   let f = v.filter(\.isFinite); guard f.count > 1 else { return 0 }
   let m = avg(f); return (f.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(f.count - 1)).squareRoot()
 }
-func num(_ x: Any?) -> Double { (x as? Double) ?? (x as? Int).map(Double.init) ?? (x as? String).flatMap(Double.init) ?? .nan }
+func num(_ x: Any?) -> Double {
+  (x as? Double) ?? (x as? Int).map(Double.init) ?? (x as? String).flatMap(Double.init) ?? .nan
+}
 func pct(_ x: Double, _ d: Int = 1) -> String { x.isFinite ? String(format: "%.\(d)f", x) : "–" }
 
 /// Best (1) and second best (2) per column among numeric cells (higher is better unless `lower`).
@@ -45,7 +49,8 @@ enum Builders {
       byTask[j["dataset"] as? String ?? "?", default: []].append(j)
     }
     var chart = Chart(kind: .line, title: "W_ori←ft@k%: test F1 as a fraction of full fine-tuning")
-    chart.xLabel = "k (% of backbone weights, largest |W_ft − W_ori|)"; chart.yLabel = "F1 / full-FT F1"; chart.logX = true
+    chart.xLabel = "k (% of backbone weights, largest |W_ft − W_ori|)"; chart.yLabel = "F1 / full-FT F1";
+    chart.logX = true
     chart.referenceY = 1; chart.referenceLabel = "full fine-tuning"
     var rows: [[String]] = []
     for (n, task) in byTask.keys.sorted().enumerated() {
@@ -59,11 +64,14 @@ enum Builders {
         rows.append([task, pct(k, k < 1 ? 2 : 0), pct(avg(v), 3), pct(sd(v), 3), "\(v.count)"])
       }
       let keep = ks.indices.filter { ks[$0] > 0 }
-      chart.series.append(Series(name: task, x: keep.map { ks[$0] }, y: keep.map { m[$0] }, low: keep.map { m[$0] - s[$0] },
-                                 high: keep.map { m[$0] + s[$0] }, colour: n))
+      chart.series.append(
+        Series(
+          name: task, x: keep.map { ks[$0] }, y: keep.map { m[$0] }, low: keep.map { m[$0] - s[$0] },
+          high: keep.map { m[$0] + s[$0] }, colour: n))
     }
-    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 2 (left): sparsity", caption: "", panels: [chart]),
-                       table: TableSpec(header: ["task", "k %", "F1 fraction (mean)", "std", "seeds"], rows: rows))
+    return BuiltFigure(
+      figure: Figure(name: "", title: "SH-PEFT Fig. 2 (left): sparsity", caption: "", panels: [chart]),
+      table: TableSpec(header: ["task", "k %", "F1 fraction (mean)", "std", "seeds"], rows: rows))
   }
 
   // MARK: SH-PEFT Fig. 2 (right): overlap matrices
@@ -73,20 +81,27 @@ enum Builders {
     var panels: [Chart] = []
     var rows: [[String]] = []
     for k in h["ks"] as? [[String: Any]] ?? [] {
-      var c = Chart(kind: .heatmap, title: String(format: "top %g %% (chance %.4g)", num(k["k_percent"]), num(k["chance"])))
+      var c = Chart(
+        kind: .heatmap, title: String(format: "top %g %% (chance %.4g)", num(k["k_percent"]), num(k["chance"])))
       // the diagonal (a task with itself, 1 by definition) is left grey so the colour scale shows the off-diagonal
-      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).enumerated().map { r, row in row.enumerated().map { $0.offset == r ? .nan : num($0.element) } }
+      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).enumerated().map { r, row in
+        row.enumerated().map { $0.offset == r ? .nan : num($0.element) }
+      }
       c.yMin = 0  // scale 0 … max(largest overlap, 2 × chance): chance sits mid-scale or below
       c.yMax = max((c.matrix ?? []).flatMap { $0 }.filter(\.isFinite).max() ?? 0, 2 * num(k["chance"]))
       c.rowLabels = tasks.map { $0.replacingOccurrences(of: "-synth", with: "") }; c.columnLabels = c.rowLabels
       c.cellFormat = "%.3f"; c.colourLabel = "overlap"
       panels.append(c)
-      rows.append([String(format: "%g", num(k["k_percent"])), String(format: "%.4f", num(k["offdiagonal_mean"])),
-                   String(format: "%.4f", num(k["chance"])), String(format: "%.2f", num(k["offdiagonal_mean"]) / num(k["chance"]))])
+      rows.append([
+        String(format: "%g", num(k["k_percent"])), String(format: "%.4f", num(k["offdiagonal_mean"])),
+        String(format: "%.4f", num(k["chance"])), String(format: "%.2f", num(k["offdiagonal_mean"]) / num(k["chance"])),
+      ])
     }
-    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 2 (right): overlap of top-k % positions between tasks (mean over seeds)",
-                                      caption: "", panels: panels, columns: 2, width: 620, height: 560),
-                       table: TableSpec(header: ["k %", "mean off-diagonal overlap", "chance", "enrichment"], rows: rows))
+    return BuiltFigure(
+      figure: Figure(
+        name: "", title: "SH-PEFT Fig. 2 (right): overlap of top-k % positions between tasks (mean over seeds)",
+        caption: "", panels: panels, columns: 2, width: 620, height: 560),
+      table: TableSpec(header: ["k %", "mean off-diagonal overlap", "chance", "enrichment"], rows: rows))
   }
 
   // MARK: Beyond: where key weights live
@@ -94,17 +109,22 @@ enum Builders {
     let h = try i.one("hybridity.json")
     let backbone = h["group_share_of_backbone"] as? [String: Any] ?? [:]
     let groups = backbone.keys.sorted()
-    var c = Chart(kind: .bars, title: "Share of the key weights (top-k % changes) per weight group, mean over tasks and seeds")
+    var c = Chart(
+      kind: .bars, title: "Share of the key weights (top-k % changes) per weight group, mean over tasks and seeds")
     c.categories = groups; c.yLabel = "share (%)"
     c.series = [Series(name: "share of the backbone", y: groups.map { 100 * num(backbone[$0]) }, colour: 7)]
     for k in h["ks"] as? [[String: Any]] ?? [] where num(k["k_percent"]) == 1 || num(k["k_percent"]) == 0.05 {
       let per = (k["group_shares"] as? [String: [String: Any]] ?? [:]).values
-      c.series.append(Series(name: String(format: "key weights, top %g %%", num(k["k_percent"])),
-                             y: groups.map { g in 100 * avg(per.map { num($0[g]) }) }))
+      c.series.append(
+        Series(
+          name: String(format: "key weights, top %g %%", num(k["k_percent"])),
+          y: groups.map { g in 100 * avg(per.map { num($0[g]) }) }))
     }
-    return BuiltFigure(figure: Figure(name: "", title: "Where key weights live", caption: "", panels: [c]),
-                       table: TableSpec(header: ["group"] + c.series.map(\.name),
-                                        rows: groups.indices.map { gi in [groups[gi]] + c.series.map { pct($0.y[gi], 2) } }))
+    return BuiltFigure(
+      figure: Figure(name: "", title: "Where key weights live", caption: "", panels: [c]),
+      table: TableSpec(
+        header: ["group"] + c.series.map(\.name),
+        rows: groups.indices.map { gi in [groups[gi]] + c.series.map { pct($0.y[gi], 2) } }))
   }
 
   // MARK: SH-PEFT Fig. 4: average F1 against trainable ratio
@@ -113,63 +133,92 @@ enum Builders {
     c.xLabel = "trainable parameters (% of the model)"; c.yLabel = "average test F1 (%)"; c.logX = true
     var rows: [[String]] = []
     if let sweep = i.with("table.csv").first.map({ $0.dir }), let s = try? i.json(sweep, "summary.json"),
-       let methods = s["methods"] as? [String: [String: Any]] {
+      let methods = s["methods"] as? [String: [String: Any]]
+    {
       let names = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
-      c.series.append(Series(name: "methods (sweep)", x: names.map { 100 * num(methods[$0]!["trainable_ratio"]) },
-                             y: names.map { num(methods[$0]!["avg_f1"]) }, labels: names, colour: 4))
+      c.series.append(
+        Series(
+          name: "methods (sweep)", x: names.map { 100 * num(methods[$0]!["trainable_ratio"]) },
+          y: names.map { num(methods[$0]!["avg_f1"]) }, labels: names, colour: 4))
       rows += names.map { [$0, pct(100 * num(methods[$0]!["trainable_ratio"]), 3), pct(num(methods[$0]!["avg_f1"]))] }
     }
-    if let sum = i.with("verdicts.md").first, let j = try? i.json(sum.dir, "summary.json"), let pts = j["fig4"] as? [[String: Any]] {
+    if let sum = i.with("verdicts.md").first, let j = try? i.json(sum.dir, "summary.json"),
+      let pts = j["fig4"] as? [[String: Any]]
+    {
       let sorted = pts.sorted { num($0["trainable_ratio"]) < num($1["trainable_ratio"]) }
-      c.series.append(Series(name: "SH-PEFT budgets (one task)", x: sorted.map { 100 * num($0["trainable_ratio"]) },
-                             y: sorted.map { 100 * num($0["f1"]) }, labels: sorted.map { ($0["method"] as? String ?? "").replacingOccurrences(of: "SH-PEFT ", with: "") }, colour: 5))
-      rows += sorted.map { [$0["method"] as? String ?? "", pct(100 * num($0["trainable_ratio"]), 3), pct(100 * num($0["f1"]))] }
+      c.series.append(
+        Series(
+          name: "SH-PEFT budgets (one task)", x: sorted.map { 100 * num($0["trainable_ratio"]) },
+          y: sorted.map { 100 * num($0["f1"]) },
+          labels: sorted.map { ($0["method"] as? String ?? "").replacingOccurrences(of: "SH-PEFT ", with: "") },
+          colour: 5))
+      rows += sorted.map {
+        [$0["method"] as? String ?? "", pct(100 * num($0["trainable_ratio"]), 3), pct(100 * num($0["f1"]))]
+      }
     }
-    return BuiltFigure(figure: Figure(name: "", title: "SH-PEFT Fig. 4", caption: "", panels: [c]),
-                       table: TableSpec(header: ["method", "trainable %", "F1 %"], rows: rows))
+    return BuiltFigure(
+      figure: Figure(name: "", title: "SH-PEFT Fig. 4", caption: "", panels: [c]),
+      table: TableSpec(header: ["method", "trainable %", "F1 %"], rows: rows))
   }
 
   static func summaryRows(_ i: FigureInput, _ key: String) throws -> [[String: Any]] {
-    guard let s = i.with("verdicts.md").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage") }
+    guard let s = i.with("verdicts.md").first else {
+      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage")
+    }
     return (try i.json(s.dir, "summary.json")[key] as? [String: Any])?["rows"] as? [[String: Any]] ?? []
   }
 
   static func shTable4(_ i: FigureInput) throws -> BuiltFigure {
     let rows = try summaryRows(i, "d_table4")
     let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
-    let t = TableSpec(header: ["importance", "F1 %", "accuracy %"],
-                      rows: rows.map { [$0["strategy"] as? String ?? "", pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
-                      marks: marks(vals).map { [0] + $0 })
+    let t = TableSpec(
+      header: ["importance", "F1 %", "accuracy %"],
+      rows: rows.map { [$0["strategy"] as? String ?? "", pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
+      marks: marks(vals).map { [0] + $0 })
     var c = Chart(kind: .table, title: "SH-PEFT Table 4: importance strategies (r = 1 %)"); c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
+    return BuiltFigure(
+      figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
   }
 
   static func shTable5(_ i: FigureInput) throws -> BuiltFigure {
     let rows = try summaryRows(i, "e_table5")
     let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
-    let t = TableSpec(header: ["λ", "F1 %", "accuracy %"],
-                      rows: rows.map { [String(format: "%g", num($0["lambda"])), pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
-                      marks: marks(vals).map { [0] + $0 })
+    let t = TableSpec(
+      header: ["λ", "F1 %", "accuracy %"],
+      rows: rows.map {
+        [String(format: "%g", num($0["lambda"])), pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))]
+      },
+      marks: marks(vals).map { [0] + $0 })
     var c = Chart(kind: .table, title: "SH-PEFT Table 5: λ of the hybrid importance"); c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
+    return BuiltFigure(
+      figure: Figure(name: "", title: "", caption: "", panels: [c], height: 60 + 18 * Double(rows.count)), table: t)
   }
 
   static func selectionTime(_ i: FigureInput) throws -> BuiltFigure {
-    guard let s = i.with("verdicts.md").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage") }
+    guard let s = i.with("verdicts.md").first else {
+      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage")
+    }
     let rows = try i.json(s.dir, "summary.json")["selection_time"] as? [[String: Any]] ?? []
     var c = Chart(kind: .bars, title: "Selection time against training time (seconds)")
-    c.categories = rows.map { ($0["task"] as? String ?? "").replacingOccurrences(of: "-synth", with: "") }; c.yLabel = "seconds"
-    c.series = [Series(name: "selection (one epoch of gradients)", y: rows.map { num($0["selection_seconds"]) }),
-                Series(name: "SH-PEFT training", y: rows.map { num($0["shpeft_training_seconds"]) }),
-                Series(name: "one full-FT epoch", y: rows.map { num($0["full_ft_epoch_seconds"]) })]
-    return BuiltFigure(figure: Figure(name: "", title: "Selection vs training time", caption: "", panels: [c]),
-                       table: TableSpec(header: ["task"] + c.series.map(\.name),
-                                        rows: c.categories.indices.map { k in [c.categories[k]] + c.series.map { pct($0.y[k], 2) } }))
+    c.categories = rows.map { ($0["task"] as? String ?? "").replacingOccurrences(of: "-synth", with: "") };
+    c.yLabel = "seconds"
+    c.series = [
+      Series(name: "selection (one epoch of gradients)", y: rows.map { num($0["selection_seconds"]) }),
+      Series(name: "SH-PEFT training", y: rows.map { num($0["shpeft_training_seconds"]) }),
+      Series(name: "one full-FT epoch", y: rows.map { num($0["full_ft_epoch_seconds"]) }),
+    ]
+    return BuiltFigure(
+      figure: Figure(name: "", title: "Selection vs training time", caption: "", panels: [c]),
+      table: TableSpec(
+        header: ["task"] + c.series.map(\.name),
+        rows: c.categories.indices.map { k in [c.categories[k]] + c.series.map { pct($0.y[k], 2) } }))
   }
 
   // MARK: Table 1 of both papers (sweep-summary)
   static func table1(_ i: FigureInput) throws -> BuiltFigure {
-    guard let st = i.with("table.csv").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage") }
+    guard let st = i.with("table.csv").first else {
+      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage")
+    }
     let s = try i.json(st.dir, "summary.json")
     let methods = s["methods"] as? [String: [String: Any]] ?? [:]
     let datasets = s["datasets"] as? [String] ?? []
@@ -185,49 +234,74 @@ enum Builders {
     let collapsed = (s["collapsed_cells"] as? [String: Int]) ?? [:]
     func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
     // the protocol's validation-chosen rates (lr-choice): one per method, or full fine-tuning's for all
-    let chosen = try i.with("choice.json").first
+    let chosen =
+      try i.with("choice.json").first
       .map { try i.json($0.dir, "choice.json")["methods"] as? [String: Any] ?? [:] } ?? [:]
     func lr(_ m: String) -> String {
       let one = chosen.count == 1 ? chosen.values.first : nil
       guard let c = (chosen[m] ?? one) as? [String: Any] else { return "–" }
       return String(format: "%g", num(c["lr"]))
     }
-    let header = ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") }
+    let header =
+      ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") }
       + ["avg F1", "avg AUC", "ratio %", "memory MiB", "PPE", "PME"] + (chosen.isEmpty ? [] : ["lr (val)"])
     var vals: [[Double]] = [], rows: [[String]] = []
     for m in order {
       let r = methods[m]!
       var v = datasets.map { cell[m + "|" + $0]?.0 ?? .nan }
-      v += [num(r["avg_f1"]), num(r["avg_auc"]), 100 * num(r["trainable_ratio"]), num(r["memory_mib"]), num(r["ppe_auc"]), num(r["pme_auc"])]
+      v += [
+        num(r["avg_f1"]), num(r["avg_auc"]), 100 * num(r["trainable_ratio"]), num(r["memory_mib"]), num(r["ppe_auc"]),
+        num(r["pme_auc"]),
+      ]
       vals.append(v)
-      rows.append([m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–" }
-                  + [pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]), pct(v[datasets.count + 3]),
-                     pct(v[datasets.count + 4]), pct(v[datasets.count + 5])] + (chosen.isEmpty ? [] : [lr(m)]))
+      rows.append(
+        [m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–" }
+          + [
+            pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]),
+            pct(v[datasets.count + 3]),
+            pct(v[datasets.count + 4]), pct(v[datasets.count + 5]),
+          ] + (chosen.isEmpty ? [] : [lr(m)]))
     }
     let lower: Set<Int> = [datasets.count + 2, datasets.count + 3]
     let lrMark: [Int] = chosen.isEmpty ? [] : [0]
     let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 + lrMark })
-    var c = Chart(kind: .table, title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
-                    + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
+    var c = Chart(
+      kind: .table,
+      title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
+        + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
     c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "Table 1", caption: "", panels: [c], width: 720,
-                                      height: 70 + 17 * Double(rows.count)), table: t)
+    return BuiltFigure(
+      figure: Figure(
+        name: "", title: "Table 1", caption: "", panels: [c], width: 720,
+        height: 70 + 17 * Double(rows.count)), table: t)
   }
 
   // MARK: FPT+ Fig. 1: AUC against trainable ratio, bubble = memory
   static func fptFig1(_ i: FigureInput) throws -> BuiltFigure {
-    guard let st = i.with("table.csv").first else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage") }
+    guard let st = i.with("table.csv").first else {
+      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage")
+    }
     let s = try i.json(st.dir, "summary.json")
     let methods = s["methods"] as? [String: [String: Any]] ?? [:]
     let order = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
     var c = Chart(kind: .scatter, title: "Average AUC against trainable parameters (bubble area = training memory)")
     c.xLabel = "trainable parameters (%)"; c.yLabel = "average test AUC (%)"; c.logX = true
-    c.series = [Series(name: "", x: order.map { 100 * num(methods[$0]!["trainable_ratio"]) }, y: order.map { num(methods[$0]!["avg_auc"]) },
-                       sizes: order.map { num(methods[$0]!["memory_mib"]) }, labels: order, colour: 4)]
-    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 1", caption: "", panels: [c]),
-                       table: TableSpec(header: ["method", "trainable %", "AUC %", "memory MiB"],
-                                        rows: order.map { [$0, String(format: "%.3g", 100 * num(methods[$0]!["trainable_ratio"])),
-                                                           pct(num(methods[$0]!["avg_auc"])), pct(num(methods[$0]!["memory_mib"]))] }))
+    c.series = [
+      Series(
+        name: "", x: order.map { 100 * num(methods[$0]!["trainable_ratio"]) },
+        y: order.map { num(methods[$0]!["avg_auc"]) },
+        sizes: order.map { num(methods[$0]!["memory_mib"]) }, labels: order, colour: 4)
+    ]
+    return BuiltFigure(
+      figure: Figure(name: "", title: "FPT+ Fig. 1", caption: "", panels: [c]),
+      table: TableSpec(
+        header: ["method", "trainable %", "AUC %", "memory MiB"],
+        rows: order.map {
+          [
+            $0, String(format: "%.3g", 100 * num(methods[$0]!["trainable_ratio"])),
+            pct(num(methods[$0]!["avg_auc"])), pct(num(methods[$0]!["memory_mib"])),
+          ]
+        }))
   }
 
   // MARK: FPT+ Fig. 2 / Table 2: memory against resolution
@@ -246,13 +320,17 @@ enum Builders {
         for (n, m) in show.enumerated() {
           let pts = r.filter { $0["method"] as? String == m }.sorted { num($0["size"]) < num($1["size"]) }
           guard !pts.isEmpty else { continue }
-          c.series.append(Series(name: m, x: pts.map { num($0["size"]) }, y: pts.map { num($0["total_bytes"]) / 1_073_741_824 },
-                                 dashed: m.contains("no preload"), colour: n))
+          c.series.append(
+            Series(
+              name: m, x: pts.map { num($0["size"]) }, y: pts.map { num($0["total_bytes"]) / 1_073_741_824 },
+              dashed: m.contains("no preload"), colour: n))
         }
         panels.append(c)
         for x in r {
-          rows.append([preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", sideInput(x["side"]),
-                       String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824)])
+          rows.append([
+            preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", sideInput(x["side"]),
+            String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824),
+          ])
         }
       }
     }
@@ -267,19 +345,27 @@ enum Builders {
       for (n, m) in methods.enumerated() {
         let pts = runs.filter { $0["method"] as? String == m }.map { r -> (Double, Double, Double, String) in
           let size = (r["side"] as? [String: Any]).map { num($0["frozen_size"]) } ?? num(r["image_size"])
-          return (size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576, 100 * num((r["test"] as? [String: Any])?["macro_auc"]),
-                  sideInput(r["side"]))
+          return (
+            size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576,
+            100 * num((r["test"] as? [String: Any])?["macro_auc"]),
+            sideInput(r["side"])
+          )
         }.sorted { $0.0 < $1.0 }
         mem.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.1), colour: n))
         auc.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.2), colour: n))
-        for p in pts { rows.append(["embedded (measured)", String(format: "%g", p.0), m, p.3, String(format: "%.4f", p.1 / 1024)]) }
+        for p in pts {
+          rows.append(["embedded (measured)", String(format: "%g", p.0), m, p.3, String(format: "%.4f", p.1 / 1024)])
+        }
       }
       panels += [mem, auc]
     }
-    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 2 / Table 2: training memory against input resolution", caption: "",
-                                      panels: panels, columns: 2, width: 720, height: 300 * Double((panels.count + 1) / 2)),
-                       table: TableSpec(header: ["model", "resolution", "method", "side input (tokens: side / frozen)", "memory GiB"],
-                                        rows: rows))
+    return BuiltFigure(
+      figure: Figure(
+        name: "", title: "FPT+ Fig. 2 / Table 2: training memory against input resolution", caption: "",
+        panels: panels, columns: 2, width: 720, height: 300 * Double((panels.count + 1) / 2)),
+      table: TableSpec(
+        header: ["model", "resolution", "method", "side input (tokens: side / frozen)", "memory GiB"],
+        rows: rows))
   }
 
   /// "128 px (64 / 1024)" for a side network's input, "–" for methods without one.
@@ -298,12 +384,20 @@ enum Builders {
     let all = try i.with("metrics.json").map { ($0.name, try i.json($0.dir, "metrics.json")) }
     let abl = all.filter { !$0.0.hasPrefix("side@") }.map(\.1)
     let keys = Set(abl.map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
-    let runs = abl + all.filter { $0.0.hasPrefix("side@") && $0.1["method"] as? String == "fpt+"
-      && keys.contains("\($0.1["dataset"] ?? "")|\($0.1["seed"] ?? "")") }.map(\.1)
+    let runs =
+      abl
+      + all.filter {
+        $0.0.hasPrefix("side@") && $0.1["method"] as? String == "fpt+"
+          && keys.contains("\($0.1["dataset"] ?? "")|\($0.1["seed"] ?? "")")
+      }.map(\.1)
     for r in runs {
       let v = num((r["side"] as? [String: Any])?[key])
-      pts.append((v, 100 * num((r["test"] as? [String: Any])?["macro_auc"]), 100 * num((r["test"] as? [String: Any])?["macro_f1"]),
-                  num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576))
+      pts.append(
+        (
+          v, 100 * num((r["test"] as? [String: Any])?["macro_auc"]),
+          100 * num((r["test"] as? [String: Any])?["macro_f1"]),
+          num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576
+        ))
     }
     let values = Array(Set(pts.map(\.0))).sorted()
     let agg = values.map { v -> (Double, Double, Double, Double, Double) in
@@ -311,15 +405,24 @@ enum Builders {
       return (avg(p.map(\.1)), sd(p.map(\.1)), avg(p.map(\.2)), sd(p.map(\.2)), avg(p.map(\.3)))
     }
     var c = Chart(kind: .bars, title: "FPT+: test AUC and F1 against \(key.replacingOccurrences(of: "_", with: " "))")
-    c.categories = values.map { String(format: "%g", $0) }; c.xLabel = key.replacingOccurrences(of: "_", with: " "); c.yLabel = "%"
-    c.series = [Series(name: "AUC", y: agg.map(\.0), err: agg.map(\.1)), Series(name: "F1", y: agg.map(\.2), err: agg.map(\.3))]
+    c.categories = values.map { String(format: "%g", $0) }; c.xLabel = key.replacingOccurrences(of: "_", with: " ");
+    c.yLabel = "%"
+    c.series = [
+      Series(name: "AUC", y: agg.map(\.0), err: agg.map(\.1)), Series(name: "F1", y: agg.map(\.2), err: agg.map(\.3)),
+    ]
     var m = Chart(kind: .bars, title: "training memory (MiB)")
     m.categories = c.categories; m.xLabel = c.xLabel; m.yLabel = "MiB"
     m.series = [Series(name: "", y: agg.map(\.4), colour: 2)]
-    return BuiltFigure(figure: Figure(name: "", title: "", caption: "", panels: [c, m], columns: 2, width: 640, height: 260),
-                       table: TableSpec(header: [key, "AUC %", "F1 %", "memory MiB"],
-                                        rows: values.indices.map { [c.categories[$0], pct(agg[$0].0) + "±" + pct(agg[$0].1),
-                                                                    pct(agg[$0].2) + "±" + pct(agg[$0].3), pct(agg[$0].4, 2)] }))
+    return BuiltFigure(
+      figure: Figure(name: "", title: "", caption: "", panels: [c, m], columns: 2, width: 640, height: 260),
+      table: TableSpec(
+        header: [key, "AUC %", "F1 %", "memory MiB"],
+        rows: values.indices.map {
+          [
+            c.categories[$0], pct(agg[$0].0) + "±" + pct(agg[$0].1),
+            pct(agg[$0].2) + "±" + pct(agg[$0].3), pct(agg[$0].4, 2),
+          ]
+        }))
   }
 
   // MARK: FPT+ Fig. 7: components added one by one
@@ -328,15 +431,21 @@ enum Builders {
       ("fig7-side-only", "side ViT alone", "side only"),
       ("fig7-mlp", "+ the frozen model's tokens through an MLP, as side rows (all tokens, symmetric input)", "+ MLP"),
       ("fig7-symmetric", "MLP replaced by prompts and fusion (all tokens, symmetric input)", "fusion"),
-      ("ablate-tokens", "+ asymmetric input", "+ asymmetric"), ("side", "+ important tokens (FPT+)", "+ token sel.")]
+      ("ablate-tokens", "+ asymmetric input", "+ asymmetric"), ("side", "+ important tokens (FPT+)", "+ token sel."),
+    ]
     var short: [String] = []
     var names: [String] = [], auc: [Double] = [], mem: [Double] = [], memNo: [Double] = []
     for (base, label, shortLabel) in steps {
-      let ablationKeys = Set(i.stages("fig7-side-only").compactMap { try? i.json($0.dir, "metrics.json") }
-        .map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
+      let ablationKeys = Set(
+        i.stages("fig7-side-only").compactMap { try? i.json($0.dir, "metrics.json") }
+          .map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
       let runs = i.stages(base).compactMap { try? i.json($0.dir, "metrics.json") }
         .filter { base != "ablate-tokens" || num(($0["side"] as? [String: Any])?["token_ratio"]) == 1.0 }
-        .filter { base != "side" || ($0["method"] as? String == "fpt+" && ablationKeys.contains("\($0["dataset"] ?? "")|\($0["seed"] ?? "")")) }
+        .filter {
+          base != "side"
+            || ($0["method"] as? String == "fpt+"
+              && ablationKeys.contains("\($0["dataset"] ?? "")|\($0["seed"] ?? "")"))
+        }
       guard !runs.isEmpty else { continue }
       names.append(label)
       short.append(shortLabel)
@@ -347,11 +456,17 @@ enum Builders {
     var a = Chart(kind: .bars, title: "test AUC (%)"); a.categories = short; a.yLabel = "%"
     a.xLabel = "components"
     a.series = [Series(name: "", y: auc, colour: 4)]
-    var m = Chart(kind: .bars, title: "training memory (MiB)"); m.categories = a.categories; m.yLabel = "MiB"; m.xLabel = a.xLabel
-    m.series = [Series(name: "without preloading", y: memNo, colour: 5), Series(name: "with preloading", y: mem, colour: 2)]
-    return BuiltFigure(figure: Figure(name: "", title: "FPT+ Fig. 7: components added one by one", caption: "", panels: [a, m],
-                                      columns: 2, width: 640, height: 260),
-                       table: TableSpec(header: ["step", "components", "AUC %", "memory MiB (preloaded)", "memory MiB (not preloaded)"],
-                                        rows: names.indices.map { ["\($0 + 1)", names[$0], pct(auc[$0]), pct(mem[$0], 2), pct(memNo[$0], 2)] }))
+    var m = Chart(kind: .bars, title: "training memory (MiB)"); m.categories = a.categories; m.yLabel = "MiB";
+    m.xLabel = a.xLabel
+    m.series = [
+      Series(name: "without preloading", y: memNo, colour: 5), Series(name: "with preloading", y: mem, colour: 2),
+    ]
+    return BuiltFigure(
+      figure: Figure(
+        name: "", title: "FPT+ Fig. 7: components added one by one", caption: "", panels: [a, m],
+        columns: 2, width: 640, height: 260),
+      table: TableSpec(
+        header: ["step", "components", "AUC %", "memory MiB (preloaded)", "memory MiB (not preloaded)"],
+        rows: names.indices.map { ["\($0 + 1)", names[$0], pct(auc[$0]), pct(mem[$0], 2), pct(memNo[$0], 2)] }))
   }
 }

@@ -20,34 +20,46 @@ enum CalibrationFigure {
     var bars = Chart(kind: .bars, title: "Test F1 of a probe on frozen features, as a fraction of full fine-tuning")
     // tasks, their mean, then the papers' backbones (their linear probe only; no k-NN published)
     let lp = rows.map { num($0["lp_ratio"]) }, kn = rows.map { num($0["knn_ratio"]) }
-    bars.categories = rows.map { ($0["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: "") } + ["mean"]
+    bars.categories =
+      rows.map { ($0["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: "") } + ["mean"]
       + published.map(\.0)
-    bars.series = [Series(name: "linear probe / full FT", y: lp + [avg(lp)] + published.map(\.1)),
-                   Series(name: "k-NN probe / full FT", y: kn + [avg(kn)] + published.map { _ in .nan })]
+    bars.series = [
+      Series(name: "linear probe / full FT", y: lp + [avg(lp)] + published.map(\.1)),
+      Series(name: "k-NN probe / full FT", y: kn + [avg(kn)] + published.map { _ in .nan }),
+    ]
     bars.referenceY = num(targets.first { $0["target"] as? String == "lp_ratio_mean" }?["threshold"])
     bars.referenceLabel = "target (mean LP/FT)"
     bars.yLabel = "probe F1 / full-FT F1"; bars.yMin = 0; bars.yMax = 1.1
-    var table = TableSpec(header: ["task", "full FT", "linear probe", "LP/FT", "k-NN", "scratch", "FT − scratch"], rows: [])
+    var table = TableSpec(
+      header: ["task", "full FT", "linear probe", "LP/FT", "k-NN", "scratch", "FT − scratch"], rows: [])
     for r in rows {
-      table.rows.append([(r["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: ""), pct(num(r["full_ft"]), 3),
-                         pct(num(r["linear_probe"]), 3), pct(num(r["lp_ratio"]), 2), pct(num(r["knn"]), 3),
-                         pct(num(r["scratch"]), 3), pct(num(r["pretraining_gain"]), 3)])
+      table.rows.append([
+        (r["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: ""), pct(num(r["full_ft"]), 3),
+        pct(num(r["linear_probe"]), 3), pct(num(r["lp_ratio"]), 2), pct(num(r["knn"]), 3),
+        pct(num(r["scratch"]), 3), pct(num(r["pretraining_gain"]), 3),
+      ])
     }
     for t in targets {
-      table.rows.append(["target", t["rule"] as? String ?? "", pct(num(t["value"]), 3), (t["pass"] as? Bool ?? false) ? "met" : "NOT met",
-                         "", "", ""])
+      table.rows.append([
+        "target", t["rule"] as? String ?? "", pct(num(t["value"]), 3),
+        (t["pass"] as? Bool ?? false) ? "met" : "NOT met",
+        "", "", "",
+      ])
     }
     var tc = Chart(kind: .table, title: "Per task (test macro-F1, mean over seeds) and the calibration targets")
     tc.table = table
-    let fig = Figure(name: "", title: "Is the embedded model a foundation model?", caption: "", panels: [bars, tc], columns: 1,
-                     height: 330 + 18 * Double(table.rows.count))
+    let fig = Figure(
+      name: "", title: "Is the embedded model a foundation model?", caption: "", panels: [bars, tc], columns: 1,
+      height: 330 + 18 * Double(table.rows.count))
     return BuiltFigure(figure: fig, table: table)
   }
 
   /// The papers' linear-probe / full-FT ratios, from the published numbers.
   static func publishedRatios(_ i: FigureInput) throws -> [(String, Double)] {
     let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let y = try loadYAML(text, path: file) as? [String: Any] else {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+      let y = try loadYAML(text, path: file) as? [String: Any]
+    else {
       throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
     }
     var out: [(String, Double)] = []

@@ -17,18 +17,23 @@ public struct FigureStageKind: StageKind {
   /// Bump when a builder or the renderer changes what is drawn.
   public let version = 19  // 18: Table 1 per protocol with its chosen rates, Fig. 7 "+ MLP"; 19: verdict (c)
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
-     ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
-     ParameterSpec("vary", default: .string(""), help: "ablation figures: the varied setting (side.size, side.prompts, ...)"),
-     ParameterSpec("main", default: .string(""), help: "ablation figures: base name of the main-run stages"),
-     ParameterSpec("published", default: .string("Reports/published.yaml"))]
+    [
+      ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
+      ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
+      ParameterSpec(
+        "vary", default: .string(""), help: "ablation figures: the varied setting (side.size, side.prompts, ...)"),
+      ParameterSpec("main", default: .string(""), help: "ablation figures: base name of the main-run stages"),
+      ParameterSpec("published", default: .string("Reports/published.yaml")),
+    ]
   }
 
   public func run(_ ctx: StageContext) throws {
     let p = ctx.params
     let key = p["figure"]?.string ?? ""
     guard let b = Builders.all[key] else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "unknown figure '\(key)'; known: \(Builders.all.keys.sorted().joined(separator: ", "))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage,
+        message: "unknown figure '\(key)'; known: \(Builders.all.keys.sorted().joined(separator: ", "))")
     }
     let input = FigureInput(ctx: ctx)
     var out = try b(input)
@@ -39,9 +44,11 @@ public struct FigureStageKind: StageKind {
     let data = try JSONEncoder.sorted.encode(out.figure)
     try data.write(to: URL(fileURLWithPath: ctx.outputDir + "/figure.json"))
     if let t = out.table {
-      try TableExport.markdown(t, title: out.figure.title).write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
+      try TableExport.markdown(t, title: out.figure.title).write(
+        toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
       try TableExport.csv(t).write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
-      try TableExport.latex(t, caption: out.figure.caption).write(toFile: ctx.outputDir + "/table.tex", atomically: true, encoding: .utf8)
+      try TableExport.latex(t, caption: out.figure.caption).write(
+        toFile: ctx.outputDir + "/table.tex", atomically: true, encoding: .utf8)
     }
     ctx.log("\(key): \(out.figure.panels.count) panel(s)\(out.table == nil ? "" : ", table")")
   }
@@ -51,7 +58,8 @@ extension JSONEncoder {
   static var sorted: JSONEncoder {
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return e
   }
 }
@@ -63,26 +71,33 @@ public struct FigureInput {
 
   /// Needed stages with base name `base` (before '@'), sorted by name.
   func stages(_ base: String) -> [(name: String, dir: String)] {
-    ctx.inputs.filter { $0.key.split(separator: "@").first.map(String.init) == base }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    ctx.inputs.filter { $0.key.split(separator: "@").first.map(String.init) == base }.sorted { $0.key < $1.key }.map {
+      ($0.key, $0.value)
+    }
   }
   /// Every needed stage that has `file`.
   func with(_ file: String) -> [(name: String, dir: String)] {
-    ctx.inputs.filter { FileManager.default.fileExists(atPath: $0.value + "/" + file) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    ctx.inputs.filter { FileManager.default.fileExists(atPath: $0.value + "/" + file) }.sorted { $0.key < $1.key }.map {
+      ($0.key, $0.value)
+    }
   }
   func json(_ dir: String, _ file: String) throws -> [String: Any] {
     guard let d = FileManager.default.contents(atPath: dir + "/" + file),
-          let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+      let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
+    else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "cannot read \(dir)/\(file)")
     }
     guard var o = o as [String: Any]?, let t = FileManager.default.contents(atPath: dir + "/" + timingFileName),
-          let timing = try? JSONSerialization.jsonObject(with: t) as? [String: Any] else { return o }
+      let timing = try? JSONSerialization.jsonObject(with: t) as? [String: Any]
+    else { return o }
     for (k, v) in timing where o[k] == nil { o[k] = v }  // wall-clock values (kept out of the hash)
     return o
   }
   func one(_ file: String) throws -> [String: Any] {
     let s = with(file)
     guard s.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with \(file) (has \(s.count))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs exactly one stage with \(file) (has \(s.count))")
     }
     return try json(s[0].dir, file)
   }
@@ -107,7 +122,9 @@ enum TableExport {
     return s
   }
   static func csv(_ t: TableSpec) -> String {
-    func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    func q(_ s: String) -> String {
+      s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
     return ([t.header] + t.rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
   }
   static func latex(_ t: TableSpec, caption: String) -> String {
@@ -123,13 +140,16 @@ enum TableExport {
       }
       return o
     }
-    var s = "\\begin{table}\n\\centering\n\\caption{\(esc(caption))}\n\\begin{tabular}{l" + String(repeating: "r", count: max(t.header.count - 1, 0)) + "}\n\\hline\n"
+    var s =
+      "\\begin{table}\n\\centering\n\\caption{\(esc(caption))}\n\\begin{tabular}{l"
+      + String(repeating: "r", count: max(t.header.count - 1, 0)) + "}\n\\hline\n"
     s += t.header.map(esc).joined(separator: " & ") + " \\\\\n\\hline\n"
     for (i, r) in t.rows.enumerated() {
-      s += r.enumerated().map { j, c -> String in
-        let m = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
-        return m == 1 ? "\\textbf{\(esc(c))}" : m == 2 ? "\\underline{\(esc(c))}" : esc(c)
-      }.joined(separator: " & ") + " \\\\\n"
+      s +=
+        r.enumerated().map { j, c -> String in
+          let m = t.marks.flatMap { i < $0.count && j < $0[i].count ? $0[i][j] : nil } ?? 0
+          return m == 1 ? "\\textbf{\(esc(c))}" : m == 2 ? "\\underline{\(esc(c))}" : esc(c)
+        }.joined(separator: " & ") + " \\\\\n"
     }
     return s + "\\hline\n\\end{tabular}\n\\end{table}\n"
   }

@@ -13,7 +13,9 @@ import Yams
 enum PaperComparison {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
     let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pub = try loadYAML(text, path: file) as? [String: Any] else {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+      let pub = try loadYAML(text, path: file) as? [String: Any]
+    else {
       throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
     }
     let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]
@@ -29,7 +31,9 @@ enum PaperComparison {
     let shMethods = methods("sh-peft"), fpMethods = methods("fpt-plus")
     func ours(_ m: String, _ k: String) -> Double { num(fpMethods[m]?[k]) }
     func cell(_ v: Verdict) -> [String] { [v.evidence, v.test, v.outcome.rawValue] }
-    func dict(_ o: Any?) -> [String: Double] { ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite } }
+    func dict(_ o: Any?) -> [String: Double] {
+      ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite }
+    }
     // the study's fractions (F1, share kept, overlap) in percent, as the sweep's scores and the papers' tables
     func pct(_ o: Any?) -> [String: Double] { dict(o).mapValues { 100 * $0 } }
     // SH-PEFT's study claims, under its own protocol (SGD, L2 head), tested over tasks on the seed means;
@@ -38,10 +42,15 @@ enum PaperComparison {
     let studyScores = ["full": pct(byTask["full"]), "linear-probe": pct(byTask["linear-probe"])]
     let learned = Verdicts.learned(studyScores)
     var rows: [[String]] = []
-    let aRow = ((summary["a_sparsity"] as? [String: Any])?["rows"] as? [[String: Any]])?.first { num($0["k_percent"]) == 10 }
-    rows.append(["SH-PEFT (a) sparsity", "10 % of changes keep ~95 % of full-FT F1"]
-                + cell(Verdicts.atLeast(pct(aRow?["f1_fraction_by_task"]), threshold: 95, what: "% of full-FT F1 kept at k = 10 %",
-                                        learned: learned)))
+    let aRow = ((summary["a_sparsity"] as? [String: Any])?["rows"] as? [[String: Any]])?.first {
+      num($0["k_percent"]) == 10
+    }
+    rows.append(
+      ["SH-PEFT (a) sparsity", "10 % of changes keep ~95 % of full-FT F1"]
+        + cell(
+          Verdicts.atLeast(
+            pct(aRow?["f1_fraction_by_task"]), threshold: 95, what: "% of full-FT F1 kept at k = 10 %",
+            learned: learned)))
     // (b) at SH-PEFT's budget (1 %, else the nearest k): cross-task overlap above chance (shared) and
     // below the overlap of two seeds of the same task (task-specific)
     let bRows = ((summary["b_hybridity"] as? [String: Any])?["rows"] as? [[String: Any]]) ?? []
@@ -49,10 +58,12 @@ enum PaperComparison {
     let cross = pct(bRow?["cross_task_by_task"]), same = pct(bRow?["same_task_by_task"])  // overlap, %
     let chance = 100 * num(bRow?["chance"])
     let k = String(format: "k = %g %%", num(bRow?["k_percent"]))
-    let shared = Verdicts.beats("cross-task overlap", "chance", in: ["cross-task overlap": cross, "chance": cross.mapValues { _ in chance }],
-                                needsLearning: false)
-    let specific = Verdicts.beats("same-task overlap", "cross-task overlap", in: ["same-task overlap": same, "cross-task overlap": cross],
-                                  needsLearning: false)
+    let shared = Verdicts.beats(
+      "cross-task overlap", "chance", in: ["cross-task overlap": cross, "chance": cross.mapValues { _ in chance }],
+      needsLearning: false)
+    let specific = Verdicts.beats(
+      "same-task overlap", "cross-task overlap", in: ["same-task overlap": same, "cross-task overlap": cross],
+      needsLearning: false)
     var b = Verdicts.all([shared, specific])
     b.evidence = k + ": " + b.evidence
     if learned == false, b.outcome != .notRun { b.outcome = .inconclusive; b.evidence += "; the runs did not learn" }
@@ -60,8 +71,12 @@ enum PaperComparison {
     let d4 = summary["d_table4"] as? [String: Any]
     var t4 = ((d4?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
     t4.merge(studyScores) { a, _ in a }
-    rows.append(["SH-PEFT (d) ta+L2 best (Table 4)", String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh["table4_f1"], "ta+l2"), d(sh["table4_f1"], "ta+l1"))]
-                + cell(Verdicts.beatsAll("ta+l2", ["ta", "l1", "ta+l1", "l2"], in: t4)))
+    rows.append(
+      [
+        "SH-PEFT (d) ta+L2 best (Table 4)",
+        String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh["table4_f1"], "ta+l2"), d(sh["table4_f1"], "ta+l1")),
+      ]
+        + cell(Verdicts.beatsAll("ta+l2", ["ta", "l1", "ta+l1", "l2"], in: t4)))
     let e5 = summary["e_table5"] as? [String: Any]
     let t5 = ((e5?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
     let ref = t5.keys.first { Double($0) == 1 } ?? "1.0"
@@ -72,7 +87,9 @@ enum PaperComparison {
     // methods of the paper's own table (Reports/published.yaml), each under the same recipe.
     func scores(_ metric: String, _ methods: [String: [String: Any]]) -> [String: [String: Double]] {
       methods.mapValues { m in
-        ((m["by_dataset"] as? [String: [String: Any]]) ?? [:]).mapValues { num($0[metric]) }.filter { $0.value.isFinite }
+        ((m["by_dataset"] as? [String: [String: Any]]) ?? [:]).mapValues { num($0[metric]) }.filter {
+          $0.value.isFinite
+        }
       }
     }
     let f1 = scores("f1", shMethods), auc = scores("auc", fpMethods)
@@ -80,24 +97,38 @@ enum PaperComparison {
     // (c): the selective methods of SH-PEFT's Table 1 (each trains a chosen subset of the weights)
     let selective = ["bitfit", "ft-ln", "ft-att", "spt-lora"]
     let bestSelective = selective.max { d(t1, $0) < d(t1, $1) } ?? "ft-att"
-    rows.append(["SH-PEFT (c) beats the other selective methods of its Table 1 (BitFit, FT-LN, FT-Att, SPT-LoRA; F1)",
-                 String(format: "%.1f vs best %.1f (%@)", d(t1, "sh-peft"), d(t1, bestSelective), bestSelective)]
-                + cell(Verdicts.beatsAll("sh-peft", selective, in: f1)))
-    rows.append(["SH-PEFT beats full FT (Table 1, F1)", String(format: "%.1f vs %.1f", d(t1, "sh-peft"), d(t1, "full"))]
-                + cell(Verdicts.beats("sh-peft", "full", in: f1)))
+    rows.append(
+      [
+        "SH-PEFT (c) beats the other selective methods of its Table 1 (BitFit, FT-LN, FT-Att, SPT-LoRA; F1)",
+        String(format: "%.1f vs best %.1f (%@)", d(t1, "sh-peft"), d(t1, bestSelective), bestSelective),
+      ]
+        + cell(Verdicts.beatsAll("sh-peft", selective, in: f1)))
+    rows.append(
+      ["SH-PEFT beats full FT (Table 1, F1)", String(format: "%.1f vs %.1f", d(t1, "sh-peft"), d(t1, "full"))]
+        + cell(Verdicts.beats("sh-peft", "full", in: f1)))
     let shOthers = ((t1 as? [String: Any]) ?? [:]).keys.filter { !["full", "sh-peft"].contains($0) }.sorted()
-    rows.append(["SH-PEFT beats every other method of its Table 1 (F1)",
-                 String(format: "%.1f vs best other %.1f (SPT-LoRA)", d(t1, "sh-peft"), d(t1, "spt-lora"))]
-                + cell(Verdicts.beatsAll("sh-peft", shOthers, in: f1)))
+    rows.append(
+      [
+        "SH-PEFT beats every other method of its Table 1 (F1)",
+        String(format: "%.1f vs best other %.1f (SPT-LoRA)", d(t1, "sh-peft"), d(t1, "spt-lora")),
+      ]
+        + cell(Verdicts.beatsAll("sh-peft", shOthers, in: f1)))
     let fa = fp["table1_avg_auc"]
     let fpOthers = ((fa as? [String: Any]) ?? [:]).keys.filter { !["full", "fpt+"].contains($0) }.sorted()
-    rows.append(["FPT+ best AUC among the PETL methods of its Table 1", String(format: "%.2f vs AdaLoRA %.2f", d(fa, "fpt+"), d(fa, "adalora"))]
-                + cell(Verdicts.beatsAll("fpt+", fpOthers, in: auc)))
+    rows.append(
+      [
+        "FPT+ best AUC among the PETL methods of its Table 1",
+        String(format: "%.2f vs AdaLoRA %.2f", d(fa, "fpt+"), d(fa, "adalora")),
+      ]
+        + cell(Verdicts.beatsAll("fpt+", fpOthers, in: auc)))
     let paperRatio = d(fp["table1_memory_mb"], "fpt+") / d(fp["table1_memory_mb"], "full")
-    let paperMem = String(format: "%.0f / %.0f MB = %.2f %%", d(fp["table1_memory_mb"], "fpt+"), d(fp["table1_memory_mb"], "full"), 100 * paperRatio)
+    let paperMem = String(
+      format: "%.0f / %.0f MB = %.2f %%", d(fp["table1_memory_mb"], "fpt+"), d(fp["table1_memory_mb"], "full"),
+      100 * paperRatio)
     let mr = ours("fpt+", "memory_ratio_to_full")
-    rows.append(["FPT+ memory ≈ 3.18 % of full FT (embedded scale, measured)", paperMem]
-                + cell(Verdicts.matches(100 * mr, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
+    rows.append(
+      ["FPT+ memory ≈ 3.18 % of full FT (embedded scale, measured)", paperMem]
+        + cell(Verdicts.matches(100 * mr, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
     // the same accounting computed for ViT-B/16 at 512 px, batch 16 (memory-scaling), when available
     var computed = Double.nan
     var counts: [[String: Any]] = []
@@ -105,26 +136,45 @@ enum PaperComparison {
       let mj = try i.json(ms.dir, "memory.json")
       let rows = mj["rows"] as? [[String: Any]] ?? []
       func total(_ m: String) -> Double {
-        num(rows.first { $0["preset"] as? String == "vit-b16" && num($0["size"]) == 512 && $0["method"] as? String == m }?["total_bytes"])
+        num(
+          rows.first {
+            $0["preset"] as? String == "vit-b16" && num($0["size"]) == 512 && $0["method"] as? String == m
+          }?["total_bytes"])
       }
       computed = total("fpt+") / total("full")
       counts = ((mj["parameters"] as? [String: Any])?["vit-b16"] as? [[String: Any]]) ?? []
     }
-    rows.append(["FPT+ memory ≈ 3.18 % of full FT (ViT-B/16, 512 px, batch 16, computed)", paperMem]
-                + cell(Verdicts.matches(100 * computed, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
+    rows.append(
+      ["FPT+ memory ≈ 3.18 % of full FT (ViT-B/16, 512 px, batch 16, computed)", paperMem]
+        + cell(
+          Verdicts.matches(100 * computed, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
     func percent(_ m: String) -> Double { num(counts.first { $0["method"] as? String == m }?["trainable_percent"]) }
     let pp = fp["table1_params_percent"]
     let vPlus = Verdicts.matches(percent("fpt+"), paper: d(pp, "fpt+"), tolerance: 0.05, what: "FPT+ trainable %")
     let vFPT = Verdicts.matches(percent("fpt"), paper: d(pp, "fpt"), tolerance: 0.05, what: "FPT trainable %")
-    let both: Outcome = [vPlus.outcome, vFPT.outcome].contains(.notRun) ? .notRun
+    let both: Outcome =
+      [vPlus.outcome, vFPT.outcome].contains(.notRun)
+      ? .notRun
       : (vPlus.outcome == .reproduced && vFPT.outcome == .reproduced ? .reproduced : .notReproduced)
-    rows.append(["FPT+ and FPT trainable parameters (ViT-B/16)", String(format: "%.2f %%, %.2f %%", d(pp, "fpt+"), d(pp, "fpt")),
-                 vPlus.evidence + "; " + vFPT.evidence, vPlus.test, both.rawValue])
-    let t = TableSpec(header: ["claim", "paper", "peftlab", "test", "verdict"], rows: rows,
-                      marks: rows.map { [0, 0, 0, 0, $0[4] == Outcome.reproduced.rawValue ? 1 : 0] })
-    var c = Chart(kind: .table, title: "Embedded scale (procedural medical-like tasks, a small ViT pretrained in the pipeline) unless a run used the real data")
+    rows.append([
+      "FPT+ and FPT trainable parameters (ViT-B/16)", String(format: "%.2f %%, %.2f %%", d(pp, "fpt+"), d(pp, "fpt")),
+      vPlus.evidence + "; " + vFPT.evidence, vPlus.test, both.rawValue,
+    ])
+    let t = TableSpec(
+      header: ["claim", "paper", "peftlab", "test", "verdict"], rows: rows,
+      marks: rows.map { [0, 0, 0, 0, $0[4] == Outcome.reproduced.rawValue ? 1 : 0] })
+    var c = Chart(
+      kind: .table,
+      title:
+        "Embedded scale (procedural medical-like tasks, a small ViT pretrained in the pipeline) unless a run used the "
+        + "real data"
+    )
     c.table = t
-    return BuiltFigure(figure: Figure(name: "", title: "Paper vs peftlab", caption: "", panels: [c], width: 760, height: 80 + 44 * Double(rows.count)),
-                       table: t)
+    return BuiltFigure(
+      figure: Figure(
+        name: "",
+        title: "Paper vs "
+          + "peftlab", caption: "", panels: [c], width: 760, height: 80 + 44 * Double(rows.count)),
+      table: t)
   }
 }

@@ -34,7 +34,8 @@ public struct PairedComparison: Sendable, Equatable {
 
   /// "+2.1 [−0.4, +4.6], t-test p = 0.19, sign-flip p = 0.25, 6 tasks"
   public var summary: String {
-    String(format: "%+.1f [%+.1f, %+.1f], p = %.2g (sign-flip %.2g), %d tasks", effect, lower, upper, p, signFlipP, tasks)
+    String(
+      format: "%+.1f [%+.1f, %+.1f], p = %.2g (sign-flip %.2g), %d tasks", effect, lower, upper, p, signFlipP, tasks)
   }
 }
 
@@ -56,21 +57,25 @@ public enum Verdicts {
   public static let minimumTasks = 3
 
   /// The paired comparison of `a` and `b` over the tasks both have (nil if none).
-  public static func compare(_ aName: String, _ a: [String: Double], _ bName: String, _ b: [String: Double],
-                             level: Double = 0.95) -> PairedComparison? {
+  public static func compare(
+    _ aName: String, _ a: [String: Double], _ bName: String, _ b: [String: Double],
+    level: Double = 0.95
+  ) -> PairedComparison? {
     let tasks = a.keys.filter { b[$0] != nil && a[$0]!.isFinite && b[$0]!.isFinite }.sorted()
     guard !tasks.isEmpty else { return nil }
     let d = tasks.map { a[$0]! - b[$0]! }
     let n = Double(d.count), mean = d.reduce(0, +) / n
     guard d.count > 1 else {
-      return PairedComparison(a: aName, b: bName, tasks: 1, effect: mean, lower: -.infinity, upper: .infinity, p: 1, signFlipP: 1)
+      return PairedComparison(
+        a: aName, b: bName, tasks: 1, effect: mean, lower: -.infinity, upper: .infinity, p: 1, signFlipP: 1)
     }
     let sd = (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot(), se = sd / n.squareRoot()
     let df = n - 1
     let half = StudentT.quantile(1 - (1 - level) / 2, df: df) * se
     let p = se > 0 ? 2 * (1 - StudentT.cdf(abs(mean) / se, df: df)) : (mean == 0 ? 1 : 0)
-    return PairedComparison(a: aName, b: bName, tasks: d.count, effect: mean, lower: mean - half, upper: mean + half,
-                            p: p, signFlipP: signFlipP(d))
+    return PairedComparison(
+      a: aName, b: bName, tasks: d.count, effect: mean, lower: mean - half, upper: mean + half,
+      p: p, signFlipP: signFlipP(d))
   }
 
   /// Percentile bootstrap interval of the mean at `level` (deterministic; not used for verdicts: too
@@ -94,7 +99,9 @@ public enum Verdicts {
     }
     means.sort()
     let tail = (1 - level) / 2
-    return (means[min(resamples - 1, Int(tail * Double(resamples)))], means[max(0, Int((1 - tail) * Double(resamples)) - 1)])
+    return (
+      means[min(resamples - 1, Int(tail * Double(resamples)))], means[max(0, Int((1 - tail) * Double(resamples)) - 1)]
+    )
   }
 
   /// Exact two-sided sign-flip p of the mean of `d` (random flips beyond 16 values).
@@ -125,20 +132,29 @@ public enum Verdicts {
   /// Whether the runs learned at all: full fine-tuning above the linear probe (over tasks, interval
   /// above 0). nil when either is missing (then nothing is known about learning).
   public static func learned(_ scores: [String: [String: Double]]) -> Bool? {
-    guard let full = scores["full"], let lp = scores["linear-probe"], let c = compare("full", full, "linear-probe", lp) else { return nil }
+    guard let full = scores["full"], let lp = scores["linear-probe"], let c = compare("full", full, "linear-probe", lp)
+    else { return nil }
     return c.effect > 0
   }
 
   /// "`a` beats `b`".
-  public static func beats(_ a: String, _ b: String, in scores: [String: [String: Double]], needsLearning: Bool = true) -> Verdict {
+  public static func beats(
+    _ a: String, _ b: String, in scores: [String: [String: Double]], needsLearning: Bool = true
+  ) -> Verdict {
     guard let sa = scores[a], !sa.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(a) has no results") }
     guard let sb = scores[b], !sb.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(b) has no results") }
-    guard let c = compare(a, sa, b, sb) else { return Verdict(outcome: .notRun, evidence: "no task has both \(a) and \(b)") }
+    guard let c = compare(a, sa, b, sb) else {
+      return Verdict(outcome: .notRun, evidence: "no task has both \(a) and \(b)")
+    }
     let ev = "\(a) − \(b): \(c.summary)"
     let test = "paired t over tasks (seed means): 95 % CI"
-    if c.tasks < minimumTasks { return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test) }
+    if c.tasks < minimumTasks {
+      return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
+    }
     if needsLearning, learned(scores) == false {
-      return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test)
+      return Verdict(
+        outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
+        test: test)
     }
     if c.lower > 0 { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
     if c.upper < 0 { return Verdict(outcome: .notReproduced, evidence: ev, test: test) }
@@ -150,7 +166,9 @@ public enum Verdicts {
     guard let sa = scores[a], !sa.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(a) has no results") }
     let present = others.filter { scores[$0].map { !$0.isEmpty } ?? false }
     let missing = others.filter { !present.contains($0) }
-    guard !present.isEmpty else { return Verdict(outcome: .notRun, evidence: "none of \(others.joined(separator: ", ")) has results") }
+    guard !present.isEmpty else {
+      return Verdict(outcome: .notRun, evidence: "none of \(others.joined(separator: ", ")) has results")
+    }
     // Bonferroni-level intervals decide; Holm-adjusted p are reported beside them.
     let level = 1 - 0.05 / Double(present.count)
     let cs = present.compactMap { compare(a, sa, $0, scores[$0]!, level: level) }
@@ -163,7 +181,8 @@ public enum Verdicts {
       adjusted[c.b] = running
     }
     let worst = cs.min { $0.effect < $1.effect }!
-    var ev = "closest: \(a) − \(worst.b): \(worst.summary) (\(String(format: "%.1f", 100 * level)) % CI); "
+    var ev =
+      "closest: \(a) − \(worst.b): \(worst.summary) (\(String(format: "%.1f", 100 * level)) % CI); "
       + "Holm-adjusted p over \(m) comparisons: max \(String(format: "%.2g", adjusted.values.max() ?? 1))"
     if !missing.isEmpty { ev += "; not run: \(missing.joined(separator: ", "))" }
     let test = "paired t over tasks vs each: Bonferroni CIs, Holm p"
@@ -171,7 +190,9 @@ public enum Verdicts {
       return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
     }
     if learned(scores) == false {
-      return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test)
+      return Verdict(
+        outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
+        test: test)
     }
     if let loser = cs.first(where: { $0.upper < 0 }) {
       return Verdict(outcome: .notReproduced, evidence: ev + "; \(loser.b) is better: \(loser.summary)", test: test)
@@ -189,8 +210,14 @@ public enum Verdicts {
     let mean = v.values.reduce(0, +) / Double(v.count)
     let ev = String(format: "%@: %.3g; − %.3g: %@", what, mean, threshold, c.summary)
     let test = "one-sample t over tasks (seed means): 95 % CI"
-    if c.tasks < minimumTasks { return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test) }
-    if learned == false { return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test) }
+    if c.tasks < minimumTasks {
+      return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
+    }
+    if learned == false {
+      return Verdict(
+        outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
+        test: test)
+    }
     if c.lower > 0 { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
     if c.upper < 0 { return Verdict(outcome: .notReproduced, evidence: ev, test: test) }
     return Verdict(outcome: .inconclusive, evidence: ev + "; the interval contains the threshold", test: test)
@@ -200,25 +227,39 @@ public enum Verdicts {
   /// each variant − reference over tasks at a Bonferroni level. Reproduced when every interval lies
   /// inside ±margin, not reproduced when one lies wholly outside, else inconclusive. Equality proves
   /// nothing when nothing was learned, so unlearned runs are inconclusive.
-  public static func equivalent(_ reference: String, _ variants: [String], in scores: [String: [String: Double]], margin: Double,
-                                learned: Bool?) -> Verdict {
-    guard let r = scores[reference], !r.isEmpty else { return Verdict(outcome: .notRun, evidence: "\(reference) has no results") }
+  public static func equivalent(
+    _ reference: String, _ variants: [String], in scores: [String: [String: Double]], margin: Double,
+    learned: Bool?
+  ) -> Verdict {
+    guard let r = scores[reference], !r.isEmpty else {
+      return Verdict(outcome: .notRun, evidence: "\(reference) has no results")
+    }
     let present = variants.filter { scores[$0].map { !$0.isEmpty } ?? false }
-    guard !present.isEmpty else { return Verdict(outcome: .notRun, evidence: "none of \(variants.joined(separator: ", ")) has results") }
+    guard !present.isEmpty else {
+      return Verdict(outcome: .notRun, evidence: "none of \(variants.joined(separator: ", ")) has results")
+    }
     let level = 1 - 0.05 / Double(present.count)
     let cs = present.compactMap { compare($0, scores[$0]!, reference, r, level: level) }
     guard cs.count == present.count else { return Verdict(outcome: .notRun, evidence: "no shared tasks") }
     let widest = cs.max { max(abs($0.lower), abs($0.upper)) < max(abs($1.lower), abs($1.upper)) }!
-    let ev = String(format: "widest: %@ − %@: %@ (%.1f %% CI); margin ±%.3g", widest.a, reference, widest.summary, 100 * level, margin)
+    let ev = String(
+      format: "widest: %@ − %@: %@ (%.1f %% CI); margin ±%.3g", widest.a, reference, widest.summary, 100 * level, margin
+    )
     let test = "paired t over tasks vs the reference: Bonferroni CIs inside ±margin"
     if cs.contains(where: { $0.tasks < minimumTasks }) {
       return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
     }
-    if learned == false { return Verdict(outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)", test: test) }
+    if learned == false {
+      return Verdict(
+        outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
+        test: test)
+    }
     if let out = cs.first(where: { $0.lower > margin || $0.upper < -margin }) {
       return Verdict(outcome: .notReproduced, evidence: ev + "; \(out.a) differs by more than the margin", test: test)
     }
-    if cs.allSatisfy({ $0.lower >= -margin && $0.upper <= margin }) { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
+    if cs.allSatisfy({ $0.lower >= -margin && $0.upper <= margin }) {
+      return Verdict(outcome: .reproduced, evidence: ev, test: test)
+    }
     return Verdict(outcome: .inconclusive, evidence: ev + "; not every interval lies inside the margin", test: test)
   }
 
@@ -226,18 +267,27 @@ public enum Verdicts {
   public static func all(_ parts: [Verdict]) -> Verdict {
     let ev = parts.map(\.evidence).joined(separator: "; "), test = parts.map(\.test).joined(separator: " + ")
     let o = parts.map(\.outcome)
-    let outcome: Outcome = o.contains(.notRun) ? .notRun : o.contains(.notReproduced) ? .notReproduced
-      : o.allSatisfy { $0 == .reproduced } ? .reproduced : .inconclusive
+    let outcome: Outcome =
+      o.contains(.notRun)
+      ? .notRun
+      : o.contains(.notReproduced)
+        ? .notReproduced
+        : o.allSatisfy { $0 == .reproduced } ? .reproduced : .inconclusive
     return Verdict(outcome: outcome, evidence: ev, test: test)
   }
 
   /// A computed number against the paper's, within a relative tolerance.
   public static func matches(_ ours: Double, paper: Double, tolerance: Double, what: String) -> Verdict {
-    guard ours.isFinite, paper.isFinite, paper != 0 else { return Verdict(outcome: .notRun, evidence: "\(what): not computed") }
+    guard ours.isFinite, paper.isFinite, paper != 0 else {
+      return Verdict(outcome: .notRun, evidence: "\(what): not computed")
+    }
     let rel = abs(ours - paper) / abs(paper)
-    let ev = String(format: "%@: %.3g vs paper %.3g (%.1f %% apart; tolerance %.0f %%)", what, ours, paper, 100 * rel, 100 * tolerance)
-    return Verdict(outcome: rel <= tolerance ? .reproduced : .notReproduced, evidence: ev,
-                   test: String(format: "within ±%.0f %% of the paper", 100 * tolerance))
+    let ev = String(
+      format: "%@: %.3g vs paper %.3g (%.1f %% apart; tolerance %.0f %%)", what, ours, paper, 100 * rel, 100 * tolerance
+    )
+    return Verdict(
+      outcome: rel <= tolerance ? .reproduced : .notReproduced, evidence: ev,
+      test: String(format: "within ±%.0f %% of the paper", 100 * tolerance))
   }
 }
 

@@ -71,7 +71,9 @@ public enum Attention {
         let dq = dqkv + b * T * ld + h * hd
         let dk = dq + D, dv = dq + 2 * D
         let p: UnsafePointer<Float>
-        if let kept = probs { p = kept + bh * T * T } else {
+        if let kept = probs {
+          p = kept + bh * T * T
+        } else {
           scores(recomputed, q: q, T: T, D: D, hd: hd)
           p = UnsafePointer(recomputed)
         }

@@ -23,11 +23,13 @@ public enum CrossAttention {
       for bh in pairs {
         let b = bh / H, h = bh % H
         let pr = probs + bh * P * S
-        BLAS.gemm(transA: false, transB: true, M: P, N: S, K: hd, alpha: scale,
-                  A: q + h * hd, lda: D, B: k + b * stride + h * S * hd, ldb: hd, beta: 0, C: pr, ldc: S)
+        BLAS.gemm(
+          transA: false, transB: true, M: P, N: S, K: hd, alpha: scale,
+          A: q + h * hd, lda: D, B: k + b * stride + h * S * hd, ldb: hd, beta: 0, C: pr, ldc: S)
         for i in 0..<P { Attention.softmaxRow(pr + i * S, S) }
-        BLAS.gemm(transA: false, transB: false, M: P, N: hd, K: S, alpha: 1,
-                  A: pr, lda: S, B: v + b * stride + h * S * hd, ldb: hd, beta: 0, C: out + b * P * D + h * hd, ldc: D)
+        BLAS.gemm(
+          transA: false, transB: false, M: P, N: hd, K: S, alpha: 1,
+          A: pr, lda: S, B: v + b * stride + h * S * hd, ldb: hd, beta: 0, C: out + b * P * D + h * hd, ldc: D)
       }
     }
   }
@@ -44,15 +46,17 @@ public enum CrossAttention {
     for bh in 0..<(B * H) {
       let b = bh / H, h = bh % H
       let pr = probs + bh * P * S, dp = scratch
-      BLAS.gemm(transA: false, transB: true, M: P, N: S, K: hd, alpha: 1,
-                A: dout + b * P * D + h * hd, lda: D, B: v + b * stride + h * S * hd, ldb: hd, beta: 0, C: dp, ldc: S)
+      BLAS.gemm(
+        transA: false, transB: true, M: P, N: S, K: hd, alpha: 1,
+        A: dout + b * P * D + h * hd, lda: D, B: v + b * stride + h * S * hd, ldb: hd, beta: 0, C: dp, ldc: S)
       for i in 0..<P {
         let r = pr + i * S, d = dp + i * S
         let s = Vec.dot(r, d, S)
         for j in 0..<S { d[j] = r[j] * (d[j] - s) * scale }
       }
-      BLAS.gemm(transA: false, transB: false, M: P, N: hd, K: S, alpha: 1,
-                A: dp, lda: S, B: k + b * stride + h * S * hd, ldb: hd, beta: 1, C: dq + h * hd, ldc: D)
+      BLAS.gemm(
+        transA: false, transB: false, M: P, N: hd, K: S, alpha: 1,
+        A: dp, lda: S, B: k + b * stride + h * S * hd, ldb: hd, beta: 1, C: dq + h * hd, ldc: D)
     }
   }
 }

@@ -123,7 +123,9 @@ public final class Activations: @unchecked Sendable {
 
   /// Floats `init` and `prepareBackward` allocate, without allocating (for
   /// memory estimates at sizes that do not fit: ViT-L at 2048 px).
-  public static func counts(config c: ViTConfig, batch B: Int, extraTokens: Int = 0, keepFrom: Int = 0) -> (forward: Int, backward: Int) {
+  public static func counts(
+    config c: ViTConfig, batch B: Int, extraTokens: Int = 0, keepFrom: Int = 0
+  ) -> (forward: Int, backward: Int) {
     let T0 = c.tokens, T = T0 + extraTokens, D = c.width, F = c.mlpDim, H = c.heads, Np = c.numPatches, K = c.numClasses
     let k = min(max(keepFrom, 0), c.depth)
     var f = B * Np * c.patchDim + B * Np * D + B * T0 * D
@@ -135,7 +137,8 @@ public final class Activations: @unchecked Sendable {
     f += B * T * D + 3 * B * D + 3 * B + 2 * B * K + B
     f += Attention.forwardScratchCount(B: B, T: T, H: H) + B * H * T
     if k == c.depth { return (f, 3 * B * D + B * K + LayerNorm.scratchCount(N: B, C: D)) }
-    let b = 3 * B * T * D + 3 * B * T * D + 2 * B * T * F + B * Np * D + 3 * B * D + B * K
+    let b =
+      3 * B * T * D + 3 * B * T * D + 2 * B * T * F + B * Np * D + 3 * B * D + B * K
       + LayerNorm.scratchCount(N: B * T, C: max(D, F)) + Attention.scratchCount(B: B, T: T, H: H)
     return (f, b)
   }

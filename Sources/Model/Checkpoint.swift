@@ -92,7 +92,6 @@ public enum Checkpoint {
   }
 }
 
-
 /// Why weights cannot be used: "has 3 non-finite values (NaN or ±inf), the first at index 17"; nil if all are finite.
 public func nonFinite(_ v: [Float]) -> String? {
   guard let first = v.firstIndex(where: { !$0.isFinite }) else { return nil }

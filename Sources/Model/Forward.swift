@@ -52,7 +52,9 @@ extension ViT {
   }
 
   @inline(__always)
-  func hook(_ site: HookSite, _ l: Int, _ a: Activations, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+  func hook(
+    _ site: HookSite, _ l: Int, _ a: Activations, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int
+  ) {
     if let m = a.modules, m.hooks(site, layer: l) { m.forward(site, layer: l, out: out, inp: inp, rows: rows) }
   }
 

@@ -42,7 +42,8 @@ public enum GradientDump {
   public static func write(_ r: Result, model: ViT, to outPath: String) throws {
     try writeAtomically(outPath) { tmp in
       let f = try HDF5File.create(tmp)
-      try f.write("logits", floats: r.logits, shape: [r.logits.count / model.config.numClasses, model.config.numClasses])
+      try f.write(
+        "logits", floats: r.logits, shape: [r.logits.count / model.config.numClasses, model.config.numClasses])
       try f.write("loss", scalar: r.loss)
       for t in model.layout.tensors {
         try f.write("grads/" + t.name, floats: r.grads.values(t.name)!, shape: t.shape)

@@ -47,14 +47,23 @@ public enum CheckpointImport {
     // "visual."): take the visual tower only.
     let wholeCLIP = isCLIP && keys.contains { $0.hasPrefix("visual.") }
     if !isCLIP && !keys.contains("patch_embed.proj.weight") {
-      let kind = keys.contains { $0.hasPrefix("stages.") } ? "a ConvNeXt/stage-based network"
-        : keys.contains { $0.hasPrefix("layer1.") } ? "a ResNet"
-        : keys.contains { $0.hasPrefix("layers.") } ? "a Swin/hierarchical transformer" : "no ViT patch embedding"
-      throw bad("only ViT (timm/open_clip/CLIP layout) is supported: found \(kind) (tensors such as \(keys.prefix(3).joined(separator: ", ")))")
+      let kind =
+        keys.contains { $0.hasPrefix("stages.") }
+        ? "a ConvNeXt/stage-based network"
+        : keys.contains { $0.hasPrefix("layer1.") }
+          ? "a ResNet"
+          : keys.contains { $0.hasPrefix("layers.") } ? "a Swin/hierarchical transformer" : "no ViT patch embedding"
+      throw bad(
+        "only ViT (timm/open_clip/CLIP layout) is supported: found \(kind) (tensors such as "
+          + "\(keys.prefix(3).joined(separator: ", ")))"
+      )
     }
-    if keys.contains("reg_token") { throw bad("register tokens ('reg_token') are not supported: only ViTs with a class token") }
+    if keys.contains("reg_token") {
+      throw bad("register tokens ('reg_token') are not supported: only ViTs with a class token")
+    }
     if !isCLIP && !keys.contains("cls_token") {
-      throw bad("no 'cls_token': global-average-pooled ViTs are not supported (peftlab classifies from the class token)")
+      throw bad(
+        "no 'cls_token': global-average-pooled ViTs are not supported (peftlab classifies from the class token)")
     }
     var source: [String: String] = [:]  // timm name -> name in the file
     var ignored: [String] = []
@@ -73,13 +82,17 @@ public enum CheckpointImport {
       c = given
     } else {
       let pw = try shape("patch_embed.proj.weight")
-      guard pw.count == 4, pw[2] == pw[3] else { throw bad("tensor 'patch_embed.proj.weight' has shape \(pw), expected (D, C, P, P)") }
+      guard pw.count == 4, pw[2] == pw[3] else {
+        throw bad("tensor 'patch_embed.proj.weight' has shape \(pw), expected (D, C, P, P)")
+      }
       let D = pw[0], P = pw[2]
       var depth = 0
       while source["blocks.\(depth).attn.qkv.weight"] != nil { depth += 1 }
       let tokens = try shape("pos_embed").reduce(1, *) / D
       let grid = Int(Double(tokens - 1).squareRoot().rounded())
-      guard grid * grid == tokens - 1 else { throw bad("tensor 'pos_embed' has \(tokens) tokens, not 1 + a square grid") }
+      guard grid * grid == tokens - 1 else {
+        throw bad("tensor 'pos_embed' has \(tokens) tokens, not 1 + a square grid")
+      }
       c = ViTConfig(
         imageSize: grid * P, channels: pw[1], patchSize: P, width: D, depth: depth,
         heads: heads ?? max(1, D / 64), numClasses: 1000)
@@ -93,7 +106,9 @@ public enum CheckpointImport {
     // a LoRA adapter that trained the head (modules_to_save) brings the head's class count
     let adapterHead = try lora.flatMap { try PeftAdapter.headClasses($0) }
     let fileHead = adapterHead ?? source["head.weight"].flatMap { file.entries[$0] }?.shape.first
-    if let numClasses { c.numClasses = numClasses } else if given != nil || adapterHead != nil, let k = fileHead {
+    if let numClasses {
+      c.numClasses = numClasses
+    } else if given != nil || adapterHead != nil, let k = fileHead {
       c.numClasses = k  // keep the file's (or the adapter's) head
     }
     if let activation { c.activation = activation } else { c.activation = isCLIP ? .quickGELU : .gelu }
@@ -104,16 +119,26 @@ public enum CheckpointImport {
     let model = try ViT(config: c, seed: seed)
     var report = ImportReport(flavor: isCLIP ? "open_clip" : "timm")
     report.ignored = ignored
-    report.decisions.append("activation \(c.activation.rawValue)" + (activation != nil ? " (given)"
-      : isCLIP ? " (open_clip/OpenAI CLIP convention; --activation gelu for open_clip models trained with GELU)"
-      : " (timm convention; --activation quick_gelu for timm's *_clip_quickgelu models)"))
-    if wholeCLIP { report.decisions.append("visual tower taken; \(ignored.filter { !$0.hasPrefix("visual.") }.count) text-tower tensors ignored") }
+    report.decisions.append(
+      "activation \(c.activation.rawValue)"
+        + (activation != nil
+          ? " (given)"
+          : isCLIP
+            ? " (open_clip/OpenAI CLIP convention; --activation gelu for open_clip models trained with GELU)"
+            : " (timm convention; --activation quick_gelu for timm's *_clip_quickgelu models)"))
+    if wholeCLIP {
+      report.decisions.append(
+        "visual tower taken; \(ignored.filter { !$0.hasPrefix("visual.") }.count) text-tower tensors ignored")
+    }
     if let k = fileHead {
-      report.decisions.append(k != c.numClasses
-        ? "the file's \(k)-class head is replaced by a new \(c.head.rawValue) head for \(c.numClasses) classes"
-        : c.head == .linear ? "head kept (\(k) classes, linear)"
-        : "the file's \(k)-class head weights are used under an l2_linear head (features L2-normalised first: logits differ "
-          + "from the source's; --head linear keeps them)")
+      report.decisions.append(
+        k != c.numClasses
+          ? "the file's \(k)-class head is replaced by a new \(c.head.rawValue) head for \(c.numClasses) classes"
+          : c.head == .linear
+            ? "head kept (\(k) classes, linear)"
+            : "the file's \(k)-class head weights are used under an l2_linear head (features L2-normalised first: "
+              + "logits differ "
+              + "from the source's; --head linear keeps them)")
     } else {
       report.decisions.append("new \(c.head.rawValue) head for \(c.numClasses) classes (the file has none)")
     }
@@ -128,7 +153,9 @@ public enum CheckpointImport {
       if t.name == "pos_embed" && v.count != t.count && v.count % c.width == 0 {
         let oldTokens = v.count / c.width
         let og = Int(Double(oldTokens - 1).squareRoot().rounded())
-        guard og * og == oldTokens - 1 else { throw bad("tensor '\(s)' has \(oldTokens) tokens, not 1 + a square grid") }
+        guard og * og == oldTokens - 1 else {
+          throw bad("tensor '\(s)' has \(oldTokens) tokens, not 1 + a square grid")
+        }
         v = PositionEmbedding.resample(v, width: c.width, from: (og, og), to: (c.gridSize, c.gridSize))
         report.resampledPositionEmbedding = true
       }
@@ -141,8 +168,9 @@ public enum CheckpointImport {
     }
     if let lora {
       let m = try PeftAdapter.merge(lora, into: model, rename: isCLIP ? { clipToTimm($0) } : { $0 })
-      report.decisions.append("LoRA adapter merged into \(m.merged.count) tensors"
-        + (m.replaced.isEmpty ? "" : "; \(m.replaced.joined(separator: ", ")) taken from the adapter"))
+      report.decisions.append(
+        "LoRA adapter merged into \(m.merged.count) tensors"
+          + (m.replaced.isEmpty ? "" : "; \(m.replaced.joined(separator: ", ")) taken from the adapter"))
     }
     return (model, report)
   }

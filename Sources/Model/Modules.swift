@@ -51,7 +51,9 @@ public protocol ModelModules: AnyObject {
 extension ModelModules {
   public var extraTokens: Int { 0 }
   public func beginForward(batch B: Int, tokens T: Int) {}
-  public func forward(_ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {}
+  public func forward(
+    _ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int
+  ) {}
   public func backwardOutput(_ site: HookSite, layer: Int, dout: UnsafeMutablePointer<Float>, rows: Int) {}
   public func backwardInput(
     _ site: HookSite, layer: Int, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,

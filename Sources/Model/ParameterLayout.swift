@@ -63,13 +63,14 @@ public struct ViTLayout: Sendable {
     var bl: [BlockTensors] = []
     for i in 0..<c.depth {
       let p = "blocks.\(i)."
-      bl.append(BlockTensors(
-        norm1W: add(p + "norm1.weight", [D]), norm1B: add(p + "norm1.bias", [D]),
-        qkvW: add(p + "attn.qkv.weight", [3 * D, D]), qkvB: add(p + "attn.qkv.bias", [3 * D]),
-        projW: add(p + "attn.proj.weight", [D, D]), projB: add(p + "attn.proj.bias", [D]),
-        norm2W: add(p + "norm2.weight", [D]), norm2B: add(p + "norm2.bias", [D]),
-        fc1W: add(p + "mlp.fc1.weight", [F, D]), fc1B: add(p + "mlp.fc1.bias", [F]),
-        fc2W: add(p + "mlp.fc2.weight", [D, F]), fc2B: add(p + "mlp.fc2.bias", [D])))
+      bl.append(
+        BlockTensors(
+          norm1W: add(p + "norm1.weight", [D]), norm1B: add(p + "norm1.bias", [D]),
+          qkvW: add(p + "attn.qkv.weight", [3 * D, D]), qkvB: add(p + "attn.qkv.bias", [3 * D]),
+          projW: add(p + "attn.proj.weight", [D, D]), projB: add(p + "attn.proj.bias", [D]),
+          norm2W: add(p + "norm2.weight", [D]), norm2B: add(p + "norm2.bias", [D]),
+          fc1W: add(p + "mlp.fc1.weight", [F, D]), fc1B: add(p + "mlp.fc1.bias", [F]),
+          fc2W: add(p + "mlp.fc2.weight", [D, F]), fc2B: add(p + "mlp.fc2.bias", [D])))
     }
     blocks = bl
     normW = add("norm.weight", [D])

@@ -32,7 +32,8 @@ public enum PeftAdapter {
 
   /// adapter_config.json beside the adapter file (where peft's save_pretrained writes it).
   public static func configFile(_ path: String) -> String {
-    URL(fileURLWithPath: adapterFile(path)).deletingLastPathComponent().appendingPathComponent("adapter_config.json").path
+    URL(fileURLWithPath: adapterFile(path)).deletingLastPathComponent().appendingPathComponent("adapter_config.json")
+      .path
   }
 
   /// `path`: the adapter folder, or its adapter_model.safetensors (adapter_config.json beside it).
@@ -109,9 +110,10 @@ public enum PeftAdapter {
       let spec = model.layout.tensors.first { $0.name == t }!
       B.withUnsafeBufferPointer { b in
         A.withUnsafeBufferPointer { a in
-          BLAS.gemm(transA: false, transB: false, M: shape[0], N: shape[1], K: r, alpha: scale,
-                    A: b.baseAddress!, lda: r, B: a.baseAddress!, ldb: shape[1],
-                    beta: 1, C: model.params.pointer + spec.offset, ldc: shape[1])
+          BLAS.gemm(
+            transA: false, transB: false, M: shape[0], N: shape[1], K: r, alpha: scale,
+            A: b.baseAddress!, lda: r, B: a.baseAddress!, ldb: shape[1],
+            beta: 1, C: model.params.pointer + spec.offset, ldc: shape[1])
         }
       }
       out.merged.append(t)

@@ -54,7 +54,9 @@ public struct SafetensorsFile {
       guard let shape = ints(shapeNums), let count = checkedCount(shape) else {
         throw bad("tensor '\(name)': shape \(shapeNums) is not a list of sizes that fit in memory")
       }
-      guard let offs = ints(offNums) else { throw bad("tensor '\(name)': data_offsets \(offNums) are not byte offsets") }
+      guard let offs = ints(offNums) else {
+        throw bad("tensor '\(name)': data_offsets \(offNums) are not byte offsets")
+      }
       guard let width = Self.byteWidth(dtype) else { throw bad("tensor '\(name)': unsupported dtype \(dtype)") }
       guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == count * width else {
         throw bad("tensor '\(name)': data_offsets \(offs) do not match shape \(shape) of \(dtype)")
@@ -90,9 +92,14 @@ public struct SafetensorsFile {
       let base = raw.baseAddress! + dataStart + e.begin
       switch e.dtype {
       case "F32":
-        for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+        for i in 0..<count {
+          out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
       case "F64":
-        for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+        for i in 0..<count {
+          out[i] = Float(
+            Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        }
       case "U8", "BOOL":
         for i in 0..<count { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
       case "BF16":
@@ -112,23 +119,31 @@ public struct SafetensorsFile {
 
   /// Writes float32 tensors as a safetensors file (atomically).
   public static func write(_ path: String, tensors: [(name: String, shape: [Int], values: [Float])]) throws {
-    try write(path, raw: tensors.map { t in
-      precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
-      return (t.name, "F32", t.shape, t.values.withUnsafeBytes { Data($0) })
-    })
+    try write(
+      path,
+      raw: tensors.map { t in
+        precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
+        return (t.name, "F32", t.shape, t.values.withUnsafeBytes { Data($0) })
+      })
   }
 
   /// Writes uint8 tensors (e.g. 0/1 masks) as a safetensors file (atomically).
-  public static func write(_ path: String, bytes tensors: [(name: String, shape: [Int], values: [UInt8])],
-                           metadata: [String: String] = [:]) throws {
-    try write(path, raw: tensors.map { t in
-      precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
-      return (t.name, "U8", t.shape, Data(t.values))
-    }, metadata: metadata)
+  public static func write(
+    _ path: String, bytes tensors: [(name: String, shape: [Int], values: [UInt8])],
+    metadata: [String: String] = [:]
+  ) throws {
+    try write(
+      path,
+      raw: tensors.map { t in
+        precondition(t.values.count == t.shape.reduce(1, *), "\(t.name): shape/value mismatch")
+        return (t.name, "U8", t.shape, Data(t.values))
+      }, metadata: metadata)
   }
 
-  static func write(_ path: String, raw tensors: [(name: String, dtype: String, shape: [Int], data: Data)],
-                    metadata: [String: String] = [:]) throws {
+  static func write(
+    _ path: String, raw tensors: [(name: String, dtype: String, shape: [Int], data: Data)],
+    metadata: [String: String] = [:]
+  ) throws {
     var header: [String: Any] = [:]
     var offset = 0
     for t in tensors {

@@ -122,8 +122,9 @@ public final class RankAllocator {
         // M = AAᵀ − I with A (r, len) rows, or BᵀB − I with B (len, r).
         var M = [Float](repeating: 0, count: r * r)
         M.withUnsafeMutableBufferPointer { mp in
-          BLAS.gemm(transA: !isA, transB: isA, M: r, N: r, K: len, alpha: 1,
-                    A: p, lda: isA ? len : r, B: p, ldb: isA ? len : r, beta: 0, C: mp.baseAddress!, ldc: r)
+          BLAS.gemm(
+            transA: !isA, transB: isA, M: r, N: r, K: len, alpha: 1,
+            A: p, lda: isA ? len : r, B: p, ldb: isA ? len : r, beta: 0, C: mp.baseAddress!, ldc: r)
         }
         for i in 0..<r { M[i * r + i] -= 1 }
         let norm = (M.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
@@ -132,11 +133,13 @@ public final class RankAllocator {
         let c = schedule.orthReg / n * 2 / Float(norm)
         M.withUnsafeBufferPointer { mp in
           if isA {  // dA += c · M A   (r, len)
-            BLAS.gemm(transA: false, transB: false, M: r, N: len, K: r, alpha: c,
-                      A: mp.baseAddress!, lda: r, B: p, ldb: len, beta: 1, C: g, ldc: len)
+            BLAS.gemm(
+              transA: false, transB: false, M: r, N: len, K: r, alpha: c,
+              A: mp.baseAddress!, lda: r, B: p, ldb: len, beta: 1, C: g, ldc: len)
           } else {  // dB += c · B M   (len, r)
-            BLAS.gemm(transA: false, transB: false, M: len, N: r, K: r, alpha: c,
-                      A: p, lda: r, B: mp.baseAddress!, ldb: r, beta: 1, C: g, ldc: r)
+            BLAS.gemm(
+              transA: false, transB: false, M: len, N: r, K: r, alpha: c,
+              A: p, lda: r, B: mp.baseAddress!, ldb: r, beta: 1, C: g, ldc: r)
           }
         }
       }

@@ -61,16 +61,20 @@ public final class AdapterModules: TrainableModules {
     2 * config.depth * B * T * bottleneck + B * T * bottleneck + B * T * config.width
   }
 
-  public func forward(_ site: HookSite, layer l: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
+  public func forward(
+    _ site: HookSite, layer l: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int
+  ) {
     let b = blocks[l], m = bottleneck, D = config.width
     let zl = z.pointer + l * rows * m, al = act.pointer + l * rows * m
     midPointer[l] = inp
-    BLAS.parallelGemm(transA: false, transB: true, M: n, N: m, K: D, alpha: 1,
-                      A: inp, lda: D, B: store.p(b.down), ldb: D, beta: 0, C: zl, ldc: m)
+    BLAS.parallelGemm(
+      transA: false, transB: true, M: n, N: m, K: D, alpha: 1,
+      A: inp, lda: D, B: store.p(b.down), ldb: D, beta: 0, C: zl, ldc: m)
     let bd = store.p(b.downB)
     for r in 0..<n { for j in 0..<m { zl[r * m + j] += bd[j]; al[r * m + j] = max(zl[r * m + j], 0) } }
-    BLAS.parallelGemm(transA: false, transB: true, M: n, N: D, K: m, alpha: scale,
-                      A: al, lda: m, B: store.p(b.up), ldb: m, beta: 1, C: out, ldc: D)
+    BLAS.parallelGemm(
+      transA: false, transB: true, M: n, N: D, K: m, alpha: scale,
+      A: al, lda: m, B: store.p(b.up), ldb: m, beta: 1, C: out, ldc: D)
     let bu = store.p(b.upB)
     for r in 0..<n { for j in 0..<D { out[r * D + j] += scale * bu[j] } }
   }
@@ -78,12 +82,14 @@ public final class AdapterModules: TrainableModules {
   public func backwardOutput(_ site: HookSite, layer l: Int, dout: UnsafeMutablePointer<Float>, rows n: Int) {
     let b = blocks[l], m = bottleneck, D = config.width
     let zl = z.pointer + l * rows * m, al = act.pointer + l * rows * m, d = dz.pointer
-    BLAS.parallelGemm(transA: true, transB: false, M: D, N: m, K: n, alpha: scale,
-                      A: dout, lda: D, B: al, ldb: m, beta: 1, C: store.g(b.up), ldc: m)
+    BLAS.parallelGemm(
+      transA: true, transB: false, M: D, N: m, K: n, alpha: scale,
+      A: dout, lda: D, B: al, ldb: m, beta: 1, C: store.g(b.up), ldc: m)
     let gbu = store.g(b.upB)
     for r in 0..<n { for j in 0..<D { gbu[j] += scale * dout[r * D + j] } }
-    BLAS.parallelGemm(transA: false, transB: false, M: n, N: m, K: D, alpha: scale,
-                      A: dout, lda: D, B: store.p(b.up), ldb: m, beta: 0, C: d, ldc: m)
+    BLAS.parallelGemm(
+      transA: false, transB: false, M: n, N: m, K: D, alpha: scale,
+      A: dout, lda: D, B: store.p(b.up), ldb: m, beta: 0, C: d, ldc: m)
     let gbd = store.g(b.downB)
     for r in 0..<n {
       for j in 0..<m {
@@ -91,10 +97,12 @@ public final class AdapterModules: TrainableModules {
         gbd[j] += d[r * m + j]
       }
     }
-    BLAS.parallelGemm(transA: true, transB: false, M: m, N: D, K: n, alpha: 1,
-                      A: d, lda: m, B: midPointer[l]!, ldb: D, beta: 1, C: store.g(b.down), ldc: D)
-    BLAS.parallelGemm(transA: false, transB: false, M: n, N: D, K: m, alpha: 1,
-                      A: d, lda: m, B: store.p(b.down), ldb: D, beta: 0, C: dmid.pointer, ldc: D)
+    BLAS.parallelGemm(
+      transA: true, transB: false, M: m, N: D, K: n, alpha: 1,
+      A: d, lda: m, B: midPointer[l]!, ldb: D, beta: 1, C: store.g(b.down), ldc: D)
+    BLAS.parallelGemm(
+      transA: false, transB: false, M: n, N: D, K: m, alpha: 1,
+      A: d, lda: m, B: store.p(b.down), ldb: D, beta: 0, C: dmid.pointer, ldc: D)
   }
 
   public func backwardInput(

@@ -147,20 +147,24 @@ public final class LowRankModules: TrainableModules {
     return (0..<ad.rank).map { e[$0] }
   }
 
-  public func forward(_ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
+  public func forward(
+    _ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int
+  ) {
     for i in bySite[key(site, layer)]! {
       let ad = adapters[i], r = ad.rank
       let h = hBuf.pointer + i * rows * maxRank, u = uBuf.pointer + i * rows * maxRank
-      BLAS.parallelGemm(transA: false, transB: true, M: n, N: r, K: ad.inp, alpha: 1,
-                        A: inp, lda: ad.inp, B: store.p(ad.a), ldb: ad.inp, beta: 0, C: h, ldc: r)
+      BLAS.parallelGemm(
+        transA: false, transB: true, M: n, N: r, K: ad.inp, alpha: 1,
+        A: inp, lda: ad.inp, B: store.p(ad.a), ldb: ad.inp, beta: 0, C: h, ldc: r)
       if svd {
         let e = maskedE(i)
         for row in 0..<n { for j in 0..<r { u[row * r + j] = h[row * r + j] * e[j] } }
       } else {
         u.update(from: h, count: n * r)
       }
-      BLAS.parallelGemm(transA: false, transB: true, M: n, N: ad.out, K: r, alpha: scale,
-                        A: u, lda: r, B: store.p(ad.b), ldb: r, beta: 1, C: out + ad.col, ldc: ad.ld)
+      BLAS.parallelGemm(
+        transA: false, transB: true, M: n, N: ad.out, K: r, alpha: scale,
+        A: u, lda: r, B: store.p(ad.b), ldb: r, beta: 1, C: out + ad.col, ldc: ad.ld)
     }
   }
 
@@ -174,11 +178,13 @@ public final class LowRankModules: TrainableModules {
       let du = dBuf.pointer, dh = dBuf.pointer + rows * maxRank
       let dO = dout + ad.col
       // dB += c · doutᵀ u   (out, r)
-      BLAS.parallelGemm(transA: true, transB: false, M: ad.out, N: r, K: n, alpha: scale,
-                        A: dO, lda: ad.ld, B: u, ldb: r, beta: 1, C: store.g(ad.b), ldc: r)
+      BLAS.parallelGemm(
+        transA: true, transB: false, M: ad.out, N: r, K: n, alpha: scale,
+        A: dO, lda: ad.ld, B: u, ldb: r, beta: 1, C: store.g(ad.b), ldc: r)
       // du = c · dout B     (rows, r)
-      BLAS.parallelGemm(transA: false, transB: false, M: n, N: r, K: ad.out, alpha: scale,
-                        A: dO, lda: ad.ld, B: store.p(ad.b), ldb: r, beta: 0, C: du, ldc: r)
+      BLAS.parallelGemm(
+        transA: false, transB: false, M: n, N: r, K: ad.out, alpha: scale,
+        A: dO, lda: ad.ld, B: store.p(ad.b), ldb: r, beta: 0, C: du, ldc: r)
       if svd {
         let e = maskedE(i), ge = store.g(ad.e!)
         for row in 0..<n {
@@ -191,11 +197,13 @@ public final class LowRankModules: TrainableModules {
         dh.update(from: du, count: n * r)
       }
       // dA += dhᵀ x   (r, in)
-      BLAS.parallelGemm(transA: true, transB: false, M: r, N: ad.inp, K: n, alpha: 1,
-                        A: dh, lda: r, B: inp, ldb: ad.inp, beta: 1, C: store.g(ad.a), ldc: ad.inp)
+      BLAS.parallelGemm(
+        transA: true, transB: false, M: r, N: ad.inp, K: n, alpha: 1,
+        A: dh, lda: r, B: inp, ldb: ad.inp, beta: 1, C: store.g(ad.a), ldc: ad.inp)
       if let dinp {
-        BLAS.parallelGemm(transA: false, transB: false, M: n, N: ad.inp, K: r, alpha: 1,
-                          A: dh, lda: r, B: store.p(ad.a), ldb: ad.inp, beta: 1, C: dinp, ldc: ad.inp)
+        BLAS.parallelGemm(
+          transA: false, transB: false, M: n, N: ad.inp, K: r, alpha: 1,
+          A: dh, lda: r, B: store.p(ad.a), ldb: ad.inp, beta: 1, C: dinp, ldc: ad.inp)
       }
     }
   }
@@ -210,9 +218,10 @@ public final class LowRankModules: TrainableModules {
         for o in 0..<ad.out { for j in 0..<ad.rank { bScaled[o * ad.rank + j] *= e[j] } }
       }
       bScaled.withUnsafeBufferPointer { bp in
-        BLAS.gemm(transA: false, transB: false, M: ad.out, N: ad.inp, K: ad.rank, alpha: scale,
-                  A: bp.baseAddress!, lda: ad.rank, B: store.p(ad.a), ldb: ad.inp, beta: 1,
-                  C: model.pointer(w) + rowOff * ad.inp, ldc: ad.inp)
+        BLAS.gemm(
+          transA: false, transB: false, M: ad.out, N: ad.inp, K: ad.rank, alpha: scale,
+          A: bp.baseAddress!, lda: ad.rank, B: store.p(ad.a), ldb: ad.inp, beta: 1,
+          C: model.pointer(w) + rowOff * ad.inp, ldc: ad.inp)
       }
     }
   }

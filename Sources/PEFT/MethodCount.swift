@@ -19,17 +19,21 @@ public enum MethodCount {
         head = sideHead
         method = plan.trainableParameters() - sideHead
         total = plan.totalParameters(frozenParameters: ViTLayout(c0).totalCount)
-        denominator = "frozen model (\(c0.numClasses)-class head) + side \(plan.side.width)×\(plan.side.depth) @\(plan.side.imageSize)px + fusion"
+        denominator =
+          "frozen model (\(c0.numClasses)-class head) + side \(plan.side.width)×\(plan.side.depth) "
+          + "@\(plan.side.imageSize)px + fusion"
       } else {
         let s = MethodSetup.make(m, config: c, options: o)
         method = s.methodParameters(L)
         head = s.headParameters(L)
         total = s.totalParameters(L)
       }
-      rows.append(["method": m.rawValue, "method_parameters": method, "head_parameters": head,
-                   "trainable_parameters": method + head, "total_parameters": total,
-                   "trainable_percent": 100 * Double(method + head) / Double(total),
-                   "denominator": denominator, "summary": m.summary])
+      rows.append([
+        "method": m.rawValue, "method_parameters": method, "head_parameters": head,
+        "trainable_parameters": method + head, "total_parameters": total,
+        "trainable_percent": 100 * Double(method + head) / Double(total),
+        "denominator": denominator, "summary": m.summary,
+      ])
     }
     return rows
   }

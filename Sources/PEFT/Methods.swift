@@ -79,7 +79,9 @@ public struct MethodSetup {
     self.elementBudget = elementBudget
   }
 
-  public static func make(_ m: PEFTMethod, config c: ViTConfig, options o: MethodOptions = MethodOptions()) -> MethodSetup {
+  public static func make(
+    _ m: PEFTMethod, config c: ViTConfig, options o: MethodOptions = MethodOptions()
+  ) -> MethodSetup {
     let L = ViTLayout(c)
     let head = Set(L.headTensors)
     func tensors(_ pred: (String) -> Bool) -> [Bool] {
@@ -92,38 +94,49 @@ public struct MethodSetup {
     case .linearProbe: return .init(method: m, tensors: headOnly, modules: nil, elementBudget: 0)
     case .bitfit: return .init(method: m, tensors: tensors { $0.hasSuffix("bias") }, modules: nil, elementBudget: 0)
     case .ftLN:
-      return .init(method: m, tensors: tensors { n in
-        n.hasPrefix("norm") || n.contains(".norm1.") || n.contains(".norm2.")
-      }, modules: nil, elementBudget: 0)
+      return .init(
+        method: m,
+        tensors: tensors { n in
+          n.hasPrefix("norm") || n.contains(".norm1.") || n.contains(".norm2.")
+        }, modules: nil, elementBudget: 0)
     case .ftAtt:
-      return .init(method: m, tensors: tensors { $0.contains(".attn.") || $0 == "pos_embed" }, modules: nil, elementBudget: 0)
+      return .init(
+        method: m, tensors: tensors { $0.contains(".attn.") || $0 == "pos_embed" }, modules: nil, elementBudget: 0)
     case .lora:
       let t = all.flatMap { l in o.loraTargets.map { (l, $0, o.loraRank) } }
-      return .init(method: m, tensors: headOnly,
-                   modules: LowRankModules(config: c, targets: t, alpha: o.loraAlpha, svd: false, seed: o.seed),
-                   elementBudget: 0)
+      return .init(
+        method: m, tensors: headOnly,
+        modules: LowRankModules(config: c, targets: t, alpha: o.loraAlpha, svd: false, seed: o.seed),
+        elementBudget: 0)
     case .adalora:
       let t = all.flatMap { l in o.loraTargets.map { (l, $0) } }
-      return .init(method: m, tensors: headOnly,
-                   modules: LowRankModules.adalora(config: c, targets: t, alpha: o.adaloraAlpha, schedule: o.adalora, seed: o.seed),
-                   elementBudget: 0)
+      return .init(
+        method: m, tensors: headOnly,
+        modules: LowRankModules.adalora(
+          config: c, targets: t, alpha: o.adaloraAlpha, schedule: o.adalora, seed: o.seed),
+        elementBudget: 0)
     case .adapter:
-      return .init(method: m, tensors: headOnly,
-                   modules: AdapterModules(config: c, bottleneck: o.adapterBottleneck, scale: o.adapterScale, seed: o.seed),
-                   elementBudget: 0)
-    case .ssf: return .init(method: m, tensors: headOnly, modules: SSFModules(config: c, seed: o.seed), elementBudget: 0)
+      return .init(
+        method: m, tensors: headOnly,
+        modules: AdapterModules(config: c, bottleneck: o.adapterBottleneck, scale: o.adapterScale, seed: o.seed),
+        elementBudget: 0)
+    case .ssf:
+      return .init(method: m, tensors: headOnly, modules: SSFModules(config: c, seed: o.seed), elementBudget: 0)
     case .vptShallow, .vptDeep:
-      return .init(method: m, tensors: headOnly,
-                   modules: PromptModules(config: c, prompts: o.prompts, deep: m == .vptDeep, seed: o.seed),
-                   elementBudget: 0)
+      return .init(
+        method: m, tensors: headOnly,
+        modules: PromptModules(config: c, prompts: o.prompts, deep: m == .vptDeep, seed: o.seed),
+        elementBudget: 0)
     case .shpeft:
       let backbone = L.backboneTensors.reduce(0) { $0 + L.tensors[$1].count }
-      return .init(method: m, tensors: headOnly, modules: nil,
-                   elementBudget: Int((Double(backbone) * o.shpeftBudget).rounded()))
+      return .init(
+        method: m, tensors: headOnly, modules: nil,
+        elementBudget: Int((Double(backbone) * o.shpeftBudget).rounded()))
     case .sptLoRA:
       let backbone = L.backboneTensors.reduce(0) { $0 + L.tensors[$1].count }
-      return .init(method: m, tensors: headOnly, modules: nil,
-                   elementBudget: Int((Double(backbone) * o.sptBudget).rounded()))
+      return .init(
+        method: m, tensors: headOnly, modules: nil,
+        elementBudget: Int((Double(backbone) * o.sptBudget).rounded()))
     case .fpt, .fptPlus:
       preconditionFailure("\(m.rawValue) trains a side network: use SideTuning")
     }
@@ -132,7 +145,9 @@ public struct MethodSetup {
   /// Trainable parameters of the backbone part (added modules + whole backbone tensors + element budget).
   public func methodParameters(_ L: ViTLayout) -> Int {
     let head = Set(L.headTensors)
-    let whole = L.tensors.enumerated().reduce(0) { $0 + (tensors[$1.offset] && !head.contains($1.offset) ? $1.element.count : 0) }
+    let whole = L.tensors.enumerated().reduce(0) {
+      $0 + (tensors[$1.offset] && !head.contains($1.offset) ? $1.element.count : 0)
+    }
     return whole + (modules?.store.count ?? 0) + elementBudget
   }
 

@@ -30,7 +30,8 @@ public final class ModuleStore: @unchecked Sendable {
   @discardableResult
   public func add(_ name: String, _ shape: [Int], decay: Bool? = nil) -> Int {
     precondition(!sealed, "ModuleStore: add after seal")
-    let t = Tensor(name: name, shape: shape, offset: count, decay: decay ?? (shape.count >= 2 && shape.allSatisfy { $0 > 1 }))
+    let t = Tensor(
+      name: name, shape: shape, offset: count, decay: decay ?? (shape.count >= 2 && shape.allSatisfy { $0 > 1 }))
     tensors.append(t)
     count += t.count
     return tensors.count - 1

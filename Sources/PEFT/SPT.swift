@@ -70,9 +70,15 @@ public struct SPTAllocation: Sendable {
         case .matrix(let l, let tg, let params):
           if Double(counts[gi]) >= Double(params) / alpha && counts[gi] > 0 {
             lora.insert(gi); targets.append((l, tg)); total += params
-          } else { total += counts[gi] }
+          } else {
+            total += counts[gi]
+          }
         case .vector(let n):
-          if Double(counts[gi]) >= Double(n) / beta && counts[gi] > 0 { wholeVec.insert(gi); total += n } else { total += counts[gi] }
+          if Double(counts[gi]) >= Double(n) / beta && counts[gi] > 0 {
+            wholeVec.insert(gi); total += n
+          } else {
+            total += counts[gi]
+          }
         case .excluded: break
         }
       }

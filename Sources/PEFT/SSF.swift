@@ -67,7 +67,9 @@ public final class SSFModules: TrainableModules {
     sites.reduce(0) { $0 + ($1.site == .patch ? B * config.numPatches : ($1.site == .norm ? B : B * T)) * $1.channels }
   }
 
-  public func forward(_ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+  public func forward(
+    _ site: HookSite, layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int
+  ) {
     let i = index[layer * 16 + site.rawValue]!, s = sites[i], C = s.channels
     let x = saved.pointer + offsets[i]
     x.update(from: out, count: rows * C)

@@ -72,10 +72,13 @@ public struct SideTuningPlan: Sendable {
     let Ls = o.layers ?? (plus ? c.depth / 2 : c.depth)
     let patch = o.sidePatch ?? c.patchSize
     let fraction = o.tokenFraction ?? SideOptions.paperTokenFraction(plus: plus)
-    guard fraction > 0, fraction.isFinite else { throw ModelError.invalidConfig("side token fraction \(fraction) must be > 0") }
+    guard fraction > 0, fraction.isFinite else {
+      throw ModelError.invalidConfig("side token fraction \(fraction) must be > 0")
+    }
     let size = o.sideSize ?? max(1, Int((Double(c.gridSize) * fraction.squareRoot()).rounded())) * patch
-    side = ViTConfig(imageSize: size, patchSize: patch, width: c.width / o.reduction, depth: Ls, heads: c.heads,
-                     head: .linear, numClasses: classes, layerNormEps: 1e-12)
+    side = ViTConfig(
+      imageSize: size, patchSize: patch, width: c.width / o.reduction, depth: Ls, heads: c.heads,
+      head: .linear, numClasses: classes, layerNormEps: 1e-12)
     try side.validate()
     pairedLayers = (0..<Ls).map { c.depth - Ls + $0 }
     fusion = o.fusion
@@ -163,7 +166,8 @@ public final class FusionModules: SideFusionModules {
   public func anchors(_ L: ViTLayout) -> [Int] { (0..<plan.side.depth).map { L.tokenAnchor(layer: $0) } }
   public func hooks(_ site: HookSite, layer: Int) -> Bool { false }
   public var activationBytes: Int {
-    (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count + scratch.count
+    (qIn.count + mean.count + rstd.count + q.count + probs.count + res.count + fused.count + dFused.count
+      + scratch.count
       + attnScratch.count + lnScratch.count) * 4
   }
 
@@ -198,8 +202,9 @@ public final class FusionModules: SideFusionModules {
     let prompts = store.p(promptT) + l * P * dp
     let qi = qIn.pointer + l * P * dp, ql = q.pointer + l * P * D
     if let lnW, let lnB {
-      LayerNorm.forward(out: qi, mean: mean.pointer + l * P, rstd: rstd.pointer + l * P, inp: prompts,
-                        weight: store.p(lnW), bias: store.p(lnB), N: P, C: dp, eps: 1e-5)
+      LayerNorm.forward(
+        out: qi, mean: mean.pointer + l * P, rstd: rstd.pointer + l * P, inp: prompts,
+        weight: store.p(lnW), bias: store.p(lnB), N: P, C: dp, eps: 1e-5)
       ql.update(from: qi, count: P * D)
     } else {
       qi.update(from: prompts, count: P * dp)
@@ -207,8 +212,9 @@ public final class FusionModules: SideFusionModules {
     }
     // This layer's K/V: a slice of each image's (L_S, H, S, hd) block; no copy.
     let r = res.pointer + l * B * P * D, per = p.kvCount / p.side.depth
-    CrossAttention.forward(out: r, probs: probs.pointer + l * B * H * P * S, q: ql, k: keys! + l * per,
-                           v: values! + l * per, B: B, P: P, S: S, D: D, H: H, kvStride: p.kvCount)
+    CrossAttention.forward(
+      out: r, probs: probs.pointer + l * B * H * P * S, q: ql, k: keys! + l * per,
+      v: values! + l * per, B: B, P: P, S: S, D: D, H: H, kvStride: p.kvCount)
     let f = fused.pointer + l * B * P * ds
     if p.plus {  // f = W_out(ctx + p)
       for b in 0..<B { Vec.add(r + b * P * D, prompts, P * D) }
@@ -235,23 +241,27 @@ public final class FusionModules: SideFusionModules {
       let df = dFused.pointer + l * B * P * ds, r = res.pointer + l * B * P * D
       let gPrompts = store.g(promptT) + l * P * dp
       let dres = scratch.pointer  // (B·P, D)
-      Linear.backward(dinp: dres, dweight: store.g(outW), dbias: store.g(outB), dout: df, inp: r,
-                      weight: store.p(outW), N: B * P, C: D, OC: ds, accumulate: false)
+      Linear.backward(
+        dinp: dres, dweight: store.g(outW), dbias: store.g(outB), dout: df, inp: r,
+        weight: store.p(outW), N: B * P, C: D, OC: ds, accumulate: false)
       // The prompt residual: into ∂p from ∂res (FPT+) or ∂f (FPT).
       for b in 0..<B { Vec.add(gPrompts, p.plus ? dres + b * P * D : df + b * P * ds, P * dp) }
       let dq = scratch.pointer + max(P * S, B * P * D)
       dq.update(repeating: 0, count: P * D)
       let per = p.kvCount / p.side.depth
-      CrossAttention.backward(dq: dq, dout: dres, probs: probs.pointer + l * B * H * P * S, k: keys! + l * per,
-                              v: values! + l * per, B: B, P: P, S: S, D: D, H: H, scratch: attnScratch.pointer, kvStride: p.kvCount)
+      CrossAttention.backward(
+        dq: dq, dout: dres, probs: probs.pointer + l * B * H * P * S, k: keys! + l * per,
+        v: values! + l * per, B: B, P: P, S: S, D: D, H: H, scratch: attnScratch.pointer, kvStride: p.kvCount)
       let qi = qIn.pointer + l * P * dp
       if let lnW, let lnB {
-        LayerNorm.backward(dinp: gPrompts, dweight: store.g(lnW), dbias: store.g(lnB), dout: dq,
-                           inp: store.p(promptT) + l * P * dp, weight: store.p(lnW), mean: mean.pointer + l * P,
-                           rstd: rstd.pointer + l * P, N: P, C: dp, scratch: lnScratch.pointer)
+        LayerNorm.backward(
+          dinp: gPrompts, dweight: store.g(lnW), dbias: store.g(lnB), dout: dq,
+          inp: store.p(promptT) + l * P * dp, weight: store.p(lnW), mean: mean.pointer + l * P,
+          rstd: rstd.pointer + l * P, N: P, C: dp, scratch: lnScratch.pointer)
       } else {
-        Linear.backward(dinp: gPrompts, dweight: store.g(inW!), dbias: store.g(inB!), dout: dq, inp: qi,
-                        weight: store.p(inW!), N: P, C: dp, OC: D, accumulate: true)
+        Linear.backward(
+          dinp: gPrompts, dweight: store.g(inW!), dbias: store.g(inB!), dout: dq, inp: qi,
+          weight: store.p(inW!), N: P, C: dp, OC: D, accumulate: true)
       }
     }
   }
@@ -336,8 +346,9 @@ public final class MLPFusionModules: SideFusionModules {
       let hl = h.pointer + l * n * ds, al = a.pointer + l * n * ds
       Linear.forward(out: hl, inp: xl, weight: store.p(w1), bias: store.p(b1), N: n, C: 2 * D, OC: ds)
       Activation.forward(.gelu, out: al, inp: hl, n: n * ds)
-      Linear.forward(out: fused.pointer + l * n * ds, inp: al, weight: store.p(w2), bias: store.p(b2),
-                     N: n, C: ds, OC: ds)
+      Linear.forward(
+        out: fused.pointer + l * n * ds, inp: al, weight: store.p(w2), bias: store.p(b2),
+        N: n, C: ds, OC: ds)
     }
   }
 
@@ -353,11 +364,13 @@ public final class MLPFusionModules: SideFusionModules {
     let p = plan, n = B * p.keptTokens, D = p.frozen.width, ds = p.side.width
     let da = scratch.pointer, dh = scratch.pointer + n * ds
     for l in 0..<p.side.depth {
-      Linear.backward(dinp: da, dweight: store.g(w2), dbias: store.g(b2), dout: dFused.pointer + l * n * ds,
-                      inp: a.pointer + l * n * ds, weight: store.p(w2), N: n, C: ds, OC: ds, accumulate: false)
+      Linear.backward(
+        dinp: da, dweight: store.g(w2), dbias: store.g(b2), dout: dFused.pointer + l * n * ds,
+        inp: a.pointer + l * n * ds, weight: store.p(w2), N: n, C: ds, OC: ds, accumulate: false)
       Activation.backward(.gelu, dinp: dh, inp: h.pointer + l * n * ds, dout: da, n: n * ds, accumulate: false)
-      Linear.backward(dinp: nil, dweight: store.g(w1), dbias: store.g(b1), dout: dh, inp: x.pointer + l * n * 2 * D,
-                      weight: store.p(w1), N: n, C: 2 * D, OC: ds)
+      Linear.backward(
+        dinp: nil, dweight: store.g(w1), dbias: store.g(b1), dout: dh, inp: x.pointer + l * n * 2 * D,
+        weight: store.p(w1), N: n, C: 2 * D, OC: ds)
     }
   }
 }

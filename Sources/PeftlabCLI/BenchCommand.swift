@@ -29,10 +29,13 @@ struct BenchCommand: ParsableCommand {
       print("peftlab bench train — threads \(t), batch \(batch), SGD (momentum 0.9) full fine-tuning step")
       print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(BLAS.configDescription)")
       let sgemm = measureSgemm(threads: t)
-      print(String(format: "cblas_sgemm 1024³: %.1f GFLOP/s (OpenBLAS threaded: %.1f, row-split across our workers: %.1f)",
-                   sgemm.best, sgemm.openblas, sgemm.split))
+      print(
+        String(
+          format: "cblas_sgemm 1024³: %.1f GFLOP/s (OpenBLAS threaded: %.1f, row-split across our workers: %.1f)",
+          sgemm.best, sgemm.openblas, sgemm.split))
       print("")
-      print("| config (img, patch, width, depth, heads, mlp) | params | step ms | fwd ms | images/s | GFLOP/s | of sgemm |")
+      print(
+        "| config (img, patch, width, depth, heads, mlp) | params | step ms | fwd ms | images/s | GFLOP/s | of sgemm |")
       print("|---|---|---|---|---|---|---|")
       let configs: [(String, ViTConfig)] = [
         ("tiny-p4", try ViTConfig.preset("tiny-p4")), ("tiny-p8", try ViTConfig.preset("tiny-p8")),
@@ -42,10 +45,12 @@ struct BenchCommand: ParsableCommand {
         let r = try measure(c, selection: { .all($0) })
         let flops = trainingFlops(c) * Double(batch)
         let gf = flops / r.step / 1e9
-        print(String(format: "| %@ (%d, %d, %d, %d, %d, %d) | %.2fM | %.1f | %.1f | %.0f | %.1f | %.0f%% |",
-                     name, c.imageSize, c.patchSize, c.width, c.depth, c.heads, c.mlpDim,
-                     Double(ViTLayout(c).totalCount) / 1e6, r.step * 1e3, r.forward * 1e3,
-                     Double(batch) / r.step, gf, 100 * gf / sgemm.best))
+        print(
+          String(
+            format: "| %@ (%d, %d, %d, %d, %d, %d) | %.2fM | %.1f | %.1f | %.0f | %.1f | %.0f%% |",
+            name, c.imageSize, c.patchSize, c.width, c.depth, c.heads, c.mlpDim,
+            Double(ViTLayout(c).totalCount) / 1e6, r.step * 1e3, r.forward * 1e3,
+            Double(batch) / r.step, gf, 100 * gf / sgemm.best))
       }
       print("")
       print("Trainability on tiny-p4 (frozen tensors skip their weight-gradient GEMMs):")
@@ -62,8 +67,10 @@ struct BenchCommand: ParsableCommand {
       for (name, sel) in modes {
         let r = try measure(c, selection: sel)
         if fullStep == 0 { fullStep = r.step }
-        print(String(format: "| %@ | %d | %.1f | %.2f× | %.1f MiB |", name, r.trainable, r.step * 1e3,
-                     r.step / fullStep, Double(r.memory.total) / 1_048_576))
+        print(
+          String(
+            format: "| %@ | %d | %.1f | %.2f× | %.1f MiB |", name, r.trainable, r.step * 1e3,
+            r.step / fullStep, Double(r.memory.total) / 1_048_576))
       }
     }
 
@@ -82,8 +89,9 @@ struct BenchCommand: ParsableCommand {
       let sel = selection(model.layout)
       let trainer = Trainer(
         model: model, selection: sel,
-        config: TrainConfig(optimizer: .sgd(momentum: 0.9, weightDecay: 0),
-                            schedule: CosineSchedule(baseLR: 1e-4, totalSteps: 1_000_000), batchSize: batch))
+        config: TrainConfig(
+          optimizer: .sgd(momentum: 0.9, weightDecay: 0),
+          schedule: CosineSchedule(baseLR: 1e-4, totalSteps: 1_000_000), batchSize: batch))
       var rng = Xoshiro256(seed: 1)
       let images = (0..<(batch * c.channels * c.imageSize * c.imageSize)).map { _ in Float(rng.normal()) }
       let labels = (0..<batch).map { Int32($0 % c.numClasses) }
@@ -123,13 +131,15 @@ struct BenchCommand: ParsableCommand {
       }
       openblas_set_num_threads(Int32(threads))
       let ob = time {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b,
-                    Int32(n), 0, &cbuf, Int32(n))
+        cblas_sgemm(
+          CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b,
+          Int32(n), 0, &cbuf, Int32(n))
       }
       openblas_set_num_threads(1)
       let split = time {
-        BLAS.parallelGemm(transA: false, transB: false, M: n, N: n, K: n, alpha: 1, A: a, lda: n, B: b, ldb: n,
-                          beta: 0, C: &cbuf, ldc: n)
+        BLAS.parallelGemm(
+          transA: false, transB: false, M: n, N: n, K: n, alpha: 1, A: a, lda: n, B: b, ldb: n,
+          beta: 0, C: &cbuf, ldc: n)
       }
       return (max(ob, split), ob, split)
     }

@@ -38,18 +38,21 @@ extension BenchCommand {
       _ = pass()
       let best = (0..<max(1, iterations)).map { _ in pass() }.min()!
       let ours = Double(batch) / best
-      print("peftlab bench infer — \(preset) (\(c.imageSize) px, \(c.tokens) tokens), batch \(batch), "
-            + "threads \(Parallel.threads), "
-            + "best of \(iterations); activations held: \(acts.forwardBytes / 1_048_576) MiB")
+      print(
+        "peftlab bench infer — \(preset) (\(c.imageSize) px, \(c.tokens) tokens), batch \(batch), "
+          + "threads \(Parallel.threads), "
+          + "best of \(iterations); activations held: \(acts.forwardBytes / 1_048_576) MiB")
       print("| engine | images/s | ms per batch | ours / PyTorch |")
       print("|---|---|---|---|")
       print(String(format: "| peftlab | %.1f | %.1f | – |", ours, 1000 * best))
       guard pytorch else { return }
-      let argv = ["python3", "scripts/bench_infer_pytorch.py",
-                  "--image-size", "\(c.imageSize)", "--patch", "\(c.patchSize)",
-                  "--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--mlp", "\(c.mlpDim)",
-                  "--classes", "\(c.numClasses)", "--batch", "\(batch)", "--threads", "\(Parallel.threads)",
-                  "--iterations", "\(iterations)"]
+      let argv = [
+        "python3", "scripts/bench_infer_pytorch.py",
+        "--image-size", "\(c.imageSize)", "--patch", "\(c.patchSize)",
+        "--width", "\(c.width)", "--depth", "\(c.depth)", "--heads", "\(c.heads)", "--mlp", "\(c.mlpDim)",
+        "--classes", "\(c.numClasses)", "--batch", "\(batch)", "--threads", "\(Parallel.threads)",
+        "--iterations", "\(iterations)",
+      ]
       let p = Process()
       p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
       p.arguments = argv
@@ -60,14 +63,17 @@ extension BenchCommand {
       let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       p.waitUntilExit()
       guard p.terminationStatus == 0, let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-            let j = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let theirs = j["images_per_s"] as? Double else {
+        let j = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let theirs = j["images_per_s"] as? Double
+      else {
         print("PyTorch: not measured (\(out.split(separator: "\n").last ?? "python3 failed"))")
         return
       }
-      print(String(format: "| PyTorch %@ (%@) | %.1f | %.1f | %.2f× |",
-                   j["torch"] as? String ?? "?", j["impl"] as? String ?? "?",
-                   theirs, 1000 * Double(batch) / theirs, ours / theirs))
+      print(
+        String(
+          format: "| PyTorch %@ (%@) | %.1f | %.1f | %.2f× |",
+          j["torch"] as? String ?? "?", j["impl"] as? String ?? "?",
+          theirs, 1000 * Double(batch) / theirs, ours / theirs))
     }
   }
 }

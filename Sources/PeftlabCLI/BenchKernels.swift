@@ -43,30 +43,58 @@ extension BenchCommand {
         print(String(format: "| %@ | %@ | %.2f | %@ | %.1f |", name, shape, ms, gf, ms * perStep))
       }
       let fl = { (m: Int, n: Int, k: Int) in 2 * Double(m) * Double(n) * Double(k) }
-      row("linear fwd qkv", "\(N)×\(3 * D)×\(D)", time {
-        Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: 3 * D) }, flops: fl(N, 3 * D, D), perStep: L)
-      row("linear fwd fc1", "\(N)×\(F)×\(D)", time {
-        Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: F) }, flops: fl(N, F, D), perStep: L)
-      row("linear fwd fc2", "\(N)×\(D)×\(F)", time {
-        Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: F, OC: D) }, flops: fl(N, D, F), perStep: L)
-      row("linear bwd fc1 (dx, dW, db)", "\(N)×\(F)×\(D)", time {
-        Linear.backward(dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: D, OC: F, accumulate: false)
-      }, flops: 2 * fl(N, F, D), perStep: L)
-      row("linear bwd fc2 (dx, dW, db)", "\(N)×\(D)×\(F)", time {
-        Linear.backward(dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: F, OC: D, accumulate: false)
-      }, flops: 2 * fl(N, D, F), perStep: L)
-      row("attention fwd", "\(B * H)×(\(T)×\(T)×\(D / H))", time {
-        Attention.forward(out: y, probs: probs, keepProbs: false, qkv: qkv, B: B, T: T, D: D, H: H) },
+      row(
+        "linear fwd qkv", "\(N)×\(3 * D)×\(D)",
+        time {
+          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: 3 * D)
+        }, flops: fl(N, 3 * D, D), perStep: L)
+      row(
+        "linear fwd fc1", "\(N)×\(F)×\(D)",
+        time {
+          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: F)
+        }, flops: fl(N, F, D), perStep: L)
+      row(
+        "linear fwd fc2", "\(N)×\(D)×\(F)",
+        time {
+          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: F, OC: D)
+        }, flops: fl(N, D, F), perStep: L)
+      row(
+        "linear bwd fc1 (dx, dW, db)", "\(N)×\(F)×\(D)",
+        time {
+          Linear.backward(
+            dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: D, OC: F, accumulate: false)
+        }, flops: 2 * fl(N, F, D), perStep: L)
+      row(
+        "linear bwd fc2 (dx, dW, db)", "\(N)×\(D)×\(F)",
+        time {
+          Linear.backward(
+            dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: F, OC: D, accumulate: false)
+        }, flops: 2 * fl(N, D, F), perStep: L)
+      row(
+        "attention fwd", "\(B * H)×(\(T)×\(T)×\(D / H))",
+        time {
+          Attention.forward(out: y, probs: probs, keepProbs: false, qkv: qkv, B: B, T: T, D: D, H: H)
+        },
         flops: 2 * fl(B * H * T, T, D / H), perStep: L)
-      row("attention bwd (recomputes P)", "\(B * H)×(\(T)×\(T)×\(D / H))", time {
-        Attention.backward(dqkv: z, dout: y, qkv: qkv, probs: nil, B: B, T: T, D: D, H: H, scratch: scratch) },
+      row(
+        "attention bwd (recomputes P)", "\(B * H)×(\(T)×\(T)×\(D / H))",
+        time {
+          Attention.backward(dqkv: z, dout: y, qkv: qkv, probs: nil, B: B, T: T, D: D, H: H, scratch: scratch)
+        },
         flops: 5 * fl(B * H * T, T, D / H), perStep: L)
-      row("layernorm fwd", "\(N)×\(D)", time {
-        LayerNorm.forward(out: y, mean: mean, rstd: rstd, inp: x, weight: w, bias: bias, N: N, C: D, eps: 1e-6) },
+      row(
+        "layernorm fwd", "\(N)×\(D)",
+        time {
+          LayerNorm.forward(out: y, mean: mean, rstd: rstd, inp: x, weight: w, bias: bias, N: N, C: D, eps: 1e-6)
+        },
         perStep: 2 * L)
-      row("layernorm bwd", "\(N)×\(D)", time {
-        LayerNorm.backward(dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, mean: mean, rstd: rstd,
-                           N: N, C: D, scratch: scratch) }, perStep: 2 * L)
+      row(
+        "layernorm bwd", "\(N)×\(D)",
+        time {
+          LayerNorm.backward(
+            dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, mean: mean, rstd: rstd,
+            N: N, C: D, scratch: scratch)
+        }, perStep: 2 * L)
       row("gelu fwd", "\(N)×\(F)", time { Activation.forward(.gelu, out: y, inp: x, n: N * F) }, perStep: L)
       row("gelu bwd", "\(N)×\(F)", time { Activation.backward(.gelu, dinp: z, inp: x, dout: y, n: N * F) }, perStep: L)
       row("residual fwd", "\(N)×\(D)", time { Residual.forward(out: y, a: x, b: z, n: N * D) }, perStep: 2 * L)

@@ -18,7 +18,9 @@ struct DatasetCommand: ParsableCommand {
         if nameOrFile.hasSuffix(".yaml") { return try DatasetManifest.load(nameOrFile) }
         let all = try DatasetManifest.all(in: manifests)
         guard let m = all.first(where: { $0.name == nameOrFile }) else {
-          throw CLIError(message: "\(manifests): no manifest named '\(nameOrFile)' (have: \(all.map(\.name).joined(separator: ", ")))")
+          throw CLIError(
+            message:
+              "\(manifests): no manifest named '\(nameOrFile)' (have: \(all.map(\.name).joined(separator: ", ")))")
         }
         return m
       }
@@ -26,15 +28,27 @@ struct DatasetCommand: ParsableCommand {
   }
 
   struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Every manifest: name, modality, task, classes, source, whether its data is present.")
+    static let configuration = CommandConfiguration(
+      abstract: "Every manifest: name, modality, task, classes, source, whether its data is present.")
     @OptionGroup var w: Where
     func run() throws {
       let all = try reportingErrors { try DatasetManifest.all(in: w.manifests) }
       let groups = try reportingErrors { try DatasetGroups.load(w.manifests) }
-      for (g, members) in groups.sorted(by: { $0.key < $1.key }) { print("group \(g): \(members.joined(separator: ", "))") }
+      for (g, members) in groups.sorted(by: { $0.key < $1.key }) {
+        print("group \(g): \(members.joined(separator: ", "))")
+      }
       for m in all {
-        let present = m.source == .synthetic || (m.dataPath(root: w.dataRoot).map { FileManager.default.fileExists(atPath: $0) } ?? false)
-        print("\(m.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(m.modality.padding(toLength: 14, withPad: " ", startingAt: 0)) \(m.task.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(m.classes.count).padding(toLength: 3, withPad: " ", startingAt: 0)) \(m.source.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(present ? "present" : "missing")")
+        let present =
+          m.source == .synthetic
+          || (m.dataPath(root: w.dataRoot).map { FileManager.default.fileExists(atPath: $0) } ?? false)
+        print(
+          "\(m.name.padding(toLength: 28, withPad: " ", startingAt: 0)) "
+            + "\(m.modality.padding(toLength: 14, withPad: " ", startingAt: 0)) "
+            + "\(m.task.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) "
+            + "\(String(m.classes.count).padding(toLength: 3, withPad: " ", startingAt: 0)) "
+            + "\(m.source.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) "
+            + "\(present ? "present" : "missing")"
+        )
       }
     }
   }
@@ -57,8 +71,10 @@ struct DatasetCommand: ParsableCommand {
       if !m.description.isEmpty { print("  \(m.description)") }
       for s in splitNames {
         guard let c = r.counts[s] else { continue }
-        print("  \(s.padding(toLength: 5, withPad: " ", startingAt: 0)) \(String(c.reduce(0, +)).padding(toLength: 7, withPad: " ", startingAt: 0)) " +
-              zip(m.classes, c).map { "\($0): \($1)" }.joined(separator: ", "))
+        print(
+          "  \(s.padding(toLength: 5, withPad: " ", startingAt: 0)) "
+            + "\(String(c.reduce(0, +)).padding(toLength: 7, withPad: " ", startingAt: 0)) "
+            + zip(m.classes, c).map { "\($0): \($1)" }.joined(separator: ", "))
       }
       if let train = r.splits["train"] {
         let path = out ?? "\(m.name)-thumbnails.png"
@@ -71,7 +87,8 @@ struct DatasetCommand: ParsableCommand {
   }
 
   struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate files, labels, classes, split overlap and checksum.")
+    static let configuration = CommandConfiguration(
+      abstract: "Validate files, labels, classes, split overlap and checksum.")
     @OptionGroup var w: Where
     @Argument(help: "Dataset name or manifest file.") var name: String
     func run() throws {
@@ -79,7 +96,9 @@ struct DatasetCommand: ParsableCommand {
       let r = DatasetCheck.run(m, root: w.dataRoot)
       for p in r.problems { print("error: \(p)") }
       if r.problems.isEmpty {
-        print("\(m.name): ok (" + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
+        print(
+          "\(m.name): ok ("
+            + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
       } else {
         throw ExitCode(1)
       }
@@ -87,7 +106,8 @@ struct DatasetCommand: ParsableCommand {
   }
 
   struct Fetch: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Download a dataset (resume, checksum, atomic move); offline, says where to put it.")
+    static let configuration = CommandConfiguration(
+      abstract: "Download a dataset (resume, checksum, atomic move); offline, says where to put it.")
     @OptionGroup var w: Where
     @Argument(help: "Dataset name or manifest file.") var name: String
     func run() throws {
@@ -110,23 +130,30 @@ struct DatasetCommand: ParsableCommand {
     @Option(help: "Imaging modality.") var modality = "unknown"
     @Option(help: "Where to write the manifest (default: <manifests>/<name>.yaml).") var out: String?
     func run() throws {
-      let given = [(fromFolder, DatasetManifest.Source.imageFolder), (fromCsv, .csv), (fromNpz, .medmnistNpz)].filter { $0.0 != nil }
+      let given = [(fromFolder, DatasetManifest.Source.imageFolder), (fromCsv, .csv), (fromNpz, .medmnistNpz)].filter {
+        $0.0 != nil
+      }
       guard given.count == 1, let (path, source) = given.first.map({ ($0.0!, $0.1) }) else {
         throw ValidationError("give exactly one of --from-folder, --from-csv, --from-npz")
       }
       let file = out ?? "\(w.manifests)/\(name).yaml"
-      guard !FileManager.default.fileExists(atPath: file) else { throw CLIError(message: "\(file) exists; not overwriting") }
+      guard !FileManager.default.fileExists(atPath: file) else {
+        throw CLIError(message: "\(file) exists; not overwriting")
+      }
       let yaml = try reportingErrors {
         try ManifestScaffold.make(name: name, source: source, path: path, dataRoot: w.dataRoot, modality: modality)
       }
-      try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
       try yaml.write(toFile: file, atomically: true, encoding: .utf8)
       print("wrote \(file)")
       let m = try w.manifest(file)
       let r = DatasetCheck.run(m, root: w.dataRoot)
       for p in r.problems { print("error: \(p)") }
       if !r.problems.isEmpty { throw ExitCode(1) }
-      print("\(m.name): ok (" + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
+      print(
+        "\(m.name): ok ("
+          + splitNames.compactMap { s in r.splits[s].map { "\(s) \($0.count)" } }.joined(separator: ", ") + ")")
     }
   }
 
@@ -138,10 +165,11 @@ struct DatasetCommand: ParsableCommand {
     @Option(help: "Folder to create (must not exist).") var to: String?
     @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
     @Option(help: "At most this many images per split (the first ones, in the split's order).") var limit: Int?
-    @Option(help: """
-      Stand in for this dataset (a manifest name): its class names (matched by name, else by index) and, \
-      without --to, its data folder. For smoke tests of pipelines written for data you do not have.
-      """) var `as`: String?
+    @Option(
+      help: """
+        Stand in for this dataset (a manifest name): its class names (matched by name, else by index) and, \
+        without --to, its data folder. For smoke tests of pipelines written for data you do not have.
+        """) var `as`: String?
     func run() throws {
       var m = try w.manifest(name)
       var classes = m.classes

@@ -25,17 +25,20 @@ struct MethodsCommand: ParsableCommand {
       o.sptBudget = budget / 100
       let rows = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: classes, options: o)
       if json {
-        let d = try JSONSerialization.data(withJSONObject: ["preset": preset, "classes": classes, "methods": rows],
-                                           options: [.prettyPrinted, .sortedKeys])
+        let d = try JSONSerialization.data(
+          withJSONObject: ["preset": preset, "classes": classes, "methods": rows],
+          options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: d, as: UTF8.self))
         return
       }
       print("preset \(preset), \(classes)-class head; ratio = trainable / total (see --help)")
       print("method         method params        head     trainable %   what trains")
       for r in rows {
-        print((r["method"] as! String).padding(toLength: 14, withPad: " ", startingAt: 0)
-          + String(format: "%14d  %10d  %12.4f   ", r["method_parameters"] as! Int, r["head_parameters"] as! Int,
-                   r["trainable_percent"] as! Double) + (r["summary"] as! String))
+        print(
+          (r["method"] as! String).padding(toLength: 14, withPad: " ", startingAt: 0)
+            + String(
+              format: "%14d  %10d  %12.4f   ", r["method_parameters"] as! Int, r["head_parameters"] as! Int,
+              r["trainable_percent"] as! Double) + (r["summary"] as! String))
       }
     }
   }

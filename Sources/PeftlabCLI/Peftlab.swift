@@ -8,7 +8,8 @@ public struct Peftlab: ParsableCommand {
     subcommands: [
       RunCommand.self, StatusCommand.self, ExplainCommand.self, DagCommand.self, CacheCommand.self,
       DatasetCommand.self,
-      TrainCommand.self, ModelCommand.self, MethodsCommand.self, ReportCommand.self, MakePaperFiguresCommand.self, BenchCommand.self,
+      TrainCommand.self, ModelCommand.self, MethodsCommand.self, ReportCommand.self, MakePaperFiguresCommand.self,
+      BenchCommand.self,
       StageExecCommand.self,
     ])
 

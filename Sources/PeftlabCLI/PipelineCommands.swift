@@ -17,17 +17,21 @@ struct PipelineOptions: ParsableArguments {
   @Option(help: "Profile that overrides parameters (e.g. quick, full, paper).") var profile: String?
   @Option(help: "Cache folder (default: .peftlab in the current folder).") var cacheDir = ".peftlab"
 
-  func runner(reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()) throws -> Runner {
+  func runner(
+    reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()
+  ) throws -> Runner {
     try reportingErrors {
       guard FileManager.default.fileExists(atPath: pipeline) else {
         let avail = ((try? FileManager.default.contentsOfDirectory(atPath: "Pipelines")) ?? [])
           .filter { $0.hasSuffix(".yaml") }.sorted().joined(separator: ", ")
-        throw CLIError(message: "\(pipeline): no such pipeline file" + (avail.isEmpty ? "" : " (Pipelines/ has: \(avail))"))
+        throw CLIError(
+          message: "\(pipeline): no such pipeline file" + (avail.isEmpty ? "" : " (Pipelines/ has: \(avail))"))
       }
       let p = try Pipeline.load(pipeline, profile: profile, registry: stageRegistry())
       let cache = try Cache(root: cacheDir)
-      return Runner(pipeline: p, registry: stageRegistry(), cache: cache,
-                    projectRoot: FileManager.default.currentDirectoryPath, reporter: reporter, cancel: cancel)
+      return Runner(
+        pipeline: p, registry: stageRegistry(), cache: cache,
+        projectRoot: FileManager.default.currentDirectoryPath, reporter: reporter, cancel: cancel)
     }
   }
 }
@@ -69,7 +73,8 @@ struct RunCommand: ParsableCommand {
     case "local": break
     case "slurm":
       if let why = Slurm.available() { throw CLIError(message: "--executor slurm: \(why)") }
-      let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+      let exe =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
       var so = SlurmOptions(command: exe)
       so.partition = slurmPartition
       so.account = slurmAccount
@@ -114,15 +119,23 @@ struct StatusCommand: ParsableCommand {
     let width = min(48, st.map(\.stage.count).max() ?? 10)
     for s in st {
       let why = s.error ?? s.changes.map(\.description).joined(separator: "; ")
-      print("\(s.stage.padding(toLength: width, withPad: " ", startingAt: 0))  \(s.state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(why)")
+      print(
+        "\(s.stage.padding(toLength: width, withPad: " ", startingAt: 0))  "
+          + "\(s.state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(why)"
+      )
     }
     let counts = Dictionary(grouping: st, by: \.state).mapValues(\.count)
-    print(StageStatus.State.allCasesInOrder.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", "))
+    print(
+      StageStatus.State.allCasesInOrder.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(
+        separator: ", "))
     if FileManager.default.fileExists(atPath: options.cacheDir + "/slurm/journal") {
       let jobs = runner.slurmJobs()
       if !jobs.isEmpty {
         print("Slurm jobs:")
-        for j in jobs { print("  \(j.stage.padding(toLength: width, withPad: " ", startingAt: 0))  job \(j.job)  \(j.state.lowercased())") }
+        for j in jobs {
+          print(
+            "  \(j.stage.padding(toLength: width, withPad: " ", startingAt: 0))  job \(j.job)  \(j.state.lowercased())")
+        }
       }
     }
     if counts[.failed] != nil { throw ExitCode(1) }  // exit 1 while a stage's last run failed
@@ -148,7 +161,10 @@ struct ExplainCommand: ParsableCommand {
     }
     if json {
       let d: [String: Any] = ["stage": s.stage, "state": s.state.rawValue, "changes": s.changes.map(\.description)]
-      print(String(decoding: try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+      print(
+        String(
+          decoding: try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self
+        ))
       return
     }
     print("\(s.stage): \(s.state.rawValue)")
@@ -185,14 +201,16 @@ struct DagCommand: ParsableCommand {
       let order: [StageStatus.State] = [.upToDate, .stale, .neverRun, .failed]
       let colourOfState = [0: 2, 1: 0, 2: 7, 3: 5]
       let nodes = p.stages.map { s in
-        GraphNode(name: s.name, label: state ? "\(s.name) · \(states[s.name]!.rawValue)" : "\(s.name) (\(s.kind))",
-                  needs: s.needs,
-                  colour: state ? colourOfState[order.firstIndex(of: states[s.name]!)!]! : kinds.firstIndex(of: s.kind)!)
+        GraphNode(
+          name: s.name, label: state ? "\(s.name) · \(states[s.name]!.rawValue)" : "\(s.name) (\(s.kind))",
+          needs: s.needs,
+          colour: state ? colourOfState[order.firstIndex(of: states[s.name]!)!]! : kinds.firstIndex(of: s.kind)!)
       }
       let path = out ?? "dag.\(format)"
       try reportingErrors {
-        try GraphDrawing.draw(nodes, title: URL(fileURLWithPath: p.path).lastPathComponent + (p.profile.map { " (\($0))" } ?? ""),
-                              to: path, format: OutputFormat(rawValue: format)!)
+        try GraphDrawing.draw(
+          nodes, title: URL(fileURLWithPath: p.path).lastPathComponent + (p.profile.map { " (\($0))" } ?? ""),
+          to: path, format: OutputFormat(rawValue: format)!)
       }
       print("wrote \(path)")
     default:
@@ -216,13 +234,17 @@ struct CacheCommand: ParsableCommand {
       let cache = try reportingErrors { try Cache(root: o.cacheDir) }
       for r in cache.allRecords().sorted(by: { $0.finished < $1.finished }) {
         let mem = r.peakMemory.map { String(format: "%7.1f MiB", Double($0) / 1_048_576) } ?? "          -"
-        print("\(r.key.prefix(12))  \(r.finished)  \(String(format: "%7.2fs", r.seconds))  \(mem)  \(r.output.prefix(12))  \(r.stage)")
+        print(
+          "\(r.key.prefix(12))  \(r.finished)  \(String(format: "%7.2fs", r.seconds))  \(mem)  \(r.output.prefix(12))  "
+            + "\(r.stage)"
+        )
       }
     }
   }
 
   struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-hash every object; remove the corrupt ones (they are recomputed on the next run).")
+    static let configuration = CommandConfiguration(
+      abstract: "Re-hash every object; remove the corrupt ones (they are recomputed on the next run).")
     @OptionGroup var o: CacheOptions
     func run() throws {
       let cache = try reportingErrors { try Cache(root: o.cacheDir) }
@@ -236,11 +258,17 @@ struct CacheCommand: ParsableCommand {
       var badRecords = 0
       let records = cache.allRecords()
       for r in records where !r.isIntact {
-        print("corrupt: record \(r.key.prefix(12)) of '\(r.stage)' (edited: its key or seal does not match its content); removed")
+        print(
+          "corrupt: record \(r.key.prefix(12)) of '\(r.stage)' (edited: its key or seal does not match its content); "
+            + "removed"
+        )
         cache.removeRecord(r)
         badRecords += 1
       }
-      print("\(objs.count) objects and \(records.count) records checked, \(bad) corrupt objects, \(badRecords) corrupt records")
+      print(
+        "\(objs.count) objects and \(records.count) records checked, \(bad) corrupt objects, \(badRecords) corrupt "
+          + "records"
+      )
       bad += badRecords
       if bad > 0 { throw ExitCode(1) }
     }
@@ -250,7 +278,8 @@ struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Remove results that neither a stage's last run nor any lock file in the pipelines folder refers to.")
     @OptionGroup var o: CacheOptions
-    @Option(help: "Folder whose *.lock files name results to keep (every pipeline and profile).") var locks = "Pipelines"
+    @Option(help: "Folder whose *.lock files name results to keep (every pipeline and profile).") var locks =
+      "Pipelines"
     func run() throws {
       let cache = try reportingErrors { try Cache(root: o.cacheDir) }
       let (records, objects, kept) = cache.collectGarbage(lockDir: locks)
@@ -273,7 +302,8 @@ func stageIsolation() -> StageIsolation {
 /// The stage side of `run`: one stage, in its own process, from the spec the runner wrote.
 struct StageExecCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "stage-exec", abstract: "Run one stage from a runner-written spec (used by run).", shouldDisplay: false)
+    commandName: "stage-exec", abstract: "Run one stage from a runner-written spec (used by run).", shouldDisplay: false
+  )
   @Argument(help: "stage.json written by the runner") var spec: String
   @OptionGroup var threads: ThreadOptions
 

@@ -26,7 +26,9 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "pdf, png, md or all.") var format = "all"
 
   func run() throws {
-    try reportingErrors { try Report.write(definition: definition, profile: profile, cacheDir: cacheDir, out: out, format: format) }
+    try reportingErrors {
+      try Report.write(definition: definition, profile: profile, cacheDir: cacheDir, out: out, format: format)
+    }
   }
 }
 
@@ -34,16 +36,22 @@ enum Report {
   struct Entry { let stage: String, caption: String, dir: String, key: String, figure: Figure }
 
   static func write(definition: String, profile: String, cacheDir: String, out: String, format: String) throws {
-    guard ["pdf", "png", "md", "all"].contains(format) else { throw CLIError(message: "--format must be pdf, png, md or all") }
-    guard let text = try? String(contentsOfFile: definition, encoding: .utf8), let def = try loadYAML(text, path: definition) as? [String: Any] else {
+    guard ["pdf", "png", "md", "all"].contains(format) else {
+      throw CLIError(message: "--format must be pdf, png, md or all")
+    }
+    guard let text = try? String(contentsOfFile: definition, encoding: .utf8),
+      let def = try loadYAML(text, path: definition) as? [String: Any]
+    else {
       throw CLIError(message: "\(definition): cannot read the report definition")
     }
     let pipeline = def["pipeline"] as? String ?? "Pipelines/figures.yaml"
     let lockPath = String(pipeline.dropLast(5)) + ".\(profile).lock"
     guard let lockData = FileManager.default.contents(atPath: lockPath),
-          let lock = try JSONSerialization.jsonObject(with: lockData) as? [String: Any],
-          let stages = lock["stages"] as? [String: [String: Any]] else {
-      throw CLIError(message: "\(lockPath): no lock file; run `peftlab run --pipeline \(pipeline) --profile \(profile)` first")
+      let lock = try JSONSerialization.jsonObject(with: lockData) as? [String: Any],
+      let stages = lock["stages"] as? [String: [String: Any]]
+    else {
+      throw CLIError(
+        message: "\(lockPath): no lock file; run `peftlab run --pipeline \(pipeline) --profile \(profile)` first")
     }
     var entries: [Entry] = []
     for item in def["figures"] as? [[String: Any]] ?? [] {
@@ -55,8 +63,10 @@ enum Report {
       guard let d = FileManager.default.contents(atPath: dir + "/figure.json") else {
         throw CLIError(message: "\(dir)/figure.json missing (stage \(name)); rerun the pipeline")
       }
-      entries.append(Entry(stage: name, caption: item["caption"] as? String ?? "", dir: dir, key: st["key"] as? String ?? "",
-                           figure: try JSONDecoder.figures.decode(Figure.self, from: d)))
+      entries.append(
+        Entry(
+          stage: name, caption: item["caption"] as? String ?? "", dir: dir, key: st["key"] as? String ?? "",
+          figure: try JSONDecoder.figures.decode(Figure.self, from: d)))
     }
     let fm = FileManager.default
     let tmp = out + ".tmp-\(getpid())"
@@ -73,15 +83,21 @@ enum Report {
     sha.update(Data(lockData))
     let prov: [(String, String)] = [
       ("git commit", shell("git", "rev-parse", "--short=12", "HEAD") ?? "unknown"),
-      ("pipeline", "\(pipeline), profile \(profile)"), ("lock file", "\(lockPath), sha256 \(sha.finalize().prefix(16))…"),
-      ("machine", "\(shell("uname", "-srm") ?? "?"), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"),
+      ("pipeline", "\(pipeline), profile \(profile)"),
+      ("lock file", "\(lockPath), sha256 \(sha.finalize().prefix(16))…"),
+      (
+        "machine",
+        "\(shell("uname", "-srm") ?? "?"), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+          + "\(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
+      ),
       ("threads", "\(Parallel.threads)"), ("date", ISO8601DateFormatter().string(from: Date())),
       ("pretrained model", pretrainedProvenance(stages, cacheDir: cacheDir)),
     ]
     let title = def["title"] as? String ?? "peftlab report"
     if format == "pdf" || format == "all" || format == "png" {
-      try pages(entries, title: title, provenance: prov, pdf: format != "png" ? tmp + "/report.pdf" : nil,
-                pngDir: format != "pdf" ? tmp + "/pages" : nil)
+      try pages(
+        entries, title: title, provenance: prov, pdf: format != "png" ? tmp + "/report.pdf" : nil,
+        pngDir: format != "pdf" ? tmp + "/pages" : nil)
     }
     var md = "# \(title)\n\n"
     for (k, v) in prov { md += "- **\(k)**: \(v)\n" }
@@ -92,13 +108,18 @@ enum Report {
       if fm.fileExists(atPath: tmp + "/figures/\(e.stage).md") {
         md += " · [CSV](figures/\(e.stage).csv) · [LaTeX](figures/\(e.stage).tex)\n\n"
         let t = (try? String(contentsOfFile: tmp + "/figures/\(e.stage).md", encoding: .utf8)) ?? ""
-        md += t.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("# ") }.joined(separator: "\n") + "\n"
-      } else { md += "\n\n" }
+        md +=
+          t.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("# ") }.joined(
+            separator: "\n") + "\n"
+      } else {
+        md += "\n\n"
+      }
       md += "Stage `\(e.stage)`, key `\(e.key.prefix(16))…`\n\n"
     }
     try md.write(toFile: tmp + "/index.md", atomically: true, encoding: .utf8)
     try? fm.removeItem(atPath: out)
-    try fm.createDirectory(atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path, withIntermediateDirectories: true)
+    try fm.createDirectory(
+      atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path, withIntermediateDirectories: true)
     try fm.moveItem(atPath: tmp, toPath: out)
     print("wrote \(out)/report.pdf, \(out)/pages/, \(out)/figures/, \(out)/index.md: \(entries.count) figures")
   }
@@ -113,54 +134,63 @@ enum Report {
     guard (try? p.run()) != nil else { return nil }
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { return nil }
-    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+      in: .whitespacesAndNewlines)
   }
 
   static let pageW = 842.0, pageH = 595.0  // A4 landscape, points
 
   /// Draws every page into one multi-page PDF and/or one PNG per page.
-  static func pages(_ entries: [Entry], title: String, provenance: [(String, String)], pdf: String?, pngDir: String?) throws {
+  static func pages(
+    _ entries: [Entry], title: String, provenance: [(String, String)], pdf: String?, pngDir: String?
+  ) throws {
     let pdfCanvas = try pdf.map { try Canvas(path: $0, format: .pdf, width: pageW, height: pageH) }
     func each(_ draw: (Canvas) -> Void, index: Int) throws {
       if let c = pdfCanvas { draw(c); c.newPage() }
       if let dir = pngDir {
-        let c = try Canvas(path: dir + String(format: "/page-%02d.png", index), format: .png, width: pageW, height: pageH, dpi: 150)
+        let c = try Canvas(
+          path: dir + String(format: "/page-%02d.png", index), format: .png, width: pageW, height: pageH, dpi: 150)
         draw(c)
         try c.finish()
       }
     }
-    try each({ c in
-      c.setColor((0, 0, 0)); c.font(size: 22, bold: true)
-      c.text(title, x: pageW / 2, y: 90, anchor: (0.5, 0))
-      c.font(size: 11)
-      var y = 160.0
-      for (k, v) in provenance {
-        c.font(size: 11, bold: true); c.text(k, x: 120, y: y)
+    try each(
+      { c in
+        c.setColor((0, 0, 0)); c.font(size: 22, bold: true)
+        c.text(title, x: pageW / 2, y: 90, anchor: (0.5, 0))
         c.font(size: 11)
-        for line in wrap(c, v, width: pageW - 360) { c.text(line, x: 250, y: y); y += 16 }
-        y += 6
-      }
-      c.font(size: 10)
-      c.text("Figures: \(entries.count). Each is redrawn from its stage's figure.json; stage keys identify the cached results.", x: 120, y: y + 20)
-    }, index: 0)
+        var y = 160.0
+        for (k, v) in provenance {
+          c.font(size: 11, bold: true); c.text(k, x: 120, y: y)
+          c.font(size: 11)
+          for line in wrap(c, v, width: pageW - 360) { c.text(line, x: 250, y: y); y += 16 }
+          y += 6
+        }
+        c.font(size: 10)
+        c.text(
+          "Figures: \(entries.count). Each is redrawn from its stage's figure.json; stage keys identify the cached "
+            + "results.",
+          x: 120, y: y + 20)
+      }, index: 0)
     for (n, e) in entries.enumerated() {
-      try each({ c in
-        c.setColor((0, 0, 0)); c.font(size: 9)
-        c.text("\(n + 1) / \(entries.count)   stage \(e.stage)   key \(e.key.prefix(16))…", x: 30, y: 16)
-        c.font(size: 9.5)
-        let lines = wrap(c, e.caption, width: pageW - 60)
-        let capH = Double(lines.count) * 13 + 8
-        let area = Rect(x: 30, y: 34, w: pageW - 60, h: pageH - 34 - capH - 16)
-        let s = min(area.w / e.figure.width, area.h / e.figure.height)
-        cairo_save(c)
-        let ox = area.x + (area.w - e.figure.width * s) / 2
-        c.translate(ox, area.y, scale: s)
-        FigureRenderer.draw(e.figure, on: c, in: Rect(x: 0, y: 0, w: e.figure.width, h: e.figure.height))
-        cairo_restore(c)
-        c.setColor((0, 0, 0)); c.font(size: 9.5)
-        var y = pageH - capH - 10
-        for l in lines { c.text(l, x: 30, y: y); y += 13 }
-      }, index: n + 1)
+      try each(
+        { c in
+          c.setColor((0, 0, 0)); c.font(size: 9)
+          c.text("\(n + 1) / \(entries.count)   stage \(e.stage)   key \(e.key.prefix(16))…", x: 30, y: 16)
+          c.font(size: 9.5)
+          let lines = wrap(c, e.caption, width: pageW - 60)
+          let capH = Double(lines.count) * 13 + 8
+          let area = Rect(x: 30, y: 34, w: pageW - 60, h: pageH - 34 - capH - 16)
+          let s = min(area.w / e.figure.width, area.h / e.figure.height)
+          cairo_save(c)
+          let ox = area.x + (area.w - e.figure.width * s) / 2
+          c.translate(ox, area.y, scale: s)
+          FigureRenderer.draw(e.figure, on: c, in: Rect(x: 0, y: 0, w: e.figure.width, h: e.figure.height))
+          cairo_restore(c)
+          c.setColor((0, 0, 0)); c.font(size: 9.5)
+          var y = pageH - capH - 10
+          for l in lines { c.text(l, x: 30, y: y); y += 13 }
+        }, index: n + 1)
     }
     try pdfCanvas?.finish()
   }
@@ -186,7 +216,8 @@ func pretrainedProvenance(_ stages: [String: [String: Any]], cacheDir: String) -
     guard let o = stages[name]?["output"] as? String else { continue }
     let dir = cacheDir + "/objects/" + o
     if let d = FileManager.default.contents(atPath: dir + "/import.json"),
-      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any]
+    {
       let n = (j["total_parameters"] as? Int).map { String(format: "%.2f M parameters", Double($0) / 1e6) } ?? ""
       return "imported checkpoint \(j["from"] as? String ?? "?") (\(j["flavor"] as? String ?? "?") layout, \(n))"
     }
@@ -194,4 +225,3 @@ func pretrainedProvenance(_ stages: [String: [String: Any]], cacheDir: String) -
   }
   return "unknown (no pretrain stage in the lock file)"
 }
-

@@ -51,8 +51,10 @@ public struct StageRecord: Codable, Sendable, Equatable {
   }
 
   /// SHA-256 of the canonical JSON of the key components.
-  public static func key(kind: String, kindVersion: Int, params: [String: String], inputs: [String: String],
-                         external: [String: String]) -> String {
+  public static func key(
+    kind: String, kindVersion: Int, params: [String: String], inputs: [String: String],
+    external: [String: String]
+  ) -> String {
     let obj: Value = .object([
       "kind": .string(kind), "kind_version": .int(kindVersion),
       "params": .object(params.mapValues { .string($0) }),
@@ -102,7 +104,8 @@ public final class Cache: @unchecked Sendable {
   /// tampered object is evicted: the stage misses and recomputes.
   public func hit(_ key: String) -> StageRecord? {
     guard let r = record(for: key), r.key == key, r.isIntact,
-          FileManager.default.fileExists(atPath: objectPath(r.output)) else { return nil }
+      FileManager.default.fileExists(atPath: objectPath(r.output))
+    else { return nil }
     guard (try? treeHash(objectPath(r.output), memo: hasher)) == r.output else {
       evict(r.output)
       return nil
@@ -177,7 +180,9 @@ public final class Cache: @unchecked Sendable {
 
   public func allRecords() -> [StageRecord] {
     let dir = root + "/records"
-    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap { read(dir + "/" + $0) }
+    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().compactMap {
+      read(dir + "/" + $0)
+    }
   }
 
   public func allObjects() -> [String] {
@@ -214,7 +219,9 @@ extension Cache {
   /// Removes a record whose key or seal does not match its content (`cache verify`).
   public func removeRecord(_ r: StageRecord) {
     try? FileManager.default.removeItem(atPath: recordPath(r.key))
-    if let st = lastRun(of: r.stage), st.key == r.key { try? FileManager.default.removeItem(atPath: statePath(r.stage)) }
+    if let st = lastRun(of: r.stage), st.key == r.key {
+      try? FileManager.default.removeItem(atPath: statePath(r.stage))
+    }
   }
 
   /// Removes a corrupt object (`cache verify`).
@@ -233,8 +240,9 @@ extension Cache {
     if let lockDir {
       for f in ((try? fm.contentsOfDirectory(atPath: lockDir)) ?? []).sorted() where f.hasSuffix(".lock") {
         guard let d = fm.contents(atPath: lockDir + "/" + f),
-              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-              let stages = o["stages"] as? [String: Any] else { continue }
+          let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+          let stages = o["stages"] as? [String: Any]
+        else { continue }
         for case let st as [String: Any] in stages.values {
           if let k = st["key"] as? String { keepKeys.insert(k) }
           if let h = st["output"] as? String { keepObjects.insert(h) }

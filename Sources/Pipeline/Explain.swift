@@ -89,8 +89,10 @@ extension Runner {
       } else if let f = cache.lastFailure(of: s.name), f.key == comp.key {
         out.append(StageStatus(stage: s.name, state: .failed, changes: [], key: comp.key, error: f.error))
       } else {
-        out.append(StageStatus(stage: s.name, state: last == nil ? .neverRun : .stale,
-                               changes: Explanation.diff(comp, last: last), key: comp.key))
+        out.append(
+          StageStatus(
+            stage: s.name, state: last == nil ? .neverRun : .stale,
+            changes: Explanation.diff(comp, last: last), key: comp.key))
       }
     }
     return out

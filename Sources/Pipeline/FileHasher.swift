@@ -15,7 +15,10 @@ public final class FileHasher: @unchecked Sendable {
   public init(memo path: String?) {
     self.path = path
     if let path, let d = FileManager.default.contents(atPath: path),
-       let e = try? JSONDecoder().decode([String: Entry].self, from: d) { entries = e }
+      let e = try? JSONDecoder().decode([String: Entry].self, from: d)
+    {
+      entries = e
+    }
   }
 
   static func identity(_ path: String) -> (Int64, Int64, Int64, UInt64)? {

@@ -38,10 +38,13 @@ struct IsolatedStage: Codable {
 
 extension Runner {
   /// Runs `s` through `iso` and waits. Returns the child's peak memory (bytes).
-  func runIsolated(_ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], out: String, work: String,
-                   tmp: String, log: FileHandle) throws -> Int {
-    let spec = IsolatedStage(stage: s.name, kind: s.kind, params: s.params.mapValues(\.canonicalJSON), inputs: inputs,
-                             outputDir: out, workDir: work, projectRoot: projectRoot, errorPath: tmp + "/error.txt")
+  func runIsolated(
+    _ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], out: String, work: String,
+    tmp: String, log: FileHandle
+  ) throws -> Int {
+    let spec = IsolatedStage(
+      stage: s.name, kind: s.kind, params: s.params.mapValues(\.canonicalJSON), inputs: inputs,
+      outputDir: out, workDir: work, projectRoot: projectRoot, errorPath: tmp + "/error.txt")
     let specPath = tmp + "/stage.json"
     try JSONEncoder().encode(spec).write(to: URL(fileURLWithPath: specPath))
     var env = ProcessInfo.processInfo.environment
@@ -50,27 +53,36 @@ extension Runner {
       iso.command + [specPath], environment: env, output: log.fileDescriptor, cancelled: { [cancel] in cancel.isSet },
       onLine: { [reporter] line in
         let f = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-        if let frac = f.first.flatMap({ Double($0) }) { reporter.progress(s.name, frac, f.count > 1 ? String(f[1]) : nil) }
+        if let frac = f.first.flatMap({ Double($0) }) {
+          reporter.progress(s.name, frac, f.count > 1 ? String(f[1]) : nil)
+        }
       })
     if cancel.isSet { throw PipelineError.cancelled }
     if exit.status == 0 && exit.signal == nil { return exit.peakRSS }
     if let sig = exit.signal {
-      let name = [4: "SIGILL: a runtime trap", 5: "SIGTRAP: a runtime trap", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
-                  9: "SIGKILL: killed, perhaps out of memory", 11: "SIGSEGV", 15: "SIGTERM"][Int(sig)] ?? "signal"
+      let name =
+        [
+          4: "SIGILL: a runtime trap", 5: "SIGTRAP: a runtime trap", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+          9: "SIGKILL: killed, perhaps out of memory", 11: "SIGSEGV", 15: "SIGTERM",
+        ][Int(sig)] ?? "signal"
       let tail = Self.logTail(tmp + "/log")
-      throw PipelineError.stageFailed(stage: s.name, message: "crashed (signal \(sig), \(name))" + (tail.isEmpty ? "" : ": \(tail)"))
+      throw PipelineError.stageFailed(
+        stage: s.name, message: "crashed (signal \(sig), \(name))" + (tail.isEmpty ? "" : ": \(tail)"))
     }
     if let msg = try? String(contentsOfFile: spec.errorPath, encoding: .utf8), !msg.isEmpty {
       throw PipelineError.reported(msg)
     }
-    throw PipelineError.stageFailed(stage: s.name, message: "its process exited with status \(exit.status); see its log")
+    throw PipelineError.stageFailed(
+      stage: s.name, message: "its process exited with status \(exit.status); see its log")
   }
 
   /// The line that says why a process died (Swift's "Fatal error: ..."), else the last line of the log.
   static func logTail(_ path: String) -> String {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
     let lines = text.split(separator: "\n").map(String.init)
-    if let fatal = lines.last(where: { $0.contains("Fatal error") || $0.contains("Precondition failed") }) { return fatal }
+    if let fatal = lines.last(where: { $0.contains("Fatal error") || $0.contains("Precondition failed") }) {
+      return fatal
+    }
     return lines.last ?? ""
   }
 }
@@ -81,8 +93,9 @@ public enum StageProcess {
   /// 0 done, 1 failed (message in the spec's error file), 2 unusable spec.
   public static func main(specPath: String, registry: StageRegistry) -> Int32 {
     guard let data = FileManager.default.contents(atPath: specPath),
-          let spec = try? JSONDecoder().decode(IsolatedStage.self, from: data),
-          let kind = registry.kinds[spec.kind] else {
+      let spec = try? JSONDecoder().decode(IsolatedStage.self, from: data),
+      let kind = registry.kinds[spec.kind]
+    else {
       FileHandle.standardError.write(Data("stage-exec: \(specPath): not a stage spec of a known kind\n".utf8))
       return 2
     }

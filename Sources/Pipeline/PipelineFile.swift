@@ -91,8 +91,9 @@ func convert(_ node: Node, budget: inout Int, path: String) throws -> Located {
   let line = (node.mark?.line ?? 0)
   budget -= 1
   guard budget >= 0 else {
-    throw PipelineError.file(path: path, line: line, stage: nil,
-                             message: "more than \(PipelineLimits.nodes) values (after expanding YAML aliases)")
+    throw PipelineError.file(
+      path: path, line: line, stage: nil,
+      message: "more than \(PipelineLimits.nodes) values (after expanding YAML aliases)")
   }
   switch node {
   case .scalar(let s):
@@ -115,7 +116,8 @@ func convert(_ node: Node, budget: inout Int, path: String) throws -> Located {
       let key = k.string ?? "\(k)"
       let c = try convert(v, budget: &budget, path: path)
       guard kids[key] == nil else {
-        throw PipelineError.file(path: path, line: k.mark?.line ?? line, stage: nil, message: "key '\(key)' appears twice in one mapping")
+        throw PipelineError.file(
+          path: path, line: k.mark?.line ?? line, stage: nil, message: "key '\(key)' appears twice in one mapping")
       }
       keys.append(key)
       kids[key] = c
@@ -140,8 +142,11 @@ extension Pipeline {
     }
     let canonical = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     if including.contains(canonical) {
-      throw fail(0, nil, "include cycle: " + (including + [canonical]).map { URL(fileURLWithPath: $0).lastPathComponent }
-        .joined(separator: " -> "))
+      throw fail(
+        0, nil,
+        "include cycle: "
+          + (including + [canonical]).map { URL(fileURLWithPath: $0).lastPathComponent }
+          .joined(separator: " -> "))
     }
     guard including.count < PipelineLimits.includeDepth else {
       throw fail(0, nil, "includes nested deeper than \(PipelineLimits.includeDepth) files")
@@ -152,13 +157,17 @@ extension Pipeline {
     guard let root = try parseYAML(text, path: path) else { throw fail(0, nil, "empty pipeline file") }
     guard case .object = root.value else { throw fail(root.line, nil, "top level must be a mapping") }
     for k in root.children.keys where !["stages", "defaults", "params", "profiles", "vars", "include"].contains(k) {
-      throw fail(root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles, vars, include)")
+      throw fail(
+        root.children[k]!.line, nil, "unknown top-level key '\(k)' (stages, defaults, params, profiles, vars, include)")
     }
     // Shared defaults: `defaults:` and/or a params file.
     var defaults: [String: [String: Value]] = [:]
     func addDefaults(_ obj: Located, from file: String) throws {
       for (kind, v) in obj.children {
-        guard let o = v.value.object else { throw PipelineError.file(path: file, line: v.line, stage: nil, message: "defaults for '\(kind)' must be a mapping") }
+        guard let o = v.value.object else {
+          throw PipelineError.file(
+            path: file, line: v.line, stage: nil, message: "defaults for '\(kind)' must be a mapping")
+        }
         defaults[kind, default: [:]].merge(o) { _, new in new }
       }
     }
@@ -181,7 +190,8 @@ extension Pipeline {
         if let rel = e.value.string {
           let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(rel).path
           guard let t = try? String(contentsOfFile: file, encoding: .utf8), let n = try parseYAML(t, path: file),
-                let o = n.value.object else { throw fail(e.line, nil, "cannot read vars file '\(file)'") }
+            let o = n.value.object
+          else { throw fail(e.line, nil, "cannot read vars file '\(file)'") }
           vars.merge(o) { _, new in new }
         } else if let o = e.value.object {
           vars.merge(o) { _, new in new }
@@ -220,8 +230,11 @@ extension Pipeline {
       }
     }
 
-    guard let stagesNode = root.children["stages"] ?? (root.children["include"] != nil ? Located(value: .object([:]), line: 0, children: [:], keys: []) : nil),
-          !stagesNode.children.isEmpty || root.children["include"] != nil else {
+    guard
+      let stagesNode = root.children["stages"]
+        ?? (root.children["include"] != nil ? Located(value: .object([:]), line: 0, children: [:], keys: []) : nil),
+      !stagesNode.children.isEmpty || root.children["include"] != nil
+    else {
       throw fail(root.line, nil, "no 'stages'")
     }
     var instances: [StageInstance] = []
@@ -252,15 +265,20 @@ extension Pipeline {
     // Stages in file order (by line) for stable, readable output.
     for (base, node) in stagesNode.orderedChildren {
       guard Pipeline.isSafeName(base) else {
-        throw fail(node.line, base, "stage name '\(base)' must use letters, digits, '.', '_', '+', '-' and start with a letter or digit")
+        throw fail(
+          node.line, base,
+          "stage name '\(base)' must use letters, digits, '.', '_', '+', '-' and start with a letter or digit")
       }
       if base.contains("@") { throw fail(node.line, base, "stage names may not contain '@'") }
-      for k in node.children.keys where !["kind", "params", "needs", "matrix", "foreach", "desc", "resources"].contains(k) {
+      for k in node.children.keys
+      where !["kind", "params", "needs", "matrix", "foreach", "desc", "resources"].contains(k) {
         throw fail(node.children[k]!.line, base, "unknown key '\(k)' (kind, params, needs, matrix, desc, resources)")
       }
       var resources: [String: Value] = [:]
       if let r = node.children["resources"] {
-        guard let o = r.value.object else { throw fail(r.line, base, "'resources' must be a mapping (cpus, mem, time, gpus)") }
+        guard let o = r.value.object else {
+          throw fail(r.line, base, "'resources' must be a mapping (cpus, mem, time, gpus)")
+        }
         for k in o.keys where !["cpus", "mem", "time", "gpus"].contains(k) {
           throw fail(r.line, base, "unknown resource '\(k)' (cpus, mem, time, gpus)")
         }
@@ -268,15 +286,21 @@ extension Pipeline {
       }
       guard let kindName = node.children["kind"]?.value.string else { throw fail(node.line, base, "missing 'kind'") }
       guard let kind = registry.kinds[kindName] else {
-        throw fail(node.children["kind"]!.line, base,
-                   "unknown kind '\(kindName)' (known: \(registry.kinds.keys.sorted().joined(separator: ", ")))")
+        throw fail(
+          node.children["kind"]!.line, base,
+          "unknown kind '\(kindName)' (known: \(registry.kinds.keys.sorted().joined(separator: ", ")))")
       }
-      let items = try expandMatrix(node.children["matrix"] ?? node.children["foreach"], stage: base, vars: vars, fail: fail)
+      let items = try expandMatrix(
+        node.children["matrix"] ?? node.children["foreach"], stage: base, vars: vars, fail: fail)
       for item in items {
-        let name = item.isEmpty ? base : ([base] + item.map { k, v in
-          if case .string(let s) = v { return s }
-          return k + v.description
-        }).joined(separator: "@")
+        let name =
+          item.isEmpty
+          ? base
+          : ([base]
+            + item.map { k, v in
+              if case .string(let s) = v { return s }
+              return k + v.description
+            }).joined(separator: "@")
         if byName[name] != nil { throw fail(node.line, name, "duplicate stage name '\(name)'") }
         // Resolve params: kind defaults < shared defaults < stage < profile (kind < base < instance).
         var params: [String: Value] = [:]
@@ -296,16 +320,20 @@ extension Pipeline {
         }
         let known = Set(kind.parameters.map(\.name))
         for k in params.keys.sorted() where !known.contains(k) {
-          throw fail(paramLines[k] ?? node.line, name,
-                     "unknown parameter '\(k)' for kind '\(kindName)' (known: \(known.sorted().joined(separator: ", ")))")
+          throw fail(
+            paramLines[k] ?? node.line, name,
+            "unknown parameter '\(k)' for kind '\(kindName)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         for spec in kind.parameters where params[spec.name] == nil && !spec.isOptional {
           throw fail(node.line, name, "missing required parameter '\(spec.name)' of kind '\(kindName)'")
         }
         for spec in kind.parameters {  // a parameter's type is its default's (a number where a number goes)
-          guard let d = spec.defaultValue ?? spec.optionalType, let v = params[spec.name], let want = Value.typeMismatch(v, expected: d) else { continue }
-          throw fail(paramLines[spec.name] ?? node.line, name,
-                     "parameter '\(spec.name)' of kind '\(kindName)' must be \(want), not \(v.canonicalJSON)")
+          guard let d = spec.defaultValue ?? spec.optionalType, let v = params[spec.name],
+            let want = Value.typeMismatch(v, expected: d)
+          else { continue }
+          throw fail(
+            paramLines[spec.name] ?? node.line, name,
+            "parameter '\(spec.name)' of kind '\(kindName)' must be \(want), not \(v.canonicalJSON)")
         }
         for spec in kind.parameters {  // ranges and choices
           guard let v = params[spec.name], let why = spec.rangeError(v) else { continue }
@@ -323,8 +351,10 @@ extension Pipeline {
         byName[name] = instances.count
         instancesOfBase[base, default: []].append(name)
         pendingNeeds.append((instances.count, needs))
-        instances.append(StageInstance(name: name, base: base, kind: kindName, params: params, needs: [], line: node.line,
-                                       resources: resources))
+        instances.append(
+          StageInstance(
+            name: name, base: base, kind: kindName, params: params, needs: [], line: node.line,
+            resources: resources))
       }
     }
     for key in overrides.keys where registry.kinds[key] == nil && instancesOfBase[key] == nil && byName[key] == nil {
@@ -334,15 +364,20 @@ extension Pipeline {
     for (i, needs) in pendingNeeds {
       var resolved: [String] = []
       for (n, line) in needs {
-        if byName[n] != nil { resolved.append(n) }
-        else if let all = instancesOfBase[n] { resolved += all }
-        else { throw fail(line, instances[i].name, "needs '\(n)', which is no stage of this pipeline") }
+        if byName[n] != nil {
+          resolved.append(n)
+        } else if let all = instancesOfBase[n] {
+          resolved += all
+        } else {
+          throw fail(line, instances[i].name, "needs '\(n)', which is no stage of this pipeline")
+        }
       }
       instances[i].needs = Array(Set(resolved)).sorted()
       let env = Dictionary(grouping: instances[i].needs, by: ShellKind.envName)
       if let (v, clash) = env.first(where: { $0.value.count > 1 }) {
-        throw fail(instances[i].line, instances[i].name,
-                   "needs \(clash.map { "'\($0)'" }.joined(separator: " and ")), which share the variable $\(v): rename one")
+        throw fail(
+          instances[i].line, instances[i].name,
+          "needs \(clash.map { "'\($0)'" }.joined(separator: " and ")), which share the variable $\(v): rename one")
       }
     }
     let p = Pipeline(path: path, profile: profile, stages: instances, byName: byName)
@@ -353,8 +388,12 @@ extension Pipeline {
   /// Stage names and matrix strings: letters, digits, '.', '_', '+', '-', starting with a letter or digit
   /// (they name files in the cache and may appear in shell commands).
   static func isSafeName(_ s: String) -> Bool {
-    guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), s.count <= 200 else { return false }
-    return s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0)) }
+    guard let f = s.unicodeScalars.first, f.properties.isAlphabetic || ("0"..."9").contains(f), s.count <= 200 else {
+      return false
+    }
+    return s.unicodeScalars.allSatisfy {
+      $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0))
+    }
       && !s.contains("..")
   }
 
@@ -366,7 +405,8 @@ extension Pipeline {
       if let s = v.value.string, s.hasPrefix("${vars."), s.hasSuffix("}") {
         let name = String(s.dropFirst(7).dropLast())
         guard let l = vars[name]?.array else {
-          throw fail(v.line, stage, "'\(s)': no list '\(name)' in vars (have: \(vars.keys.sorted().joined(separator: ", ")))")
+          throw fail(
+            v.line, stage, "'\(s)': no list '\(name)' in vars (have: \(vars.keys.sorted().joined(separator: ", ")))")
         }
         return l
       }
@@ -386,8 +426,10 @@ extension Pipeline {
         case .int, .double, .bool: continue
         case .string(let t) where isSafeName(t): continue
         default:
-          throw fail(v.line, stage, "matrix value \(x.canonicalJSON) of '\(key)' must be a number, true/false or a name "
-                       + "of letters, digits, '.', '_', '-'")
+          throw fail(
+            v.line, stage,
+            "matrix value \(x.canonicalJSON) of '\(key)' must be a number, true/false or a name "
+              + "of letters, digits, '.', '_', '-'")
         }
       }
       guard combos.count * values.count <= PipelineLimits.instances else {
@@ -415,7 +457,9 @@ extension Pipeline {
       var rest = Substring(s)
       while let r = rest.range(of: "${") {
         out += rest[..<r.lowerBound]
-        guard let close = rest[r.upperBound...].firstIndex(of: "}") else { throw fail(line, stage, "unclosed '${' in '\(s)'") }
+        guard let close = rest[r.upperBound...].firstIndex(of: "}") else {
+          throw fail(line, stage, "unclosed '${' in '\(s)'")
+        }
         let expr = String(rest[r.upperBound..<close])
         guard expr.hasPrefix("item."), let val = lookup[String(expr.dropFirst(5))] else {
           throw fail(line, stage, "'${\(expr)}': only ${item.KEY} of this stage's matrix can be used")
@@ -424,8 +468,10 @@ extension Pipeline {
         rest = rest[rest.index(after: close)...]
       }
       return .string(out + rest)
-    case .array(let a): return .array(try a.map { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
-    case .object(let o): return .object(try o.mapValues { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+    case .array(let a):
+      return .array(try a.map { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+    case .object(let o):
+      return .object(try o.mapValues { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
     default: return v
     }
   }
@@ -438,8 +484,9 @@ extension Pipeline {
       if state[i] == 2 { return }
       if state[i] == 1 {
         let cycle = stack.drop { $0 != stages[i].name } + [stages[i].name]
-        throw PipelineError.file(path: path, line: stages[i].line, stage: stages[i].name,
-                                 message: "cycle: " + cycle.joined(separator: " -> "))
+        throw PipelineError.file(
+          path: path, line: stages[i].line, stage: stages[i].name,
+          message: "cycle: " + cycle.joined(separator: " -> "))
       }
       state[i] = 1
       stack.append(stages[i].name)
@@ -469,8 +516,9 @@ extension Pipeline {
     var out = Set<String>()
     var todo: [String] = []
     for t in targets {
-      if byName[t] != nil { todo.append(t) }
-      else {
+      if byName[t] != nil {
+        todo.append(t)
+      } else {
         let all = stages.filter { $0.base == t }.map(\.name)
         guard !all.isEmpty else {
           throw PipelineError.file(path: path, line: 0, stage: t, message: "no stage named '\(t)'")
@@ -490,7 +538,8 @@ extension Pipeline {
     var changed = true
     while changed {
       changed = false
-      for s in stages where !out.contains(s.name) && s.needs.contains(where: { names.contains($0) || out.contains($0) }) {
+      for s in stages where !out.contains(s.name) && s.needs.contains(where: { names.contains($0) || out.contains($0) })
+      {
         out.insert(s.name)
         changed = true
       }

@@ -29,11 +29,15 @@ public final class ProgressReporter: @unchecked Sendable {
     guard mode == .live, Date().timeIntervalSince(lastDraw) > 0.1 || force else { return }
     lastDraw = Date()
     let elapsed = Date().timeIntervalSince(start)
-    let eta = done > 0 && done < total ? String(format: ", ETA %.0fs", elapsed / Double(done) * Double(total - done)) : ""
+    let eta =
+      done > 0 && done < total ? String(format: ", ETA %.0fs", elapsed / Double(done) * Double(total - done)) : ""
     let names = running.sorted { $0.key < $1.key }.prefix(3).map { name, f in
-      f > 0 ? "\(name) \(Int(f * 100))%" : name }.joined(separator: ", ")
+      f > 0 ? "\(name) \(Int(f * 100))%" : name
+    }.joined(separator: ", ")
     let more = running.count > 3 ? " +\(running.count - 3)" : ""
-    print("\r\u{1B}[K[\(done)/\(total)] \(String(format: "%.1fs", elapsed))\(eta)  running: \(names)\(more)", terminator: "")
+    print(
+      "\r\u{1B}[K[\(done)/\(total)] \(String(format: "%.1fs", elapsed))\(eta)  running: \(names)\(more)", terminator: ""
+    )
     flushOut()
   }
 

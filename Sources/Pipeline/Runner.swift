@@ -40,7 +40,11 @@ public struct RunSummary: Sendable {
   public var outcomes: [String: StageOutcome] = [:]
   public var order: [String] = []
   public var ran: [String] { order.filter { outcomes[$0]?.didRun == true } }
-  public var failed: [String] { order.filter { if case .failed = outcomes[$0] { return true }; return false } }
+  public var failed: [String] {
+    order.filter {
+      if case .failed = outcomes[$0] { return true }; return false
+    }
+  }
 }
 
 /// Set by Ctrl-C (see `Interrupt`) or by a caller: running stages are
@@ -77,8 +81,10 @@ public final class Runner: @unchecked Sendable {
   public let reporter: ProgressReporter
   public let cancel: CancellationFlag
 
-  public init(pipeline: Pipeline, registry: StageRegistry, cache: Cache, projectRoot: String,
-              reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()) {
+  public init(
+    pipeline: Pipeline, registry: StageRegistry, cache: Cache, projectRoot: String,
+    reporter: ProgressReporter = ProgressReporter(), cancel: CancellationFlag = CancellationFlag()
+  ) {
     self.pipeline = pipeline
     self.registry = registry
     self.cache = cache
@@ -101,9 +107,11 @@ public final class Runner: @unchecked Sendable {
     } catch {
       throw PipelineError.file(path: pipeline.path, line: s.line, stage: s.name, message: "\(error)")
     }
-    let key = StageRecord.key(kind: s.kind, kindVersion: kind.version, params: params, inputs: inputs, external: external)
-    return StageRecord(key: key, stage: s.name, kind: s.kind, kindVersion: kind.version, params: params,
-                       inputs: inputs, external: external)
+    let key = StageRecord.key(
+      kind: s.kind, kindVersion: kind.version, params: params, inputs: inputs, external: external)
+    return StageRecord(
+      key: key, stage: s.name, kind: s.kind, kindVersion: kind.version, params: params,
+      inputs: inputs, external: external)
   }
 
   // MARK: - Run
@@ -111,8 +119,10 @@ public final class Runner: @unchecked Sendable {
   public func run(_ o: RunOptions) throws -> RunSummary {
     cache.cleanTemporaries()
     var selected = o.targets.isEmpty ? Set(pipeline.stages.map(\.name)) : try pipeline.closure(of: o.targets)
-    let explicit = o.targets.isEmpty
-      ? selected : Set(pipeline.stages.filter { o.targets.contains($0.name) || o.targets.contains($0.base) }.map(\.name))
+    let explicit =
+      o.targets.isEmpty
+      ? selected
+      : Set(pipeline.stages.filter { o.targets.contains($0.name) || o.targets.contains($0.base) }.map(\.name))
     var forced = Set<String>()
     if o.force { forced = explicit }
     if o.forceDownstream {
@@ -142,7 +152,10 @@ public final class Runner: @unchecked Sendable {
       while i < pending.count && !cancel.isSet {
         let s = pipeline.stage(pending[i])!
         if running.count >= max(1, o.slurm == nil ? o.jobs : max(o.jobs, 64)) && !o.dryRun { break }
-        if let bad = s.needs.first(where: { if case .failed = summary.outcomes[$0] { return true }; if case .skipped = summary.outcomes[$0] { return true }; return false }) {
+        if let bad = s.needs.first(where: {
+          if case .failed = summary.outcomes[$0] { return true };
+          if case .skipped = summary.outcomes[$0] { return true }; return false
+        }) {
           summary.outcomes[s.name] = .skipped("needs '\(bad)', which failed")
           reporter.event(s.name, .skipped("needs '\(bad)', which failed"))
           pending.remove(at: i); progressed = true; continue
@@ -159,7 +172,9 @@ public final class Runner: @unchecked Sendable {
           let msg = (error as? PipelineError)?.description ?? "\(error)"
           summary.outcomes[s.name] = .failed(msg); reporter.event(s.name, .failed(msg))
           pending.remove(at: i); progressed = true
-          if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(s.name)' failed (use --keep-going)") }
+          if !o.keepGoing {
+            cancelPending(&pending, &summary, reason: "stopped after '\(s.name)' failed (use --keep-going)")
+          }
           continue
         }
         if !forced.contains(s.name), let hit = cache.hit(comp.key) {
@@ -181,10 +196,14 @@ public final class Runner: @unchecked Sendable {
         // must not occupy the Dispatch pool that the kernels and timers use.
         let slurm = o.slurm
         let thread = Thread { [self] in
-          results.push(s.name, Result {
-            if let slurm, let monitor { return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor) }
-            return try execute(s, comp, inputs: inputs, force: force, isolation: o.isolation)
-          })
+          results.push(
+            s.name,
+            Result {
+              if let slurm, let monitor {
+                return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor)
+              }
+              return try execute(s, comp, inputs: inputs, force: force, isolation: o.isolation)
+            })
         }
         thread.stackSize = 16 << 20
         thread.start()
@@ -210,10 +229,13 @@ public final class Runner: @unchecked Sendable {
         // finding its inputs changed has a sibling (or itself) writing into them.
         requeues[name, default: 0] += 1
         if requeues[name]! > 2 {
-          let msg = "its input \(producers.map { "'\($0)'" }.joined(separator: ", ")) changed again while it ran: "
+          let msg =
+            "its input \(producers.map { "'\($0)'" }.joined(separator: ", ")) changed again while it ran: "
             + "some stage writes into the outputs of the stages it needs (they are read-only)"
           summary.outcomes[name] = .failed(msg); reporter.event(name, .failed(msg))
-          if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)") }
+          if !o.keepGoing {
+            cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)")
+          }
           continue
         }
         for p in producers where !pending.contains(p) && !running.contains(p) {
@@ -228,7 +250,9 @@ public final class Runner: @unchecked Sendable {
         let msg = (e as? PipelineError)?.description ?? "\(e)"
         summary.outcomes[name] = cancel.isSet ? .failed("cancelled") : .failed(msg)
         reporter.event(name, .failed(msg))
-        if !o.keepGoing { cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)") }
+        if !o.keepGoing {
+          cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)")
+        }
       }
     }
     if cancel.isSet {
@@ -251,10 +275,14 @@ public final class Runner: @unchecked Sendable {
   enum Executed { case done(StageRecord, Double?), corruptInputs([String]) }
 
   /// Runs one stage under its key's lock (or finds that another run made it).
-  func execute(_ s: StageInstance, _ comp: StageRecord, inputs: [String: String], force: Bool,
-               isolation: StageIsolation? = nil) throws -> Executed {
-    let lock = try FileLock(cache.root + "/locks/" + comp.key + ".lock",
-                            note: "pid \(getpid()) computing \(s.name)") { holder in
+  func execute(
+    _ s: StageInstance, _ comp: StageRecord, inputs: [String: String], force: Bool,
+    isolation: StageIsolation? = nil
+  ) throws -> Executed {
+    let lock = try FileLock(
+      cache.root + "/locks/" + comp.key + ".lock",
+      note: "pid \(getpid()) computing \(s.name)"
+    ) { holder in
       reporter.note("'\(s.name)' waits: its key is being computed by \(holder)")
     }
     defer { lock.release() }
@@ -280,7 +308,8 @@ public final class Runner: @unchecked Sendable {
     var rec = comp
     do {
       let ctx = StageContext(
-        stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work, projectRoot: projectRoot,
+        stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work,
+        projectRoot: projectRoot,
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
       if let isolation {
@@ -324,41 +353,33 @@ public final class Runner: @unchecked Sendable {
     let url = URL(fileURLWithPath: pipeline.path)
     let base = url.deletingPathExtension().lastPathComponent
     return url.deletingLastPathComponent().appendingPathComponent(
-      base + (pipeline.profile.map { ".\($0)" } ?? "") + ".lock").path
+      base + (pipeline.profile.map { ".\($0)" } ?? "") + ".lock"
+    ).path
   }
 
   func writeLockFile(_ records: [String: StageRecord]) throws {
     var stages: [String: Any] = [:]
     if let d = FileManager.default.contents(atPath: lockFilePath),
-       let old = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any],
-       let oldStages = old["stages"] as? [String: Any] {
+      let old = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any],
+      let oldStages = old["stages"] as? [String: Any]
+    {
       for (k, v) in oldStages where pipeline.byName[k] != nil { stages[k] = v }
     }
     for (name, r) in records {
-      stages[name] = [
-        "kind": r.kind, "kind_version": r.kindVersion, "key": r.key, "output": r.output,
-        "params": r.params.mapValues { (try? Value.parse(json: $0).jsonObject) ?? $0 },
-        "inputs": r.inputs, "external": r.external,
-      ] as [String: Any]
+      stages[name] =
+        [
+          "kind": r.kind, "kind_version": r.kindVersion, "key": r.key, "output": r.output,
+          "params": r.params.mapValues { (try? Value.parse(json: $0).foundationValue) ?? $0 },
+          "inputs": r.inputs, "external": r.external,
+        ] as [String: Any]
     }
-    let doc: [String: Any] = ["schema": 1, "pipeline": URL(fileURLWithPath: pipeline.path).lastPathComponent,
-                              "profile": pipeline.profile ?? NSNull(), "stages": stages]
-    let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    let doc: [String: Any] = [
+      "schema": 1, "pipeline": URL(fileURLWithPath: pipeline.path).lastPathComponent,
+      "profile": pipeline.profile ?? NSNull(), "stages": stages,
+    ]
+    let data = try JSONSerialization.data(
+      withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     try atomicWrite(data + Data("\n".utf8), to: lockFilePath)
-  }
-}
-
-extension Value {
-  var jsonObject: Any {
-    switch self {
-    case .null: return NSNull()
-    case .bool(let b): return b
-    case .int(let i): return i
-    case .double(let d): return d
-    case .string(let s): return s
-    case .array(let a): return a.map(\.jsonObject)
-    case .object(let o): return o.mapValues(\.jsonObject)
-    }
   }
 }
 

@@ -23,7 +23,9 @@ public struct ShellKind: StageKind {
     ParameterSpec("deps", default: .array([]), help: "project files the command reads; their content is hashed"),
   ]
 
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
     var out: [String: String] = [:]
     for o in params["outs"]?.array ?? [] {
       guard let rel = o.string, !rel.isEmpty, !rel.hasPrefix("/"), !rel.split(separator: "/").contains("..") else {
@@ -45,7 +47,9 @@ public struct ShellKind: StageKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    guard let cmd = ctx.params["cmd"]?.string else { throw PipelineError.stageFailed(stage: ctx.stage, message: "'cmd' must be a string") }
+    guard let cmd = ctx.params["cmd"]?.string else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "'cmd' must be a string")
+    }
     var env = ProcessInfo.processInfo.environment
     env["OUT"] = ctx.outputDir
     env["WORK"] = ctx.workDir

@@ -34,7 +34,7 @@ public struct SlurmOptions: Sendable {
 }
 
 public enum SlurmFailure: Error, Sendable, Equatable {
-  case stage(String)    // exit ≠ 0, out of memory, time limit
+  case stage(String)  // exit ≠ 0, out of memory, time limit
   case cluster(String)  // node failure, preemption, lost
 }
 
@@ -45,7 +45,11 @@ public struct Resources: Sendable, Equatable {
   public init(_ v: [String: Value]) {
     if let c = v["cpus"]?.int { cpus = c }
     if let m = v["mem"]?.int { memMB = m } else if let s = v["mem"]?.string { memMB = Resources.megabytes(s) ?? memMB }
-    if let t = v["time"]?.int { minutes = t } else if let s = v["time"]?.string { minutes = Resources.minutes(s) ?? minutes }
+    if let t = v["time"]?.int {
+      minutes = t
+    } else if let s = v["time"]?.string {
+      minutes = Resources.minutes(s) ?? minutes
+    }
     if let g = v["gpus"]?.int { gpus = g }
   }
   static func megabytes(_ s: String) -> Int? {
@@ -75,7 +79,7 @@ struct JournalEntry: Codable {
 /// One `squeue` call per cycle for every active job of the run.
 final class SlurmMonitor: @unchecked Sendable {
   private let lock = NSLock()
-  private var states: [String: String] = [:]   // job id -> state (absent: not in the queue)
+  private var states: [String: String] = [:]  // job id -> state (absent: not in the queue)
   private var watched = Set<String>()
   private var lastPoll = Date.distantPast
   private var interval: Double
@@ -103,7 +107,9 @@ final class SlurmMonitor: @unchecked Sendable {
       }
       lock.lock()
       if out?.status == 0 || !(out?.stdout.isEmpty ?? true) { states = new }
-      let changed = new.values.contains { ["COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL"].contains($0) }
+      let changed = new.values.contains {
+        ["COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL"].contains($0)
+      }
       interval = changed ? options.pollInitial : min(interval * 1.5, options.pollMax)
       lock.unlock()
     }
@@ -125,7 +131,9 @@ public enum Slurm {
     guard (try? p.run()) != nil else { return nil }
     let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Output(status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    return Output(
+      status: p.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+      stderr: String(decoding: err, as: UTF8.self))
   }
 
   /// Whether `sbatch` and `squeue` exist and the controller answers.
@@ -141,7 +149,9 @@ extension Runner {
   func journalPath(_ key: String) -> String { cache.root + "/slurm/journal/\(key).json" }
 
   func readJournal(_ key: String) -> JournalEntry? {
-    FileManager.default.contents(atPath: journalPath(key)).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: $0) }
+    FileManager.default.contents(atPath: journalPath(key)).flatMap {
+      try? JSONDecoder().decode(JournalEntry.self, from: $0)
+    }
   }
 
   func writeJournal(_ e: JournalEntry) throws {
@@ -154,16 +164,30 @@ extension Runner {
     let dir = cache.root + "/slurm/journal"
     let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
     let entries = files.filter { $0.hasSuffix(".json") }.compactMap { f -> JournalEntry? in
-      FileManager.default.contents(atPath: dir + "/" + f).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: $0) }
+      FileManager.default.contents(atPath: dir + "/" + f).flatMap {
+        try? JSONDecoder().decode(JournalEntry.self, from: $0)
+      }
     }.filter { $0.job != nil }
-    guard !entries.isEmpty, let out = Slurm.run(["squeue", "-h", "-t", "all", "-o", "%i|%T", "-j", entries.map { $0.job! }.joined(separator: ",")]) else { return [] }
+    guard !entries.isEmpty,
+      let out = Slurm.run([
+        "squeue", "-h", "-t", "all", "-o", "%i|%T", "-j", entries.map { $0.job! }.joined(separator: ","),
+      ])
+    else { return [] }
     var st: [String: String] = [:]
-    for l in out.stdout.split(separator: "\n") { let f = l.split(separator: "|"); if f.count == 2 { st[String(f[0])] = String(f[1]) } }
-    return entries.compactMap { e in st[e.job!].flatMap { ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"].contains($0) ? (e.stage, e.job!, $0) : nil } }
+    for l in out.stdout.split(separator: "\n") {
+      let f = l.split(separator: "|"); if f.count == 2 { st[String(f[0])] = String(f[1]) }
+    }
+    return entries.compactMap { e in
+      st[e.job!].flatMap {
+        ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"].contains($0) ? (e.stage, e.job!, $0) : nil
+      }
+    }
   }
 
   /// Runs one stage as a Slurm job (adopting a journaled one if Slurm still has it).
-  func executeOnSlurm(_ s: StageInstance, _ comp: StageRecord, force: Bool, slurm o: SlurmOptions, monitor: SlurmMonitor) throws -> Executed {
+  func executeOnSlurm(
+    _ s: StageInstance, _ comp: StageRecord, force: Bool, slurm o: SlurmOptions, monitor: SlurmMonitor
+  ) throws -> Executed {
     if !force, let hit = cache.hit(comp.key) { return .done(hit, nil) }
     let fm = FileManager.default
     var attempt = 1, stageFailures = 0, clusterFailures = 0
@@ -197,40 +221,53 @@ extension Runner {
       switch result {
       case .success:
         guard let hit = cache.hit(comp.key) else {
-          throw PipelineError.stageFailed(stage: s.name, message: "Slurm job \(job) exited 0 but published no result (see \(entry.dir))")
+          throw PipelineError.stageFailed(
+            stage: s.name, message: "Slurm job \(job) exited 0 but published no result (see \(entry.dir))")
         }
         try? fm.removeItem(atPath: journalPath(comp.key))
         return .done(hit, Date().timeIntervalSince(start))
       case .failure(let f):
         // Separate budgets: the stage's own failures and the cluster's.
         let cluster: Bool, why: String
-        switch f { case .stage(let w): (cluster, why) = (false, w); case .cluster(let w): (cluster, why) = (true, w) }
+        switch f {
+        case .stage(let w): (cluster, why) = (false, w);
+        case .cluster(let w): (cluster, why) = (true, w)
+        }
         if cluster { clusterFailures += 1 } else { stageFailures += 1 }
         let (used, budget) = cluster ? (clusterFailures, o.infraRetries) : (stageFailures, o.retries)
         if used > budget || cancel.isSet {
           try? fm.removeItem(atPath: journalPath(comp.key))
-          throw PipelineError.stageFailed(stage: s.name, message: "Slurm job \(job): \(why) ("
-            + (cluster ? "cluster failure, \(budget) retries used" : "log: \(entry.dir)/slurm-\(job).log") + ")")
+          throw PipelineError.stageFailed(
+            stage: s.name,
+            message: "Slurm job \(job): \(why) ("
+              + (cluster ? "cluster failure, \(budget) retries used" : "log: \(entry.dir)/slurm-\(job).log") + ")")
         }
-        reporter.note("'\(s.name)': Slurm job \(job) \(why)\(cluster ? " (cluster)" : ""); resubmitting (\(used)/\(budget))")
+        reporter.note(
+          "'\(s.name)': Slurm job \(job) \(why)\(cluster ? " (cluster)" : ""); resubmitting (\(used)/\(budget))")
       }
       attempt += 1
     }
   }
 
-  private func submit(_ s: StageInstance, _ comp: StageRecord, attempt: Int, force: Bool, _ o: SlurmOptions) throws -> JournalEntry {
+  private func submit(
+    _ s: StageInstance, _ comp: StageRecord, attempt: Int, force: Bool, _ o: SlurmOptions
+  ) throws -> JournalEntry {
     let dir = cache.root + "/slurm/\(comp.key)/\(attempt)"
     let fm = FileManager.default
     try? fm.removeItem(atPath: dir)
     try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let kind = registry.kinds[s.kind]!
     var r = kind.defaultResources
-    for (k, v) in s.resources { var d = [String: Value](); d[k] = v; let o = Resources(d); switch k {
+    for (k, v) in s.resources {
+      var d = [String: Value](); d[k] = v; let o = Resources(d);
+      switch k {
       case "cpus": r.cpus = o.cpus
       case "mem": r.memMB = o.memMB
       case "time": r.minutes = o.minutes
       case "gpus": r.gpus = o.gpus
-      default: break } }
+      default: break
+      }
+    }
     func q(_ x: String) -> String { "'" + x.replacingOccurrences(of: "'", with: "'\\''") + "'" }
     var run = [o.command, "run", "--pipeline", pipeline.path, "--cache-dir", cache.root, "--jobs", "1", "--no-lock"]
     if let p = pipeline.profile { run += ["--profile", p] }
@@ -259,20 +296,26 @@ extension Runner {
       """
     try script.write(toFile: dir + "/job.sh", atomically: true, encoding: .utf8)
     chmod(dir + "/job.sh", 0o755)
-    var entry = JournalEntry(stage: s.name, key: comp.key, attempt: attempt, dir: dir, job: nil,
-                             submitted: ISO8601DateFormatter().string(from: Date()))
+    var entry = JournalEntry(
+      stage: s.name, key: comp.key, attempt: attempt, dir: dir, job: nil,
+      submitted: ISO8601DateFormatter().string(from: Date()))
     try writeJournal(entry)  // "submitting": a crash now leaves a record to clean up, not a lost job id
-    var args = ["sbatch", "--parsable", "--job-name=peftlab-\(comp.key.prefix(12))", "--output=\(dir)/slurm-%j.log",
-                "--chdir=\(projectRoot)", "--no-requeue", "--signal=B:USR2@30",
-                "--cpus-per-task=\(r.cpus)", "--mem=\(r.memMB)M", "--time=\(r.minutes)"]
+    var args = [
+      "sbatch", "--parsable", "--job-name=peftlab-\(comp.key.prefix(12))", "--output=\(dir)/slurm-%j.log",
+      "--chdir=\(projectRoot)", "--no-requeue", "--signal=B:USR2@30",
+      "--cpus-per-task=\(r.cpus)", "--mem=\(r.memMB)M", "--time=\(r.minutes)",
+    ]
     if r.gpus > 0 { args.append("--gpus=\(r.gpus)") }
     if let p = o.partition { args.append("--partition=\(p)") }
     if let a = o.account { args.append("--account=\(a)") }
     args.append(dir + "/job.sh")
     var last = ""
     for t in 0..<3 {
-      guard let out = Slurm.run(args) else { throw PipelineError.stageFailed(stage: s.name, message: "sbatch not found") }
-      let id = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+      guard let out = Slurm.run(args) else {
+        throw PipelineError.stageFailed(stage: s.name, message: "sbatch not found")
+      }
+      let id =
+        out.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
       if out.status == 0, Int(id) != nil {
         entry.job = id
         try writeJournal(entry)
@@ -297,7 +340,8 @@ extension Runner {
         return .failure(.stage("cancelled"))
       }
       if let text = try? String(contentsOfFile: dir + "/exitcode", encoding: .utf8),
-         let code = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        let code = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+      {
         if code == 0 { return .success(()) }
         if code == 124 { return .failure(.stage("exceeded its time limit")) }
         let st = monitor.state(job) ?? lastState
@@ -316,14 +360,20 @@ extension Runner {
         switch st {
         case "TIMEOUT": if waitForExitFile(dir, 5) == nil { return .failure(.stage("exceeded its time limit")) }
         case "OUT_OF_MEMORY": if waitForExitFile(dir, 5) == nil { return .failure(.stage("ran out of memory")) }
-        case "NODE_FAIL", "BOOT_FAIL", "PREEMPTED": if waitForExitFile(dir, 5) == nil { return .failure(.cluster(st.lowercased())) }
+        case "NODE_FAIL", "BOOT_FAIL", "PREEMPTED":
+          if waitForExitFile(dir, 5) == nil { return .failure(.cluster(st.lowercased())) }
         case "CANCELLED": if waitForExitFile(dir, 5) == nil { return .failure(.cluster("cancelled outside peftlab")) }
-        case "FAILED", "COMPLETED": if waitForExitFile(dir, o.lostGrace) == nil { return .failure(.cluster("finished (\(st)) without an exit file")) }
+        case "FAILED", "COMPLETED":
+          if waitForExitFile(dir, o.lostGrace) == nil {
+            return .failure(.cluster("finished (\(st)) without an exit file"))
+          }
         default: break
         }
       } else {
         if goneSince == nil { goneSince = Date() }
-        if Date().timeIntervalSince(goneSince!) > o.lostGrace { return .failure(.cluster("lost (left the queue without an exit file)")) }
+        if Date().timeIntervalSince(goneSince!) > o.lostGrace {
+          return .failure(.cluster("lost (left the queue without an exit file)"))
+        }
       }
       Thread.sleep(forTimeInterval: 0.5)
     }
@@ -332,7 +382,11 @@ extension Runner {
   private func waitForExitFile(_ dir: String, _ seconds: Double) -> Int? {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {
-      if let t = try? String(contentsOfFile: dir + "/exitcode", encoding: .utf8), let c = Int(t.trimmingCharacters(in: .whitespacesAndNewlines)) { return c }
+      if let t = try? String(contentsOfFile: dir + "/exitcode", encoding: .utf8),
+        let c = Int(t.trimmingCharacters(in: .whitespacesAndNewlines))
+      {
+        return c
+      }
       Thread.sleep(forTimeInterval: 0.5)
     }
     return nil

@@ -23,7 +23,9 @@ public struct ParameterSpec: Sendable {
   }
 
   /// May be left out (no default; the kind decides); when given it must have `like`'s type.
-  public func optional(like: Value) -> ParameterSpec { var s = self; s.isOptional = true; s.optionalType = like; return s }
+  public func optional(like: Value) -> ParameterSpec {
+    var s = self; s.isOptional = true; s.optionalType = like; return s
+  }
   /// Only these strings.
   public func oneOf(_ c: [String]) -> ParameterSpec { var s = self; s.choices = c; return s }
   /// A number ≥ m (or > m if `exclusive`).
@@ -78,9 +80,12 @@ public final class StageContext: @unchecked Sendable {
   let progressSink: (Double, String?) -> Void
   let cancelled: () -> Bool
 
-  init(stage: String, kindName: String, params: [String: Value], inputs: [String: String], outputDir: String, workDir: String,
-       projectRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
-       cancelled: @escaping () -> Bool) {
+  init(
+    stage: String, kindName: String, params: [String: Value], inputs: [String: String], outputDir: String,
+    workDir: String,
+    projectRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
+    cancelled: @escaping () -> Bool
+  ) {
     self.stage = stage
     self.kindName = kindName
     self.params = params
@@ -96,9 +101,10 @@ public final class StageContext: @unchecked Sendable {
   /// The same stage with other parameters (a kind that derives one at run time, e.g. a learning
   /// rate chosen by a needed stage; the key already holds that stage's output hash).
   public func replacing(params: [String: Value]) -> StageContext {
-    StageContext(stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir,
-                 workDir: workDir,
-                 projectRoot: projectRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
+    StageContext(
+      stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir,
+      workDir: workDir,
+      projectRoot: projectRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
   }
 
   /// Appends a line to the stage's log (stored in the cache).
@@ -125,7 +131,9 @@ public protocol StageKind: Sendable {
 }
 
 extension StageKind {
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] { [:] }
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] { [:] }
   public var defaultResources: Resources { Resources() }
 }
 

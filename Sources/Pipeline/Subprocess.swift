@@ -18,15 +18,19 @@ enum Subprocess {
   /// Runs `argv` with stdout and stderr on `output`, in a new process group,
   /// polling `cancelled`: on cancellation the whole group gets SIGTERM, then
   /// SIGKILL after 2 s. Returns the exit status (128 + signal if killed).
-  static func run(_ argv: [String], environment: [String: String], output: Int32,
-                  cancelled: () -> Bool) throws -> Int32 {
+  static func run(
+    _ argv: [String], environment: [String: String], output: Int32,
+    cancelled: () -> Bool
+  ) throws -> Int32 {
     try spawn(argv, environment: environment, output: output, cancelled: cancelled).status
   }
 
   /// `run`, plus: lines the child writes to its fd 3 are handed to `onLine`; the
   /// child's signal and peak memory are returned.
-  static func spawn(_ argv: [String], environment: [String: String], output: Int32,
-                    cancelled: () -> Bool, onLine: ((String) -> Void)? = nil) throws -> Exit {
+  static func spawn(
+    _ argv: [String], environment: [String: String], output: Int32,
+    cancelled: () -> Bool, onLine: ((String) -> Void)? = nil
+  ) throws -> Exit {
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
     defer { posix_spawnattr_destroy(&attr) }
@@ -55,7 +59,9 @@ enum Subprocess {
     let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
     if fds[1] >= 0 { close(fds[1]) }
     defer { if fds[0] >= 0 { close(fds[0]) } }
-    guard rc == 0 else { throw PipelineError.io(path: argv[0], message: "cannot start: \(String(cString: strerror(rc)))") }
+    guard rc == 0 else {
+      throw PipelineError.io(path: argv[0], message: "cannot start: \(String(cString: strerror(rc)))")
+    }
     let target = ownGroup ? -pid : pid
     var pendingLine = Data()
     func drain() {
@@ -80,8 +86,11 @@ enum Subprocess {
       if r < 0 && errno != EINTR { break }
       drain()
       if cancelled() {
-        if termSent == nil { kill(target, SIGTERM); termSent = Date() }
-        else if Date().timeIntervalSince(termSent!) > 2 { kill(target, SIGKILL) }
+        if termSent == nil {
+          kill(target, SIGTERM); termSent = Date()
+        } else if Date().timeIntervalSince(termSent!) > 2 {
+          kill(target, SIGKILL)
+        }
       }
       usleep(termSent == nil ? 1000 : 10_000)
     }

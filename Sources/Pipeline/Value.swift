@@ -127,8 +127,9 @@ extension Value {
   /// where the default is null or a list; anything where the default is an object.
   static func typeMismatch(_ v: Value, expected: Value) -> String? {
     switch (expected, v) {
-    case (.int, .int), (.double, .int), (.double, .double), (.bool, .bool), (.string, .string), (.null, _), (.object, _),
-         (.array, .array):
+    case (.int, .int), (.double, .int), (.double, .double), (.bool, .bool), (.string, .string), (.null, _),
+      (.object, _),
+      (.array, .array):
       return nil
     case (.int, .double(let d)) where d == d.rounded() && abs(d) < 1e15: return nil
     case (.int, _): return "an integer"
@@ -139,4 +140,3 @@ extension Value {
     }
   }
 }
-

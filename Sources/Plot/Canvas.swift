@@ -26,7 +26,8 @@ public final class Canvas {
       surface = cairo_pdf_surface_create(path, width, height)
     case .png:
       let scale = dpi / 72
-      surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32((width * scale - 1e-6).rounded(.up)), Int32((height * scale - 1e-6).rounded(.up)))
+      surface = cairo_image_surface_create(
+        CAIRO_FORMAT_ARGB32, Int32((width * scale - 1e-6).rounded(.up)), Int32((height * scale - 1e-6).rounded(.up)))
     }
     guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
       throw CanvasError(path: path, message: "cannot create a \(format.rawValue) surface")
@@ -57,7 +58,8 @@ public final class Canvas {
   }
 
   public func font(size: Double, bold: Bool = false) {
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+    cairo_select_font_face(
+      cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
     cairo_set_font_size(cr, size)
   }
 

@@ -22,8 +22,10 @@ public struct Series: Codable, Sendable {
   public var dashed: Bool?
   public var colour: Int?
 
-  public init(name: String, x: [Double] = [], y: [Double], low: [Double]? = nil, high: [Double]? = nil,
-              err: [Double]? = nil, sizes: [Double]? = nil, labels: [String]? = nil, dashed: Bool? = nil, colour: Int? = nil) {
+  public init(
+    name: String, x: [Double] = [], y: [Double], low: [Double]? = nil, high: [Double]? = nil,
+    err: [Double]? = nil, sizes: [Double]? = nil, labels: [String]? = nil, dashed: Bool? = nil, colour: Int? = nil
+  ) {
     self.name = name; self.x = x; self.y = y; self.low = low; self.high = high; self.err = err
     self.sizes = sizes; self.labels = labels; self.dashed = dashed; self.colour = colour
   }
@@ -34,7 +36,9 @@ public struct TableSpec: Codable, Sendable {
   public var rows: [[String]]
   /// Per cell: 1 = best (bold), 2 = second best (underlined), 0 = plain.
   public var marks: [[Int]]?
-  public init(header: [String], rows: [[String]], marks: [[Int]]? = nil) { self.header = header; self.rows = rows; self.marks = marks }
+  public init(header: [String], rows: [[String]], marks: [[Int]]? = nil) {
+    self.header = header; self.rows = rows; self.marks = marks
+  }
 }
 
 public enum ChartKind: String, Codable, Sendable { case line, scatter, bars, heatmap, table }
@@ -75,7 +79,10 @@ public struct Figure: Codable, Sendable {
   public var width: Double
   public var height: Double
 
-  public init(name: String, title: String, caption: String, panels: [Chart], columns: Int = 1, width: Double = 460, height: Double = 300) {
+  public init(
+    name: String, title: String, caption: String, panels: [Chart], columns: Int = 1, width: Double = 460,
+    height: Double = 300
+  ) {
     self.name = name; self.title = title; self.caption = caption; self.panels = panels
     self.columns = columns; self.width = width; self.height = height
   }
@@ -85,7 +92,8 @@ extension JSONDecoder {
   /// Decodes figure.json (NaN and infinities are written as strings).
   public static var figures: JSONDecoder {
     let d = JSONDecoder()
-    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    d.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return d
   }
 }

@@ -36,13 +36,16 @@ public enum GraphDrawing {
     for i in nodes.indices { columns[layer[i]].append(i) }
     var row = [Double](repeating: 0, count: nodes.count)
     for (c, col) in columns.enumerated() {
-      let sorted = c == 0 ? col : col.sorted { a, b in
-        func bary(_ i: Int) -> Double {
-          let ps = nodes[i].needs.compactMap { index[$0] }
-          return ps.isEmpty ? 0 : ps.map { row[$0] }.reduce(0, +) / Double(ps.count)
+      let sorted =
+        c == 0
+        ? col
+        : col.sorted { a, b in
+          func bary(_ i: Int) -> Double {
+            let ps = nodes[i].needs.compactMap { index[$0] }
+            return ps.isEmpty ? 0 : ps.map { row[$0] }.reduce(0, +) / Double(ps.count)
+          }
+          return bary(a) < bary(b)
         }
-        return bary(a) < bary(b)
-      }
       columns[c] = sorted
       for (r, i) in sorted.enumerated() { row[i] = Double(r) }
     }

@@ -9,7 +9,9 @@ public struct PNGInfo {
   public static func read(_ path: String) throws -> PNGInfo {
     let s = cairo_image_surface_create_from_png(path)
     defer { cairo_surface_destroy(s) }
-    guard cairo_surface_status(s) == CAIRO_STATUS_SUCCESS else { throw CanvasError(path: path, message: "not a readable PNG") }
+    guard cairo_surface_status(s) == CAIRO_STATUS_SUCCESS else {
+      throw CanvasError(path: path, message: "not a readable PNG")
+    }
     let w = Int(cairo_image_surface_get_width(s)), h = Int(cairo_image_surface_get_height(s))
     let stride = Int(cairo_image_surface_get_stride(s))
     cairo_surface_flush(s)

@@ -9,7 +9,8 @@
 import CCairo
 import Foundation
 
-public struct Rect { public var x, y, w, h: Double
+public struct Rect {
+  public var x, y, w, h: Double
   public init(x: Double, y: Double, w: Double, h: Double) { self.x = x; self.y = y; self.w = w; self.h = h }
   func intersects(_ o: Rect) -> Bool { x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h }
   func contains(_ px: Double, _ py: Double) -> Bool { px >= x && px <= x + w && py >= y && py <= y + h }
@@ -20,7 +21,8 @@ public enum Viridis {
     (0.267004, 0.004874, 0.329415), (0.282623, 0.140926, 0.457517), (0.253935, 0.265254, 0.529983),
     (0.206756, 0.371758, 0.553117), (0.163625, 0.471133, 0.558148), (0.127568, 0.566949, 0.550556),
     (0.134692, 0.658636, 0.517649), (0.266941, 0.748751, 0.440573), (0.477504, 0.821444, 0.318195),
-    (0.741388, 0.873449, 0.149561), (0.993248, 0.906157, 0.143936)]
+    (0.741388, 0.873449, 0.149561), (0.993248, 0.906157, 0.143936),
+  ]
   public static func colour(_ t: Double) -> (Double, Double, Double) {
     let u = min(max(t.isFinite ? t : 0, 0), 1) * 10, i = min(Int(u), 9), f = u - Double(i)
     let a = anchors[i], b = anchors[i + 1]
@@ -44,14 +46,18 @@ extension Canvas {
   public func dash(_ on: Bool) {
     if on { var d: [Double] = [4, 2.5]; cairo_set_dash(cr, &d, 2, 0) } else { cairo_set_dash(cr, nil, 0, 0) }
   }
-  public func circle(_ x: Double, _ y: Double, _ r: Double) { cairo_new_sub_path(cr); cairo_arc(cr, x, y, r, 0, 2 * Double.pi) }
+  public func circle(_ x: Double, _ y: Double, _ r: Double) {
+    cairo_new_sub_path(cr); cairo_arc(cr, x, y, r, 0, 2 * Double.pi)
+  }
   public func clip(_ r: Rect) { cairo_save(cr); rect(r); cairo_clip(cr) }
   public func unclip() { cairo_restore(cr) }
   public func newPage() { cairo_show_page(cr) }
   public func save() { cairo_save(cr) }
   public func restore() { cairo_restore(cr) }
   /// Moves the origin to (x, y) and scales by `scale` (until `restore`).
-  public func translate(_ x: Double, _ y: Double, scale: Double) { cairo_translate(cr, x, y); cairo_scale(cr, scale, scale) }
+  public func translate(_ x: Double, _ y: Double, scale: Double) {
+    cairo_translate(cr, x, y); cairo_scale(cr, scale, scale)
+  }
 }
 
 public enum FigureRenderer {
@@ -87,7 +93,9 @@ struct Panel {
   var c: Canvas { canvas }
   static let markers = ["circle", "square", "triangle", "diamond"]
 
-  func colour(_ s: Series, _ i: Int) -> (Double, Double, Double) { Palette.okabeIto[(s.colour ?? i) % Palette.okabeIto.count] }
+  func colour(_ s: Series, _ i: Int) -> (Double, Double, Double) {
+    Palette.okabeIto[(s.colour ?? i) % Palette.okabeIto.count]
+  }
 
   func draw(in r: Rect) {
     var area = r
@@ -122,7 +130,10 @@ struct Panel {
     let yt: [Double], y0: Double, y1: Double
     if logY {  // the axis runs in log10 units; ticks at powers of ten
       let lo = chart.yMin ?? (ys.min() ?? 1), hi = chart.yMax ?? (ys.max() ?? 10)
-      yt = Ticks.log(lo, hi).filter { $0 >= lo / 1.0001 && $0 <= hi * 1.0001 && Double(Int(log10($0).rounded())) == log10($0).rounded() && abs(log10($0) - log10($0).rounded()) < 1e-9 }
+      yt = Ticks.log(lo, hi).filter {
+        $0 >= lo / 1.0001 && $0 <= hi * 1.0001 && Double(Int(log10($0).rounded())) == log10($0).rounded()
+          && abs(log10($0) - log10($0).rounded()) < 1e-9
+      }
       y0 = floor(log10(lo) * 4) / 4; y1 = ceil(log10(hi) * 4) / 4
     } else {
       let t = Ticks.linear(chart.yMin ?? (ys.min() ?? 0), chart.yMax ?? (ys.max() ?? 1))
@@ -181,7 +192,9 @@ struct Panel {
     var legendRect: Rect? = nil
     if !named.isEmpty {
       var pts: [(Double, Double)] = []
-      for s in ser { for (i, y) in s.y.enumerated() { pts.append((bars ? Double(i) : (i < s.x.count ? s.x[i] : 0), y)) } }
+      for s in ser {
+        for (i, y) in s.y.enumerated() { pts.append((bars ? Double(i) : (i < s.x.count ? s.x[i] : 0), y)) }
+      }
       if bars {  // a bar covers everything from 0 to its top, across its category slot
         for s in ser {
           for (i, y) in s.y.enumerated() where y.isFinite {
@@ -198,15 +211,20 @@ struct Panel {
         }
       }
       let labelled = chart.kind == .scatter && ser.contains { $0.labels != nil }
-      let corners = [Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH), Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
-                     Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
-                     Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH)]
+      let corners = [
+        Rect(x: plot.x + plot.w - legW - 4, y: plot.y + 4, w: legW, h: legH),
+        Rect(x: plot.x + 4, y: plot.y + 4, w: legW, h: legH),
+        Rect(x: plot.x + plot.w - legW - 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
+        Rect(x: plot.x + 4, y: plot.y + plot.h - legH - 4, w: legW, h: legH),
+      ]
       func bx(_ x: Double) -> Double { bars ? plot.x + (x - x0) / (x1 - x0) * plot.w : px(x) }
       let scored = corners.map { box -> (Rect, Int) in
         let grown = Rect(x: box.x - 6, y: box.y - 6, w: box.w + 12, h: box.h + 12)  // keep a gap to the data
         return (box, pts.filter { grown.contains(bx($0.0), py($0.1)) }.count)
       }.min { $0.1 < $1.1 }!
-      if !labelled && named.count <= 6 && scored.1 == 0 && legW < plot.w * 0.6 && legH < plot.h * 0.7 { legendRect = scored.0 } else {
+      if !labelled && named.count <= 6 && scored.1 == 0 && legW < plot.w * 0.6 && legH < plot.h * 0.7 {
+        legendRect = scored.0
+      } else {
         (plot, rotate) = layout(legendBelow: true)
         let h = belowHeight(plot.w), w = Double(legCols) * colW
         legendRect = Rect(x: plot.x + (plot.w - w) / 2, y: r.y + r.h - h - 2, w: w, h: h)
@@ -217,7 +235,8 @@ struct Panel {
     for t in yticks { c.move(plot.x, py(t)); c.line(plot.x + plot.w, py(t)) }
     c.stroke(width: 0.5)
     c.setColor((0.2, 0.2, 0.2))
-    c.move(plot.x, plot.y); c.line(plot.x, plot.y + plot.h); c.line(plot.x + plot.w, plot.y + plot.h); c.stroke(width: 0.8)
+    c.move(plot.x, plot.y); c.line(plot.x, plot.y + plot.h); c.line(plot.x + plot.w, plot.y + plot.h);
+    c.stroke(width: 0.8)
     c.font(size: 8)
     for (t, l) in zip(yticks, ylab) {
       c.move(plot.x - 3, py(t)); c.line(plot.x, py(t)); c.stroke(width: 0.6)
@@ -226,13 +245,20 @@ struct Panel {
     for (i, t) in xticks.enumerated() {
       let x = bars ? plot.x + (t - x0) / (x1 - x0) * plot.w : px(t)
       c.move(x, plot.y + plot.h); c.line(x, plot.y + plot.h + 3); c.stroke(width: 0.6)
-      if rotate { c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (1, 0), rotate: -0.6) }
-      else { c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (0.5, 0)) }
+      if rotate {
+        c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (1, 0), rotate: -0.6)
+      } else {
+        c.text(xlab[i], x: x, y: plot.y + plot.h + 5, anchor: (0.5, 0))
+      }
     }
     let xlh = rotate ? maxXL * 0.6 + th : th
     c.font(size: 8.5)
-    if !chart.xLabel.isEmpty { c.text(chart.xLabel, x: plot.x + plot.w / 2, y: plot.y + plot.h + 8 + xlh, anchor: (0.5, 0)) }
-    if !chart.yLabel.isEmpty { c.text(chart.yLabel, x: r.x + 1, y: plot.y + plot.h / 2, anchor: (0.5, 0), rotate: -Double.pi / 2) }
+    if !chart.xLabel.isEmpty {
+      c.text(chart.xLabel, x: plot.x + plot.w / 2, y: plot.y + plot.h + 8 + xlh, anchor: (0.5, 0))
+    }
+    if !chart.yLabel.isEmpty {
+      c.text(chart.yLabel, x: r.x + 1, y: plot.y + plot.h / 2, anchor: (0.5, 0), rotate: -Double.pi / 2)
+    }
     c.clip(Rect(x: plot.x - 6, y: plot.y - 6, w: plot.w + 12, h: plot.h + 12))
     if let ref = chart.referenceY {
       c.setColor((0.35, 0.35, 0.35)); c.dash(true)
@@ -250,15 +276,22 @@ struct Panel {
       let y = py(ref), h = c.measure(l).height
       c.text(l, x: plot.x + plot.w - 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1, anchor: (1, 0))
     }
-    if let lr = legendRect { drawLegend(named.map { ($0.offset, $0.element) }, in: lr, columns: legendRect.map { Int(($0.w / colW).rounded()) } ?? 1, colW: colW) }
+    if let lr = legendRect {
+      drawLegend(
+        named.map { ($0.offset, $0.element) }, in: lr, columns: legendRect.map { Int(($0.w / colW).rounded()) } ?? 1,
+        colW: colW)
+    }
   }
 
   /// Marker shape of series k: cycles so that (colour, marker) pairs stay distinct past 8 series.
   func marker(_ k: Int, _ x: Double, _ y: Double, _ s: Double) {
     switch Self.markers[(k + k / Palette.okabeIto.count) % Self.markers.count] {
     case "square": c.rect(Rect(x: x - s, y: y - s, w: 2 * s, h: 2 * s))
-    case "triangle": c.move(x, y - s * 1.2); c.line(x + s * 1.1, y + s * 0.8); c.line(x - s * 1.1, y + s * 0.8); cairo_close_path(c.cr)
-    case "diamond": c.move(x, y - s * 1.3); c.line(x + s * 1.1, y); c.line(x, y + s * 1.3); c.line(x - s * 1.1, y); cairo_close_path(c.cr)
+    case "triangle":
+      c.move(x, y - s * 1.2); c.line(x + s * 1.1, y + s * 0.8); c.line(x - s * 1.1, y + s * 0.8); cairo_close_path(c.cr)
+    case "diamond":
+      c.move(x, y - s * 1.3); c.line(x + s * 1.1, y); c.line(x, y + s * 1.3); c.line(x - s * 1.1, y);
+      cairo_close_path(c.cr)
     default: c.circle(x, y, s)
     }
   }
@@ -275,7 +308,9 @@ struct Panel {
         c.fill()
       }
       c.setColor(col); c.dash(s.dashed ?? false)
-      for (n, j) in idx.enumerated() { if n == 0 { c.move(px(s.x[j]), py(s.y[j])) } else { c.line(px(s.x[j]), py(s.y[j])) } }
+      for (n, j) in idx.enumerated() {
+        if n == 0 { c.move(px(s.x[j]), py(s.y[j])) } else { c.line(px(s.x[j]), py(s.y[j])) }
+      }
       c.stroke(width: 1.4); c.dash(false)
       for j in idx { marker(i, px(s.x[j]), py(s.y[j]), 2.4) }
       c.fill()
@@ -306,12 +341,16 @@ struct Panel {
       for j in s.y.indices where j < labels.count && s.x[j].isFinite && s.y[j].isFinite {
         let (w, h) = c.measure(labels[j]), x = px(s.x[j]), y = py(s.y[j])
         let o = (radius[si * 100_000 + j] ?? 3) + 2
-        let options = [Rect(x: x + o, y: y - h / 2, w: w, h: h), Rect(x: x - o - w, y: y - h / 2, w: w, h: h),
-                       Rect(x: x - w / 2, y: y - o - h, w: w, h: h), Rect(x: x - w / 2, y: y + o, w: w, h: h),
-                       Rect(x: x + o * 0.7, y: y - h - o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y + o * 0.7, w: w, h: h),
-                       Rect(x: x + o * 0.7, y: y + o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y - h - o * 0.7, w: w, h: h),
-                       Rect(x: x - w / 2, y: y - o - 2 * h - 2, w: w, h: h), Rect(x: x - w / 2, y: y + o + h + 2, w: w, h: h)]
-        let inside = options.filter { $0.x >= plot.x && $0.x + $0.w <= plot.x + plot.w && $0.y >= plot.y && $0.y + $0.h <= plot.y + plot.h }
+        let options = [
+          Rect(x: x + o, y: y - h / 2, w: w, h: h), Rect(x: x - o - w, y: y - h / 2, w: w, h: h),
+          Rect(x: x - w / 2, y: y - o - h, w: w, h: h), Rect(x: x - w / 2, y: y + o, w: w, h: h),
+          Rect(x: x + o * 0.7, y: y - h - o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y + o * 0.7, w: w, h: h),
+          Rect(x: x + o * 0.7, y: y + o * 0.7, w: w, h: h), Rect(x: x - o * 0.7 - w, y: y - h - o * 0.7, w: w, h: h),
+          Rect(x: x - w / 2, y: y - o - 2 * h - 2, w: w, h: h), Rect(x: x - w / 2, y: y + o + h + 2, w: w, h: h),
+        ]
+        let inside = options.filter {
+          $0.x >= plot.x && $0.x + $0.w <= plot.x + plot.w && $0.y >= plot.y && $0.y + $0.h <= plot.y + plot.h
+        }
         let best = (inside.isEmpty ? options : inside).min { a, b in
           let ca = placed.filter(a.intersects).count * 10 + points.filter(a.intersects).count * 3
           let cb = placed.filter(b.intersects).count * 10 + points.filter(b.intersects).count * 3
@@ -377,7 +416,8 @@ struct Panel {
     c.font(size: 8)
     let rlw = (chart.rowLabels.map { c.measure($0).width }.max() ?? 0) + 6
     let clh = c.measure("0").height + 4
-    let barW = 10.0, barLabelW = (Ticks.labels(Ticks.linear(lo, hi, count: 4)).map { c.measure($0).width }.max() ?? 0) + 4
+    let barW = 10.0,
+      barLabelW = (Ticks.labels(Ticks.linear(lo, hi, count: 4)).map { c.measure($0).width }.max() ?? 0) + 4
     let availW = r.w - rlw - barW - barLabelW - 16, availH = r.h - clh - 4 - (chart.colourLabel.isEmpty ? 0 : 12)
     let cell = min(availW / Double(cols), availH / Double(rows))
     let gx = r.x + rlw, gy = r.y + clh
@@ -394,7 +434,9 @@ struct Panel {
       }
     }
     c.font(size: 8); c.setColor((0.1, 0.1, 0.1))
-    for (i, l) in chart.rowLabels.prefix(rows).enumerated() { c.text(l, x: gx - 4, y: gy + (Double(i) + 0.5) * cell, anchor: (1, 0.5)) }
+    for (i, l) in chart.rowLabels.prefix(rows).enumerated() {
+      c.text(l, x: gx - 4, y: gy + (Double(i) + 0.5) * cell, anchor: (1, 0.5))
+    }
     for (j, l) in chart.columnLabels.prefix(cols).enumerated() {
       let w = c.measure(l).width
       if w > cell { c.font(size: 8 * cell / w) }
@@ -404,7 +446,8 @@ struct Panel {
     // colour bar
     let bx = gx + Double(cols) * cell + 10, bh = Double(rows) * cell
     for k in 0..<64 {
-      c.setColor(Viridis.colour(1 - Double(k) / 63)); c.rect(Rect(x: bx, y: gy + bh * Double(k) / 64, w: barW, h: bh / 64 + 0.5)); c.fill()
+      c.setColor(Viridis.colour(1 - Double(k) / 63));
+      c.rect(Rect(x: bx, y: gy + bh * Double(k) / 64, w: barW, h: bh / 64 + 0.5)); c.fill()
     }
     c.setColor((0.1, 0.1, 0.1))
     let bt = Ticks.linear(lo, hi, count: 4).filter { $0 >= lo - 1e-12 && $0 <= hi + 1e-12 }
@@ -427,7 +470,9 @@ struct Panel {
       c.font(size: size, bold: true)
       var w = t.header.map { c.measure($0).width + 8 }
       c.font(size: size)
-      for row in t.rows { for (j, s) in row.enumerated() where j < w.count { w[j] = max(w[j], c.measure(s).width + 8) } }
+      for row in t.rows {
+        for (j, s) in row.enumerated() where j < w.count { w[j] = max(w[j], c.measure(s).width + 8) }
+      }
       return w
     }
     /// Column widths that fit `r.w`: the widest columns are capped at one width (water-filling), and

@@ -18,7 +18,9 @@ public enum Ticks {
   /// Tick values covering [lo, hi] with about `count` ticks; the axis range is their span.
   public static func linear(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
     var lo = lo, hi = hi
-    if !(hi > lo) { let c = lo.isFinite ? lo : 0; lo = c - (c == 0 ? 1 : abs(c) * 0.1); hi = c + (c == 0 ? 1 : abs(c) * 0.1) }
+    if !(hi > lo) {
+      let c = lo.isFinite ? lo : 0; lo = c - (c == 0 ? 1 : abs(c) * 0.1); hi = c + (c == 0 ? 1 : abs(c) * 0.1)
+    }
     let range = nice(hi - lo, round: false)
     let step = nice(range / Double(max(count - 1, 1)), round: true)
     let start = floor(lo / step) * step, end = ceil(hi / step) * step
@@ -48,7 +50,9 @@ public enum Ticks {
     let scale = ticks.map(abs).max() ?? 1
     for d in 0...8 {
       let s = ticks.map { format($0, decimals: d) }
-      if zip(s, ticks).allSatisfy({ abs((Double($0.0) ?? .nan) - $0.1) <= 1e-9 * max(scale, 1e-300) }) && Set(s).count == s.count {
+      if zip(s, ticks).allSatisfy({ abs((Double($0.0) ?? .nan) - $0.1) <= 1e-9 * max(scale, 1e-300) })
+        && Set(s).count == s.count
+      {
         return s
       }
     }

@@ -7,10 +7,12 @@ import Pipeline
 public enum StandardStages {
   /// The registry `peftlab run` uses.
   public static var registry: StageRegistry {
-    StageRegistry([ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
-                   SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
-                   PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
-                   StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind(),
-                   LRChoiceStageKind()])
+    StageRegistry([
+      ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
+      SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
+      PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
+      StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind(),
+      LRChoiceStageKind(),
+    ])
   }
 }

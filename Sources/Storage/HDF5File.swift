@@ -174,7 +174,8 @@ public final class HDF5File {
   private func readRaw<T>(_ name: String, type: hid_t, zero: T) throws -> ([T], [Int]) {
     let shape = try shape(of: name)
     guard let count = checkedCount(shape),
-          count <= Int(ProcessInfo.processInfo.physicalMemory / 2) / MemoryLayout<T>.stride else {
+      count <= Int(ProcessInfo.processInfo.physicalMemory / 2) / MemoryLayout<T>.stride
+    else {
       throw fail("'\(name)' has shape \(shape): more than half this machine's memory")
     }
     let ds = H5Dopen2(id, name, chdf5_p_default())
@@ -190,7 +191,9 @@ public final class HDF5File {
     let status = out.withUnsafeMutableBytes {
       H5Dread(ds, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), $0.baseAddress)
     }
-    guard status >= 0 else { throw fail("cannot read '\(name)' as \(T.self) (wrong type, or its checksum does not match: corrupt data)") }
+    guard status >= 0 else {
+      throw fail("cannot read '\(name)' as \(T.self) (wrong type, or its checksum does not match: corrupt data)")
+    }
     return (out, shape)
   }
 
@@ -207,7 +210,9 @@ public final class HDF5File {
     defer { H5Sclose(space) }
     var dims = [hsize_t](repeating: 0, count: max(rank, 1)), maxDims = dims
     H5Sget_simple_extent_dims(space, &dims, &maxDims)
-    guard r == rank, (0..<rank).allSatisfy({ chunk[$0] >= 1 && (maxDims[$0] == hsize_t.max || chunk[$0] <= maxDims[$0]) }) else {
+    guard r == rank,
+      (0..<rank).allSatisfy({ chunk[$0] >= 1 && (maxDims[$0] == hsize_t.max || chunk[$0] <= maxDims[$0]) })
+    else {
       throw fail("'\(name)' has chunk dimensions \(chunk.prefix(max(r, 0))) for a dataset of \(dims): corrupt")
     }
   }
@@ -227,12 +232,14 @@ public final class HDF5File {
     final class Box { var names: [String] = [] }
     let box = Box()
     let ctx = Unmanaged.passUnretained(box).toOpaque()
-    H5Ovisit2(id, H5_INDEX_NAME, H5_ITER_NATIVE, { _, name, info, ctx in
-      if let name, let info, info.pointee.type == H5O_TYPE_DATASET {
-        Unmanaged<Box>.fromOpaque(ctx!).takeUnretainedValue().names.append(String(cString: name))
-      }
-      return 0
-    }, ctx, UInt32(H5O_INFO_BASIC))
+    H5Ovisit2(
+      id, H5_INDEX_NAME, H5_ITER_NATIVE,
+      { _, name, info, ctx in
+        if let name, let info, info.pointee.type == H5O_TYPE_DATASET {
+          Unmanaged<Box>.fromOpaque(ctx!).takeUnretainedValue().names.append(String(cString: name))
+        }
+        return 0
+      }, ctx, UInt32(H5O_INFO_BASIC))
     return box.names.sorted()
   }
 

@@ -128,13 +128,15 @@ public final class Optimizer {
       let n = trainedCount
       var k = 0
       for seg in segments {
-        adamw(p + seg.param, g + seg.grad, st + k, st + n + k, seg.count, lr, b1, b2, eps,
-              seg.decay ? wd : 0, bc1, bc2)
+        adamw(
+          p + seg.param, g + seg.grad, st + k, st + n + k, seg.count, lr, b1, b2, eps,
+          seg.decay ? wd : 0, bc1, bc2)
         k += seg.count
       }
       for j in paramIndex.indices {
-        adamw(p + paramIndex[j], g + gradIndex[j], st + k + j, st + n + k + j, 1, lr, b1, b2, eps,
-              elementDecay[j] ? wd : 0, bc1, bc2)
+        adamw(
+          p + paramIndex[j], g + gradIndex[j], st + k + j, st + n + k + j, 1, lr, b1, b2, eps,
+          elementDecay[j] ? wd : 0, bc1, bc2)
       }
     }
   }

@@ -67,9 +67,11 @@ public final class Trainer {
       Optimizer(kind: config.optimizer, tensors: m.store.tensors.map { ($0.offset, $0.count, $0.decay) })
     }
     // Only what backward reads is kept: a frozen prefix of blocks streams through shared buffers.
-    acts = Activations(config: model.config, batch: config.batchSize, modules: modules,
-                       keepFrom: model.layout.firstLayerBackwardReads(trainable: grads.trainable,
-                                                                      anchors: modules?.anchors(model.layout) ?? []))
+    acts = Activations(
+      config: model.config, batch: config.batchSize, modules: modules,
+      keepFrom: model.layout.firstLayerBackwardReads(
+        trainable: grads.trainable,
+        anchors: modules?.anchors(model.layout) ?? []))
   }
 
   /// Forward, backward and update on one batch: `images` (B, C, H, W), `labels` (B).

@@ -7,26 +7,29 @@ import XCTest
 final class DatasetStageTests: XCTestCase {
   func testEditingOneManifestRerunsOnlyItsStages() throws {
     let root = try projectWithSyntheticManifests(["busi-synth", "cxr3-synth"], counts: (30, 6, 6), tag: "dsstage")
-    try "suite: [busi-synth, cxr3-synth]\n".write(toFile: root + "/data-manifests/groups.yaml", atomically: true, encoding: .utf8)
+    try "suite: [busi-synth, cxr3-synth]\n".write(
+      toFile: root + "/data-manifests/groups.yaml", atomically: true, encoding: .utf8)
     try """
-      vars: ../data-manifests/groups.yaml
-      stages:
-        data:
-          kind: dataset
-          matrix: {dataset: "${vars.suite}"}
-          params: {name: "${item.dataset}", size: 16}
-        use:
-          kind: shell
-          needs: ["data@${item.dataset}"]
-          matrix: {dataset: "${vars.suite}"}
-          params: {cmd: 'cp $IN_DATA_${item.dataset}/info.json $OUT/'}
-      """.replacingOccurrences(of: "$IN_DATA_${item.dataset}", with: "\"$(env | grep ^IN_DATA_ | cut -d= -f2)\"")
+    vars: ../data-manifests/groups.yaml
+    stages:
+      data:
+        kind: dataset
+        matrix: {dataset: "${vars.suite}"}
+        params: {name: "${item.dataset}", size: 16}
+      use:
+        kind: shell
+        needs: ["data@${item.dataset}"]
+        matrix: {dataset: "${vars.suite}"}
+        params: {cmd: 'cp $IN_DATA_${item.dataset}/info.json $OUT/'}
+    """.replacingOccurrences(of: "$IN_DATA_${item.dataset}", with: "\"$(env | grep ^IN_DATA_ | cut -d= -f2)\"")
       .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StageRegistry([ShellKind(), DatasetStageKind()])
     func run() throws -> RunSummary {
       let p = try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry)
-      return try Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root,
-                        reporter: ProgressReporter(mode: .quiet)).run(RunOptions())
+      return try Runner(
+        pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root,
+        reporter: ProgressReporter(mode: .quiet)
+      ).run(RunOptions())
     }
     XCTAssertEqual(Set(try run().ran), ["data@busi-synth", "data@cxr3-synth", "use@busi-synth", "use@cxr3-synth"])
     XCTAssertTrue(try run().ran.isEmpty)
@@ -36,7 +39,8 @@ final class DatasetStageTests: XCTestCase {
       .write(toFile: f, atomically: true, encoding: .utf8)
     XCTAssertEqual(Set(try run().ran), ["data@cxr3-synth", "use@cxr3-synth"])
     let p = try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry)
-    let st = try Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root).status()
+    let st = try Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root)
+      .status()
     XCTAssertTrue(st.allSatisfy { $0.state == .upToDate })
     let out = st.first { $0.stage == "use@cxr3-synth" }!.output!
     let info = try String(contentsOfFile: root + "/.peftlab/objects/\(out)/info.json", encoding: .utf8)

@@ -31,10 +31,14 @@ struct FuzzRNG {
 }
 
 enum Mutator {
-  static let interestingInts: [UInt64] = [0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, 1 << 62, UInt64.max]
-  static let tokens = ["-1", "0", "-5", "4611686018427387904", "1e308", "nan", ".inf", "''", "[]", "{}", "null", "~",
-                       "../../x", "/etc/passwd", "&a", "*a", "- ", ": ", "[", "{", "\n  ", "\"", "'", "#", "${item.x}",
-                       "x; echo INJECTED > f", "2.5", "abc", "true"]
+  static let interestingInts: [UInt64] = [
+    0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, 1 << 62, UInt64.max,
+  ]
+  static let tokens = [
+    "-1", "0", "-5", "4611686018427387904", "1e308", "nan", ".inf", "''", "[]", "{}", "null", "~",
+    "../../x", "/etc/passwd", "&a", "*a", "- ", ": ", "[", "{", "\n  ", "\"", "'", "#", "${item.x}",
+    "x; echo INJECTED > f", "2.5", "abc", "true",
+  ]
 
   static func mutate(_ input: [UInt8], text: Bool, rng: inout FuzzRNG) -> [UInt8] {
     var d = input
@@ -128,15 +132,15 @@ final class FuzzTests: XCTestCase {
     func manifest(_ source: String, _ file: String, splits: String = "official") throws -> String {
       let m = dir + "/m-\(source).yaml"
       try """
-        name: fuzz
-        modality: test
-        task: multi-class
-        classes: [a, b, c]
-        source: \(source)
-        location: {path: \(file)}
-        splits: \(splits)
-        image: {size: 8, channels: 1}
-        """.write(toFile: m, atomically: true, encoding: .utf8)
+      name: fuzz
+      modality: test
+      task: multi-class
+      classes: [a, b, c]
+      source: \(source)
+      location: {path: \(file)}
+      splits: \(splits)
+      image: {size: 8, channels: 1}
+      """.write(toFile: m, atomically: true, encoding: .utf8)
       return m
     }
     let npzManifest = try manifest("medmnist-npz", "fz.npz")
@@ -149,14 +153,20 @@ final class FuzzTests: XCTestCase {
       Target(name: "manifest", seeds: [fuzzPath("manifest.yaml")], text: true) { p, _ in
         _ = try DatasetManifest.load(p)
       },
-      Target(name: "npz", seeds: [fuzzPath("tiny.npz"), fixture("data/tinymnist.npz"), fixture("data/tinymnist_compressed.npz")], text: false) { p, d in
+      Target(
+        name: "npz",
+        seeds: [fuzzPath("tiny.npz"), fixture("data/tinymnist.npz"), fixture("data/tinymnist_compressed.npz")],
+        text: false
+      ) { p, d in
         let z = try NpzFile(path: p)
         for n in z.names { _ = try? z.array(n) }
         try FileManager.default.copyItem(atPath: p, toPath: d + "/fz.npz")
         defer { try? FileManager.default.removeItem(atPath: d + "/fz.npz") }
         _ = try DatasetLoader.load(try DatasetManifest.load(npzManifest), root: d)
       },
-      Target(name: "safetensors", seeds: [fuzzPath("tiny.safetensors"), fixture("timm_micro.safetensors")], text: false) { p, _ in
+      Target(
+        name: "safetensors", seeds: [fuzzPath("tiny.safetensors"), fixture("timm_micro.safetensors")], text: false
+      ) { p, _ in
         let f = try SafetensorsFile(path: p)
         for n in f.entries.keys { _ = try f.floats(n) }
         if f.entries.count > 10 { _ = try CheckpointImport.load(safetensors: p, heads: 2) }
@@ -168,7 +178,9 @@ final class FuzzTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: d + "/fz.h5") }
         _ = try DatasetLoader.load(try DatasetManifest.load(h5Manifest), root: d)
       },
-      Target(name: "png/jpeg", seeds: [fuzzPath("tiny.png"), fuzzPath("tiny_grey.png"), fuzzPath("tiny.jpg")], text: false) { p, _ in
+      Target(
+        name: "png/jpeg", seeds: [fuzzPath("tiny.png"), fuzzPath("tiny_grey.png"), fuzzPath("tiny.jpg")], text: false
+      ) { p, _ in
         if p.hasSuffix(".jpg") { _ = try JPEG.decode(p) } else { _ = try PNG.decode(p) }
       },
       Target(name: "csv", seeds: [fuzzPath("tiny.csv")], text: true) { p, d in

@@ -23,9 +23,12 @@ final class LoaderTests: XCTestCase {
     return try DatasetManifest.load(f)
   }
 
-  func npzManifest(_ file: String, md5: String? = nil, task: String = "multi-class", classes: String = "[a, b, c]",
-                   channels: Int = 1) throws -> DatasetManifest {
-    try manifest("""
+  func npzManifest(
+    _ file: String, md5: String? = nil, task: String = "multi-class", classes: String = "[a, b, c]",
+    channels: Int = 1
+  ) throws -> DatasetManifest {
+    try manifest(
+      """
       name: tiny
       modality: test
       task: \(task)
@@ -42,7 +45,8 @@ final class LoaderTests: XCTestCase {
   func testMD5() throws {
     XCTAssertEqual(MD5Hasher.hex(Data()), "d41d8cd98f00b204e9800998ecf8427e")
     XCTAssertEqual(MD5Hasher.hex(Data("abc".utf8)), "900150983cd24fb0d6963f7d28e17f72")
-    XCTAssertEqual(MD5Hasher.hex(Data("The quick brown fox jumps over the lazy dog".utf8)), "9e107d9d372bb6826bd81d3542a419d6")
+    XCTAssertEqual(
+      MD5Hasher.hex(Data("The quick brown fox jumps over the lazy dog".utf8)), "9e107d9d372bb6826bd81d3542a419d6")
     XCTAssertEqual(try MD5Hasher.hex(file: fixture("data/tinymnist.npz")), "d74b7726e7cdcdf08f693c68c6ae3063")
   }
 
@@ -56,7 +60,8 @@ final class LoaderTests: XCTestCase {
       XCTAssertEqual(Array(train.labels[0..<5]), [2, 2, 1, 2, 1])
       XCTAssertEqual(s["test"]!.images.reduce(0) { $0 + Int($1) }, 49517)
     }
-    let r = DatasetCheck.run(try npzManifest(fixture("data/tinymnist.npz"), md5: "d74b7726e7cdcdf08f693c68c6ae3063"), root: dir)
+    let r = DatasetCheck.run(
+      try npzManifest(fixture("data/tinymnist.npz"), md5: "d74b7726e7cdcdf08f693c68c6ae3063"), root: dir)
     XCTAssertEqual(r.problems, [])
   }
 
@@ -76,10 +81,12 @@ final class LoaderTests: XCTestCase {
     var r = DatasetCheck.run(try npzManifest(truncated), root: dir)
     XCTAssertEqual(r.problems.count, 1)
     XCTAssertTrue(r.problems[0].contains(truncated) && r.problems[0].contains("truncated"), r.problems[0])
-    r = DatasetCheck.run(try npzManifest(fixture("data/tinymnist.npz"), md5: "0123456789abcdef0123456789abcdef"), root: dir)
+    r = DatasetCheck.run(
+      try npzManifest(fixture("data/tinymnist.npz"), md5: "0123456789abcdef0123456789abcdef"), root: dir)
     XCTAssertTrue(r.problems.contains { $0.contains("MD5") && $0.contains("tinymnist.npz") }, "\(r.problems)")
     r = DatasetCheck.run(try npzManifest(fixture("data/tinymnist.npz"), classes: "[a, b]"), root: dir)
-    XCTAssertTrue(r.problems.contains { $0.contains("label 2 outside 0..<2") && $0.contains("tinymnist.npz") }, "\(r.problems)")
+    XCTAssertTrue(
+      r.problems.contains { $0.contains("label 2 outside 0..<2") && $0.contains("tinymnist.npz") }, "\(r.problems)")
   }
 
   /// A folder dataset: class folders of PNGs, split by ratios.
@@ -95,7 +102,8 @@ final class LoaderTests: XCTestCase {
   }
 
   func folderManifest(_ source: String, path: String, extra: String = "") throws -> DatasetManifest {
-    try manifest("""
+    try manifest(
+      """
       name: folder
       modality: ultrasound
       task: binary
@@ -174,13 +182,20 @@ final class LoaderTests: XCTestCase {
   }
 
   func testManifestErrorsAndContentHash() throws {
-    XCTAssertThrowsError(try manifest("name: x\ntask: binary\nclasses: [a]\nsource: csv\nmodality: m\nimage: {size: 8, channels: 1}\nlocation: {path: p}\n")) {
+    XCTAssertThrowsError(
+      try manifest(
+        "name: x\ntask: binary\nclasses: [a]\nsource: csv\nmodality: m\nimage: {size: 8, channels: 1}\nlocation: "
+          + "{path: p}\n"
+      )
+    ) {
       XCTAssertTrue("\($0)".contains("binary task has 2 classes"))
     }
     XCTAssertThrowsError(try manifest("name: x\ntask: binary\nclasses: [a, b]\nsource: ftp\nmodality: m\n")) {
       XCTAssertTrue("\($0)".contains("m.yaml") && "\($0)".contains("source must be"))
     }
-    XCTAssertThrowsError(try folderManifest("image-folder", path: "busi", extra: "checksum: {md5: 00000000000000000000000000000000}")) {
+    XCTAssertThrowsError(
+      try folderManifest("image-folder", path: "busi", extra: "checksum: {md5: 00000000000000000000000000000000}")
+    ) {
       XCTAssertTrue("\($0)".contains("checksum.md5 must be a quoted hex string"), "\($0)")
     }
     try makeFolder(dir + "/busi", perClass: 3)
@@ -188,14 +203,17 @@ final class LoaderTests: XCTestCase {
     let hasher = FileHasher(memo: nil)
     let h1 = try DatasetCheck.contentHash(m, root: dir, hasher: hasher)
     XCTAssertEqual(h1, try DatasetCheck.contentHash(m, root: dir, hasher: hasher))
-    try PNG.encode([UInt8](repeating: 9, count: 12 * 12 * 3), height: 12, width: 12, channels: 3, to: dir + "/busi/benign/img0.png")
-    XCTAssertNotEqual(h1, try DatasetCheck.contentHash(m, root: dir, hasher: FileHasher(memo: nil)), "a changed file changes the hash")
+    try PNG.encode(
+      [UInt8](repeating: 9, count: 12 * 12 * 3), height: 12, width: 12, channels: 3, to: dir + "/busi/benign/img0.png")
+    XCTAssertNotEqual(
+      h1, try DatasetCheck.contentHash(m, root: dir, hasher: FileHasher(memo: nil)), "a changed file changes the hash")
   }
 
   func testResize() {
     let img: [UInt8] = [0, 100, 200, 100, 0, 100, 200, 100, 10, 10, 10, 10, 20, 20, 20, 20]
     XCTAssertEqual(Resize.resize(img, height: 4, width: 4, channels: 1, to: 2, 2), [50, 150, 15, 15])
-    XCTAssertEqual(Set(Resize.resize([UInt8](repeating: 77, count: 9), height: 3, width: 3, channels: 1, to: 7, 7)), [77])
+    XCTAssertEqual(
+      Set(Resize.resize([UInt8](repeating: 77, count: 9), height: 3, width: 3, channels: 1, to: 7, 7)), [77])
   }
 
   func testJPEGFolderAndCorruptJPEG() throws {
@@ -237,9 +255,11 @@ final class LoaderTests: XCTestCase {
       try d.write(to: URL(fileURLWithPath: path))
       return path
     }
-    for (old, new, occ, want) in [("(3, 8, 8), }", "(-1, 8, 8), }", 0, "shape entry '-1'"),
-                                  ("(3, 8, 8), }", "(4611686018427387904, 4, 8), }", 0, "more elements than memory"),
-                                  ("(3, 1), }", "(-3, 1), }", 0, "shape entry '-3'")] {
+    for (old, new, occ, want) in [
+      ("(3, 8, 8), }", "(-1, 8, 8), }", 0, "shape entry '-1'"),
+      ("(3, 8, 8), }", "(4611686018427387904, 4, 8), }", 0, "more elements than memory"),
+      ("(3, 1), }", "(-3, 1), }", 0, "shape entry '-3'"),
+    ] {
       let path = try patched(old, new, occurrence: occ)
       XCTAssertThrowsError(try DatasetLoader.load(try npzManifest(path), root: dir), new) { e in
         XCTAssertTrue("\(e)".contains(path) && "\(e)".contains(want), "\(e)")
@@ -251,25 +271,48 @@ final class LoaderTests: XCTestCase {
     d[cd + 28] = 0xFF; d[cd + 29] = 0xFF
     let zipPath = dir + "/name.npz"
     try d.write(to: URL(fileURLWithPath: zipPath))
-    XCTAssertThrowsError(try NpzFile(path: zipPath)) { XCTAssertTrue("\($0)".contains(zipPath) && "\($0)".contains("outside the file"), "\($0)") }
+    XCTAssertThrowsError(try NpzFile(path: zipPath)) {
+      XCTAssertTrue("\($0)".contains(zipPath) && "\($0)".contains("outside the file"), "\($0)")
+    }
 
     let base = "name: x\nmodality: m\ntask: multi-class\nclasses: [a, b]\nsource: image-folder\n"
-    for (extra, want) in [("image: {size: -8, channels: 1}\nlocation: {path: p}", "image.size must be in 1...4096"),
-                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [1.2, -0.1, -0.1], seed: 0}", "splits.ratios"),
-                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [0.7, 0.1, 0.2], seed: -1}", "splits.seed"),
-                          ("image: {size: 8, channels: 1}\nlocation: {path: p}\nchecksum: d41d8cd98f00b204e9800998ecf8427e", "checksum must be a mapping"),
-                          ("image: {size: 8, channels: 1}\nlocation: {path: /etc/passwd}", "leaves the data root"),
-                          ("image: {size: 8, channels: 1}\nlocation: {path: ../../x}", "leaves the data root")] {
-      XCTAssertThrowsError(try manifest(base + extra), extra) { XCTAssertTrue("\($0)".contains("m.yaml") && "\($0)".contains(want), "\($0)") }
+    for (extra, want) in [
+      ("image: {size: -8, channels: 1}\nlocation: {path: p}", "image.size must be in 1...4096"),
+      (
+        "image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [1.2, -0.1, -0.1], seed: 0}",
+        "splits.ratios"
+      ),
+      (
+        "image: {size: 8, channels: 1}\nlocation: {path: p}\nsplits: {ratios: [0.7, 0.1, 0.2], seed: -1}", "splits.seed"
+      ),
+      (
+        "image: {size: 8, channels: 1}\nlocation: {path: p}\nchecksum: d41d8cd98f00b204e9800998ecf8427e",
+        "checksum must be a mapping"
+      ),
+      ("image: {size: 8, channels: 1}\nlocation: {path: /etc/passwd}", "leaves the data root"),
+      ("image: {size: 8, channels: 1}\nlocation: {path: ../../x}", "leaves the data root"),
+    ] {
+      XCTAssertThrowsError(try manifest(base + extra), extra) {
+        XCTAssertTrue("\($0)".contains("m.yaml") && "\($0)".contains(want), "\($0)")
+      }
     }
-    XCTAssertThrowsError(try manifest(base.replacingOccurrences(of: "[a, b]", with: "[a, a, a]") + "image: {size: 8, channels: 1}\nlocation: {path: p}")) {
+    XCTAssertThrowsError(
+      try manifest(
+        base.replacingOccurrences(of: "[a, b]", with: "[a, a, a]")
+          + "image: {size: 8, channels: 1}\nlocation: {path: p}")
+    ) {
       XCTAssertTrue("\($0)".contains("class 'a' is listed twice"), "\($0)")
     }
-    XCTAssertThrowsError(try manifest(base.replacingOccurrences(of: "name: x", with: "name: ../../x") + "image: {size: 8, channels: 1}\nlocation: {path: p}")) {
+    XCTAssertThrowsError(
+      try manifest(
+        base.replacingOccurrences(of: "name: x", with: "name: ../../x")
+          + "image: {size: 8, channels: 1}\nlocation: {path: p}")
+    ) {
       XCTAssertTrue("\($0)".contains("name '../../x'"), "\($0)")
     }
-    XCTAssertNoThrow(try manifest(base + "image: {size: 8, channels: 1}\nlocation: {path: /elsewhere/data, external: true}"),
-                     "a path outside the data root is fine when the manifest says so")
+    XCTAssertNoThrow(
+      try manifest(base + "image: {size: 8, channels: 1}\nlocation: {path: /elsewhere/data, external: true}"),
+      "a path outside the data root is fine when the manifest says so")
   }
 }
 

@@ -9,8 +9,9 @@ import Storage
 
 final class PreprocessTests: XCTestCase {
   func grey(_ v: [UInt8], size: Int) -> RawImages {
-    RawImages(images: v, labels: [Array(repeating: 1, count: v.count / (size * size))].flatMap { $0 },
-              count: v.count / (size * size), height: size, width: size, channels: 1)
+    RawImages(
+      images: v, labels: [Array(repeating: 1, count: v.count / (size * size))].flatMap { $0 },
+      count: v.count / (size * size), height: size, width: size, channels: 1)
   }
 
   func testNormalisationGreyToRGBAndResize() {
@@ -27,8 +28,9 @@ final class PreprocessTests: XCTestCase {
   }
 
   func testAugmentedBatchesAreDeterministicAcrossThreadCountsAndPairsHaveTwoSizes() throws {
-    let raw = RawImages(images: (0..<(20 * 16 * 16 * 3)).map { UInt8($0 % 251) }, labels: Array(0..<20).map { $0 % 3 },
-                        count: 20, height: 16, width: 16, channels: 3)
+    let raw = RawImages(
+      images: (0..<(20 * 16 * 16 * 3)).map { UInt8($0 % 251) }, labels: Array(0..<20).map { $0 % 3 },
+      count: 20, height: 16, width: 16, channels: 3)
     let low = Preprocessor(size: 8, normalization: .imagenet, augmentation: Augmentation())
     let high = Preprocessor(size: 16, normalization: .imagenet)
     func batches() -> [[Float]] {
@@ -66,7 +68,11 @@ final class PreprocessTests: XCTestCase {
     let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache/datasets")
     XCTAssertEqual(files.count, 1)
     let again = try DatasetCache.splits(m, root: dir, size: 16, cacheDir: dir + "/cache", hasher: FileHasher(memo: nil))
-    XCTAssertEqual(first["train"], again["train"].map { var r = $0; r.sources = first["train"]!.sources; return r })
+    XCTAssertEqual(
+      first["train"],
+      again["train"].map {
+        var r = $0; r.sources = first["train"]!.sources; return r
+      })
     XCTAssertEqual(again["test"]!.height, 16)
     let f = try HDF5File.open(dir + "/cache/datasets/" + files[0])
     XCTAssertEqual(try f.shape(of: "train/images"), [12, 16, 16, 1])

@@ -20,8 +20,12 @@ final class SyntheticTests: XCTestCase {
 
   func testSuiteIsDeterministicAndSeedDependent() throws {
     let all = try manifests()
-    XCTAssertEqual(Set(all.map(\.name)), ["chaoyang-synth", "covid19-ct-synth", "busi-synth", "cxr3-synth", "oct-synth",
-                                          "limuc-synth", "upstream-synth"])
+    XCTAssertEqual(
+      Set(all.map(\.name)),
+      [
+        "chaoyang-synth", "covid19-ct-synth", "busi-synth", "cxr3-synth", "oct-synth",
+        "limuc-synth", "upstream-synth",
+      ])
     for m in all {
       let a = try SyntheticGenerator.generate(small(m, seed: 1), split: "train")
       let b = try SyntheticGenerator.generate(small(m, seed: 1), split: "train")
@@ -33,7 +37,10 @@ final class SyntheticTests: XCTestCase {
       XCTAssertEqual(a.channels, m.channels)
       XCTAssertTrue(a.labels.allSatisfy { $0 >= 0 && $0 < m.classes.count })
       // any resolution: the same scene drawn at 64 px
-      let big = try SyntheticGenerator.generate({ var x = small(m, seed: 1); x.imageSize = 64; return x }(), split: "train")
+      let big = try SyntheticGenerator.generate(
+        {
+          var x = small(m, seed: 1); x.imageSize = 64; return x
+        }(), split: "train")
       XCTAssertEqual(big.height, 64)
       XCTAssertEqual(big.labels, a.labels, "\(m.name): labels do not depend on the resolution")
     }
@@ -52,16 +59,34 @@ final class SyntheticTests: XCTestCase {
 
   func testUpstreamClassesAreTheVocabularysFindings() throws {
     let up = try XCTUnwrap(try manifests().first { $0.name == "upstream-synth" })
-    XCTAssertEqual(up.classes.count, SyntheticGenerator.upstreamClassCount)
+    XCTAssertEqual(up.classes.count, SyntheticGenerator.upstreamClassCount())
     XCTAssertEqual(up.classes.first, "finding-00")
-    XCTAssertEqual(up.classes.last, "finding-\(SyntheticGenerator.upstreamClassCount - 1)")
-    let words = (0..<SyntheticGenerator.upstreamClassCount).map(SyntheticGenerator.upstreamClassDescription)
+    XCTAssertEqual(up.classes.last, "finding-\(SyntheticGenerator.upstreamClassCount() - 1)")
+    let words = (0..<SyntheticGenerator.upstreamClassCount()).map { SyntheticGenerator.upstreamClassDescription($0) }
     XCTAssertEqual(Set(words).count, words.count, "every upstream class is a different finding")
     XCTAssertEqual(words.last, "no finding")
     XCTAssertTrue(words.contains("dark rough shadowed") && words.contains("bright streaks"), "\(words)")
     // every class occurs, roughly uniformly
     let images = try SyntheticGenerator.generate(small(up, seed: 1, count: 900), split: "train")
     XCTAssertEqual(Set(images.labels), Set(0..<up.classes.count))
+  }
+
+  /// Magnitude bins: each finding in size × contrast ranges (177 classes with 2 bins); the class count
+  /// picks the bins, and a count no bins give is an error naming the file and the counts that exist.
+  func testUpstreamMagnitudeBins() throws {
+    var up = try XCTUnwrap(try manifests().first { $0.name == "upstream-synth" })
+    XCTAssertEqual(SyntheticGenerator.upstreamClassCount(bins: 2), 177)
+    let words = (0..<177).map { SyntheticGenerator.upstreamClassDescription($0, bins: 2) }
+    XCTAssertEqual(Set(words).count, 177, "every binned class is a different finding")
+    XCTAssertEqual(words.last, "no finding")
+    XCTAssertTrue(words.contains("size 2/2, contrast 1/2 dark rough shadowed"), "\(words)")
+    up.classes = (0..<177).map { String(format: "finding-%03d", $0) }
+    let images = try SyntheticGenerator.generate(small(up, seed: 1, count: 3000), split: "train")
+    XCTAssertEqual(Set(images.labels), Set(0..<177))
+    up.classes = (0..<50).map { "c\($0)" }
+    XCTAssertThrowsError(try SyntheticGenerator.generate(small(up, seed: 1), split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("45, 177, 397"), "\(e)")
+    }
   }
 
   func testDownstreamManifestsNameTheGeneratorsClasses() throws {

@@ -82,7 +82,8 @@ final class KernelGradientTests: XCTestCase {
     var out2 = [Float](repeating: 0, count: B * T * D)
     var fwdScratch = [Float](repeating: 0, count: Attention.forwardScratchCount(B: B, T: T, H: H))
     var received = [Float](repeating: 0, count: B * H * T), score = received
-    Attention.forward(out: &out2, probs: &fwdScratch, keepProbs: false, received: &received, qkv: qkv, B: B, T: T, D: D, H: H)
+    Attention.forward(
+      out: &out2, probs: &fwdScratch, keepProbs: false, received: &received, qkv: qkv, B: B, T: T, D: D, H: H)
     XCTAssertEqual(out2, out)
     Attention.attentionReceived(score: &score, probs: p, B: B, T: T, H: H)
     XCTAssertEqual(received, score)
@@ -125,7 +126,8 @@ final class KernelGradientTests: XCTestCase {
       var y = [Float](repeating: 0, count: N * C), r = [Float](repeating: 0, count: N)
       L2Normalize.forward(out: &y, norm: &r, inp: x, N: N, C: C, scale: scale)
       for n in 0..<N {
-        XCTAssertEqual(y[(n * C)..<((n + 1) * C)].reduce(0) { $0 + $1 * $1 }, scale * scale, accuracy: 1e-4 * scale * scale)
+        XCTAssertEqual(
+          y[(n * C)..<((n + 1) * C)].reduce(0) { $0 + $1 * $1 }, scale * scale, accuracy: 1e-4 * scale * scale)
       }
       var dx = [Float](repeating: 0, count: N * C)
       L2Normalize.backward(dinp: &dx, dout: proj, out: y, norm: r, N: N, C: C, scale: scale)
@@ -193,18 +195,21 @@ final class KernelGradientTests: XCTestCase {
     let M = 300, N = 70, K = 90
     let a = randomFloats(M * K, seed: 20), b = randomFloats(K * N, seed: 21)
     var c1 = [Float](repeating: 0, count: M * N), c2 = c1, c3 = c1
-    BLAS.gemm(transA: false, transB: false, M: M, N: N, K: K, alpha: 1, A: a, lda: K, B: b, ldb: N, beta: 0, C: &c1, ldc: N)
+    BLAS.gemm(
+      transA: false, transB: false, M: M, N: N, K: K, alpha: 1, A: a, lda: K, B: b, ldb: N, beta: 0, C: &c1, ldc: N)
     BLAS.parallelGemm(
       transA: false, transB: false, M: M, N: N, K: K, alpha: 1, A: a, lda: K, B: b, ldb: N, beta: 0,
       C: &c2, ldc: N, minFlopsToSplit: 1)
-    BLAS.gemmReference(transA: false, transB: false, M: M, N: N, K: K, alpha: 1, A: a, lda: K, B: b, ldb: N, beta: 0, C: &c3, ldc: N)
+    BLAS.gemmReference(
+      transA: false, transB: false, M: M, N: N, K: K, alpha: 1, A: a, lda: K, B: b, ldb: N, beta: 0, C: &c3, ldc: N)
     for i in 0..<c1.count {
       XCTAssertEqual(c1[i], c2[i], accuracy: 1e-4)
       XCTAssertEqual(c1[i], c3[i], accuracy: 1e-4)
     }
     // transposed A, split by rows of C = columns of A
     let at = randomFloats(K * M, seed: 22)
-    BLAS.gemm(transA: true, transB: false, M: M, N: N, K: K, alpha: 1, A: at, lda: M, B: b, ldb: N, beta: 0, C: &c1, ldc: N)
+    BLAS.gemm(
+      transA: true, transB: false, M: M, N: N, K: K, alpha: 1, A: at, lda: M, B: b, ldb: N, beta: 0, C: &c1, ldc: N)
     BLAS.parallelGemm(
       transA: true, transB: false, M: M, N: N, K: K, alpha: 1, A: at, lda: M, B: b, ldb: N, beta: 0,
       C: &c2, ldc: N, minFlopsToSplit: 1)

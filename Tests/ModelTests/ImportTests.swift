@@ -80,7 +80,9 @@ final class ImportTests: XCTestCase {
 
   // MARK: - Bad input: errors name the file and the tensor
 
-  func expectError(_ body: () throws -> Void, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
+  func expectError(
+    _ body: () throws -> Void, contains parts: [String], file: StaticString = #filePath, line: UInt = #line
+  ) {
     do {
       try body()
       XCTFail("expected an error", file: file, line: line)
@@ -94,8 +96,9 @@ final class ImportTests: XCTestCase {
     let data = try Data(contentsOf: URL(fileURLWithPath: fixture("timm_micro.safetensors")))
     let path = temporaryPath("truncated.safetensors")
     try data.prefix(data.count - 1000).write(to: URL(fileURLWithPath: path))
-    expectError({ _ = try CheckpointImport.load(safetensors: path, heads: 2) },
-                contains: [path, "truncated"])
+    expectError(
+      { _ = try CheckpointImport.load(safetensors: path, heads: 2) },
+      contains: [path, "truncated"])
     let tiny = temporaryPath("tiny.safetensors")
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: tiny))
     expectError({ _ = try SafetensorsFile(path: tiny) }, contains: [tiny, "not a safetensors file"])
@@ -112,12 +115,14 @@ final class ImportTests: XCTestCase {
     }
     let wrong = temporaryPath("wrong.safetensors")
     try SafetensorsFile.write(wrong, tensors: tensors)
-    expectError({ _ = try CheckpointImport.load(safetensors: wrong, heads: 2) },
-                contains: [wrong, "blocks.0.mlp.fc2.weight", "shape"])
+    expectError(
+      { _ = try CheckpointImport.load(safetensors: wrong, heads: 2) },
+      contains: [wrong, "blocks.0.mlp.fc2.weight", "shape"])
     let missing = temporaryPath("missing.safetensors")
     try SafetensorsFile.write(missing, tensors: tensors.filter { $0.name != "blocks.0.mlp.fc2.weight" })
-    expectError({ _ = try CheckpointImport.load(safetensors: missing, heads: 2) },
-                contains: [missing, "missing tensor", "blocks.0.mlp.fc2.weight"])
+    expectError(
+      { _ = try CheckpointImport.load(safetensors: missing, heads: 2) },
+      contains: [missing, "missing tensor", "blocks.0.mlp.fc2.weight"])
   }
 
   /// NaN/Inf weights are named (file and tensor) at import, not found as "diverged at step 0" later;
@@ -132,8 +137,9 @@ final class ImportTests: XCTestCase {
     }
     let nan = temporaryPath("nan.safetensors")
     try SafetensorsFile.write(nan, tensors: tensors)
-    expectError({ _ = try CheckpointImport.load(safetensors: nan, heads: 2) },
-                contains: [nan, "blocks.1.attn.qkv.weight", "2 non-finite values", "index 17"])
+    expectError(
+      { _ = try CheckpointImport.load(safetensors: nan, heads: 2) },
+      contains: [nan, "blocks.1.attn.qkv.weight", "2 non-finite values", "index 17"])
     let m = try ViT(config: try ViTConfig.preset("micro"), seed: 1)
     var w = try XCTUnwrap(m.values("blocks.0.mlp.fc1.bias"))
     w[3] = -.infinity
@@ -166,11 +172,15 @@ final class ImportTests: XCTestCase {
     let whole = temporaryPath("whole-clip.safetensors")
     try SafetensorsFile.write(whole, tensors: tensors)
     let (m, report) = try CheckpointImport.load(safetensors: whole, numClasses: 4, head: .linear, heads: 2)
-    let (direct, _) = try CheckpointImport.load(safetensors: fixture("clip_micro.safetensors"), numClasses: 4, head: .linear, heads: 2)
+    let (direct, _) = try CheckpointImport.load(
+      safetensors: fixture("clip_micro.safetensors"), numClasses: 4, head: .linear, heads: 2)
     XCTAssertEqual(m.values("blocks.0.norm1.weight"), direct.values("blocks.0.norm1.weight"))
-    XCTAssertTrue(report.decisions.contains { $0.contains("visual tower taken") && $0.contains("2 text-tower tensors") }, "\(report.decisions)")
+    XCTAssertTrue(
+      report.decisions.contains { $0.contains("visual tower taken") && $0.contains("2 text-tower tensors") },
+      "\(report.decisions)")
     XCTAssertTrue(report.decisions.contains { $0.hasPrefix("activation quick_gelu") }, "\(report.decisions)")
-    let (g, gr) = try CheckpointImport.load(safetensors: whole, numClasses: 4, head: .linear, heads: 2, activation: .gelu)
+    let (g, gr) = try CheckpointImport.load(
+      safetensors: whole, numClasses: 4, head: .linear, heads: 2, activation: .gelu)
     XCTAssertEqual(g.config.activation, .gelu)
     XCTAssertTrue(gr.decisions.contains("activation gelu (given)"), "\(gr.decisions)")
 
@@ -181,8 +191,12 @@ final class ImportTests: XCTestCase {
 
     // not a ViT
     let convnext = temporaryPath("convnext.safetensors")
-    try SafetensorsFile.write(convnext, tensors: [("stem.0.weight", [4, 3, 4, 4], [Float](repeating: 0, count: 192)),
-                                                  ("stages.0.blocks.0.conv_dw.weight", [4, 1, 7, 7], [Float](repeating: 0, count: 196))])
+    try SafetensorsFile.write(
+      convnext,
+      tensors: [
+        ("stem.0.weight", [4, 3, 4, 4], [Float](repeating: 0, count: 192)),
+        ("stages.0.blocks.0.conv_dw.weight", [4, 1, 7, 7], [Float](repeating: 0, count: 196)),
+      ])
     expectError({ _ = try CheckpointImport.load(safetensors: convnext) }, contains: [convnext, "only ViT", "ConvNeXt"])
   }
 
@@ -199,7 +213,10 @@ final class ImportTests: XCTestCase {
     try writeAtomically(copy) { tmp in
       let g = try HDF5File.create(tmp)
       for a in ["format", "activation", "head"] { try g.setAttribute(a, string: try f.stringAttribute(a)) }
-      for a in ["image_size", "channels", "patch_size", "width", "depth", "heads", "mlp_dim", "num_classes", "pre_norm", "patch_bias"] {
+      for a in [
+        "image_size", "channels", "patch_size", "width", "depth", "heads", "mlp_dim", "num_classes", "pre_norm",
+        "patch_bias",
+      ] {
         try g.setAttribute(a, int: try f.intAttribute(a))
       }
       try g.setAttribute("layer_norm_eps", double: try f.doubleAttribute("layer_norm_eps"))

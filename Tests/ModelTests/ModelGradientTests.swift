@@ -13,7 +13,8 @@ final class ModelGradientTests: XCTestCase {
     let m = try ViT(config: c, seed: seed)
     var rng = Xoshiro256(seed: seed &+ 99)
     for t in m.layout.tensors {
-      let isNormWeight = t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
+      let isNormWeight =
+        t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
         || t.name == "norm.weight" || t.name == "norm_pre.weight"
       let v = (0..<t.count).map { _ in Float(rng.uniform() - 0.5) * 0.6 + (isNormWeight ? 1 : 0) }
       try m.setValues(t.name, v)

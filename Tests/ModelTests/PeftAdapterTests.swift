@@ -18,7 +18,8 @@ final class PeftAdapterTests: XCTestCase {
     let dir = fixture("peft_lora")
     let (model, report) = try CheckpointImport.load(
       safetensors: dir + "/base.safetensors", head: nil, heads: 2, lora: dir)
-    XCTAssertTrue(report.decisions.contains { $0.contains("LoRA adapter merged into 4 tensors") }, "\(report.decisions)")
+    XCTAssertTrue(
+      report.decisions.contains { $0.contains("LoRA adapter merged into 4 tensors") }, "\(report.decisions)")
     let f = try HDF5File.open(dir + "/expected.h5")
     let images = try f.readFloats("images")
     let acts = Activations(config: model.config, batch: images.shape[0])

@@ -14,7 +14,6 @@ import Storage
 final class PyTorchParityTests: XCTestCase {
   override func setUp() { Parallel.threads = 2 }
 
-
   func parity(_ file: String) throws {
     let path = fixture(file)
     let model = try Checkpoint.load(path)
@@ -56,7 +55,8 @@ final class PyTorchParityTests: XCTestCase {
     let out = temporaryPath("grads.h5")
     try GradientDump.write(try GradientDump.compute(model: model, batchPath: batch), model: model, to: out)
     let o = try HDF5File.open(out)
-    XCTAssertLessThan(relativeError(try o.readFloats("logits").values, try src.readFloats("expected/logits").values), 1e-4)
+    XCTAssertLessThan(
+      relativeError(try o.readFloats("logits").values, try src.readFloats("expected/logits").values), 1e-4)
     XCTAssertEqual(try o.shape(of: "grads/blocks.1.attn.qkv.weight"), [96, 32])
     XCTAssertEqual(o.datasetNames().filter { $0.hasPrefix("grads/") }.count, model.layout.tensors.count)
   }

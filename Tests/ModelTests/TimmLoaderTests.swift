@@ -24,7 +24,8 @@ final class TimmLoaderTests: XCTestCase {
   private func python(_ code: String, args: [String] = []) throws -> (status: Int32, output: String)? {
     let exe = ProcessInfo.processInfo.environment["PEFTLAB_TORCH_PYTHON"] ?? "/usr/bin/env"
     let lead = exe == "/usr/bin/env" ? ["python3"] : []
-    let prelude = "import sys; sys.path.insert(0, \(String(reflecting: fixture(""))));"
+    let prelude =
+      "import sys; sys.path.insert(0, \(String(reflecting: fixture(""))));"
       + " import tvstub; tvstub.install()\n"
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
@@ -47,10 +48,12 @@ final class TimmLoaderTests: XCTestCase {
     // far from initialisation (timm's zero head would hide a wrong feature path)
     for i in 0..<model.params.count { model.params.pointer[i] += Float(0.2 * rng.normal()) }
     let path = temporaryPath("\(name).h5")
-    try Checkpoint.save(model, to: path, extraAttributes: [
-      "normalization_mean": "[0.5, 0.5, 0.5]", "normalization_std": "[0.25, 0.25, 0.25]",
-      "class_names": "[\"a\", \"b\", \"c\"]",
-    ])
+    try Checkpoint.save(
+      model, to: path,
+      extraAttributes: [
+        "normalization_mean": "[0.5, 0.5, 0.5]", "normalization_std": "[0.25, 0.25, 0.25]",
+        "class_names": "[\"a\", \"b\", \"c\"]",
+      ])
     let B = 3
     let n = B * config.channels * config.imageSize * config.imageSize
     let images = (0..<n).map { _ in Float(rng.normal()) }
@@ -63,7 +66,8 @@ final class TimmLoaderTests: XCTestCase {
     images.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
     let out = temporaryPath("\(name)-logits.h5")
     let script = repo.appendingPathComponent("scripts/load_timm.py").path
-    let run = "import runpy; runpy.run_path(\(String(reflecting: script)),"
+    let run =
+      "import runpy; runpy.run_path(\(String(reflecting: script)),"
       + " run_name='__main__')"
     let r = try XCTUnwrap(try python(run, args: [path, "--images", batch, "--out", out]))
     XCTAssertEqual(r.status, 0, r.output)

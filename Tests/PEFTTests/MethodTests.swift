@@ -54,7 +54,8 @@ final class MethodCountTests: XCTestCase {
     var tiny = try ViTConfig.preset("tiny-p4n")
     tiny.numClasses = 3
     XCTAssertEqual(try SideTuningPlan(plus: true, frozen: tiny, classes: 3, options: o).side.imageSize, 16)
-    XCTAssertEqual(try SideTuningPlan(plus: true, frozen: tiny, classes: 3, options: SideOptions()).side.numPatches, 4)  // 64 / 16
+    // 64 / 16
+    XCTAssertEqual(try SideTuningPlan(plus: true, frozen: tiny, classes: 3, options: SideOptions()).side.numPatches, 4)
     let rPlus = 100 * Double(plus.trainableParameters()) / Double(plus.totalParameters(frozenParameters: frozen))
     let rFPT = 100 * Double(fpt.trainableParameters()) / Double(fpt.totalParameters(frozenParameters: frozen))
     XCTAssertEqual(rPlus, 1.03, accuracy: 0.015, "FPT+ ratio \(rPlus) %")
@@ -144,7 +145,11 @@ final class FusionGradientTests: XCTestCase {
     let side = try ViT(config: plan.side, seed: 2)
     var rng = Xoshiro256(seed: 5)
     for t in side.layout.tensors {
-      try side.setValues(t.name, (0..<t.count).map { _ in Float(rng.uniform() - 0.5) * 0.6 + (t.name.contains("norm") && t.name.hasSuffix("weight") ? 1 : 0) })
+      try side.setValues(
+        t.name,
+        (0..<t.count).map { _ in
+          Float(rng.uniform() - 0.5) * 0.6 + (t.name.contains("norm") && t.name.hasSuffix("weight") ? 1 : 0)
+        })
     }
     let fusion = makeFusionModules(plan: plan, seed: 1)
     XCTAssertEqual(fusion.extraTokens, kind == .mlp ? plan.keptTokens : 3)
@@ -159,7 +164,9 @@ final class FusionGradientTests: XCTestCase {
     try kv.withUnsafeBufferPointer { kvp in
       fusion.keys = UnsafePointer(kvp.baseAddress!)
       fusion.values = UnsafePointer(kvp.baseAddress! + B * plan.kvCount)
-      func loss() -> Double { side.forward(images: imgs, acts: acts); return Double(side.loss(acts: acts, targets: labels)) }
+      func loss() -> Double {
+        side.forward(images: imgs, acts: acts); return Double(side.loss(acts: acts, targets: labels))
+      }
       _ = loss()
       side.backward(acts: acts, targets: labels, grads: grads)
       let g = fusion.store.grads.array()

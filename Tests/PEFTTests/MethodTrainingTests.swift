@@ -38,8 +38,9 @@ final class MethodTrainingTests: XCTestCase {
           setup.modules = LowRankModules(config: c, targets: [(0, .q, 4), (1, .fc1, 4)], alpha: 4, svd: false, seed: 2)
         }
       }
-      let cfg = TrainConfig(optimizer: .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0),
-                            schedule: CosineSchedule(baseLR: 0.01, warmupSteps: 0, totalSteps: 40), batchSize: 16)
+      let cfg = TrainConfig(
+        optimizer: .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0),
+        schedule: CosineSchedule(baseLR: 0.01, warmupSteps: 0, totalSteps: 40), batchSize: 16)
       let trainer = Trainer(model: model, selection: selection, config: cfg, modules: setup.modules)
       var first: Float = 0, last: Float = 0
       for s in 0..<40 {
@@ -78,11 +79,16 @@ final class MethodTrainingTests: XCTestCase {
       let B = 16
       let labels = (0..<B).map { Int32($0 % 4) }
       var kv = [Float](repeating: 0, count: 2 * B * plan.kvCount)
-      for b in 0..<B { for j in 0..<plan.kvCount { kv[b * plan.kvCount + j] = Float(rng.normal()) + (j % 4 == Int(labels[b]) ? 2 : 0) } }
-      for j in (B * plan.kvCount)..<kv.count { kv[j] = Float(rng.normal()) + (j % 4 == Int(labels[(j / plan.kvCount) % B]) ? 2 : 0) }
+      for b in 0..<B {
+        for j in 0..<plan.kvCount { kv[b * plan.kvCount + j] = Float(rng.normal()) + (j % 4 == Int(labels[b]) ? 2 : 0) }
+      }
+      for j in (B * plan.kvCount)..<kv.count {
+        kv[j] = Float(rng.normal()) + (j % 4 == Int(labels[(j / plan.kvCount) % B]) ? 2 : 0)
+      }
       let imgs = (0..<(B * 3 * 8 * 8)).map { _ in Float(rng.normal()) }  // side images carry no label
-      let cfg = TrainConfig(optimizer: .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0),
-                            schedule: CosineSchedule(baseLR: 0.01, warmupSteps: 0, totalSteps: 60), batchSize: B)
+      let cfg = TrainConfig(
+        optimizer: .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0),
+        schedule: CosineSchedule(baseLR: 0.01, warmupSteps: 0, totalSteps: 60), batchSize: B)
       let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
       let prompts0 = fusion.store.values("fusion.prompts")!
       var first: Float = 0, last: Float = 0

@@ -12,7 +12,8 @@ final class ModuleGradientTests: XCTestCase {
     let m = try ViT(config: c, seed: seed)
     var rng = Xoshiro256(seed: seed &+ 99)
     for t in m.layout.tensors {
-      let isNormWeight = t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
+      let isNormWeight =
+        t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
         || t.name == "norm.weight" || t.name == "norm_pre.weight"
       try m.setValues(t.name, (0..<t.count).map { _ in Float(rng.uniform() - 0.5) * 0.6 + (isNormWeight ? 1 : 0) })
     }
@@ -39,7 +40,9 @@ final class ModuleGradientTests: XCTestCase {
     let c = m.config, B = 3
     let (imgs, labels) = Self.batch(c, B: B, seed: 4)
     let acts = Activations(config: c, batch: B, modules: mods)
-    let grads = modelTrainable ? Gradients(layout: m.layout)
+    let grads =
+      modelTrainable
+      ? Gradients(layout: m.layout)
       : Gradients(layout: m.layout, trainable: m.layout.tensors.map { $0.name.hasPrefix("head.") })
     func loss() -> Double {
       m.forward(images: imgs, acts: acts)
@@ -65,8 +68,10 @@ final class ModuleGradientTests: XCTestCase {
       compare(t.name, mods.store.p(i), mods.store.gradient(t.name)!)
     }
     if modelTrainable {
-      for name in ["patch_embed.proj.weight", "pos_embed", "blocks.0.attn.qkv.weight", "blocks.0.norm1.weight",
-                   "blocks.1.mlp.fc1.weight", "blocks.1.attn.proj.bias", "norm.weight"] {
+      for name in [
+        "patch_embed.proj.weight", "pos_embed", "blocks.0.attn.qkv.weight", "blocks.0.norm1.weight",
+        "blocks.1.mlp.fc1.weight", "blocks.1.attn.proj.bias", "norm.weight",
+      ] {
         let s = m.layout.spec(named: name)!
         compare("model " + name, m.params.pointer + s.offset, grads.values(name)!)
       }
@@ -86,7 +91,8 @@ final class ModuleGradientTests: XCTestCase {
 
   func testSVDFormGradientsWithMaskedRank() throws {
     let m = try micro()
-    let ada = LowRankModules(config: m.config, targets: [(0, .q, 3), (1, .v, 3), (1, .fc2, 3)], alpha: 6, svd: true, seed: 1)
+    let ada = LowRankModules(
+      config: m.config, targets: [(0, .q, 3), (1, .v, 3), (1, .fc2, 3)], alpha: 6, svd: true, seed: 1)
     Self.randomise(ada.store, seed: 2)
     ada.store.p(ada.store.index(of: "blocks.0.attn.q.lora_E")!)[1] = 0  // a pruned singular value
     check("svd", m, ada, modelTrainable: true)
@@ -143,12 +149,15 @@ final class ModuleGradientTests: XCTestCase {
   func mergedGiveSameLogits(_ m: ViT) throws {
     let c = m.config, B = 2
     let (imgs, _) = Self.batch(c, B: B, seed: 9)
-    let lora = LowRankModules(config: c, targets: [(0, .q, 2), (0, .v, 2), (1, .fc1, 2)], alpha: 2, svd: false, seed: 1)
+    let lora = LowRankModules(
+      config: c, targets: [(0, .q, 2), (0, .v, 2), (1, .fc1, 2)], alpha: 2, svd: false, seed: 1)
     let ssf = SSFModules(config: c, seed: 1)
     Self.randomise(lora.store, seed: 5)
     Self.randomise(ssf.store, seed: 5) { $0.hasSuffix("ssf_scale") }
-    for (name, mods, merge) in [("lora", lora as any TrainableModules, { (v: ViT) in lora.merge(into: v) }),
-                                ("ssf", ssf, { (v: ViT) in ssf.merge(into: v) })] {
+    for (name, mods, merge) in [
+      ("lora", lora as any TrainableModules, { (v: ViT) in lora.merge(into: v) }),
+      ("ssf", ssf, { (v: ViT) in ssf.merge(into: v) }),
+    ] {
       let a = Activations(config: c, batch: B, modules: mods)
       m.forward(images: imgs, acts: a)
       let unmerged = a.logitsArray

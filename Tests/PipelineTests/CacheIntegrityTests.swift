@@ -30,7 +30,10 @@ final class CacheIntegrityTests: XCTestCase {
   }
 
   func testARecordEditedToPointAtAnotherObjectIsNotServed() throws {
-    let p = try Project("stages:\n  a: {kind: shell, params: {cmd: 'echo A > $OUT/v'}}\n  b: {kind: shell, params: {cmd: 'echo B > $OUT/v'}}\n")
+    let p = try Project(
+      "stages:\n  a: {kind: shell, params: {cmd: 'echo A > $OUT/v'}}\n  b: {kind: shell, params: {cmd: 'echo B > "
+        + "$OUT/v'}}\n"
+    )
     try p.run()
     let cache = try Cache(root: p.root + "/.peftlab")
     var a = try XCTUnwrap(cache.lastRun(of: "a")), b = try XCTUnwrap(cache.lastRun(of: "b"))
@@ -74,10 +77,12 @@ final class CacheIntegrityTests: XCTestCase {
   /// A stage that writes into its input while a consumer runs (as root, permissions do not stop it)
   /// leaves neither a poisoned consumer nor a poisoned producer in the cache.
   func testAStageWritingIntoItsInputPoisonsNothing() throws {
-    let p = try Project("""
+    let p = try Project(
+      """
       stages:
         up: {kind: shell, params: {cmd: 'echo clean > $OUT/v'}}
-        writer: {kind: shell, needs: [up], params: {cmd: 'chmod u+w $IN_UP/v; echo POISON >> $IN_UP/v; echo w > $OUT/w'}}
+        writer: {kind: shell, needs: [up],
+                 params: {cmd: 'chmod u+w $IN_UP/v; echo POISON >> $IN_UP/v; echo w > $OUT/w'}}
         reader: {kind: shell, needs: [up], params: {cmd: 'sleep 0.3; cat $IN_UP/v > $OUT/r'}}
       """)
     let summary = try p.run(jobs: 2)  // the writer's own input changes under it: recomputed twice, then it fails
@@ -97,7 +102,8 @@ final class CacheIntegrityTests: XCTestCase {
   }
 
   func testGcKeepsWhatAnyLockFileReferences() throws {
-    let p = try Project("""
+    let p = try Project(
+      """
       stages:
         a: {kind: shell, params: {cmd: 'echo one > $OUT/v'}}
       profiles:
@@ -119,10 +125,13 @@ final class CacheIntegrityTests: XCTestCase {
     let name = "counting"
     let version = 1
     var parameters: [ParameterSpec] {
-      [ParameterSpec("steps", default: .int(5)).positive(), ParameterSpec("lr", default: .double(0.1)).positive(),
-       ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("ratio", default: .double(0.5)).atLeast(0).atMost(1),
-       ParameterSpec("mode", default: .string("full")).oneOf(["full", "linear-probe"]),
-       ParameterSpec("fraction").positive().atMost(1).optional(like: .double(0))]
+      [
+        ParameterSpec("steps", default: .int(5)).positive(), ParameterSpec("lr", default: .double(0.1)).positive(),
+        ParameterSpec("seed", default: .int(0)).atLeast(0),
+        ParameterSpec("ratio", default: .double(0.5)).atLeast(0).atMost(1),
+        ParameterSpec("mode", default: .string("full")).oneOf(["full", "linear-probe"]),
+        ParameterSpec("fraction").positive().atMost(1).optional(like: .double(0)),
+      ]
     }
     func run(_ context: StageContext) throws {}
   }
@@ -135,10 +144,14 @@ final class CacheIntegrityTests: XCTestCase {
     let params = try XCTUnwrap(p.runner().pipeline.stages.first { $0.name == "a" }?.params)
     XCTAssertNil(params["fraction"], "absent: not filled in, not keyed")
     XCTAssertEqual(params["steps"], .int(3))
-    for (value, want) in [("fraction: 1.5", "must be ≤ 1"), ("fraction: 0", "must be > 0"), ("fraction: abc", "must be a number")] {
+    for (value, want) in [
+      ("fraction: 1.5", "must be ≤ 1"), ("fraction: 0", "must be > 0"), ("fraction: abc", "must be a number"),
+    ] {
       let q = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
       q.registry.register(Counting())
-      XCTAssertThrowsError(try q.runner(), value) { e in XCTAssertTrue("\(e)".contains("p.yaml:5") && "\(e)".contains(want), "\(e)") }
+      XCTAssertThrowsError(try q.runner(), value) { e in
+        XCTAssertTrue("\(e)".contains("p.yaml:5") && "\(e)".contains(want), "\(e)")
+      }
     }
     let ok = try Project("stages:\n  a:\n    kind: counting\n    params: {fraction: 0.25}\n")
     ok.registry.register(Counting())
@@ -146,8 +159,10 @@ final class CacheIntegrityTests: XCTestCase {
   }
 
   func testParametersOfTheWrongTypeAreErrorsNamingFileAndLine() throws {
-    for (value, want) in [("steps: abc", "must be an integer"), ("steps: 2.5", "must be an integer"), ("lr: fast", "must be a number"),
-                          ("steps: [1]", "must be an integer")] {
+    for (value, want) in [
+      ("steps: abc", "must be an integer"), ("steps: 2.5", "must be an integer"), ("lr: fast", "must be a number"),
+      ("steps: [1]", "must be an integer"),
+    ] {
       let p = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
       p.registry.register(Counting())
       XCTAssertThrowsError(try p.runner(), value) { e in
@@ -160,9 +175,11 @@ final class CacheIntegrityTests: XCTestCase {
   }
 
   func testParametersOutOfRangeOrNotAChoiceAreErrorsNamingFileAndLine() throws {
-    for (value, want) in [("steps: -5", "must be > 0, not -5"), ("steps: 0", "must be > 0"), ("lr: -0.1", "must be > 0"),
-                          ("seed: -1", "must be ≥ 0"), ("ratio: 1.5", "must be ≤ 1"), ("lr: .nan", "finite"),
-                          ("mode: linear_probe", "must be one of 'full', 'linear-probe', not 'linear_probe'")] {
+    for (value, want) in [
+      ("steps: -5", "must be > 0, not -5"), ("steps: 0", "must be > 0"), ("lr: -0.1", "must be > 0"),
+      ("seed: -1", "must be ≥ 0"), ("ratio: 1.5", "must be ≤ 1"), ("lr: .nan", "finite"),
+      ("mode: linear_probe", "must be one of 'full', 'linear-probe', not 'linear_probe'"),
+    ] {
       let p = try Project("stages:\n  a:\n    kind: counting\n    params:\n      \(value)\n")
       p.registry.register(Counting())
       XCTAssertThrowsError(try p.runner(), value) { e in

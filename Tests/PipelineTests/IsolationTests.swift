@@ -30,15 +30,18 @@ final class IsolationTests: XCTestCase {
 
   func testKill9LeavesNoOrphanAndNoStaleLock() throws {
     // the side effect after the sleep must not happen for the killed run
-    let yaml = "stages:\n  slow: {kind: shell, params: {cmd: 'echo a > $OUT/a; sleep 1.5; echo once >> side.txt; echo b > $OUT/b'}}\n"
+    let yaml =
+      "stages:\n  slow: {kind: shell, params: {cmd: 'echo a > $OUT/a; sleep 1.5; echo once >> side.txt; echo b > "
+      + "$OUT/b'}}\n"
     let p = try Project(yaml)
     let proc = try launch(["run", "--pipeline", p.pipelinePath, "--cache-dir", ".peftlab"], cwd: p.root)
     XCTAssertTrue(waitForPartialOutput(p, file: "a"))
     kill(proc.processIdentifier, SIGKILL)
     proc.waitUntilExit()
     usleep(2_500_000)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: p.root + "/side.txt"),
-                   "the killed run's stage kept running after its runner died")
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: p.root + "/side.txt"),
+      "the killed run's stage kept running after its runner died")
     let (status, out) = try peftlab(["run", "--pipeline", p.pipelinePath], cwd: p.root)
     XCTAssertEqual(status, 0, out)
     XCTAssertFalse(out.contains("waits"), "no lock is held by the dead run: \(out)")
@@ -65,8 +68,9 @@ final class IsolationTests: XCTestCase {
         fine: {kind: shell, params: {cmd: 'sleep 0.3; echo y > $OUT/y'}}
       """
     let p = try Project(yaml + "\n")
-    let (status, out) = try peftlab(["run", "--pipeline", p.pipelinePath, "--jobs", "2", "--keep-going"], cwd: p.root,
-                                    env: ["PEFTLAB_FAULT_TRAP_STAGE": "boom"])
+    let (status, out) = try peftlab(
+      ["run", "--pipeline", p.pipelinePath, "--jobs", "2", "--keep-going"], cwd: p.root,
+      env: ["PEFTLAB_FAULT_TRAP_STAGE": "boom"])
     XCTAssertEqual(status, 1, out)
     XCTAssertTrue(out.contains("crashed (signal"), out)
     let cache = try Cache(root: p.root + "/.peftlab")

@@ -17,30 +17,42 @@ final class PipelineValidationTests: XCTestCase {
     XCTAssertThrowsError(try p.runner()) { XCTAssertTrue("\($0)".contains("include cycle: p.yaml -> p.yaml"), "\($0)") }
     try "include: [p.yaml]\n".write(toFile: p.root + "/Pipelines/q.yaml", atomically: true, encoding: .utf8)
     try p.write("include: [q.yaml]\n")
-    XCTAssertThrowsError(try p.runner()) { XCTAssertTrue("\($0)".contains("include cycle: p.yaml -> q.yaml -> p.yaml"), "\($0)") }
+    XCTAssertThrowsError(try p.runner()) {
+      XCTAssertTrue("\($0)".contains("include cycle: p.yaml -> q.yaml -> p.yaml"), "\($0)")
+    }
   }
 
   func testDeepNestingAndAliasBombsAndHugeMatrices() throws {
-    try expectError("stages: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n",
-                    ["p.yaml:1", "nested deeper than"])
+    try expectError(
+      "stages: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n",
+      ["p.yaml:1", "nested deeper than"])
     try expectError(String(repeating: "- ", count: 500) + "x\n", ["nested deeper than"])
     var bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-    for i in 1...9 { bomb += "\(Character(UnicodeScalar(97 + i)!)): &\(Character(UnicodeScalar(97 + i)!)) " + "[" + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 10).joined(separator: ", ") + "]\n" }
+    for i in 1...9 {
+      bomb +=
+        "\(Character(UnicodeScalar(97 + i)!)): &\(Character(UnicodeScalar(97 + i)!)) " + "["
+        + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 10).joined(separator: ", ") + "]\n"
+    }
     try expectError(bomb + "stages: {}\n", ["values (after expanding YAML aliases)"])
     let values = (0..<1000).map(String.init).joined(separator: ", ")
-    try expectError("stages:\n  a:\n    kind: shell\n    matrix: {x: [\(values)], y: [\(values)], z: [\(values)]}\n    params: {cmd: 'true'}\n",
-                    ["matrix expands to more than"])
+    try expectError(
+      "stages:\n  a:\n    kind: shell\n    matrix: {x: [\(values)], y: [\(values)], z: [\(values)]}\n    params: {cmd: "
+        + "'true'}\n",
+      ["matrix expands to more than"])
   }
 
   func testDuplicateKeysUnsafeNamesAndMatrixValues() throws {
-    try expectError("stages:\n  a: {kind: shell, params: {cmd: 'true'}}\n  a: {kind: shell, params: {cmd: 'false'}}\n",
-                    ["p.yaml:3", "key 'a' appears twice"])
+    try expectError(
+      "stages:\n  a: {kind: shell, params: {cmd: 'true'}}\n  a: {kind: shell, params: {cmd: 'false'}}\n",
+      ["p.yaml:3", "key 'a' appears twice"])
     try expectError("stages:\n  ../../x: {kind: shell, params: {cmd: 'true'}}\n", ["stage name '../../x'"])
     for bad in ["{k: v}", "[1, 2]", "null", "''", "'x; echo INJECTED > f'", "'../up'"] {
-      try expectError("stages:\n  a:\n    kind: shell\n    matrix: {v: [ok, \(bad)]}\n    params: {cmd: 'echo ${item.v}'}\n",
-                      ["p.yaml:4", "matrix value"])
+      try expectError(
+        "stages:\n  a:\n    kind: shell\n    matrix: {v: [ok, \(bad)]}\n    params: {cmd: 'echo ${item.v}'}\n",
+        ["p.yaml:4", "matrix value"])
     }
-    try expectError("""
+    try expectError(
+      """
       stages:
         a-b: {kind: shell, params: {cmd: 'true'}}
         a_b: {kind: shell, params: {cmd: 'true'}}
@@ -49,8 +61,10 @@ final class PipelineValidationTests: XCTestCase {
   }
 
   func testShellOutsAndDepsAreChecked() throws {
-    for (params, want) in [("outs: x.txt", "must be a list"), ("outs: ['../../../etc/passwd']", "must be a path inside $OUT"),
-                           ("deps: [42]", "deps entry 42")] {
+    for (params, want) in [
+      ("outs: x.txt", "must be a list"), ("outs: ['../../../etc/passwd']", "must be a path inside $OUT"),
+      ("deps: [42]", "deps entry 42"),
+    ] {
       let p = try Project("stages:\n  a:\n    kind: shell\n    params:\n      cmd: 'true'\n      \(params)\n")
       do {
         let s = try p.run()

@@ -6,8 +6,9 @@ import XCTest
 
 final class ProcessTests: XCTestCase {
   override func setUp() {
-    XCTAssertTrue(FileManager.default.isExecutableFile(atPath: peftlabBinary()),
-                  "build the peftlab executable first (make test does): \(peftlabBinary())")
+    XCTAssertTrue(
+      FileManager.default.isExecutableFile(atPath: peftlabBinary()),
+      "build the peftlab executable first (make test does): \(peftlabBinary())")
   }
 
   func testSIGKILLMidWriteLeavesCacheConsistent() throws {
@@ -18,7 +19,9 @@ final class ProcessTests: XCTestCase {
     kill(proc.processIdentifier, SIGKILL)
     proc.waitUntilExit()
     let tmp = p.root + "/.peftlab/tmp"
-    XCTAssertTrue(((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).count > 0, "the dead run's work folder is left")
+    XCTAssertTrue(
+      ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).count > 0,
+      "the dead run's work folder is left")
     let cache = try Cache(root: p.root + "/.peftlab")
     XCTAssertTrue(cache.allRecords().isEmpty, "no record for a killed stage")
     XCTAssertTrue(cache.allObjects().isEmpty, "no half-written object")
@@ -37,7 +40,9 @@ final class ProcessTests: XCTestCase {
     for i in 0..<4 {
       yaml += "  s\(i): {kind: shell, params: {cmd: 'sleep 0.3; echo s\(i) >> count.txt; echo \(i) > $OUT/x'}}\n"
     }
-    yaml += "  all: {kind: shell, needs: [s0, s1, s2, s3], params: {cmd: 'cat $IN_S0/x $IN_S1/x $IN_S2/x $IN_S3/x > $OUT/all; echo all >> count.txt'}}\n"
+    yaml +=
+      "  all: {kind: shell, needs: [s0, s1, s2, s3], params: {cmd: 'cat $IN_S0/x $IN_S1/x $IN_S2/x $IN_S3/x > "
+      + "$OUT/all; echo all >> count.txt'}}\n"
     let p = try Project(yaml)
     let args = ["run", "--pipeline", p.pipelinePath, "--cache-dir", ".peftlab", "--jobs", "2"]
     let a = try launch(args, cwd: p.root)
@@ -46,7 +51,8 @@ final class ProcessTests: XCTestCase {
     b.waitUntilExit()
     XCTAssertEqual(a.terminationStatus, 0)
     XCTAssertEqual(b.terminationStatus, 0)
-    let counts = try String(contentsOfFile: p.root + "/count.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+    let counts = try String(contentsOfFile: p.root + "/count.txt", encoding: .utf8).split(separator: "\n").map(
+      String.init)
     XCTAssertEqual(counts.sorted(), ["all", "s0", "s1", "s2", "s3"], "each stage computed exactly once")
     XCTAssertEqual(try p.output("all", "all"), "0\n1\n2\n3\n")
     XCTAssertTrue(try p.runner().status().allSatisfy { $0.state == .upToDate })

@@ -10,8 +10,10 @@ final class Project {
   var registry = StageRegistry()
 
   init(_ yaml: String, name: String = #function) throws {
-    root = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "peftlab-runner-\(getpid())-\(name.filter(\.isLetter))-\(UInt32.random(in: 0...UInt32.max))").path
+    root =
+      FileManager.default.temporaryDirectory.appendingPathComponent(
+        "peftlab-runner-\(getpid())-\(name.filter(\.isLetter))-\(UInt32.random(in: 0...UInt32.max))"
+      ).path
     try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
     pipelinePath = root + "/Pipelines/p.yaml"
     try write(yaml)
@@ -23,13 +25,16 @@ final class Project {
 
   func runner(profile: String? = nil) throws -> Runner {
     let p = try Pipeline.load(pipelinePath, profile: profile, registry: registry)
-    return Runner(pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root,
-                  reporter: ProgressReporter(mode: .quiet))
+    return Runner(
+      pipeline: p, registry: registry, cache: try Cache(root: root + "/.peftlab"), projectRoot: root,
+      reporter: ProgressReporter(mode: .quiet))
   }
 
   @discardableResult
-  func run(_ targets: [String] = [], jobs: Int = 2, force: Bool = false, forceDownstream: Bool = false,
-           profile: String? = nil) throws -> RunSummary {
+  func run(
+    _ targets: [String] = [], jobs: Int = 2, force: Bool = false, forceDownstream: Bool = false,
+    profile: String? = nil
+  ) throws -> RunSummary {
     var o = RunOptions()
     o.targets = targets
     o.jobs = jobs

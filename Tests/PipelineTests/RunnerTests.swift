@@ -28,7 +28,8 @@ final class RunnerTests: XCTestCase {
   func testMatrixNamesAndFirstRunThenNoOp() throws {
     let p = try Project(threeStages)
     let s1 = try p.run()
-    XCTAssertEqual(Set(s1.ran), ["prepare", "train@a@seed1", "train@a@seed2", "train@b@seed1", "train@b@seed2", "other", "summary"])
+    XCTAssertEqual(
+      Set(s1.ran), ["prepare", "train@a@seed1", "train@a@seed2", "train@b@seed1", "train@b@seed2", "other", "summary"])
     XCTAssertEqual(try p.output("summary", "all.txt"), "hello\na 1\nother\n")
     let s2 = try p.run()
     XCTAssertTrue(s2.ran.isEmpty)
@@ -43,8 +44,10 @@ final class RunnerTests: XCTestCase {
     let st = try p.runner().status()
     let other = st.first { $0.stage == "other" }!
     XCTAssertEqual(other.state, .stale)
-    XCTAssertEqual(other.changes, [.param(name: "cmd", old: "\"echo other > $OUT/o.txt\"", new: "\"echo OTHER > $OUT/o.txt\"")])
-    XCTAssertTrue(other.changes[0].description.contains("echo other") && other.changes[0].description.contains("echo OTHER"))
+    XCTAssertEqual(
+      other.changes, [.param(name: "cmd", old: "\"echo other > $OUT/o.txt\"", new: "\"echo OTHER > $OUT/o.txt\"")])
+    XCTAssertTrue(
+      other.changes[0].description.contains("echo other") && other.changes[0].description.contains("echo OTHER"))
     let s = try p.run()
     XCTAssertEqual(Set(s.ran), ["other", "summary"])
     XCTAssertEqual(try p.output("summary", "all.txt"), "hello\na 1\nOTHER\n")
@@ -57,7 +60,9 @@ final class RunnerTests: XCTestCase {
     let p = try Project(threeStages)
     try p.run()
     // a different command with byte-identical output
-    try p.write(threeStages.replacingOccurrences(of: "echo hello > $OUT/greeting.txt", with: "printf 'hello\\n' > $OUT/greeting.txt"))
+    try p.write(
+      threeStages.replacingOccurrences(
+        of: "echo hello > $OUT/greeting.txt", with: "printf 'hello\\n' > $OUT/greeting.txt"))
     let s = try p.run()
     XCTAssertEqual(s.ran, ["prepare"], "downstream stages are cut off")
     XCTAssertEqual(s.outcomes["summary"], .cached)
@@ -69,7 +74,8 @@ final class RunnerTests: XCTestCase {
       let name = "echo"
       let parameters = [ParameterSpec("text")]
       func run(_ c: StageContext) throws {
-        try (c.params["text"]!.description + " v\(version)").write(toFile: c.outputDir + "/t.txt", atomically: true, encoding: .utf8)
+        try (c.params["text"]!.description + " v\(version)").write(
+          toFile: c.outputDir + "/t.txt", atomically: true, encoding: .utf8)
       }
     }
     let yaml = """
@@ -93,7 +99,8 @@ final class RunnerTests: XCTestCase {
     try p.run()
     XCTAssertEqual(try p.run(["prepare"], force: true).ran, ["prepare"])
     let s = try p.run(["prepare"], forceDownstream: true)
-    XCTAssertEqual(Set(s.ran), ["prepare", "train@a@seed1", "train@a@seed2", "train@b@seed1", "train@b@seed2", "summary"])
+    XCTAssertEqual(
+      Set(s.ran), ["prepare", "train@a@seed1", "train@a@seed2", "train@b@seed1", "train@b@seed2", "summary"])
   }
 
   func testTargetsRunOnlyTheirClosure() throws {
@@ -115,7 +122,8 @@ final class RunnerTests: XCTestCase {
     let p = try Project(yaml)
     try p.run(profile: "quick")
     let st = try p.runner(profile: "quick").status()[0]
-    XCTAssertEqual(try String(contentsOfFile: p.root + "/.peftlab/objects/" + st.output! + "/g", encoding: .utf8), "quick\n")
+    XCTAssertEqual(
+      try String(contentsOfFile: p.root + "/.peftlab/objects/" + st.output! + "/g", encoding: .utf8), "quick\n")
     let plain = try p.runner().status()[0]
     XCTAssertEqual(plain.state, .stale, "without the profile the parameter differs from the last run")
     XCTAssertEqual(plain.changes, [.param(name: "cmd", old: "\"echo quick > $OUT/g\"", new: "\"echo full > $OUT/g\"")])
@@ -139,7 +147,8 @@ final class RunnerTests: XCTestCase {
     let st = try p.runner().status()
     XCTAssertEqual(st.first { $0.stage == "bad" }!.state, .failed)
     XCTAssertTrue(st.first { $0.stage == "bad" }!.error!.contains("status 3"))
-    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: p.root + "/.peftlab/objects").count, 1, "only 'fine'")
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: p.root + "/.peftlab/objects").count, 1, "only 'fine'")
     XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: p.root + "/.peftlab/tmp").isEmpty)
   }
 
@@ -161,10 +170,22 @@ final class RunnerTests: XCTestCase {
   func testPipelineErrorsNameFileLineAndStage() throws {
     let cases: [(String, [String])] = [
       ("stages:\n  a: {kind: nope}\n", ["p.yaml:2", "'a'", "unknown kind 'nope'"]),
-      ("stages:\n  a:\n    kind: shell\n    params:\n      cmd: x\n      colour: red\n", ["p.yaml:6", "'a'", "unknown parameter 'colour'"]),
-      ("stages:\n  a: {kind: shell, needs: [b], params: {cmd: x}}\n  b: {kind: shell, needs: [a], params: {cmd: x}}\n", ["cycle", "a -> b -> a"]),
-      ("stages:\n  a:\n    kind: shell\n    needs: [ghost]\n    params: {cmd: x}\n", ["p.yaml:4", "'a'", "needs 'ghost'"]),
-      ("stages:\n  a:\n    kind: shell\n    matrix: {v: [x, x]}\n    params: {cmd: x}\n", ["duplicate stage name 'a@x'"]),
+      (
+        "stages:\n  a:\n    kind: shell\n    params:\n      cmd: x\n      colour: red\n",
+        ["p.yaml:6", "'a'", "unknown parameter 'colour'"]
+      ),
+      (
+        "stages:\n  a: {kind: shell, needs: [b], params: {cmd: x}}\n  b: {kind: shell, needs: [a], params: {cmd: x}}\n",
+        ["cycle", "a -> b -> a"]
+      ),
+      (
+        "stages:\n  a:\n    kind: shell\n    needs: [ghost]\n    params: {cmd: x}\n",
+        ["p.yaml:4", "'a'", "needs 'ghost'"]
+      ),
+      (
+        "stages:\n  a:\n    kind: shell\n    matrix: {v: [x, x]}\n    params: {cmd: x}\n",
+        ["duplicate stage name 'a@x'"]
+      ),
       ("stages:\n  a: {kind: shell}\n", ["'a'", "missing required parameter 'cmd'"]),
       ("stages:\n  a: {kind: shell, params: {cmd: '${item.zz}'}}\n", ["no matrix key 'zz'"]),
     ]
@@ -194,7 +215,8 @@ final class RunnerTests: XCTestCase {
   }
 
   func testMatrixOverAGroupFromAVarsFile() throws {
-    let p = try Project("""
+    let p = try Project(
+      """
       vars: groups.yaml
       stages:
         train:
@@ -202,10 +224,12 @@ final class RunnerTests: XCTestCase {
           matrix: {dataset: "${vars.suite}", seed: [1]}
           params: {cmd: 'echo ${item.dataset} > $OUT/d'}
       """)
-    try "suite: [busi-synth, oct-synth]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
+    try "suite: [busi-synth, oct-synth]\n".write(
+      toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
     XCTAssertEqual(Set(try p.run().ran), ["train@busi-synth@seed1", "train@oct-synth@seed1"])
     // adding a dataset to the group adds exactly its stage
-    try "suite: [busi-synth, oct-synth, cxr3-synth]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
+    try "suite: [busi-synth, oct-synth, cxr3-synth]\n".write(
+      toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
     XCTAssertEqual(try p.run().ran, ["train@cxr3-synth@seed1"])
     try "other: [x]\n".write(toFile: p.root + "/Pipelines/groups.yaml", atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try p.runner()) { XCTAssertTrue("\($0)".contains("no list 'suite' in vars")) }

@@ -15,9 +15,16 @@ final class SlurmExecutorTests: XCTestCase {
     p.arguments = ["squeue", "-h"]
     p.standardOutput = FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
-    let ok = (try? p.run()) != nil && { p.waitUntilExit(); return p.terminationStatus == 0 }()
+    let ok =
+      (try? p.run()) != nil
+      && {
+        p.waitUntilExit(); return p.terminationStatus == 0
+      }()
     guard ok else {
-      XCTFail("Slurm is not running here: start it with `sudo scripts/slurm-local.sh start` (make test does; needs root and slurmctld, slurmd, slurm-client, munge)")
+      XCTFail(
+        "Slurm is not running here: start it with `sudo scripts/slurm-local.sh start` (make test does; needs root and "
+          + "slurmctld, slurmd, slurm-client, munge)"
+      )
       throw NSError(domain: "slurm", code: 1, userInfo: [NSLocalizedDescriptionKey: "Slurm is not running"])
     }
   }
@@ -42,13 +49,16 @@ final class SlurmExecutorTests: XCTestCase {
   }
 
   func lockOutputs(_ root: String) throws -> [String: String] {
-    let j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/p.lock"))) as! [String: Any]
+    let j =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/p.lock")))
+      as! [String: Any]
     return (j["stages"] as! [String: [String: Any]]).mapValues { $0["output"] as! String }
   }
 
   /// Success, a failing stage, and results identical to the local executor's.
   func testStagesRunAsJobsWithTheLocalResults() throws {
-    let root = try project("""
+    let root = try project(
+      """
       stages:
         a:
           kind: shell
@@ -68,7 +78,8 @@ final class SlurmExecutorTests: XCTestCase {
     XCTAssertTrue(r.output.contains("submitted Slurm job"), r.output)
     XCTAssertTrue(r.output.contains("Slurm job") && r.output.contains("exited with status"), r.output)
     let slurm = try lockOutputs(root)
-    let local = try runPeftlab(["run", "--pipeline", "Pipelines/p.yaml", "--cache-dir", ".local-cache", "a", "b"], cwd: root)
+    let local = try runPeftlab(
+      ["run", "--pipeline", "Pipelines/p.yaml", "--cache-dir", ".local-cache", "a", "b"], cwd: root)
     XCTAssertEqual(local.status, 0, local.output)
     let loc = try lockOutputs(root)
     XCTAssertEqual(slurm["a"], loc["a"]); XCTAssertEqual(slurm["b"], loc["b"])
@@ -78,7 +89,8 @@ final class SlurmExecutorTests: XCTestCase {
 
   /// A stage over its time limit is reported as the stage's own failure.
   func testTimeLimit() throws {
-    let root = try project("""
+    let root = try project(
+      """
       stages:
         long:
           kind: shell
@@ -94,7 +106,8 @@ final class SlurmExecutorTests: XCTestCase {
 
   /// Ctrl-C cancels the run's jobs.
   func testInterruptCancelsJobs() throws {
-    let root = try project("""
+    let root = try project(
+      """
       stages:
         slow:
           kind: shell
@@ -106,13 +119,17 @@ final class SlurmExecutorTests: XCTestCase {
     p.waitUntilExit()
     XCTAssertEqual(p.terminationStatus, 130)
     var state = ""
-    for _ in 0..<20 { state = squeue(["-j", job, "-o", "%T"]).trimmingCharacters(in: .whitespacesAndNewlines); if state == "CANCELLED" { break }; Thread.sleep(forTimeInterval: 0.5) }
+    for _ in 0..<20 {
+      state = squeue(["-j", job, "-o", "%T"]).trimmingCharacters(in: .whitespacesAndNewlines);
+      if state == "CANCELLED" { break }; Thread.sleep(forTimeInterval: 0.5)
+    }
     XCTAssertEqual(state, "CANCELLED")
   }
 
   /// A killed `peftlab run` re-attaches to its running job instead of submitting again.
   func testRestartReattachesInsteadOfResubmitting() throws {
-    let root = try project("""
+    let root = try project(
+      """
       stages:
         slow:
           kind: shell
@@ -149,9 +166,10 @@ final class SlurmExecutorTests: XCTestCase {
     for _ in 0..<60 {
       let dir = root + "/.peftlab/slurm/journal"
       if let f = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.first(where: { $0.hasSuffix(".json") }),
-         let d = FileManager.default.contents(atPath: dir + "/" + f),
-         let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any], let job = j["job"] as? String,
-         squeue(["-j", job, "-o", "%T"]).contains("RUNNING") {
+        let d = FileManager.default.contents(atPath: dir + "/" + f),
+        let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any], let job = j["job"] as? String,
+        squeue(["-j", job, "-o", "%T"]).contains("RUNNING")
+      {
         return job
       }
       Thread.sleep(forTimeInterval: 0.5)

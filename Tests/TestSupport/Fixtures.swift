@@ -33,7 +33,6 @@ public func peftlabBinary() -> String {
   return dir.appendingPathComponent("peftlab").path
 }
 
-
 /// Runs `peftlab args` in `cwd`; returns its exit status and combined output.
 public func runPeftlab(_ args: [String], cwd: String) throws -> (status: Int32, output: String) {
   let p = Process()
@@ -75,8 +74,9 @@ public func projectWithSyntheticManifests(_ names: [String], counts: (Int, Int, 
     .deletingLastPathComponent().appendingPathComponent("data-manifests/synthetic").path
   for n in names {
     var t = try String(contentsOfFile: shipped + "/\(n).yaml", encoding: .utf8)
-    t = t.replacingOccurrences(of: #"counts: \{[^}]*\}"#, with: "counts: {train: \(counts.0), val: \(counts.1), test: \(counts.2)}",
-                               options: .regularExpression)
+    t = t.replacingOccurrences(
+      of: #"counts: \{[^}]*\}"#, with: "counts: {train: \(counts.0), val: \(counts.1), test: \(counts.2)}",
+      options: .regularExpression)
     t = t.replacingOccurrences(of: #"expected: \{[^}]*\}"#, with: "expected: {}", options: .regularExpression)
     try t.write(toFile: root + "/data-manifests/\(n).yaml", atomically: true, encoding: .utf8)
   }

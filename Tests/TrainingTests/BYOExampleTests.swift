@@ -12,7 +12,8 @@ import XCTest
 
 final class BYOExampleTests: XCTestCase {
   func testExportCheckpointsThenStudiesFiguresAndMask() throws {
-    let root = try projectWithSyntheticManifests(["busi-synth", "chaoyang-synth"], counts: (48, 24, 40), tag: "byo-example")
+    let root = try projectWithSyntheticManifests(
+      ["busi-synth", "chaoyang-synth"], counts: (48, 24, 40), tag: "byo-example")
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().path
     let fm = FileManager.default
@@ -38,8 +39,9 @@ final class BYOExampleTests: XCTestCase {
     let first = try runPeftlab(args, cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
     XCTAssertTrue(first.output.contains("10 ran, 0 cached, 0 failed"), first.output)
-    let lock = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/byo-example.smoke.lock"))) as! [String: Any]
+    let lock =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/byo-example.smoke.lock"))) as! [String: Any]
     let stages = try XCTUnwrap(lock["stages"] as? [String: Any])
     func dir(_ stage: String) throws -> String {
       root + "/.peftlab/objects/" + (try XCTUnwrap((stages[stage] as? [String: Any])?["output"] as? String, stage))
@@ -48,8 +50,10 @@ final class BYOExampleTests: XCTestCase {
       for f in ["figure.pdf", "figure.png"] { XCTAssertTrue(fm.fileExists(atPath: try dir(fig) + "/" + f), fig + f) }
     }
     // the W_ft file's imported head and backbone: k = 100 % of its change is W_ft itself
-    let sp = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: try dir("sparsity@byo-busi@seed1") + "/sparsity.json"))) as! [String: Any]
+    let sp =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: try dir("sparsity@byo-busi@seed1") + "/sparsity.json")))
+      as! [String: Any]
     XCTAssertEqual((sp["grid"] as? [[String: Any]])?.last?["f1_fraction"] as? Double ?? 0, 1, accuracy: 1e-12)
     // SH-PEFT's selection for PyTorch: 1 % of the backbone, one uint8 mask per tensor (timm names)
     let mask = try SafetensorsFile(path: try dir("importance@byo-chaoyang@seed1") + "/mask.safetensors")

@@ -14,14 +14,16 @@ final class CalibrationTests: XCTestCase {
     let bank: [Float] = [1, 0, 0.99, 0.14, 0.98, -0.2, 0, 1, 0.1, 0.99, -0.14, 0.99]
     let labels: [Int32] = [0, 0, 0, 1, 1, 1]
     let queries: [Float] = [0.95, 0.3, 0.2, 0.98]
-    let s = KNNProbeStageKind.vote(queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 3,
-                                   temperature: 0.07)
+    let s = KNNProbeStageKind.vote(
+      queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 3,
+      temperature: 0.07)
     XCTAssertGreaterThan(s[0], 0.99)
     XCTAssertGreaterThan(s[3], 0.99)
     XCTAssertEqual(s[0] + s[1], 1, accuracy: 1e-5)
     // k = all: the far cluster gets a share, still smaller
-    let all = KNNProbeStageKind.vote(queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 6,
-                                     temperature: 1)
+    let all = KNNProbeStageKind.vote(
+      queries: queries, count: 2, bank: bank, bankLabels: labels, width: 2, classes: 2, k: 6,
+      temperature: 1)
     XCTAssertGreaterThan(all[1], 0.1)
     XCTAssertGreaterThan(all[0], all[1])
   }
@@ -29,12 +31,14 @@ final class CalibrationTests: XCTestCase {
   /// The calibration stages on a micro model: scratch starts from a random backbone, the k-NN probe
   /// trains nothing, and the summary computes every target from the runs' metrics.
   func testCalibrationStagesAndSummary() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "calibration")
+    let root = try projectWithSyntheticManifests(
+      ["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "calibration")
     let yaml = """
       stages:
         pretrain:
           kind: pretrain
-          params: {dataset: upstream-synth, preset: micro, steps: 20, batch: 16, optimizer: adamw, lr: 0.001, crop_min: 1.0}
+          params: {dataset: upstream-synth, preset: micro, steps: 20, batch: 16, optimizer: adamw, lr: 0.001,
+                   crop_min: 1.0}
         cal-finetune:
           kind: finetune
           needs: [pretrain]
@@ -63,8 +67,9 @@ final class CalibrationTests: XCTestCase {
       """
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
-    let runner = Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-                        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let runner = Runner(
+      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     let ran = try runner.run(RunOptions()).ran
     XCTAssertTrue(ran.contains("calibration"), "\(ran)")
     let st = try runner.status()
@@ -73,8 +78,10 @@ final class CalibrationTests: XCTestCase {
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p))) as! [String: Any]
     }
     // scratch: not the pretrained backbone
-    let pre = try Checkpoint.load(out("pretrain") + "/model.h5"), scratch = try Checkpoint.load(out("cal-scratch") + "/model.h5")
-    XCTAssertNotEqual(try XCTUnwrap(scratch.values("blocks.0.attn.qkv.weight")), try XCTUnwrap(pre.values("blocks.0.attn.qkv.weight")))
+    let pre = try Checkpoint.load(out("pretrain") + "/model.h5"),
+      scratch = try Checkpoint.load(out("cal-scratch") + "/model.h5")
+    XCTAssertNotEqual(
+      try XCTUnwrap(scratch.values("blocks.0.attn.qkv.weight")), try XCTUnwrap(pre.values("blocks.0.attn.qkv.weight")))
     XCTAssertEqual(try json(out("cal-scratch") + "/metrics.json")["mode"] as? String, "scratch")
     // every run records per-class recall and how many classes it predicted
     let ft = try json(out("cal-finetune@seed1") + "/metrics.json")
@@ -98,8 +105,9 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(rows[0]["lp_ratio"] as? Double ?? .nan, try f1("cal-linear-probe") / ftMean, accuracy: 1e-12)
     XCTAssertEqual(rows[0]["pretraining_gain"] as? Double ?? .nan, ftMean - (try f1("cal-scratch")), accuracy: 1e-12)
     let targets = try XCTUnwrap(s["targets"] as? [[String: Any]])
-    XCTAssertEqual(targets.map { $0["target"] as? String ?? "" },
-                   ["lp_ratio_mean", "lp_ratio_min", "full_ft_range", "pretraining_gain", "no_collapse"])
+    XCTAssertEqual(
+      targets.map { $0["target"] as? String ?? "" },
+      ["lp_ratio_mean", "lp_ratio_min", "full_ft_range", "pretraining_gain", "no_collapse"])
     let search = try XCTUnwrap((s["lr_search"] as? [String: Any])?["finetune"] as? [String: Any])
     XCTAssertEqual((search["grid"] as? [Any])?.count, 2)
     XCTAssertEqual(search["used_lr"] as? [Double], [0.03])
@@ -122,26 +130,33 @@ final class SweepCollapseTests: XCTestCase {
     let root = temporaryPath("sweep-collapse-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
     func run(_ method: String, _ seed: Int, f1: Double, predicted: Int) -> String {
-      let j = #"{"method": "\#(method)", "dataset": "busi-synth", "seed": \#(seed), "trainable_parameters": 10, "total_parameters": 100, "#
-        + #""test": {"macro_f1": \#(f1), "accuracy": 0.5, "macro_auc": 0.6, "recall": [1, 0, 0], "predicted_classes": \#(predicted)}}"#
+      let j =
+        #"{"method": "\#(method)", "dataset": "busi-synth", "seed": \#(seed), "#
+        + #""trainable_parameters": 10, "total_parameters": 100, "#
+        + #""test": {"macro_f1": \#(f1), "accuracy": 0.5, "macro_auc": 0.6, "recall": [1, 0, 0], "#
+        + #""predicted_classes": \#(predicted)}}"#
       return "printf '%s' '\(j)' > $OUT/metrics.json"
     }
+    func quoted(_ s: String) -> String { s.replacingOccurrences(of: "\"", with: "\\\"") }
     let yaml = """
       stages:
-        full-1: {kind: shell, params: {cmd: "\(run("full", 1, f1: 0.8, predicted: 3).replacingOccurrences(of: "\"", with: "\\\""))"}}
-        lp-1: {kind: shell, params: {cmd: "\(run("linear-probe", 1, f1: 0.23, predicted: 1).replacingOccurrences(of: "\"", with: "\\\""))"}}
-        lp-2: {kind: shell, params: {cmd: "\(run("linear-probe", 2, f1: 0.5, predicted: 2).replacingOccurrences(of: "\"", with: "\\\""))"}}
+        full-1: {kind: shell, params: {cmd: "\(quoted(run("full", 1, f1: 0.8, predicted: 3)))"}}
+        lp-1: {kind: shell, params: {cmd: "\(quoted(run("linear-probe", 1, f1: 0.23, predicted: 1)))"}}
+        lp-2: {kind: shell, params: {cmd: "\(quoted(run("linear-probe", 2, f1: 0.5, predicted: 2)))"}}
         table1:
           kind: sweep-summary
           needs: [full-1, lp-1, lp-2]
       """
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
-    let runner = Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-                        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let runner = Runner(
+      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     XCTAssertTrue(try runner.run(RunOptions()).ran.contains("table1"))
     let out = root + "/.peftlab/objects/" + (try runner.status()).first { $0.stage == "table1" }!.output!
-    let s = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+    let s =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
+      as! [String: Any]
     XCTAssertEqual(s["collapsed_runs"] as? [String], ["linear-probe@busi-synth@seed1"])
     XCTAssertEqual(s["collapsed_cells"] as? [String: Int], ["linear-probe|busi-synth": 1])
     let md = try String(contentsOfFile: out + "/table.md", encoding: .utf8)

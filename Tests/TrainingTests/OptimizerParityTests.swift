@@ -21,10 +21,12 @@ final class OptimizerParityTests: XCTestCase {
       try f.groupDoubleAttribute(kind, k)
     }
     let steps = shape[0], B = shape[1]
-    let opt: OptimizerKind = kind == "sgd"
+    let opt: OptimizerKind =
+      kind == "sgd"
       ? .sgd(momentum: Float(try attr("momentum")), weightDecay: Float(try attr("weight_decay")))
-      : .adamw(beta1: Float(try attr("beta1")), beta2: Float(try attr("beta2")), eps: Float(try attr("eps")),
-               weightDecay: Float(try attr("weight_decay")))
+      : .adamw(
+        beta1: Float(try attr("beta1")), beta2: Float(try attr("beta2")), eps: Float(try attr("eps")),
+        weightDecay: Float(try attr("weight_decay")))
     let clip = try attr("clip")
     let cfg = TrainConfig(
       optimizer: opt,
@@ -42,8 +44,9 @@ final class OptimizerParityTests: XCTestCase {
       losses.append(r.loss)
     }
     for s in 0..<steps {
-      XCTAssertLessThan(abs(Double(losses[s] - expected[s])) / Double(expected[s]), 1e-4,
-                        "\(file) \(kind) step \(s): \(losses[s]) vs \(expected[s])")
+      XCTAssertLessThan(
+        abs(Double(losses[s] - expected[s])) / Double(expected[s]), 1e-4,
+        "\(file) \(kind) step \(s): \(losses[s]) vs \(expected[s])")
     }
     print("\(file) \(kind): losses \(losses.map { String(format: "%.5f", $0) }.joined(separator: " "))")
   }

@@ -16,7 +16,9 @@ final class PaperSmokeTests: XCTestCase {
       .deletingLastPathComponent().path
     let root = temporaryPath("paper-smoke-\(UInt32.random(in: 0...UInt32.max))")
     let fm = FileManager.default
-    for d in ["Pipelines", "Reports", "scripts"] { try fm.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) }
+    for d in ["Pipelines", "Reports", "scripts"] {
+      try fm.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true)
+    }
     try fm.copyItem(atPath: repo + "/data-manifests", toPath: root + "/data-manifests")
     for f in ["calibration.yaml", "sh-peft.yaml", "sweep.yaml", "figures.yaml"] {
       try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f)
@@ -36,12 +38,14 @@ final class PaperSmokeTests: XCTestCase {
     if py.terminationStatus == 127 { throw XCTSkip("no python3") }
     XCTAssertEqual(py.terminationStatus, 0, "make_paper_smoke.py")
 
-    let r = try runPeftlab(["make-paper-figures", "--profile", "paper-smoke", "--jobs", "2", "--threads", "2"], cwd: root)
+    let r = try runPeftlab(
+      ["make-paper-figures", "--profile", "paper-smoke", "--jobs", "2", "--threads", "2"], cwd: root)
     XCTAssertEqual(r.status, 0, r.output)
     XCTAssertTrue(r.output.contains(" 0 failed"), r.output)
     let index = try String(contentsOfFile: root + "/Reports/out/index.md", encoding: .utf8)
-    XCTAssertTrue(index.contains("imported checkpoint checkpoints/paper-smoke/clip-narrow-p16.safetensors (open_clip layout"),
-                  "the title page names the imported checkpoint")
+    XCTAssertTrue(
+      index.contains("imported checkpoint checkpoints/paper-smoke/clip-narrow-p16.safetensors (open_clip layout"),
+      "the title page names the imported checkpoint")
     let report = try String(contentsOfFile: repo + "/Reports/report.yaml", encoding: .utf8)
     let figures = report.components(separatedBy: "stage:").count - 1
     XCTAssertGreaterThan(figures, 10)

@@ -23,8 +23,9 @@ final class SHPEFTStudyTests: XCTestCase {
   func randomSet(_ c: ViTConfig, count: Int, seed: UInt64) -> ImageSet {
     var rng = Xoshiro256(seed: seed)
     let imgs = (0..<(count * c.channels * c.imageSize * c.imageSize)).map { _ in Float(rng.normal()) }
-    return ImageSet(images: imgs, labels: (0..<count).map { Int32($0 % c.numClasses) }, channels: c.channels,
-                    height: c.imageSize, width: c.imageSize, classes: c.numClasses)
+    return ImageSet(
+      images: imgs, labels: (0..<count).map { Int32($0 % c.numClasses) }, channels: c.channels,
+      height: c.imageSize, width: c.imageSize, classes: c.numClasses)
   }
 
   /// A "fine-tuned" model: the original backbone moved by noise of varying size, and another head.
@@ -61,7 +62,8 @@ final class SHPEFTStudyTests: XCTestCase {
     XCTAssertEqual(rows[2].count, n)
     XCTAssertEqual(rows[2].metrics.loss, eFull.loss)
     XCTAssertEqual(rows[2].metrics.macroAUC, eFull.macroAUC)
-    XCTAssertEqual(WeightChanges.transplant(original: ori, finetuned: ft, order: order, count: n).params.array(), ft.params.array())
+    XCTAssertEqual(
+      WeightChanges.transplant(original: ori, finetuned: ft, order: order, count: n).params.array(), ft.params.array())
     // k = 1 %: exactly the top 1 % come from W_ft
     let k = WeightChanges.topCount(percent: 1, of: n)
     let m = WeightChanges.transplant(original: ori, finetuned: ft, order: order, count: k)
@@ -139,7 +141,8 @@ final class SHPEFTStudyTests: XCTestCase {
     var worst = 0.0
     let scaleSum = sum.map(abs).max()!, scaleSq = sq.max()!
     for i in 0..<n {
-      worst = max(worst, abs(Double(stats.sum[i]) - sum[i]) / scaleSum, abs(Double(stats.sumOfSquares[i]) - sq[i]) / scaleSq)
+      worst = max(
+        worst, abs(Double(stats.sum[i]) - sum[i]) / scaleSum, abs(Double(stats.sumOfSquares[i]) - sq[i]) / scaleSq)
     }
     XCTAssertLessThan(worst, 1e-5)
     // Eq. 1 with the L2 estimators, λ = 0.8
@@ -176,8 +179,10 @@ final class SHPEFTStudyTests: XCTestCase {
     chosen += stride(from: qkv.offset + 5, to: qkv.offset + qkv.count, by: 211).map { $0 }
     chosen.append(L.tensors[L.blocks[1].norm1W].offset + 2)
     let sel = ParameterSelection.elements(L, backbone: chosen)
-    let trainer = Trainer(model: model, selection: sel, config: TrainConfig(
-      optimizer: .sgdDefault, schedule: CosineSchedule(baseLR: 0, totalSteps: 10), batchSize: 8))
+    let trainer = Trainer(
+      model: model, selection: sel,
+      config: TrainConfig(
+        optimizer: .sgdDefault, schedule: CosineSchedule(baseLR: 0, totalSteps: 10), batchSize: 8))
     XCTAssertEqual(trainer.grads.plans[L.blocks[0].fc1W]?.mode, .rows)
     XCTAssertEqual(trainer.grads.plans[L.blocks[1].qkvW]?.mode, .elements)
     XCTAssertNil(trainer.grads.plans[L.blocks[1].fc2W], "no selected element: frozen, no plan")
@@ -221,8 +226,10 @@ final class SHPEFTStudyTests: XCTestCase {
 
 /// A project with shrunken synthetic datasets and copies of the shipped pipeline (and report) files.
 func shippedSmokeProject(_ tag: String, pipelines: [String], reports: [String] = []) throws -> String {
-  let root = try projectWithSyntheticManifests(["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40), tag: tag)
-  let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+  let root = try projectWithSyntheticManifests(
+    ["upstream-synth", "chaoyang-synth", "busi-synth"], counts: (64, 24, 40), tag: tag)
+  let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
   let fm = FileManager.default
   try fm.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
   for f in pipelines { try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f) }
@@ -235,29 +242,39 @@ func shippedSmokeProject(_ tag: String, pipelines: [String], reports: [String] =
 final class SHPEFTPipelineTests: XCTestCase {
   func testSmokeProfileRunsEveryStageThenIsCached() throws {
     let root = try shippedSmokeProject("shpeft-smoke", pipelines: ["sh-peft.yaml"])
-    let first = try runPeftlab(["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    let first = try runPeftlab(
+      ["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
     XCTAssertTrue(first.output.contains("35 ran, 0 cached, 0 failed"), first.output)
-    let second = try runPeftlab(["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    let second = try runPeftlab(
+      ["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(second.status, 0, second.output)
     XCTAssertTrue(second.output.contains("0 ran, 35 cached, 0 failed"), "every stage is cached:\n" + second.output)
 
-    let lock = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sh-peft.smoke.lock"))) as! [String: Any]
-    let summaryOut = try XCTUnwrap(((lock["stages"] as? [String: Any])?["summary"] as? [String: Any])?["output"] as? String)
+    let lock =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sh-peft.smoke.lock"))) as! [String: Any]
+    let summaryOut = try XCTUnwrap(
+      ((lock["stages"] as? [String: Any])?["summary"] as? [String: Any])?["output"] as? String)
     let md = try String(contentsOfFile: root + "/.peftlab/objects/\(summaryOut)/verdicts.md", encoding: .utf8)
-    for claim in ["(a) Sparsity", "(b) Hybridity", "(c) SH-PEFT beats", "(d) ta+L2", "(e) λ is robust", "Fig. 4", "Selection time"] {
+    for claim in [
+      "(a) Sparsity", "(b) Hybridity", "(c) SH-PEFT beats", "(d) ta+L2", "(e) λ is robust", "Fig. 4", "Selection time",
+    ] {
       XCTAssertTrue(md.contains(claim), "verdicts.md lacks \(claim)")
     }
-    let summary = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(summaryOut)/summary.json"))) as! [String: Any]
+    let summary =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(summaryOut)/summary.json")))
+      as! [String: Any]
     let a = try XCTUnwrap(summary["a_sparsity"] as? [String: Any])
     let rows = try XCTUnwrap(a["rows"] as? [[String: Any]])
     XCTAssertEqual(rows.last?["f1_fraction_mean"] as? Double ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
-    // hybridity's task-specific reference: per task, the overlap of its two seeds beside its overlap with the other task
+    // hybridity's task-specific reference: per task, the overlap of its two seeds beside its overlap with the
+    // other task
     let b = try XCTUnwrap((summary["b_hybridity"] as? [String: Any])?["rows"] as? [[String: Any]])
     for r in b {
-      let same = try XCTUnwrap(r["same_task_by_task"] as? [String: Double]), cross = try XCTUnwrap(r["cross_task_by_task"] as? [String: Double])
+      let same = try XCTUnwrap(r["same_task_by_task"] as? [String: Double]),
+        cross = try XCTUnwrap(r["cross_task_by_task"] as? [String: Double])
       XCTAssertEqual(Set(same.keys), ["chaoyang-synth", "busi-synth"])
       XCTAssertEqual(Set(cross.keys), Set(same.keys))
       XCTAssertTrue((Array(same.values) + Array(cross.values)).allSatisfy { $0 >= 0 && $0 <= 1 }, "\(same) \(cross)")
@@ -266,7 +283,8 @@ final class SHPEFTPipelineTests: XCTestCase {
     let byTask = try XCTUnwrap(summary["by_task"] as? [String: [String: Double]])
     XCTAssertEqual(byTask["full"]?.count, 2)
 
-    // every importance stage exports its selection for PyTorch: 0/1 per backbone element, timm names, the budget's count
+    // every importance stage exports its selection for PyTorch: 0/1 per backbone element, timm names, the
+    // budget's count
     let stages = try XCTUnwrap(lock["stages"] as? [String: [String: Any]])
     let importance = stages.filter { $0.key.hasPrefix("importance@") }
     XCTAssertFalse(importance.isEmpty)
@@ -275,8 +293,11 @@ final class SHPEFTPipelineTests: XCTestCase {
       let mask = try SafetensorsFile(path: dir + "/mask.safetensors")
       var ones = 0.0
       for t in mask.entries.keys { ones += try mask.floats(t).reduce(0) { $0 + Double($1) } }
-      let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
-      let selected = try XCTUnwrap(info["selected"] as? Int), backbone = try XCTUnwrap(info["backbone_parameters"] as? Int)
+      let info =
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json")))
+        as! [String: Any]
+      let selected = try XCTUnwrap(info["selected"] as? Int),
+        backbone = try XCTUnwrap(info["backbone_parameters"] as? Int)
       let budget = try XCTUnwrap(info["budget_percent"] as? Double)
       XCTAssertEqual(Int(ones), selected, name)
       XCTAssertEqual(Double(selected), (budget / 100 * Double(backbone)).rounded(), accuracy: 1, name)
@@ -290,13 +311,16 @@ final class SHPEFTPipelineTests: XCTestCase {
 final class SweepPipelineTests: XCTestCase {
   func testSmokeSweepRunsEveryMethodThenIsCached() throws {
     let root = try shippedSmokeProject("sweep-smoke", pipelines: ["sweep.yaml"])
-    let first = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    let first = try runPeftlab(
+      ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
     XCTAssertTrue(first.output.contains("139 ran, 2 cached, 0 failed"), first.output)
-    let second = try runPeftlab(["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
+    let second = try runPeftlab(
+      ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertTrue(second.output.contains("0 ran, 141 cached, 0 failed"), "every stage is cached:\n" + second.output)
-    let lock = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
+    let lock =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
     let stages = try XCTUnwrap(lock["stages"] as? [String: Any])
     func output(_ stage: String, _ file: String) throws -> [String: Any] {
       let out = try XCTUnwrap((stages[stage] as? [String: Any])?["output"] as? String, stage)
@@ -306,14 +330,19 @@ final class SweepPipelineTests: XCTestCase {
     // each paper's Table 1 under its protocol: SH-PEFT's 12 methods, FPT+'s 10; 15 methods in all
     let sh = try output("table1-sh", "summary.json"), fpt = try output("table1-fpt", "summary.json")
     XCTAssertEqual(sh["protocol"] as? String, "sh-peft"); XCTAssertEqual(fpt["protocol"] as? String, "fpt-plus")
-    let shMethods = try XCTUnwrap(sh["methods"] as? [String: Any]), fptMethods = try XCTUnwrap(fpt["methods"] as? [String: Any])
-    XCTAssertEqual(shMethods.count, 12, "\(shMethods.keys.sorted())"); XCTAssertEqual(fptMethods.count, 10, "\(fptMethods.keys.sorted())")
+    let shMethods = try XCTUnwrap(sh["methods"] as? [String: Any]),
+      fptMethods = try XCTUnwrap(fpt["methods"] as? [String: Any])
+    XCTAssertEqual(shMethods.count, 12, "\(shMethods.keys.sorted())");
+    XCTAssertEqual(fptMethods.count, 10, "\(fptMethods.keys.sorted())")
     XCTAssertEqual(Set(shMethods.keys).union(fptMethods.keys).count, 15)
-    let full = try XCTUnwrap(fptMethods["full"] as? [String: Any]), plus = try XCTUnwrap(fptMethods["fpt+"] as? [String: Any])
+    let full = try XCTUnwrap(fptMethods["full"] as? [String: Any]),
+      plus = try XCTUnwrap(fptMethods["fpt+"] as? [String: Any])
     XCTAssertEqual(full["trainable_ratio"] as? Double ?? 0, 1, accuracy: 1e-12)
-    XCTAssertLessThan(plus["memory_ratio_to_full"] as? Double ?? 1, 1, "FPT+ with preloading needs less memory than full FT")
+    XCTAssertLessThan(
+      plus["memory_ratio_to_full"] as? Double ?? 1, 1, "FPT+ with preloading needs less memory than full FT")
     // the rates are the validation-chosen ones: every SH-PEFT-protocol run at full FT's, each FPT+ run at its method's
-    let shChoice = try XCTUnwrap((try output("sh-lr", "choice.json")["methods"] as? [String: [String: Any]])?["full"]?["lr"] as? Double)
+    let shChoice = try XCTUnwrap(
+      (try output("sh-lr", "choice.json")["methods"] as? [String: [String: Any]])?["full"]?["lr"] as? Double)
     let fptChoice = try XCTUnwrap(try output("fpt-lr", "choice.json")["methods"] as? [String: [String: Any]])
     XCTAssertEqual(fptChoice.count, 10)
     for (name, _) in stages where name.hasPrefix("sh-methods@") {
@@ -353,8 +382,9 @@ final class MethodsCommandTests: XCTestCase {
 final class PaperFiguresEndToEndTests: XCTestCase {
   func testSmokeProfileWritesEveryFigureOfTheReport() throws {
     let fm = FileManager.default
-    let root = try shippedSmokeProject("paper-figures", pipelines: ["calibration.yaml", "sh-peft.yaml", "sweep.yaml", "figures.yaml"],
-                                       reports: ["report.yaml", "published.yaml"])
+    let root = try shippedSmokeProject(
+      "paper-figures", pipelines: ["calibration.yaml", "sh-peft.yaml", "sweep.yaml", "figures.yaml"],
+      reports: ["report.yaml", "published.yaml"])
     let r = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(r.status, 0, r.output)
     // every figure listed in Reports/report.yaml is in the report
@@ -383,10 +413,15 @@ final class PaperFiguresEndToEndTests: XCTestCase {
     info.standardOutput = pipe
     try info.run(); info.waitUntilExit()
     let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    XCTAssertTrue(text.contains("Pages:") && text.split(separator: "\n").contains { $0.hasPrefix("Pages:") && $0.hasSuffix(" \(listed.count + 1)") }, text)
+    XCTAssertTrue(
+      text.contains("Pages:")
+        && text.split(separator: "\n").contains { $0.hasPrefix("Pages:") && $0.hasSuffix(" \(listed.count + 1)") }, text
+    )
     // tables are also Markdown, CSV and LaTeX
     for s in ["fig-sh-table1", "fig-sh-table4", "fig-paper-vs-peftlab"] {
-      for ext in ["md", "csv", "tex"] { XCTAssertTrue(fm.fileExists(atPath: root + "/Reports/out/figures/\(s).\(ext)"), "\(s).\(ext)") }
+      for ext in ["md", "csv", "tex"] {
+        XCTAssertTrue(fm.fileExists(atPath: root + "/Reports/out/figures/\(s).\(ext)"), "\(s).\(ext)")
+      }
     }
     // a warm rerun runs nothing
     let again = try runPeftlab(["make-paper-figures", "--profile", "smoke", "--jobs", "2"], cwd: root)

@@ -10,7 +10,8 @@ import Storage
 
 final class TrainStageTests: XCTestCase {
   func testPretrainThenFinetuneAsCachedStages() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "trainstages")
+    let root = try projectWithSyntheticManifests(
+      ["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "trainstages")
     let yaml = """
       stages:
         pretrain:
@@ -25,8 +26,9 @@ final class TrainStageTests: XCTestCase {
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
     func runner() throws -> Runner {
-      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+      Runner(
+        pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     }
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["pretrain", "finetune@full", "finetune@linear-probe"])
     XCTAssertTrue(try runner().run(RunOptions()).ran.isEmpty, "every stage is cached")
@@ -38,18 +40,23 @@ final class TrainStageTests: XCTestCase {
     // model.h5 says how to feed the model and what its logits mean
     let h5 = try HDF5File.open(out("finetune@full") + "/model.h5")
     XCTAssertEqual(try h5.stringAttribute("class_names"), #"["normal", "benign", "malignant"]"#)
-    let mean = try JSONSerialization.jsonObject(with: Data(try h5.stringAttribute("normalization_mean").utf8)) as? [Double]
+    let mean =
+      try JSONSerialization.jsonObject(with: Data(try h5.stringAttribute("normalization_mean").utf8)) as? [Double]
     XCTAssertEqual(mean?.count, 3)
-    let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("finetune@full") + "/metrics.json"))) as! [String: Any]
+    let metrics =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: out("finetune@full") + "/metrics.json"))) as! [String: Any]
     XCTAssertNotNil((metrics["test"] as? [String: Any])?["macro_f1"])
-    XCTAssertEqual(try String(contentsOfFile: out("finetune@full") + "/curve.csv", encoding: .utf8).split(separator: "\n").count, 21)
+    XCTAssertEqual(
+      try String(contentsOfFile: out("finetune@full") + "/curve.csv", encoding: .utf8).split(separator: "\n").count, 21)
     // linear probing leaves the backbone equal to the pretrained one
     let pre = try Checkpoint.load(out("pretrain") + "/model.h5")
     let probe = try Checkpoint.load(out("finetune@linear-probe") + "/model.h5")
     XCTAssertEqual(probe.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
     XCTAssertNotEqual(ft.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
     // a fine-tuning parameter reruns only the fine-tuning stages
-    try yaml.replacingOccurrences(of: "lr: 0.01", with: "lr: 0.02").write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    try yaml.replacingOccurrences(of: "lr: 0.01", with: "lr: 0.02").write(
+      toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
   }
 }
@@ -58,21 +65,23 @@ final class StageReproducibilityTests: XCTestCase {
   /// The same key and thread count give the same output bytes: a training stage forced twice
   /// publishes the same object hash (its seconds go to timing.json, outside the hash).
   func testForcedTrainingStageGivesTheSameObject() throws {
-    let root = try projectWithSyntheticManifests(["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "reprobytes")
+    let root = try projectWithSyntheticManifests(
+      ["upstream-synth", "busi-synth"], counts: (64, 16, 32), tag: "reprobytes")
     try """
-      stages:
-        pretrain:
-          kind: pretrain
-          params: {dataset: upstream-synth, preset: micro, steps: 12, batch: 16, optimizer: adamw, lr: 0.001}
-        finetune:
-          kind: finetune
-          needs: [pretrain]
-          params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.01}
-      """.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    stages:
+      pretrain:
+        kind: pretrain
+        params: {dataset: upstream-synth, preset: micro, steps: 12, batch: 16, optimizer: adamw, lr: 0.001}
+      finetune:
+        kind: finetune
+        needs: [pretrain]
+        params: {dataset: busi-synth, steps: 10, batch: 16, lr: 0.01}
+    """.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
     func runner() throws -> Runner {
-      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+      Runner(
+        pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     }
     var force = RunOptions()
     force.force = true
@@ -86,7 +95,9 @@ final class StageReproducibilityTests: XCTestCase {
     let dir = root + "/.peftlab/objects/" + outputs[0]["finetune"]!
     let metrics = try String(contentsOfFile: dir + "/metrics.json", encoding: .utf8)
     XCTAssertFalse(metrics.contains("\"seconds\""), "wall-clock time stays out of metrics.json")
-    let timing = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/timing.json"))) as? [String: Any]
+    let timing =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/timing.json")))
+      as? [String: Any]
     XCTAssertGreaterThan(timing?["seconds"] as? Double ?? 0, 0)
     XCTAssertEqual(try treeHash(dir), outputs[0]["finetune"], "timing.json is not part of the content hash")
   }
@@ -102,19 +113,23 @@ final class ShippedPipelineTests: XCTestCase {
     for f in files {
       let p = try Pipeline.load(dir + "/" + f, profile: nil, registry: StandardStages.registry)
       XCTAssertFalse(p.stages.isEmpty, f)
-      for profile in ["smoke", "quick", "full", "paper"] where (try? String(contentsOfFile: dir + "/" + f, encoding: .utf8))?.contains("\(profile):") == true {
-        XCTAssertNoThrow(try Pipeline.load(dir + "/" + f, profile: profile, registry: StandardStages.registry), "\(f) \(profile)")
+      for profile in ["smoke", "quick", "full", "paper"]
+      where (try? String(contentsOfFile: dir + "/" + f, encoding: .utf8))?.contains("\(profile):") == true {
+        XCTAssertNoThrow(
+          try Pipeline.load(dir + "/" + f, profile: profile, registry: StandardStages.registry), "\(f) \(profile)")
       }
     }
     let sh = try Pipeline.load(dir + "/sh-peft.yaml", profile: "quick", registry: StandardStages.registry)
-    XCTAssertEqual(sh.stages.filter { $0.kind == "finetune" }.count, 3 * 3 * 2, "full and linear probe, 3 tasks x 3 seeds")
+    XCTAssertEqual(
+      sh.stages.filter { $0.kind == "finetune" }.count, 3 * 3 * 2, "full and linear probe, 3 tasks x 3 seeds")
     XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["steps"], .int(200))
     XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["batch"], .int(64))
     XCTAssertEqual(sh.stage("finetune@busi-synth@seed2")?.params["optimizer"], .string("sgd"), "the paper's recipe")
     // the calibration's full fine-tuning and linear probe are the SH-PEFT study's very stages (one cache key)
     let cal = try Pipeline.load(dir + "/calibration.yaml", profile: "quick", registry: StandardStages.registry)
     XCTAssertEqual(cal.stage("cal-finetune@busi-synth@seed2")?.params, sh.stage("finetune@busi-synth@seed2")?.params)
-    XCTAssertEqual(cal.stage("cal-linear-probe@busi-synth@seed2")?.params, sh.stage("linear-probe@busi-synth@seed2")?.params)
+    XCTAssertEqual(
+      cal.stage("cal-linear-probe@busi-synth@seed2")?.params, sh.stage("linear-probe@busi-synth@seed2")?.params)
     XCTAssertEqual(cal.stage("pretrain")?.params, sh.stage("pretrain")?.params)
     XCTAssertEqual(sh.stage("sparsity@busi-synth@seed3")?.needs, ["finetune@busi-synth@seed3", "pretrain"])
     XCTAssertEqual(sh.stage("table5@chaoyang-synth@seed1@lambda0.5")?.params["lambda"], .double(0.5))
@@ -143,8 +158,9 @@ final class ImportStageTests: XCTestCase {
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
     func runner() throws -> Runner {
-      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+      Runner(
+        pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     }
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["clip", "finetune"])
     let st = try runner().status()
@@ -157,7 +173,9 @@ final class ImportStageTests: XCTestCase {
     try yaml.replacingOccurrences(of: fixture("clip_micro.safetensors"), with: "checkpoints/missing.safetensors")
       .write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let s = try runner().run(RunOptions())
-    guard case .failed(let msg) = s.outcomes["clip"] else { return XCTFail("a missing checkpoint fails its stage: \(s.outcomes)") }
+    guard case .failed(let msg) = s.outcomes["clip"] else {
+      return XCTFail("a missing checkpoint fails its stage: \(s.outcomes)")
+    }
     XCTAssertTrue(msg.contains("checkpoints/missing.safetensors") && msg.contains("p.yaml"), msg)
     XCTAssertEqual(s.outcomes["finetune"], .skipped("stopped after 'clip' failed (use --keep-going)"))
   }
@@ -171,7 +189,8 @@ final class ImportedCheckpointStudyTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: root + "/checkpoints", withIntermediateDirectories: true)
     var c = try ViTConfig.preset("micro")
     func write(_ m: ViT, _ name: String) throws {
-      try SafetensorsFile.write(root + "/checkpoints/" + name, tensors: m.layout.tensors.map { ($0.name, $0.shape, m.values($0.name)!) })
+      try SafetensorsFile.write(
+        root + "/checkpoints/" + name, tensors: m.layout.tensors.map { ($0.name, $0.shape, m.values($0.name)!) })
     }
     c.numClasses = 3
     let ori = try ViT(config: c, seed: 1)
@@ -207,14 +226,17 @@ final class ImportedCheckpointStudyTests: XCTestCase {
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
     func runner() throws -> Runner {
-      Runner(pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-             cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+      Runner(
+        pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
     }
     let r = try runner().run(RunOptions())
     XCTAssertTrue(r.failed.isEmpty, "\(r.outcomes)")
     let st = try runner().status()
     func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }
-    let sp = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("sparsity") + "/sparsity.json"))) as! [String: Any]
+    let sp =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out("sparsity") + "/sparsity.json")))
+      as! [String: Any]
     let rows = try XCTUnwrap(sp["grid"] as? [[String: Any]])
     XCTAssertEqual(rows.last?["f1_fraction"] as? Double ?? 0, 1, accuracy: 1e-9, "k = 100 % is W_ft itself")
     XCTAssertTrue(FileManager.default.fileExists(atPath: out("hybridity") + "/hybridity.json"))
@@ -228,7 +250,6 @@ final class ImportedCheckpointStudyTests: XCTestCase {
   }
 }
 
-
 /// Evaluation keeps no activation (one block's buffers serve every block): the same loss, bit for bit,
 /// as a forward that keeps every layer.
 final class StreamedEvaluationTests: XCTestCase {
@@ -238,8 +259,9 @@ final class StreamedEvaluationTests: XCTestCase {
     let m = try ViT(config: c, seed: 4)
     var rng = Xoshiro256(seed: 5)
     let n = 10, size = c.channels * c.imageSize * c.imageSize
-    let set = ImageSet(images: (0..<(n * size)).map { _ in Float(rng.normal()) }, labels: (0..<n).map { Int32($0 % c.numClasses) },
-                       channels: c.channels, height: c.imageSize, width: c.imageSize, classes: c.numClasses)
+    let set = ImageSet(
+      images: (0..<(n * size)).map { _ in Float(rng.normal()) }, labels: (0..<n).map { Int32($0 % c.numClasses) },
+      channels: c.channels, height: c.imageSize, width: c.imageSize, classes: c.numClasses)
     let e = Evaluation.evaluate(m, on: set, batch: 4)
     var lossSum = 0.0, start = 0
     while start < n {

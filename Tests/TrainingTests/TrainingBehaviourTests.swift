@@ -47,7 +47,10 @@ final class TrainingBehaviourTests: XCTestCase {
         clip: 1, warmup: 20)
       let test = QuadrantTask.make(count: 400, classes: 4, size: c.imageSize, seed: 99)
       let m = Evaluation.evaluate(model, on: test)
-      print("quadrant task, \(head) head: test accuracy \(m.accuracy), F1 \(m.macroF1), AUC \(m.macroAUC), final loss \(losses.last!)")
+      print(
+        "quadrant task, \(head) head: test accuracy \(m.accuracy), F1 \(m.macroF1), AUC \(m.macroAUC), final loss "
+          + "\(losses.last!)"
+      )
       XCTAssertGreaterThan(m.accuracy, 0.9, "\(head) head")
     }
   }
@@ -67,8 +70,9 @@ final class TrainingBehaviourTests: XCTestCase {
   func testDivergenceNamesStepAndTensor() throws {
     let c = try Self.microConfig()
     let model = try ViT(config: c, seed: 1)
-    let cfg = TrainConfig(optimizer: .sgd(momentum: 0, weightDecay: 0),
-                          schedule: CosineSchedule(baseLR: 1e30, totalSteps: 10), batchSize: 8)
+    let cfg = TrainConfig(
+      optimizer: .sgd(momentum: 0, weightDecay: 0),
+      schedule: CosineSchedule(baseLR: 1e30, totalSteps: 10), batchSize: 8)
     let trainer = Trainer(model: model, selection: .all(model.layout), config: cfg)
     let data = QuadrantTask.make(count: 8, classes: 4, size: 16, seed: 1)
     do {

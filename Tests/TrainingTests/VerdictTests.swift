@@ -8,7 +8,9 @@ final class VerdictTests: XCTestCase {
   let tasks = ["busi", "chaoyang", "covid", "cxr3", "limuc", "oct"]
 
   /// Scores per method: `base` per task plus `shift` (a method's offset) plus per-task noise.
-  func world(_ shifts: [String: Double], noise: [Double] = [0.3, -0.2, 0.1, -0.4, 0.2, 0.0], tasks n: Int = 6) -> [String: [String: Double]] {
+  func world(
+    _ shifts: [String: Double], noise: [Double] = [0.3, -0.2, 0.1, -0.4, 0.2, 0.0], tasks n: Int = 6
+  ) -> [String: [String: Double]] {
     var out: [String: [String: Double]] = [:]
     for (m, s) in shifts {
       var row: [String: Double] = [:]
@@ -45,8 +47,10 @@ final class VerdictTests: XCTestCase {
 
   func testBeatsAllUsesEveryCompetitorWithHolm() {
     let base: [String: Double] = ["full": 10, "linear-probe": 0, "bitfit": 6, "lora": 7]
-    XCTAssertEqual(Verdicts.beatsAll("sh-peft", ["bitfit", "lora", "linear-probe"], in: world(base.merging(["sh-peft": 15]) { $1 })).outcome,
-                   .reproduced)
+    XCTAssertEqual(
+      Verdicts.beatsAll("sh-peft", ["bitfit", "lora", "linear-probe"], in: world(base.merging(["sh-peft": 15]) { $1 }))
+        .outcome,
+      .reproduced)
     let lost = Verdicts.beatsAll("sh-peft", ["bitfit", "lora"], in: world(base.merging(["sh-peft": 4]) { $1 }))
     XCTAssertEqual(lost.outcome, .notReproduced)
     XCTAssertTrue(lost.evidence.contains("is better"), lost.evidence)
@@ -58,7 +62,8 @@ final class VerdictTests: XCTestCase {
     // a competitor that did not run is named, the rest decide
     let v = Verdicts.beatsAll("sh-peft", ["bitfit", "ft-att"], in: world(base.merging(["sh-peft": 15]) { $1 }))
     XCTAssertTrue(v.evidence.contains("not run: ft-att"), v.evidence)
-    XCTAssertEqual(Verdicts.beatsAll("sh-peft", ["ft-att"], in: world(base.merging(["sh-peft": 15]) { $1 })).outcome, .notRun)
+    XCTAssertEqual(
+      Verdicts.beatsAll("sh-peft", ["ft-att"], in: world(base.merging(["sh-peft": 15]) { $1 })).outcome, .notRun)
   }
 
   func testPairedComparisonAgainstHandComputedValues() throws {
@@ -85,19 +90,28 @@ final class VerdictTests: XCTestCase {
 
   /// (a): "10 % of the changes keep ≥ 95 % of full FT's F1", over tasks.
   func testAtLeastHasFiveOutcomes() {
-    XCTAssertEqual(Verdicts.atLeast(row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: true).outcome, .reproduced)
-    XCTAssertEqual(Verdicts.atLeast(row([0.70, 0.65, 0.72, 0.60, 0.68, 0.66]), threshold: 0.95, what: "kept", learned: true).outcome, .notReproduced)
-    let border = Verdicts.atLeast(row([0.99, 0.90, 0.97, 0.92, 0.96, 0.94]), threshold: 0.95, what: "kept", learned: true)
+    XCTAssertEqual(
+      Verdicts.atLeast(row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: true).outcome,
+      .reproduced)
+    XCTAssertEqual(
+      Verdicts.atLeast(row([0.70, 0.65, 0.72, 0.60, 0.68, 0.66]), threshold: 0.95, what: "kept", learned: true).outcome,
+      .notReproduced)
+    let border = Verdicts.atLeast(
+      row([0.99, 0.90, 0.97, 0.92, 0.96, 0.94]), threshold: 0.95, what: "kept", learned: true)
     XCTAssertEqual(border.outcome, .inconclusive, border.evidence)
     XCTAssertTrue(border.evidence.contains("contains the threshold"), border.evidence)
-    let unlearned = Verdicts.atLeast(row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: false)
+    let unlearned = Verdicts.atLeast(
+      row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), threshold: 0.95, what: "kept", learned: false)
     XCTAssertEqual(unlearned.outcome, .inconclusive)
     XCTAssertTrue(unlearned.evidence.contains("did not learn"))
     XCTAssertEqual(Verdicts.atLeast([:], threshold: 0.95, what: "kept", learned: true).outcome, .notRun)
-    XCTAssertEqual(Verdicts.atLeast(["busi": 1, "oct": 1], threshold: 0.95, what: "kept", learned: true).outcome, .inconclusive, "2 tasks")
+    XCTAssertEqual(
+      Verdicts.atLeast(["busi": 1, "oct": 1], threshold: 0.95, what: "kept", learned: true).outcome, .inconclusive,
+      "2 tasks")
     // hand-computed: d = value − 0.95 = [0.04, 0.03, 0.05, 0.02, 0.04, 0.03]: mean 0.035, sd 0.010488, se 0.0042817,
     // t_{5, 0.975} = 2.570582 -> CI 0.035 ± 0.011006
-    let c = Verdicts.compare("kept", row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), "t", row([Double](repeating: 0.95, count: 6)))!
+    let c = Verdicts.compare(
+      "kept", row([0.99, 0.98, 1.0, 0.97, 0.99, 0.98]), "t", row([Double](repeating: 0.95, count: 6)))!
     XCTAssertEqual(c.effect, 0.035, accuracy: 1e-9)
     XCTAssertEqual(c.upper - c.effect, 0.011006, accuracy: 1e-5)
   }
@@ -105,18 +119,26 @@ final class VerdictTests: XCTestCase {
   /// (e): "λ is robust": every λ within ±2 F1 points of λ = 1.
   func testEquivalentHasFiveOutcomes() {
     let ref = [0.80, 0.70, 0.75, 0.85, 0.65, 0.72]
-    func scores(_ shift: Double, jitter: [Double] = [0.002, -0.001, 0.001, -0.002, 0.001, 0.0]) -> [String: [String: Double]] {
-      ["1.0": row(ref), "0.5": row(zip(ref, jitter).map { $0 + shift + $1 }), "1.5": row(zip(ref, jitter).map { $0 + shift - $1 })]
+    func scores(
+      _ shift: Double, jitter: [Double] = [0.002, -0.001, 0.001, -0.002, 0.001, 0.0]
+    ) -> [String: [String: Double]] {
+      [
+        "1.0": row(ref), "0.5": row(zip(ref, jitter).map { $0 + shift + $1 }),
+        "1.5": row(zip(ref, jitter).map { $0 + shift - $1 }),
+      ]
     }
-    XCTAssertEqual(Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0), margin: 0.02, learned: true).outcome, .reproduced)
+    XCTAssertEqual(
+      Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0), margin: 0.02, learned: true).outcome, .reproduced)
     let far = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(-0.10), margin: 0.02, learned: true)
     XCTAssertEqual(far.outcome, .notReproduced, far.evidence)
-    let noisy = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0, jitter: [0.03, -0.03, 0.02, -0.025, 0.03, -0.02]),
-                                    margin: 0.02, learned: true)
+    let noisy = Verdicts.equivalent(
+      "1.0", ["0.5", "1.5"], in: scores(0.0, jitter: [0.03, -0.03, 0.02, -0.025, 0.03, -0.02]),
+      margin: 0.02, learned: true)
     XCTAssertEqual(noisy.outcome, .inconclusive, noisy.evidence)
     let unlearned = Verdicts.equivalent("1.0", ["0.5", "1.5"], in: scores(0.0), margin: 0.02, learned: false)
     XCTAssertEqual(unlearned.outcome, .inconclusive, "equal because nothing was learned proves nothing")
-    XCTAssertEqual(Verdicts.equivalent("1.0", ["0.5"], in: ["1.0": row(ref)], margin: 0.02, learned: true).outcome, .notRun)
+    XCTAssertEqual(
+      Verdicts.equivalent("1.0", ["0.5"], in: ["1.0": row(ref)], margin: 0.02, learned: true).outcome, .notRun)
   }
 
   /// (b): both parts must hold.

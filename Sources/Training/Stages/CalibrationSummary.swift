@@ -21,9 +21,11 @@ public struct CalibrationSummaryStageKind: StageKind {
   public let name = "calibration-summary"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("min_ratio_mean", default: .double(0.85)), ParameterSpec("min_ratio_task", default: .double(0.70)),
-     ParameterSpec("ft_low", default: .double(0.65)), ParameterSpec("ft_high", default: .double(0.92)),
-     ParameterSpec("min_pretraining_gain", default: .double(0.10))]
+    [
+      ParameterSpec("min_ratio_mean", default: .double(0.85)), ParameterSpec("min_ratio_task", default: .double(0.70)),
+      ParameterSpec("ft_low", default: .double(0.65)), ParameterSpec("ft_high", default: .double(0.92)),
+      ParameterSpec("min_pretraining_gain", default: .double(0.10)),
+    ]
   }
 
   /// One training or probe run's test result.
@@ -39,53 +41,72 @@ public struct CalibrationSummaryStageKind: StageKind {
         let j = try readJSON(dir + "/metrics.json")
         guard let test = j["test"] as? [String: Any] else { throw StudyError.missingInput("\(stage): no test metrics") }
         let recall = (test["recall"] as? [Any] ?? []).compactMap { $0 as? Double }
-        runs.append(Run(role: role, task: j["dataset"] as? String ?? stage, seed: j["seed"] as? Int ?? 0,
-                        f1: test["macro_f1"] as? Double ?? .nan, collapsed: (test["predicted_classes"] as? Int ?? 2) <= 1,
-                        minRecall: recall.min() ?? .nan))
+        runs.append(
+          Run(
+            role: role, task: j["dataset"] as? String ?? stage, seed: j["seed"] as? Int ?? 0,
+            f1: test["macro_f1"] as? Double ?? .nan, collapsed: (test["predicted_classes"] as? Int ?? 2) <= 1,
+            minRecall: recall.min() ?? .nan))
       }
     }
     let tasks = Array(Set(runs.map(\.task))).sorted()
     func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
-    func f1(_ role: String, _ task: String) -> Double { mean(runs.filter { $0.role == role && $0.task == task }.map(\.f1)) }
+    func f1(_ role: String, _ task: String) -> Double {
+      mean(runs.filter { $0.role == role && $0.task == task }.map(\.f1))
+    }
     var rows: [[String: Any]] = []
     var md = "| task | full FT | linear probe | LP / FT | k-NN | k-NN / FT | scratch | FT − scratch | seeds |\n"
     md += "|---|---|---|---|---|---|---|---|---|\n"
     for t in tasks {
       let ft = f1("finetune", t), lp = f1("linear-probe", t), sc = f1("scratch", t), kn = f1("knn", t)
       let seeds = runs.filter { $0.role == "finetune" && $0.task == t }.count
-      rows.append(["task": t, "full_ft": ft, "linear_probe": lp, "lp_ratio": lp / ft, "scratch": sc, "knn": kn,
-                   "knn_ratio": kn / ft, "pretraining_gain": ft - sc, "seeds": seeds])
-      md += String(format: "| %@ | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %+.3f | %d |\n", t, ft, lp, lp / ft, kn, kn / ft, sc,
-                   ft - sc, seeds)
+      rows.append([
+        "task": t, "full_ft": ft, "linear_probe": lp, "lp_ratio": lp / ft, "scratch": sc, "knn": kn,
+        "knn_ratio": kn / ft, "pretraining_gain": ft - sc, "seeds": seeds,
+      ])
+      md += String(
+        format: "| %@ | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %+.3f | %d |\n", t, ft, lp, lp / ft, kn, kn / ft, sc,
+        ft - sc, seeds)
     }
     let ratios = rows.map { $0["lp_ratio"] as! Double }, fts = rows.map { $0["full_ft"] as! Double }
     let gains = rows.map { $0["pretraining_gain"] as! Double }
     let collapsed = runs.filter(\.collapsed).map { "\($0.role)@\($0.task)@seed\($0.seed)" }.sorted()
     let lo = p["ft_low"]?.double ?? 0.65, hi = p["ft_high"]?.double ?? 0.92
-    func target(_ name: String, _ value: Double, _ pass: Bool, _ rule: String, threshold: Double? = nil) -> [String: Any] {
+    func target(
+      _ name: String, _ value: Double, _ pass: Bool, _ rule: String, threshold: Double? = nil
+    ) -> [String: Any] {
       var t: [String: Any] = ["target": name, "value": value, "pass": pass && value.isFinite, "rule": rule]
       if let threshold { t["threshold"] = threshold }
       return t
     }
     let targets: [[String: Any]] = [
-      target("lp_ratio_mean", mean(ratios), mean(ratios) >= p["min_ratio_mean"]?.double ?? 0.85,
-             "linear probe / full FT, mean over tasks ≥ \(p["min_ratio_mean"]?.double ?? 0.85)",
-             threshold: p["min_ratio_mean"]?.double ?? 0.85),
-      target("lp_ratio_min", ratios.min() ?? .nan, (ratios.min() ?? .nan) >= p["min_ratio_task"]?.double ?? 0.70,
-             "linear probe / full FT on every task ≥ \(p["min_ratio_task"]?.double ?? 0.70)"),
-      target("full_ft_range", fts.min() ?? .nan, fts.allSatisfy { $0 >= lo && $0 <= hi },
-             "full FT test F1 within [\(lo), \(hi)] on every task (value: the lowest; highest \(String(format: "%.3f", fts.max() ?? .nan)))"),
-      target("pretraining_gain", mean(gains), mean(gains) >= p["min_pretraining_gain"]?.double ?? 0.10,
-             "full FT − scratch, mean over tasks ≥ \(p["min_pretraining_gain"]?.double ?? 0.10)"),
+      target(
+        "lp_ratio_mean", mean(ratios), mean(ratios) >= p["min_ratio_mean"]?.double ?? 0.85,
+        "linear probe / full FT, mean over tasks ≥ \(p["min_ratio_mean"]?.double ?? 0.85)",
+        threshold: p["min_ratio_mean"]?.double ?? 0.85),
+      target(
+        "lp_ratio_min", ratios.min() ?? .nan, (ratios.min() ?? .nan) >= p["min_ratio_task"]?.double ?? 0.70,
+        "linear probe / full FT on every task ≥ \(p["min_ratio_task"]?.double ?? 0.70)"),
+      target(
+        "full_ft_range", fts.min() ?? .nan, fts.allSatisfy { $0 >= lo && $0 <= hi },
+        "full FT test F1 within [\(lo), \(hi)] on every task (value: the lowest; highest "
+          + "\(String(format: "%.3f", fts.max() ?? .nan)))"
+      ),
+      target(
+        "pretraining_gain", mean(gains), mean(gains) >= p["min_pretraining_gain"]?.double ?? 0.10,
+        "full FT − scratch, mean over tasks ≥ \(p["min_pretraining_gain"]?.double ?? 0.10)"),
       target("no_collapse", Double(collapsed.count), collapsed.isEmpty, "no run predicts a single class"),
     ]
     md += "\n| target | value | pass |\n|---|---|---|\n"
     for t in targets {
-      md += String(format: "| %@ | %.3f | %@ |\n", t["rule"] as! String, t["value"] as! Double, (t["pass"] as! Bool) ? "yes" : "**no**")
+      md += String(
+        format: "| %@ | %.3f | %@ |\n", t["rule"] as! String, t["value"] as! Double,
+        (t["pass"] as! Bool) ? "yes" : "**no**")
     }
     if !collapsed.isEmpty { md += "\nCollapsed onto one class: \(collapsed.joined(separator: ", "))\n" }
-    var out: [String: Any] = ["stage_kind": name, "tasks": rows, "targets": targets, "collapsed_runs": collapsed,
-                              "lp_ratio_mean": mean(ratios), "runs": runs.count]
+    var out: [String: Any] = [
+      "stage_kind": name, "tasks": rows, "targets": targets, "collapsed_runs": collapsed,
+      "lp_ratio_mean": mean(ratios), "runs": runs.count,
+    ]
     // learning-rate searches (validation split, seed 1): full fine-tuning and the linear probe
     var searches: [String: Any] = [:]
     for (base, role) in [("cal-lr-search", "finetune"), ("cal-lp-lr-search", "linear-probe")] {
@@ -100,13 +121,18 @@ public struct CalibrationSummaryStageKind: StageKind {
       guard !search.isEmpty else { continue }
       let grid = search.keys.sorted()
       let best = grid.max { mean(search[$0]!) < mean(search[$1]!) }!
-      let used = Set(ctx.inputs(base: "cal-" + role).compactMap { try? readJSON($0.dir + "/metrics.json")["lr"] as? Double })
-      searches[role] = ["grid": grid.map { ["lr": $0, "val_macro_f1": mean(search[$0]!), "tasks": search[$0]!.count] },
-                        "best_lr": best, "used_lr": Array(used).sorted(), "used_is_best": used == [best]]
+      let used = Set(
+        ctx.inputs(base: "cal-" + role).compactMap { try? readJSON($0.dir + "/metrics.json")["lr"] as? Double })
+      searches[role] = [
+        "grid": grid.map { ["lr": $0, "val_macro_f1": mean(search[$0]!), "tasks": search[$0]!.count] },
+        "best_lr": best, "used_lr": Array(used).sorted(), "used_is_best": used == [best],
+      ]
       md += "\n| lr (\(role), validation) | macro-F1, mean over tasks |\n|---|---|\n"
       for g in grid { md += String(format: "| %g%@ | %.3f |\n", g, g == best ? " (best)" : "", mean(search[g]!)) }
-      md += "\nThe \(role) stages use lr \(used.sorted().map { String(format: "%g", $0) }.joined(separator: ", "))"
-        + (used == [best] ? " (the validation choice).\n" : " — **not** the validation choice \(String(format: "%g", best)).\n")
+      md +=
+        "\nThe \(role) stages use lr \(used.sorted().map { String(format: "%g", $0) }.joined(separator: ", "))"
+        + (used == [best]
+          ? " (the validation choice).\n" : " — **not** the validation choice \(String(format: "%g", best)).\n")
     }
     if !searches.isEmpty { out["lr_search"] = searches }
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)

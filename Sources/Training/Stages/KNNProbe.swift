@@ -13,37 +13,42 @@ import Kernels
 import Model
 import Pipeline
 
-public struct KNNProbeStageKind: StageKind {
+public struct KNNProbeStageKind: DatasetReadingKind {
   public init() {}
   public let name = "knn-probe"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset", help: "dataset name (a manifest)"), ParameterSpec("k", default: .int(20)),
-     ParameterSpec("temperature", default: .double(0.07)), ParameterSpec("seed", default: .int(0), help: "unused (matrix symmetry)"),
-     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
-  }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    [
+      ParameterSpec("dataset", help: "dataset name (a manifest)"), ParameterSpec("k", default: .int(20)),
+      ParameterSpec("temperature", default: .double(0.07)),
+      ParameterSpec("seed", default: .int(0), help: "unused (matrix symmetry)"),
+    ] + RecipeParams.location
   }
 
   public func run(_ ctx: StageContext) throws {
     let model = try ctx.inputModel()
     let data = try TaskData.load(ctx, size: model.config.imageSize)
     let k = ctx.params["k"]?.int ?? 20, temperature = Float(ctx.params["temperature"]?.double ?? 0.07)
-    guard k > 0, temperature > 0 else { throw PipelineError.stageFailed(stage: ctx.stage, message: "k and temperature must be positive") }
+    guard k > 0, temperature > 0 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "k and temperature must be positive")
+    }
     guard let train = data.imageSet("train") else { throw DataError.file(data.manifest.file, "no training split") }
     let bank = Self.features(model, train)
     let K = data.manifest.classes.count
-    var out: [String: Any] = ["stage_kind": name, "dataset": data.manifest.name, "k": k, "temperature": Double(temperature),
-                              "feature_width": model.config.width, "train_images": train.count]
+    var out: [String: Any] = [
+      "stage_kind": name, "dataset": data.manifest.name, "k": k, "temperature": Double(temperature),
+      "feature_width": model.config.width, "train_images": train.count,
+    ]
     for split in ["val", "test"] {
       guard let set = data.imageSet(split) else { continue }
       let q = Self.features(model, set)
-      let scores = Self.vote(queries: q, count: set.count, bank: bank, bankLabels: train.labels, width: model.config.width,
-                             classes: K, k: min(k, train.count), temperature: temperature)
+      let scores = Self.vote(
+        queries: q, count: set.count, bank: bank, bankLabels: train.labels, width: model.config.width,
+        classes: K, k: min(k, train.count), temperature: temperature)
       let e = Metrics.all(scores: scores, labels: set.labels.map(Int.init), classes: K)
       out[split] = metricsJSON(e)
-      ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+      ctx.log(
+        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
     }
     try writeJSON(out, to: ctx.outputDir + "/metrics.json")
   }
@@ -75,15 +80,18 @@ public struct KNNProbeStageKind: StageKind {
   }
 
   /// Class scores (N, K): the share of exp(s/T)-weighted votes among each query's k nearest (cosine) bank rows.
-  public static func vote(queries: [Float], count n: Int, bank: [Float], bankLabels: [Int32], width D: Int, classes K: Int,
-                   k: Int, temperature: Float) -> [Float] {
+  public static func vote(
+    queries: [Float], count n: Int, bank: [Float], bankLabels: [Int32], width D: Int, classes K: Int,
+    k: Int, temperature: Float
+  ) -> [Float] {
     let m = bankLabels.count
     var sim = [Float](repeating: 0, count: n * m)  // (n, m) = queries · bankᵀ
     queries.withUnsafeBufferPointer { q in
       bank.withUnsafeBufferPointer { b in
         sim.withUnsafeMutableBufferPointer { s in
-          BLAS.gemm(transA: false, transB: true, M: n, N: m, K: D, alpha: 1, A: q.baseAddress!, lda: D,
-                    B: b.baseAddress!, ldb: D, beta: 0, C: s.baseAddress!, ldc: m)
+          BLAS.gemm(
+            transA: false, transB: true, M: n, N: m, K: D, alpha: 1, A: q.baseAddress!, lda: D,
+            B: b.baseAddress!, ldb: D, beta: 0, C: s.baseAddress!, ldc: m)
         }
       }
     }

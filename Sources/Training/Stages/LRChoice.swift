@@ -18,8 +18,10 @@ public struct LRChoiceStageKind: StageKind {
   public let name = "lr-choice"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("metric", default: .string("macro_f1"), help: "validation metric maximised")
-      .oneOf(["macro_f1", "macro_auc", "accuracy"])]
+    [
+      ParameterSpec("metric", default: .string("macro_f1"), help: "validation metric maximised")
+        .oneOf(["macro_f1", "macro_auc", "accuracy"])
+    ]
   }
 
   /// One search run: its method, rate and validation score.
@@ -55,7 +57,8 @@ public struct LRChoiceStageKind: StageKind {
     guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
     let chosen = Self.choose(trials)
     var methods: [String: Any] = [:]
-    var md = "| method | chosen lr | validation \(metric) by lr (mean over the search's tasks) | runs |\n"
+    var md =
+      "| method | chosen lr | validation \(metric) by lr (mean over the search's tasks) | runs |\n"
       + "|---|---|---|---|\n"
     for m in chosen.keys.sorted() {
       let c = chosen[m]!

@@ -19,25 +19,37 @@ public struct MemoryScalingStageKind: StageKind {
   public let name = "memory-scaling"
   public let version = 4  // 3: FPT without preloading streams the frozen forward; 4: no attention matrix kept
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("presets", default: .string("vit-b16,vit-l16")),
-     ParameterSpec("sizes", default: .string("224,384,512,768,1024,1536,2048")),
-     ParameterSpec("batch", default: .int(16)), ParameterSpec("classes", default: .int(5))]
+    [
+      ParameterSpec("presets", default: .string("vit-b16,vit-l16")),
+      ParameterSpec("sizes", default: .string("224,384,512,768,1024,1536,2048")),
+      ParameterSpec("batch", default: .int(16)), ParameterSpec("classes", default: .int(5)),
+    ]
   }
 
   public func run(_ ctx: StageContext) throws {
     let p = ctx.params
     let presets = (p["presets"]?.string ?? "").split(separator: ",").map(String.init)
-    let sizes = (p["sizes"]?.string ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let sizes = (p["sizes"]?.string ?? "").split(separator: ",").compactMap {
+      Int($0.trimmingCharacters(in: .whitespaces))
+    }
     let B = p["batch"]?.int ?? 16, K = p["classes"]?.int ?? 5
     let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
     var csv = "preset,size,method,parameters,gradients,optimizer,activations,total,total_gib\n"
     var rows: [[String: Any]] = []
     func add(_ preset: String, _ size: Int, _ method: String, _ m: MemoryReport, side: SideTuningPlan? = nil) {
-      csv += "\(preset),\(size),\(method),\(m.parameters),\(m.gradients),\(m.optimizerState),\(m.activations),\(m.total),\(Double(m.total) / 1_073_741_824)\n"
-      var row: [String: Any] = ["preset": preset, "size": size, "method": method, "total_bytes": m.total,
-                                "activations_bytes": m.activations, "parameters_bytes": m.parameters]
+      csv +=
+        [
+          preset, "\(size)", method, "\(m.parameters)", "\(m.gradients)", "\(m.optimizerState)", "\(m.activations)",
+          "\(m.total)", "\(Double(m.total) / 1_073_741_824)",
+        ].joined(separator: ",") + "\n"
+      var row: [String: Any] = [
+        "preset": preset, "size": size, "method": method, "total_bytes": m.total,
+        "activations_bytes": m.activations, "parameters_bytes": m.parameters,
+      ]
       if let side {
-        row["side"] = ["size": side.side.imageSize, "side_patches": side.side.numPatches, "frozen_patches": side.frozen.numPatches]
+        row["side"] = [
+          "size": side.side.imageSize, "side_patches": side.side.numPatches, "frozen_patches": side.frozen.numPatches,
+        ]
       }
       rows.append(row)
     }
@@ -53,9 +65,13 @@ public struct MemoryScalingStageKind: StageKind {
             var fc = c
             fc.numClasses = 1000
             let plan = try SideTuningPlan(plus: method == .fptPlus, frozen: fc, classes: K, options: o)
-            add(preset, size, method.rawValue, MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true), side: plan)
-            add(preset, size, method.rawValue + " (no preload)", MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false),
-                side: plan)
+            add(
+              preset, size, method.rawValue,
+              MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: true), side: plan)
+            add(
+              preset, size, method.rawValue + " (no preload)",
+              MemoryModel.sideTuning(plan: plan, batch: B, optimizer: opt, preload: false),
+              side: plan)
           } else {
             let s = MethodSetup.make(method, config: c)
             let elements = method.selectsElements ? s.elementBudget + s.headParameters(ViTLayout(c)) : nil
@@ -63,8 +79,11 @@ public struct MemoryScalingStageKind: StageKind {
             if method.selectsElements {  // selected weights spread over every weight tensor
               tensors = ViTLayout(c).tensors.map { _ in true }
             }
-            add(preset, size, method.rawValue, MemoryModel.training(config: c, batch: B, tensors: tensors, elements: elements,
-                                                                    modules: s.modules, optimizer: opt))
+            add(
+              preset, size, method.rawValue,
+              MemoryModel.training(
+                config: c, batch: B, tensors: tensors, elements: elements,
+                modules: s.modules, optimizer: opt))
           }
         }
       }
@@ -72,10 +91,15 @@ public struct MemoryScalingStageKind: StageKind {
     try csv.write(toFile: ctx.outputDir + "/memory.csv", atomically: true, encoding: .utf8)
     // trainable parameters per method and preset, as `peftlab methods --preset P --classes K` prints them
     var counts: [String: Any] = [:]
-    for preset in presets { counts[preset] = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: K, options: MethodOptions()) }
-    try writeJSON(["stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows, "parameters": counts,
-                   "note": "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)"],
-                  to: ctx.outputDir + "/memory.json")
+    for preset in presets {
+      counts[preset] = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: K, options: MethodOptions())
+    }
+    try writeJSON(
+      [
+        "stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows, "parameters": counts,
+        "note": "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)",
+      ],
+      to: ctx.outputDir + "/memory.json")
     ctx.log("\(rows.count) rows")
   }
 }

@@ -27,12 +27,18 @@ enum SideParams {
     ParameterSpec("frozen_size", default: .int(0), help: "frozen model's input size (0: its own); pos_embed resampled"),
     ParameterSpec("side_size", default: .int(0), help: "side input size (0: from side_token_fraction)"),
     ParameterSpec("side_patch", default: .int(0), help: "side patch (0: the frozen model's)"),
-    ParameterSpec("side_token_fraction", help: "side patches / frozen patches when side_size is 0 (unset: the paper's, FPT+ 64/1024, FPT 196/1024)")
-      .positive().atMost(1).optional(like: .double(0)), ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
+    ParameterSpec(
+      "side_token_fraction",
+      help: "side patches / frozen patches when side_size is 0 (unset: the paper's, FPT+ 64/1024, FPT 196/1024)"
+    )
+    .positive().atMost(1).optional(like: .double(0)),
+    ParameterSpec("side_layers", default: .int(0), help: "0: L/2 (FPT+), L (FPT)"),
     ParameterSpec("side_prompts", default: .int(16)), ParameterSpec("token_ratio", default: .double(0.2)),
-    ParameterSpec("side_fusion",
-                  help: "cross-attention (FPT, FPT+) or mlp (FPT+ Fig. 7's '+ MLP': M's token features as side rows)")
-      .oneOf(SideFusion.allCases.map(\.rawValue)).optional(like: .string("cross-attention")),
+    ParameterSpec(
+      "side_fusion",
+      help: "cross-attention (FPT, FPT+) or mlp (FPT+ Fig. 7's '+ MLP': M's token features as side rows)"
+    )
+    .oneOf(SideFusion.allCases.map(\.rawValue)).optional(like: .string("cross-attention")),
   ]
 
   static func options(_ p: [String: Value]) -> SideOptions {
@@ -55,7 +61,8 @@ enum SideParams {
     let m = try ViT(config: c, seed: 0)
     for t in base.layout.tensors where t.name != "pos_embed" { try m.setValues(t.name, base.values(t.name)!) }
     let g0 = base.config.gridSize, g1 = c.gridSize
-    try m.setValues("pos_embed", PositionEmbedding.resample(base.values("pos_embed")!, width: c.width, from: (g0, g0), to: (g1, g1)))
+    try m.setValues(
+      "pos_embed", PositionEmbedding.resample(base.values("pos_embed")!, width: c.width, from: (g0, g0), to: (g1, g1)))
     return m
   }
 
@@ -71,31 +78,32 @@ enum SideParams {
 func pretrainedModel(_ ctx: StageContext) throws -> ViT {
   let models = ctx.inputs(with: "model.h5")
   guard models.count == 1 else {
-    throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
+    throw PipelineError.stageFailed(
+      stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
   }
   return try Checkpoint.load(models[0].dir + "/model.h5")
 }
 
-public struct FPTPreloadStageKind: StageKind {
+public struct FPTPreloadStageKind: DatasetReadingKind {
   public init() {}
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "fpt-preload"
   public let version = 1
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset"), ParameterSpec("method", default: .string("fpt+")), ParameterSpec("batch", default: .int(32)).positive(),
-     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
-      + SideParams.specs
-  }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    [
+      ParameterSpec("dataset"), ParameterSpec("method", default: .string("fpt+")),
+      ParameterSpec("batch", default: .int(32)).positive(),
+    ]
+      + RecipeParams.location + SideParams.specs
   }
 
   public func run(_ ctx: StageContext) throws {
     let p = ctx.params
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
     let frozen = try SideParams.frozenModel(pretrainedModel(ctx), size: p["frozen_size"]?.int ?? 0)
-    let plan = try SideTuningPlan(plus: SideParams.isPlus(p), frozen: frozen.config, classes: m.classes.count, options: SideParams.options(p))
+    let plan = try SideTuningPlan(
+      plus: SideParams.isPlus(p), frozen: frozen.config, classes: m.classes.count, options: SideParams.options(p))
     let data = try TaskData.load(ctx, size: frozen.config.imageSize)
     let f = try HDF5File.create(ctx.outputDir + "/features.h5")
     let start = Date()
@@ -115,8 +123,9 @@ public struct FPTPreloadStageKind: StageKind {
         set.gather(Array(s..<(s + b))[...], images: &imgs, labels: &labs)
         K.withUnsafeMutableBufferPointer { kp in
           V.withUnsafeMutableBufferPointer { vp in
-            FrozenFeatures.extract(frozen: frozen, plan: plan, images: imgs, acts: acts,
-                                   keys: kp.baseAddress! + s * per, values: vp.baseAddress! + s * per)
+            FrozenFeatures.extract(
+              frozen: frozen, plan: plan, images: imgs, acts: acts,
+              keys: kp.baseAddress! + s * per, values: vp.baseAddress! + s * per)
           }
         }
         s += b
@@ -132,11 +141,17 @@ public struct FPTPreloadStageKind: StageKind {
     try f.setAttribute("side_layers", int: plan.side.depth)
     try f.setAttribute("paired_layers", string: plan.pairedLayers.map(String.init).joined(separator: ","))
     let seconds = Date().timeIntervalSince(start)
-    ctx.log(String(format: "%d images: K/V of %d tokens × %d layers in %.1f s", total, plan.keptTokens, plan.side.depth, seconds))
-    try writeJSON(["stage_kind": name, "dataset": m.name, "images": total, "seconds": seconds,
-                   "bytes_per_image": 2 * plan.kvCount * 4, "frozen_size": frozen.config.imageSize,
-                   "frozen_parameters": frozen.parameterCount, "frozen_width": frozen.config.width, "frozen_depth": frozen.config.depth],
-                  to: ctx.outputDir + "/summary.json")
+    ctx.log(
+      String(
+        format: "%d images: K/V of %d tokens × %d layers in %.1f s", total, plan.keptTokens, plan.side.depth, seconds))
+    try writeJSON(
+      [
+        "stage_kind": name, "dataset": m.name, "images": total, "seconds": seconds,
+        "bytes_per_image": 2 * plan.kvCount * 4, "frozen_size": frozen.config.imageSize,
+        "frozen_parameters": frozen.parameterCount, "frozen_width": frozen.config.width,
+        "frozen_depth": frozen.config.depth,
+      ],
+      to: ctx.outputDir + "/summary.json")
   }
 }
 
@@ -150,21 +165,28 @@ public struct PEFTStageKind: StageKind {
     RecipeParams.specs + SideParams.specs + [
       ParameterSpec("method", help: PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
         .oneOf(PEFTMethod.allCases.map(\.rawValue)),
-      ParameterSpec("image_size", default: .int(0), help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
+      ParameterSpec(
+        "image_size", default: .int(0),
+        help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
       ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
       ParameterSpec("adapter_scale", default: .double(0.1)),
       ParameterSpec("budget", default: .double(1.0), help: "SH-PEFT / SPT-LoRA: % of backbone parameters"),
-      ParameterSpec("strategy", default: .string("ta+l2"), help: "SH-PEFT importance"), ParameterSpec("lambda", default: .double(1)),
+      ParameterSpec("strategy", default: .string("ta+l2"), help: "SH-PEFT importance"),
+      ParameterSpec("lambda", default: .double(1)),
       ParameterSpec("ada_init_rank", default: .int(12)), ParameterSpec("ada_target_rank", default: .int(8)),
       ParameterSpec("ada_orth_reg", default: .double(0.5)),
-      ParameterSpec("lr_from",
-                    help: "train at the rate a needed lr-choice stage chose: 'method' (this method's) or a method name")
-        .oneOf(["method"] + PEFTMethod.allCases.map(\.rawValue)).optional(like: .string("method")),
+      ParameterSpec(
+        "lr_from",
+        help: "train at the rate a needed lr-choice stage chose: 'method' (this method's) or a method name"
+      )
+      .oneOf(["method"] + PEFTMethod.allCases.map(\.rawValue)).optional(like: .string("method")),
     ]
   }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
     // the methods whose first trained block can lie above block 0 (MemoryAccounting)
     let m = params["method"]?.string ?? ""
@@ -206,8 +228,10 @@ public struct PEFTStageKind: StageKind {
     }
     let p = ctx.params
     guard let method = PEFTMethod(rawValue: p["method"]?.string ?? "") else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "unknown method '\(p["method"]?.string ?? "")'; known: "
-        + PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
+      throw PipelineError.stageFailed(
+        stage: ctx.stage,
+        message: "unknown method '\(p["method"]?.string ?? "")'; known: "
+          + PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
@@ -215,7 +239,8 @@ public struct PEFTStageKind: StageKind {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
     let base = try SideParams.frozenModel(pretrainedModel(ctx), size: p["image_size"]?.int ?? 0)
-    let model = try base.withNewHead(classes: m.classes.count, head: h, headScale: HeadParams.scale(p), seed: UInt64(p["seed"]?.int ?? 0))
+    let model = try base.withNewHead(
+      classes: m.classes.count, head: h, headScale: HeadParams.scale(p), seed: UInt64(p["seed"]?.int ?? 0))
     let o = options(p)
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout
@@ -229,17 +254,22 @@ public struct PEFTStageKind: StageKind {
         batch: p["batch"]?.int ?? 64, seed: UInt64(p["seed"]?.int ?? 0), cancelled: { ctx.isCancelled })
       if method == .shpeft {
         let strategy = try ImportanceStrategy.parse(p["strategy"]?.string ?? "ta+l2")
-        let scores = Importance.scores(strategy, lambda: p["lambda"]?.double ?? 1, stats: stats, weights: model.params.pointer,
-                                       seed: UInt64(p["seed"]?.int ?? 0))
+        let scores = Importance.scores(
+          strategy, lambda: p["lambda"]?.double ?? 1, stats: stats, weights: model.params.pointer,
+          seed: UInt64(p["seed"]?.int ?? 0))
         elements = Importance.mask(scores, percent: p["budget"]?.double ?? 1)
         extra["strategy"] = strategy.rawValue
       } else {
-        let spt = SPTAllocation.allocate(sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
-                                         rank: o.loraRank, alpha: o.sptAlpha)
+        let spt = SPTAllocation.allocate(
+          sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
+          rank: o.loraRank, alpha: o.sptAlpha)
         elements = spt.elements
-        setup.modules = spt.targets.isEmpty ? nil
-          : LowRankModules(config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
-                           alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
+        setup.modules =
+          spt.targets.isEmpty
+          ? nil
+          : LowRankModules(
+            config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
+            alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
         extra["spt_lora_matrices"] = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
         extra["spt_unstructured"] = spt.unstructured
       }
@@ -259,12 +289,16 @@ public struct PEFTStageKind: StageKind {
       if method == .ssf, let s = modules as? SSFModules { return { s.merge(into: $0) } }
       return nil
     }()
-    if let a = (modules as? LowRankModules)?.allocator { extra["adalora_budget"] = a.schedule.targetRank * ((modules as! LowRankModules).adapters.count) }
+    if let a = (modules as? LowRankModules)?.allocator {
+      extra["adalora_budget"] = a.schedule.targetRank * ((modules as! LowRankModules).adapters.count)
+    }
     try TrainingRecipe.run(ctx, model: model, extra: extra, modules: modules, merge: merge) { layout in
       if let elements {
         var sel = ParameterSelection.elements(layout, backbone: elements)
         // whole tensors a method trains besides its elements (none for SH-PEFT / SPT-LoRA)
-        for (i, t) in setup.tensors.enumerated() where t && !sel.tensors[i] && !layout.headTensors.contains(i) { sel.tensors[i] = true }
+        for (i, t) in setup.tensors.enumerated() where t && !sel.tensors[i] && !layout.headTensors.contains(i) {
+          sel.tensors[i] = true
+        }
         return sel
       }
       return ParameterSelection(tensors: setup.tensors)

@@ -21,15 +21,19 @@ enum SideTuningRun {
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
     let pre = ctx.inputs(with: "features.h5")
     guard pre.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "fpt/fpt+ need exactly one fpt-preload stage (has \(pre.count))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "fpt/fpt+ need exactly one fpt-preload stage (has \(pre.count))")
     }
     let f = try HDF5File.open(pre[0].dir + "/features.h5")
     let base = try pretrainedModel(ctx)
     var frozenConfig = base.config
     frozenConfig.imageSize = try f.intAttribute("frozen_size")
-    let plan = try SideTuningPlan(plus: plus, frozen: frozenConfig, classes: m.classes.count, options: SideParams.options(p))
-    guard try f.intAttribute("kept_tokens") == plan.keptTokens, try f.intAttribute("side_layers") == plan.side.depth else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): preloaded for another side configuration")
+    let plan = try SideTuningPlan(
+      plus: plus, frozen: frozenConfig, classes: m.classes.count, options: SideParams.options(p))
+    guard try f.intAttribute("kept_tokens") == plan.keptTokens, try f.intAttribute("side_layers") == plan.side.depth
+    else {
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "\(pre[0].name): preloaded for another side configuration")
     }
     let seed = UInt64(p["seed"]?.int ?? 0)
     let side = try ViT(config: plan.side, seed: seed &+ 17)
@@ -38,13 +42,16 @@ enum SideTuningRun {
     let (trainK, trainV) = (try f.readFloats("train_keys").values, try f.readFloats("train_values").values)
     let per = plan.kvCount
     guard trainK.count == data.train.count * per else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage,
+        message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
     }
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, data.train.count)
     let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
-    let prep = Preprocessor(size: plan.side.imageSize, normalization: data.normalization,
-                            augmentation: p["augment"]?.bool == false ? nil : Augmentation())
+    let prep = Preprocessor(
+      size: plan.side.imageSize, normalization: data.normalization,
+      augmentation: p["augment"]?.bool == false ? nil : Augmentation())
     var sampler = AugmentedSampler(data.train, batch: batch, preprocessor: prep, seed: seed)
     var K = [Float](repeating: 0, count: batch * per), V = K
     let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: steps) { imgs, labs, rows in
@@ -65,21 +72,27 @@ enum SideTuningRun {
     let frozenActs = 4 * Activations.counts(config: frozenConfig, batch: batch, keepFrom: frozenConfig.depth).forward
     let trainable = plan.trainableParameters()
     var metrics: [String: Any] = [
-      "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps, "batch": batch,
+      "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps,
+      "batch": batch,
       "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(),
       "lr": p["lr"]?.double ?? 0.001, "optimizer": p["optimizer"]?.string ?? "sgd",
-      "trainable_parameters": trainable, "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
+      "trainable_parameters": trainable,
+      "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
       "head_parameters": side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count },
       "total_parameters": plan.totalParameters(frozenParameters: frozenParams),
       "trainable_ratio": Double(trainable) / Double(plan.totalParameters(frozenParameters: frozenParams)),
       "ratio_denominator": "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)",
-      "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
-                       "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes],
+      "memory_bytes": [
+        "parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
+        "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes,
+      ],
       "memory_without_preload_bytes": mem.total + kvBatchBytes + frozenParams * 4 + frozenActs,
-      "side": ["size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
-               "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
-               "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
-               "token_ratio": p["token_ratio"]?.double ?? 0.2],
+      "side": [
+        "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
+        "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
+        "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
+        "token_ratio": p["token_ratio"]?.double ?? 0.2,
+      ],
       "preload_stage": pre[0].name, "threads": Parallel.threads,
     ]
     if plan.fusion != .crossAttention { metrics["fusion"] = plan.fusion.rawValue }
@@ -88,7 +101,8 @@ enum SideTuningRun {
       let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
       let e = evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
       metrics[split] = metricsJSON(e)
-      ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+      ctx.log(
+        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
     }
     try Checkpoint.save(side, to: ctx.outputDir + "/model.h5")
     try saveModules(fusion.store, to: ctx.outputDir + "/modules.h5")
@@ -97,8 +111,10 @@ enum SideTuningRun {
   }
 
   /// Side model metrics on a split: each batch's K/V are the preloaded rows of its images.
-  static func evaluate(_ side: ViT, fusion: any SideFusionModules, set: ImageSet, keys: [Float], values: [Float],
-                       per: Int)
+  static func evaluate(
+    _ side: ViT, fusion: any SideFusionModules, set: ImageSet, keys: [Float], values: [Float],
+    per: Int
+  )
     -> ClassificationMetrics
   {
     defer { fusion.keys = nil; fusion.values = nil }

@@ -25,11 +25,16 @@ public struct SweepSummaryStageKind: StageKind {
   public let name = "sweep-summary"
   public let version = 3
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
-     ParameterSpec("title", default: .string("Table 1")),
-     ParameterSpec("protocol",
-                   help: "whose protocol the runs followed: sh-peft or fpt-plus (the report tests its paper's claims)")
-       .oneOf(["sh-peft", "fpt-plus"]).optional(like: .string("sh-peft"))]
+    [
+      ParameterSpec(
+        "compare", default: .string("sh-peft,fpt+"), help: "methods tested against every other (comma-separated)"),
+      ParameterSpec("title", default: .string("Table 1")),
+      ParameterSpec(
+        "protocol",
+        help: "whose protocol the runs followed: sh-peft or fpt-plus (the report tests its paper's claims)"
+      )
+      .oneOf(["sh-peft", "fpt-plus"]).optional(like: .string("sh-peft")),
+    ]
   }
 
   struct Run {
@@ -47,23 +52,31 @@ public struct SweepSummaryStageKind: StageKind {
       guard let test = j["test"] as? [String: Any] else { continue }
       let trainable = (j["trainable_parameters"] as? Double) ?? 0, total = (j["total_parameters"] as? Double) ?? 1
       let mem = ((j["memory_bytes"] as? [String: Any])?["total"] as? Double) ?? .nan
-      runs.append(Run(method: method, dataset: j["dataset"] as? String ?? "?", seed: j["seed"] as? Int ?? 0,
-                      f1: 100 * ((test["macro_f1"] as? Double) ?? .nan), acc: 100 * ((test["accuracy"] as? Double) ?? .nan),
-                      auc: 100 * ((test["macro_auc"] as? Double) ?? .nan),
-                      ratio: (j["trainable_ratio"] as? Double) ?? trainable / total, memory: mem,
-                      seconds: (j["seconds"] as? Double) ?? .nan,
-                      collapsed: (test["predicted_classes"] as? Int).map { $0 <= 1 } ?? false))
+      runs.append(
+        Run(
+          method: method, dataset: j["dataset"] as? String ?? "?", seed: j["seed"] as? Int ?? 0,
+          f1: 100 * ((test["macro_f1"] as? Double) ?? .nan), acc: 100 * ((test["accuracy"] as? Double) ?? .nan),
+          auc: 100 * ((test["macro_auc"] as? Double) ?? .nan),
+          ratio: (j["trainable_ratio"] as? Double) ?? trainable / total, memory: mem,
+          seconds: (j["seconds"] as? Double) ?? .nan,
+          collapsed: (test["predicted_classes"] as? Int).map { $0 <= 1 } ?? false))
     }
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
     let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()
     func ms(_ xs: [Double]) -> (Double, Double) { (mean(xs), xs.count > 1 ? std(xs) : 0) }
-    var csv = "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,trainable_ratio_percent,memory_mib\n"
+    var csv =
+      "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,"
+      + "trainable_ratio_percent,memory_mib\n"
     var timing: [[String: Any]] = []  // wall-clock: timing.json, left out of the content hash
     var perMethod: [String: Any] = [:]
     let fullMem = mean(runs.filter { $0.method == "full" }.map(\.memory))
-    var md = "# \(ctx.params["title"]?.string ?? "Table 1")\n\nTest split, % (mean ± std over seeds). Ratio: trainable / total parameters "
-      + "(denominator per method in each stage's metrics.json). Memory: engine accounting (parameters, gradients, optimizer state, activations).\n\n"
-      + "| method | " + datasets.joined(separator: " | ") + " | avg F1 | avg AUC | ratio % | memory MiB | PPE (AUC) | PME (AUC) |\n"
+    var md =
+      "# \(ctx.params["title"]?.string ?? "Table 1")\n\nTest split, % (mean ± std over seeds). Ratio: trainable / "
+      + "total parameters "
+      + "(denominator per method in each stage's metrics.json). Memory: engine accounting (parameters, gradients, "
+      + "optimizer state, activations).\n\n"
+      + "| method | " + datasets.joined(separator: " | ")
+      + " | avg F1 | avg AUC | ratio % | memory MiB | PPE (AUC) | PME (AUC) |\n"
       + "|" + String(repeating: "---|", count: datasets.count + 7) + "\n"
     for m in methods {
       let rs = runs.filter { $0.method == m }
@@ -75,7 +88,9 @@ public struct SweepSummaryStageKind: StageKind {
         let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
         f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
         byDataset[d] = ["f1": f.0, "auc": u.0, "seeds": x.count, "collapsed": x.filter(\.collapsed).count]
-        csv += "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576)\n"
+        csv +=
+          "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),"
+          + "\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576)\n"
         timing.append(["method": m, "dataset": d, "seeds": x.count, "train_seconds_mean": mean(x.map(\.seconds))])
         let k = x.filter(\.collapsed).count  // runs that predicted one class: marked, never hidden
         cells.append(String(format: "%.1f±%.1f", f.0, f.1) + (k > 0 ? " †\(k)" : ""))
@@ -83,32 +98,50 @@ public struct SweepSummaryStageKind: StageKind {
       let r = mean(rs.map(\.ratio)), mem = mean(rs.map(\.memory)), memRatio = fullMem.isFinite ? mem / fullMem : .nan
       let (f1, auc) = (mean(f1s), mean(aucs))
       let ppe = { (s: Double) in s * exp(-log10(r + 1)) }, pme = { (s: Double) in s * exp(-log10(memRatio + 1)) }
-      perMethod[m] = ["avg_f1": f1, "avg_accuracy": mean(accs), "avg_auc": auc, "trainable_ratio": r,
-                      "memory_mib": mem / 1_048_576, "memory_ratio_to_full": memRatio,
-                      "ppe_auc": ppe(auc), "pme_auc": pme(auc), "ppe_f1": ppe(f1), "pme_f1": pme(f1),
-                      "datasets": f1s.count, "runs": rs.count, "by_dataset": byDataset]
-      md += "| \(m) | " + cells.joined(separator: " | ")
-        + String(format: " | %.1f | %.1f | %.3g | %.1f | %.1f | %.1f |\n", f1, auc, 100 * r, mem / 1_048_576, ppe(auc), pme(auc))
+      perMethod[m] = [
+        "avg_f1": f1, "avg_accuracy": mean(accs), "avg_auc": auc, "trainable_ratio": r,
+        "memory_mib": mem / 1_048_576, "memory_ratio_to_full": memRatio,
+        "ppe_auc": ppe(auc), "pme_auc": pme(auc), "ppe_f1": ppe(f1), "pme_f1": pme(f1),
+        "datasets": f1s.count, "runs": rs.count, "by_dataset": byDataset,
+      ]
+      md +=
+        "| \(m) | " + cells.joined(separator: " | ")
+        + String(
+          format: " | %.1f | %.1f | %.3g | %.1f | %.1f | %.1f |\n", f1, auc, 100 * r, mem / 1_048_576, ppe(auc),
+          pme(auc))
     }
     let collapsed = runs.filter(\.collapsed).map { "\($0.method)@\($0.dataset)@seed\($0.seed)" }
-    md += collapsed.isEmpty ? "\nNo run predicted a single class.\n"
-      : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): \(collapsed.joined(separator: ", ")).\n"
+    md +=
+      collapsed.isEmpty
+      ? "\nNo run predicted a single class.\n"
+      : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): "
+        + "\(collapsed.joined(separator: ", ")).\n"
     var tests: [[String: Any]] = []
-    let compare = (ctx.params["compare"]?.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    md += "\n## Paired tests over (dataset, seed) pairs (neither paper reports one)\n\n| method | vs | metric | n | mean diff | d_z | p |\n|---|---|---|---|---|---|---|\n"
+    let compare = (ctx.params["compare"]?.string ?? "").split(separator: ",").map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    md +=
+      "\n## Paired tests over (dataset, seed) pairs (neither paper reports one)\n\n| method | vs | metric | n | mean "
+      + "diff | d_z | p |\n|---|---|---|---|---|---|---|\n"
     for a in compare where methods.contains(a) {
       for b in methods where b != a {
         for metric in ["f1", "auc"] {
           var diffs: [Double] = []
           for x in runs where x.method == a {
-            guard let y = runs.first(where: { $0.method == b && $0.dataset == x.dataset && $0.seed == x.seed }) else { continue }
+            guard let y = runs.first(where: { $0.method == b && $0.dataset == x.dataset && $0.seed == x.seed }) else {
+              continue
+            }
             diffs.append(metric == "f1" ? x.f1 - y.f1 : x.auc - y.auc)
           }
           guard diffs.count >= 2 else { continue }
           let md0 = mean(diffs), sd = std(diffs), p = signFlipP(diffs)
-          tests.append(["method": a, "baseline": b, "metric": metric, "n": diffs.count, "mean_difference": md0,
-                        "cohens_dz": sd > 0 ? md0 / sd : 0, "p": p])
-          md += String(format: "| %@ | %@ | %@ | %d | %+.2f | %.2f | %.3g |\n", a, b, metric, diffs.count, md0, sd > 0 ? md0 / sd : 0, p)
+          tests.append([
+            "method": a, "baseline": b, "metric": metric, "n": diffs.count, "mean_difference": md0,
+            "cohens_dz": sd > 0 ? md0 / sd : 0, "p": p,
+          ])
+          md += String(
+            format: "| %@ | %@ | %@ | %d | %+.2f | %.2f | %.3g |\n", a, b, metric, diffs.count, md0,
+            sd > 0 ? md0 / sd : 0, p)
         }
       }
     }
@@ -117,16 +150,22 @@ public struct SweepSummaryStageKind: StageKind {
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
     var proto: [String: Any] = [:]
     if let pr = ctx.params["protocol"]?.string { proto["protocol"] = pr }
-    try writeJSON(proto.merging(["stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
-                   "collapsed_runs": collapsed, "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }
-                     .mapValues(\.count),
-                   "order": methods, "runs": runs.count]) { $1 }, to: ctx.outputDir + "/summary.json")
+    try writeJSON(
+      proto.merging([
+        "stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
+        "collapsed_runs": collapsed,
+        "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }
+          .mapValues(\.count),
+        "order": methods, "runs": runs.count,
+      ]) { $1 }, to: ctx.outputDir + "/summary.json")
     ctx.log("\(runs.count) runs, \(methods.count) methods, \(datasets.count) datasets")
   }
 
   func orderedMethods(_ runs: [Run]) -> [String] {
-    let known = ["full", "linear-probe", "bitfit", "ft-ln", "ft-att", "lora", "adalora", "adapter", "ssf",
-                 "vpt-shallow", "vpt-deep", "spt-lora", "sh-peft", "fpt", "fpt+"]
+    let known = [
+      "full", "linear-probe", "bitfit", "ft-ln", "ft-att", "lora", "adalora", "adapter", "ssf",
+      "vpt-shallow", "vpt-deep", "spt-lora", "sh-peft", "fpt", "fpt+",
+    ]
     let present = Set(runs.map(\.method))
     return known.filter(present.contains) + present.subtracting(known).sorted()
   }

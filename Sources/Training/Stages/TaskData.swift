@@ -33,8 +33,10 @@ struct TaskData {
 /// Metrics of one evaluation as stored in JSON: accuracy, macro-F1, macro-AUC, loss, the recall of
 /// every class (null: no true sample) and how many classes were predicted at all (1 = collapsed).
 func metricsJSON(_ e: ClassificationMetrics) -> [String: Any] {
-  ["accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan,
-   "recall": e.recall.map { $0.isNaN ? NSNull() as Any : $0 as Any }, "predicted_classes": e.predictedClasses]
+  [
+    "accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan,
+    "recall": e.recall.map { $0.isNaN ? NSNull() as Any : $0 as Any }, "predicted_classes": e.predictedClasses,
+  ]
 }
 
 /// `object` with every non-finite number (NaN: no value, e.g. the loss of a k-NN probe) as JSON null.
@@ -51,8 +53,10 @@ func jsonSafe(_ object: Any) -> Any {
 /// Keys whose values are wall-clock measurements. They never enter a hashed output: `writeJSON` moves
 /// them into `timing.json` beside the file (the cache leaves `timing.json` out of an object's content
 /// hash, see `treeHash`), and `readJSON` puts them back, so the same stage key gives the same bytes.
-let wallClockKeys: Set<String> = ["seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
-                                  "importance_seconds", "selection_time", "seconds_by_cell", "peak_rss_bytes"]
+let wallClockKeys: Set<String> = [
+  "seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
+  "importance_seconds", "selection_time", "seconds_by_cell", "peak_rss_bytes",
+]
 
 /// This process's peak resident set size, bytes (getrusage; a stage runs in its own process, so it is
 /// the stage's). Measured, so it goes to timing.json with the wall-clock times, outside the content hash.
@@ -89,7 +93,8 @@ func writeTiming(_ values: [String: Any], in dir: String) throws {
 
 private func readJSONFile(_ path: String) throws -> [String: Any] {
   guard let d = FileManager.default.contents(atPath: path),
-        let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+    let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
+  else {
     throw StudyError.missingInput("cannot read JSON '\(path)'")
   }
   return o
@@ -110,7 +115,8 @@ extension StageContext {
   func inputModel() throws -> ViT {
     let models = inputs.values.filter { FileManager.default.fileExists(atPath: $0 + "/model.h5") }
     guard models.count == 1 else {
-      throw PipelineError.stageFailed(stage: stage, message: "\(kindName) needs exactly one stage with a model.h5 (has \(models.count))")
+      throw PipelineError.stageFailed(
+        stage: stage, message: "\(kindName) needs exactly one stage with a model.h5 (has \(models.count))")
     }
     return try Checkpoint.load(models[0] + "/model.h5")
   }

@@ -21,13 +21,20 @@ public struct PretrainStageKind: StageKind {
   public let name = "pretrain"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
-                          ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
-                          ParameterSpec("from", default: .string(""),
-                                        help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)")]
+    RecipeParams.specs + [
+      ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
+      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      ParameterSpec(
+        "from", default: .string(""),
+        help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)"),
+    ]
   }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    if let f = params["from"]?.string, !f.isEmpty { return try ImportStageKind.fileHash(f, root: projectRoot, hasher: hasher) }
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
+    if let f = params["from"]?.string, !f.isEmpty {
+      return try ImportStageKind.fileHash(f, root: projectRoot, hasher: hasher)
+    }
     return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
   public func run(_ ctx: StageContext) throws {
@@ -53,21 +60,27 @@ public struct ImportStageKind: StageKind {
   public let name = "import"
   public let version = 2  // 2: `activation`, `lora`
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
-     ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
-     ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
-     ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
-     ParameterSpec("activation", help: "MLP activation (default: the source's convention, printed)")
-       .oneOf(ActivationKind.allCases.map(\.rawValue)).optional(like: .string("gelu")),
-     ParameterSpec("lora", help: "a Hugging Face peft LoRA adapter folder (or its .safetensors) merged into `from`")
-       .optional(like: .string("")),
-     ParameterSpec("dataset",
-                   help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)")
-       .optional(like: .string("")),
-     ParameterSpec("seed", help: "the fine-tuning run's seed (W_ft)").atLeast(0).optional(like: .int(0)),
-     ParameterSpec("manifests", help: "folder of manifests (W_ft)").optional(like: .string("data-manifests"))]
+    [
+      ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
+      ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
+      ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
+      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      ParameterSpec("activation", help: "MLP activation (default: the source's convention, printed)")
+        .oneOf(ActivationKind.allCases.map(\.rawValue)).optional(like: .string("gelu")),
+      ParameterSpec("lora", help: "a Hugging Face peft LoRA adapter folder (or its .safetensors) merged into `from`")
+        .optional(like: .string("")),
+      ParameterSpec(
+        "dataset",
+        help: "set for a model fine-tuned elsewhere (W_ft): the task it was fine-tuned on (a manifest)"
+      )
+      .optional(like: .string("")),
+      ParameterSpec("seed", help: "the fine-tuning run's seed (W_ft)").atLeast(0).optional(like: .int(0)),
+      ParameterSpec("manifests", help: "folder of manifests (W_ft)").optional(like: .string("data-manifests")),
+    ]
   }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
     var h = try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
     if let lora = params["lora"]?.string, !lora.isEmpty {
       // keyed by the name the pipeline gives (as `from`), so the key does not depend on where the project lives
@@ -88,7 +101,11 @@ public struct ImportStageKind: StageKind {
   static func fileHash(_ f: String, root: String, hasher: FileHasher) throws -> [String: String] {
     let p = path(f, root: root)
     guard FileManager.default.fileExists(atPath: p) else {
-      throw DataError.file(p, "checkpoint not found (the paper profile needs CLIP ViT-B/16 as safetensors here, e.g. open_clip's ViT-B-16 exported with safetensors.torch.save_file)")
+      throw DataError.file(
+        p,
+        "checkpoint not found (the paper profile needs CLIP ViT-B/16 as safetensors here, e.g. open_clip's ViT-B-16 "
+          + "exported with safetensors.torch.save_file)"
+      )
     }
     return ["checkpoint:" + f: try hasher.hash(file: p)]
   }
@@ -105,12 +122,20 @@ public struct ImportStageKind: StageKind {
       heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil,
       activation: ctx.params["activation"]?.string.flatMap(ActivationKind.init(rawValue:)),
       lora: ctx.params["lora"]?.string.flatMap { $0.isEmpty ? nil : Self.path($0, root: ctx.projectRoot) })
-    ctx.log("imported \(report.flavor): \(report.loaded.count) tensors; new: \(report.newlyInitialised.joined(separator: ", "))")
+    ctx.log(
+      "imported \(report.flavor): \(report.loaded.count) tensors; new: "
+        + "\(report.newlyInitialised.joined(separator: ", "))"
+    )
     ctx.log("decided: " + report.decisions.joined(separator: "; "))
-    try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: [
-      "imported_from": file, "import_flavor": report.flavor, "import_decisions": report.decisions.joined(separator: "; ")])
-    try writeJSON(["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
-                  to: ctx.outputDir + "/import.json")
+    try Checkpoint.save(
+      model, to: ctx.outputDir + "/model.h5",
+      extraAttributes: [
+        "imported_from": file, "import_flavor": report.flavor,
+        "import_decisions": report.decisions.joined(separator: "; "),
+      ])
+    try writeJSON(
+      ["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
+      to: ctx.outputDir + "/import.json")
     // A model fine-tuned elsewhere (W_ft): the studies (sparsity, hybridity) read its task and seed
     // from metrics.json, as from a `finetune` stage's; its head must fit the task.
     if fineTuned, let dataset = ctx.params["dataset"]?.string, !dataset.isEmpty {
@@ -121,10 +146,13 @@ public struct ImportStageKind: StageKind {
         throw DataError.file(
           p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
       }
-      try writeJSON(["stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0,
-                     "imported_from": file,
-                     "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount],
-                    to: ctx.outputDir + "/metrics.json")
+      try writeJSON(
+        [
+          "stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0,
+          "imported_from": file,
+          "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount,
+        ],
+        to: ctx.outputDir + "/metrics.json")
     }
   }
 }
@@ -136,13 +164,19 @@ public struct FinetuneStageKind: StageKind {
   public let name = "finetune"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
-                          HeadParams.scale,
-                          ParameterSpec("mode", default: .string("full"),
-                                        help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)")
-                            .oneOf(["full", "linear-probe", "scratch"])]
+    RecipeParams.specs + [
+      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      HeadParams.scale,
+      ParameterSpec(
+        "mode", default: .string("full"),
+        help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)"
+      )
+      .oneOf(["full", "linear-probe", "scratch"]),
+    ]
   }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
     return params["mode"]?.string == "linear-probe" ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
@@ -154,10 +188,12 @@ public struct FinetuneStageKind: StageKind {
     }
     let mode = ctx.params["mode"]?.string ?? "full"
     guard ["full", "linear-probe", "scratch"].contains(mode) else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "mode must be full, linear-probe or scratch, not '\(mode)'")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "mode must be full, linear-probe or scratch, not '\(mode)'")
     }
     let seed = UInt64(ctx.params["seed"]?.int ?? 0)
-    var model = try base.withNewHead(classes: m.classes.count, head: h, headScale: HeadParams.scale(ctx.params), seed: seed)
+    var model = try base.withNewHead(
+      classes: m.classes.count, head: h, headScale: HeadParams.scale(ctx.params), seed: seed)
     if mode == "scratch" { model = try ViT(config: model.config, seed: seed) }
     let probe = mode == "linear-probe"
     try TrainingRecipe.run(ctx, model: model, extra: ["mode": mode]) { layout in

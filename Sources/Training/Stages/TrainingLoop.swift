@@ -13,8 +13,10 @@ enum TrainingLoop {
   /// Runs `steps` steps. `step` gets the batch (images (B, 3, S, S), labels (B), and the sampled
   /// rows of the training split) and returns the optimizer step's result.
   /// Returns the curve (CSV text) and the wall-clock seconds of the loop.
-  static func run(_ ctx: StageContext, sampler: inout AugmentedSampler, steps: Int,
-                  step: (_ images: [Float], _ labels: [Int32], _ rows: [Int]) throws -> StepResult) throws
+  static func run(
+    _ ctx: StageContext, sampler: inout AugmentedSampler, steps: Int,
+    step: (_ images: [Float], _ labels: [Int32], _ rows: [Int]) throws -> StepResult
+  ) throws
     -> (curve: String, seconds: Double)
   {
     var imgs: [Float] = [], labs: [Int32] = [], unused: [Float] = []

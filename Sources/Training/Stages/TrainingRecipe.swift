@@ -44,26 +44,36 @@ enum HeadParams {
 
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
 enum RecipeParams {
-  static let specs: [ParameterSpec] = [
-    ParameterSpec("dataset", help: "dataset name (a manifest)"),
-    ParameterSpec("steps", default: .int(600)).positive(), ParameterSpec("batch", default: .int(64)).positive(),
-    ParameterSpec("optimizer", default: .string("sgd"), help: "sgd or adamw").oneOf(["sgd", "adamw"]),
-    ParameterSpec("lr", default: .double(0.001)).positive(),
-    ParameterSpec("momentum", default: .double(0.9)).atLeast(0).atMost(1, exclusive: true),
-    ParameterSpec("weight_decay", default: .double(0)).atLeast(0), ParameterSpec("warmup", default: .int(0)).atLeast(0),
-    ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)").atLeast(0),
-    ParameterSpec("seed", default: .int(0)).atLeast(0),
-    ParameterSpec("augment", default: .bool(true)),
-    ParameterSpec("crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)")
+  static let specs: [ParameterSpec] =
+    [
+      ParameterSpec("dataset", help: "dataset name (a manifest)"),
+      ParameterSpec("steps", default: .int(600)).positive(), ParameterSpec("batch", default: .int(64)).positive(),
+      ParameterSpec("optimizer", default: .string("sgd"), help: "sgd or adamw").oneOf(["sgd", "adamw"]),
+      ParameterSpec("lr", default: .double(0.001)).positive(),
+      ParameterSpec("momentum", default: .double(0.9)).atLeast(0).atMost(1, exclusive: true),
+      ParameterSpec("weight_decay", default: .double(0)).atLeast(0),
+      ParameterSpec("warmup", default: .int(0)).atLeast(0),
+      ParameterSpec("clip", default: .double(0), help: "gradient-norm clipping (0: off)").atLeast(0),
+      ParameterSpec("seed", default: .int(0)).atLeast(0),
+      ParameterSpec("augment", default: .bool(true)),
+      ParameterSpec(
+        "crop_min", default: .double(0.6), help: "smallest area fraction of the random resized crop (1: none)"
+      )
       .positive().atMost(1),
-    ParameterSpec("jitter", help: "colour jitter: brightness, contrast, saturation ± this (default 0.2; 0: none)")
-      .atLeast(0).atMost(1).optional(like: .double(0.2)),
-    ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data")),
+      ParameterSpec("jitter", help: "colour jitter: brightness, contrast, saturation ± this (default 0.2; 0: none)")
+        .atLeast(0).atMost(1).optional(like: .double(0.2)),
+    ] + location
+
+  /// Where the manifests and the data are (relative to the project).
+  static let location: [ParameterSpec] = [
+    ParameterSpec("manifests", default: .string("data-manifests")),
+    ParameterSpec("data_root", default: .string("data")),
   ]
 
   static func dataset(_ p: [String: Value], root: String) throws -> DatasetManifest {
     let dir = root + "/" + (p["manifests"]?.string ?? "data-manifests")
-    guard let name = p["dataset"]?.string, let m = try DatasetManifest.all(in: dir).first(where: { $0.name == name }) else {
+    guard let name = p["dataset"]?.string, let m = try DatasetManifest.all(in: dir).first(where: { $0.name == name })
+    else {
       throw DataError.file(dir, "no manifest named '\(p["dataset"]?.description ?? "")'")
     }
     return m
@@ -101,15 +111,32 @@ enum RecipeParams {
       _ = try trainConfig(p, steps: p["steps"]?.int ?? 600, batch: p["batch"]?.int ?? 64)
     }
     let m = try dataset(p, root: root)
-    return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)]
+    return [
+      "dataset:" + m.name: try DatasetCheck.contentHash(
+        m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)
+    ]
+  }
+}
+
+/// A stage kind that reads the dataset its `dataset` parameter names: the data's content hash is part of
+/// its key (`RecipeParams.datasetHash`, which also checks a training recipe's parameters).
+public protocol DatasetReadingKind: StageKind {}
+
+extension DatasetReadingKind {
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
 }
 
 enum TrainingRecipe {
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).
-  static func run(_ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
-                  merge: ((ViT) -> Void)? = nil, selection: (ViTLayout) -> ParameterSelection) throws {
+  static func run(
+    _ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
+    merge: ((ViT) -> Void)? = nil, selection: (ViTLayout) -> ParameterSelection
+  ) throws {
     let p = ctx.params
     let c = model.config
     let data = try TaskData.load(ctx, size: c.imageSize)
@@ -118,9 +145,10 @@ enum TrainingRecipe {
     guard cropMin > 0 && cropMin <= 1 else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
     }
-    let pre = Preprocessor(size: c.imageSize, normalization: data.normalization,
-                           augmentation: p["augment"]?.bool == false
-                             ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2)))
+    let pre = Preprocessor(
+      size: c.imageSize, normalization: data.normalization,
+      augmentation: p["augment"]?.bool == false
+        ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2)))
     let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
     let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
     let sel = selection(model.layout)
@@ -137,8 +165,10 @@ enum TrainingRecipe {
       "trainable_parameters": sel.trainableCount(model.layout) + (modules?.store.count ?? 0),
       "total_parameters": model.parameterCount + (modules?.store.count ?? 0),
       "backbone_parameters": WeightChanges.backboneCount(model.layout),
-      "memory_bytes": ["parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
-                       "activations": mem.activations, "total": mem.total],
+      "memory_bytes": [
+        "parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
+        "activations": mem.activations, "total": mem.total,
+      ],
       "threads": Parallel.threads,
     ]
     metrics.merge(extra) { _, new in new }
@@ -150,9 +180,11 @@ enum TrainingRecipe {
     }
     // what a user needs to run the model elsewhere: the input normalisation and what each logit means
     func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ", ") + "]" }
-    let usage = ["normalization_mean": list(data.normalization.mean.map { String(format: "%g", $0) }),
-                 "normalization_std": list(data.normalization.std.map { String(format: "%g", $0) }),
-                 "class_names": list(m.classes.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" })]
+    let usage = [
+      "normalization_mean": list(data.normalization.mean.map { String(format: "%g", $0) }),
+      "normalization_std": list(data.normalization.std.map { String(format: "%g", $0) }),
+      "class_names": list(m.classes.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }),
+    ]
     if let merge {  // LoRA, SSF: the update folded into the weights (model.h5 is a plain ViT)
       let merged = model.copy()
       merge(merged)

@@ -23,8 +23,10 @@ public struct HybridityStageKind: StageKind {
   public let name = "hybridity"
   public let version = 2
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("ks", default: .array([5, 1, 0.1, 0.05].map { .double($0) }), help: "k in % of backbone elements"),
-     ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori")]
+    [
+      ParameterSpec("ks", default: .array([5, 1, 0.1, 0.05].map { .double($0) }), help: "k in % of backbone elements"),
+      ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori"),
+    ]
   }
 
   public func run(_ ctx: StageContext) throws {
@@ -39,17 +41,22 @@ public struct HybridityStageKind: StageKind {
     let fts = ctx.inputs(with: "model.h5", except: originalBase)
     for (i, f) in fts.enumerated() {
       let m = try readJSON(f.dir + "/metrics.json")
-      guard let task = m["dataset"] as? String else { throw StudyError.missingInput("\(f.name): metrics.json names no dataset") }
+      guard let task = m["dataset"] as? String else {
+        throw StudyError.missingInput("\(f.name): metrics.json names no dataset")
+      }
       let seed = m["seed"] as? Int ?? 0
       guard rankings[seed]?[task] == nil else {
-        throw PipelineError.stageFailed(stage: ctx.stage, message: "two fine-tuned models of '\(task)' with seed \(seed)")
+        throw PipelineError.stageFailed(
+          stage: ctx.stage, message: "two fine-tuned models of '\(task)' with seed \(seed)")
       }
-      rankings[seed, default: [:]][task] = try WeightChanges.ranking(original: ori, finetuned: try Checkpoint.load(f.dir + "/model.h5"))
+      rankings[seed, default: [:]][task] = try WeightChanges.ranking(
+        original: ori, finetuned: try Checkpoint.load(f.dir + "/model.h5"))
       ctx.progress(Double(i + 1) / Double(fts.count + 1))
     }
     let tasks = Array(Set(rankings.values.flatMap(\.keys))).sorted()
     guard tasks.count >= 2 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs fine-tuned models of at least two tasks (has \(tasks.count))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs fine-tuned models of at least two tasks (has \(tasks.count))")
     }
     let seeds = rankings.keys.sorted().filter { rankings[$0]!.count == tasks.count }
     guard !seeds.isEmpty else { throw PipelineError.stageFailed(stage: ctx.stage, message: "no seed has every task") }
@@ -65,11 +72,14 @@ public struct HybridityStageKind: StageKind {
         mats.append(Hybridity.overlapMatrix(tasks.map { r[$0]![..<count] }, universe: n))
         for t in tasks {
           let s = WeightGroup.shares(r[t]![..<count], groups: groups).selected
-          shareSums[t] = zip(shareSums[t] ?? Array(repeating: 0, count: s.count), s).map { $0 + $1 / Double(seeds.count) }
+          shareSums[t] = zip(shareSums[t] ?? Array(repeating: 0, count: s.count), s).map {
+            $0 + $1 / Double(seeds.count)
+          }
         }
       }
       let chance = Double(count) / Double(n)
-      let meanM = Hybridity.elementwise(mats) { Training.mean($0) }, stdM = Hybridity.elementwise(mats) { Training.std($0) }
+      let meanM = Hybridity.elementwise(mats) { Training.mean($0) },
+        stdM = Hybridity.elementwise(mats) { Training.std($0) }
       let off = Hybridity.offDiagonal(meanM)
       let offPerSeed = mats.map { Hybridity.offDiagonal($0) }
       // per task: mean overlap with the other tasks (over seeds), and between its own seeds (over seed pairs)
@@ -79,7 +89,8 @@ public struct HybridityStageKind: StageKind {
         var pairs: [Double] = []
         for (i, a) in seeds.enumerated() {
           for b in seeds[(i + 1)...] {
-            pairs.append(Hybridity.overlapMatrix([rankings[a]![t]![..<count], rankings[b]![t]![..<count]], universe: n)[0][1])
+            pairs.append(
+              Hybridity.overlapMatrix([rankings[a]![t]![..<count], rankings[b]![t]![..<count]], universe: n)[0][1])
           }
         }
         if !pairs.isEmpty { same[t] = Training.mean(pairs) }
@@ -91,16 +102,21 @@ public struct HybridityStageKind: StageKind {
         "offdiagonal_mean": off.mean, "offdiagonal_min": off.min, "offdiagonal_max": off.max,
         "offdiagonal_mean_per_seed": offPerSeed.map(\.mean),
         "cross_task_by_task": cross, "same_task_by_task": same,
-        "group_shares": shareSums.mapValues { Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0)) },
+        "group_shares": shareSums.mapValues {
+          Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0))
+        },
       ])
-      ctx.log(String(format: "k %.3g%%: mean off-diagonal overlap %.4f (chance %.4f, enrichment %.2f)",
-                     k, off.mean, chance, off.mean / chance))
+      ctx.log(
+        String(
+          format: "k %.3g%%: mean off-diagonal overlap %.4f (chance %.4f, enrichment %.2f)",
+          k, off.mean, chance, off.mean / chance))
     }
     let all = WeightGroup.shares([][...], groups: groups).all
-    try writeJSON([
-      "stage_kind": name, "tasks": tasks, "seeds": seeds, "backbone_parameters": n, "ks": perK,
-      "group_share_of_backbone": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all)),
-    ] as [String: Any], to: ctx.outputDir + "/hybridity.json")
+    try writeJSON(
+      [
+        "stage_kind": name, "tasks": tasks, "seeds": seeds, "backbone_parameters": n, "ks": perK,
+        "group_share_of_backbone": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all)),
+      ] as [String: Any], to: ctx.outputDir + "/hybridity.json")
   }
 }
 

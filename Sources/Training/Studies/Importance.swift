@@ -39,8 +39,9 @@ public struct GradientStatistics: Sendable {
     progress: (Double) -> Void = { _ in }
   ) throws -> GradientStatistics {
     let n = WeightChanges.backboneCount(model.layout)
-    var s = GradientStatistics(sum: .init(repeating: 0, count: n), sumOfSquares: .init(repeating: 0, count: n),
-                               batches: 0, images: set.count)
+    var s = GradientStatistics(
+      sum: .init(repeating: 0, count: n), sumOfSquares: .init(repeating: 0, count: n),
+      batches: 0, images: set.count)
     let order = epochOrder(count: set.count, seed: seed)
     let grads = Gradients(layout: model.layout)
     var acts = Activations(config: model.config, batch: min(batch, set.count))
@@ -83,7 +84,8 @@ public enum ImportanceStrategy: String, CaseIterable, Sendable {
 
   public static func parse(_ s: String) throws -> ImportanceStrategy {
     guard let v = ImportanceStrategy(rawValue: s) else {
-      throw StudyError.mismatch("unknown importance strategy '\(s)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
+      throw StudyError.mismatch(
+        "unknown importance strategy '\(s)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
     }
     return v
   }
@@ -101,7 +103,7 @@ public enum Importance {
       var rng = Xoshiro256(seed: seed &+ 0x5eed)
       return (0..<n).map { _ in Float(rng.next() >> 40) }
     }
-    let l2 = strategy == .ta ? true : strategy.isL2   // ta alone: |w| and w² rank alike
+    let l2 = strategy == .ta ? true : strategy.isL2  // ta alone: |w| and w² rank alike
     var td = [Float](repeating: 0, count: n), ta = td
     if strategy.usesTaskDependent {
       for i in 0..<n { td[i] = l2 ? stats.sumOfSquares[i] : abs(stats.sum[i]) }

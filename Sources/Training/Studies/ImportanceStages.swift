@@ -28,7 +28,9 @@ enum MaskParams {
     ParameterSpec("budget", default: .double(1.0), help: "r: % of backbone elements that train"),
   ]
 
-  static func values(_ p: [String: Value], fallback: (String, Double, Double)? = nil) throws
+  static func values(
+    _ p: [String: Value], fallback: (String, Double, Double)? = nil
+  ) throws
     -> (strategy: ImportanceStrategy, lambda: Double, budget: Double)
   {
     let s = try p["strategy"]?.string.map(ImportanceStrategy.parse) ?? ImportanceStrategy.parse(fallback?.0 ?? "ta+l2")
@@ -46,23 +48,26 @@ func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, 
   guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
     throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
   }
-  return (base, try base.withNewHead(classes: classes, head: h, headScale: HeadParams.scale(ctx.params), seed: UInt64(ctx.params["seed"]?.int ?? 0)))
+  return (
+    base,
+    try base.withNewHead(
+      classes: classes, head: h, headScale: HeadParams.scale(ctx.params), seed: UInt64(ctx.params["seed"]?.int ?? 0))
+  )
 }
 
-public struct ImportanceStageKind: StageKind {
+public struct ImportanceStageKind: DatasetReadingKind {
   public init() {}
   /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
   public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "importance"
   public let version = 2
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0), ParameterSpec("batch", default: .int(64)).positive(),
-     ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
-     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
-      + MaskParams.specs
-  }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    [
+      ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0),
+      ParameterSpec("batch", default: .int(64)).positive(),
+      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+    ]
+      + RecipeParams.location + MaskParams.specs
   }
 
   public func run(_ ctx: StageContext) throws {
@@ -74,7 +79,8 @@ public struct ImportanceStageKind: StageKind {
     let start = Date()
     let stats = try GradientStatistics.collect(
       model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
-      batch: ctx.params["batch"]?.int ?? 64, seed: seed, cancelled: { ctx.isCancelled }, progress: { ctx.progress($0 * 0.9) })
+      batch: ctx.params["batch"]?.int ?? 64, seed: seed, cancelled: { ctx.isCancelled },
+      progress: { ctx.progress($0 * 0.9) })
     let gradientSeconds = Date().timeIntervalSince(start)
     let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: model.params.pointer, seed: seed)
     let mask = Importance.mask(scores, percent: budget)
@@ -82,8 +88,10 @@ public struct ImportanceStageKind: StageKind {
     let hist = Importance.histogram(scores)
     let groups = WeightGroup.map(model.layout)
     let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: groups)
-    ctx.log(String(format: "%d batches in %.2f s; %@ λ=%.2f r=%.3g%%: %d of %d backbone elements; selection %.2f s",
-                   stats.batches, gradientSeconds, strategy.rawValue, lambda, budget, mask.count, scores.count, seconds))
+    ctx.log(
+      String(
+        format: "%d batches in %.2f s; %@ λ=%.2f r=%.3g%%: %d of %d backbone elements; selection %.2f s",
+        stats.batches, gradientSeconds, strategy.rawValue, lambda, budget, mask.count, scores.count, seconds))
     do {
       let f = try HDF5File.create(ctx.outputDir + "/importance.h5")
       try f.write("grad_sum", floats: stats.sum)
@@ -101,20 +109,24 @@ public struct ImportanceStageKind: StageKind {
     var bits = [UInt8](repeating: 0, count: scores.count)
     for i in mask { bits[i] = 1 }
     let backbone = model.layout.tensors.filter { $0.range.upperBound <= scores.count }
-    try SafetensorsFile.write(ctx.outputDir + "/mask.safetensors",
-                              bytes: backbone.map { ($0.name, $0.shape, Array(bits[$0.range])) },
-                              metadata: ["format": "peftlab-mask", "strategy": strategy.rawValue, "lambda": String(lambda),
-                                         "budget_percent": String(budget), "selected": String(mask.count),
-                                         "head": "not in the mask: SH-PEFT trains the task head fully"])
-    try writeJSON([
-      "stage_kind": name, "dataset": m.name, "seed": Int(seed), "strategy": strategy.rawValue, "lambda": lambda,
-      "budget_percent": budget, "selected": mask.count, "backbone_parameters": scores.count,
-      "batches": stats.batches, "images": stats.images,
-      "seconds_gradients": gradientSeconds, "seconds_selection": seconds,
-      "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
-      "backbone_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.all)),
-      "histogram": ["log10_edges": hist.edges, "counts": hist.counts, "zeros": hist.zeros],
-    ] as [String: Any], to: ctx.outputDir + "/summary.json")
+    try SafetensorsFile.write(
+      ctx.outputDir + "/mask.safetensors",
+      bytes: backbone.map { ($0.name, $0.shape, Array(bits[$0.range])) },
+      metadata: [
+        "format": "peftlab-mask", "strategy": strategy.rawValue, "lambda": String(lambda),
+        "budget_percent": String(budget), "selected": String(mask.count),
+        "head": "not in the mask: SH-PEFT trains the task head fully",
+      ])
+    try writeJSON(
+      [
+        "stage_kind": name, "dataset": m.name, "seed": Int(seed), "strategy": strategy.rawValue, "lambda": lambda,
+        "budget_percent": budget, "selected": mask.count, "backbone_parameters": scores.count,
+        "batches": stats.batches, "images": stats.images,
+        "seconds_gradients": gradientSeconds, "seconds_selection": seconds,
+        "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
+        "backbone_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.all)),
+        "histogram": ["log10_edges": hist.edges, "counts": hist.counts, "zeros": hist.zeros],
+      ] as [String: Any], to: ctx.outputDir + "/summary.json")
   }
 }
 
@@ -125,43 +137,59 @@ public struct SHPEFTStageKind: StageKind {
   public let name = "shpeft"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale]
-      + MaskParams.specs.map { ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)") }
+    RecipeParams.specs + [
+      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+    ]
+      + MaskParams.specs.map {
+        ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)")
+      }
   }
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher).merging(MemoryAccounting.streamedPrefix) { $1 }
+  public func externalInputs(
+    params: [String: Value], projectRoot: String, hasher: FileHasher
+  ) throws -> [String: String] {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher).merging(MemoryAccounting.streamedPrefix) {
+      $1
+    }
   }
 
   public func run(_ ctx: StageContext) throws {
     let imp = ctx.inputs(with: "importance.h5")
     guard imp.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one importance stage (has \(imp.count))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs exactly one importance stage (has \(imp.count))")
     }
     let summary = try readJSON(imp[0].dir + "/summary.json")
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     guard summary["dataset"] as? String == m.name else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(imp[0].name) scored '\(summary["dataset"] ?? "?")', not '\(m.name)'")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "\(imp[0].name) scored '\(summary["dataset"] ?? "?")', not '\(m.name)'")
     }
     let (base, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
     let f = try HDF5File.open(imp[0].dir + "/importance.h5")
-    let stored = (try f.stringAttribute("strategy"), try f.doubleAttribute("lambda"), try f.doubleAttribute("budget_percent"))
+    let stored = (
+      try f.stringAttribute("strategy"), try f.doubleAttribute("lambda"), try f.doubleAttribute("budget_percent")
+    )
     let (strategy, lambda, budget) = try MaskParams.values(ctx.params, fallback: stored)
     var mask: [Int]
     if strategy.rawValue == stored.0 && lambda == stored.1 && budget == stored.2 {
       mask = try f.readInt64s("mask").values.map { Int($0) }
     } else {
-      let stats = GradientStatistics(sum: try f.readFloats("grad_sum").values, sumOfSquares: try f.readFloats("grad_sq_sum").values,
-                                     batches: try f.intAttribute("batches"), images: 0)
-      let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: base.params.pointer,
-                                     seed: UInt64(try f.intAttribute("seed")))
+      let stats = GradientStatistics(
+        sum: try f.readFloats("grad_sum").values, sumOfSquares: try f.readFloats("grad_sq_sum").values,
+        batches: try f.intAttribute("batches"), images: 0)
+      let scores = Importance.scores(
+        strategy, lambda: lambda, stats: stats, weights: base.params.pointer,
+        seed: UInt64(try f.intAttribute("seed")))
       mask = Importance.mask(scores, percent: budget)
     }
     let n = WeightChanges.backboneCount(model.layout)
     guard mask.allSatisfy({ $0 >= 0 && $0 < n }) else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "\(imp[0].name): mask indices outside the backbone (\(n) elements)")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "\(imp[0].name): mask indices outside the backbone (\(n) elements)")
     }
     let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: WeightGroup.map(model.layout))
-    ctx.log(String(format: "%@ λ=%.2f r=%.3g%%: %d backbone elements + head", strategy.rawValue, lambda, budget, mask.count))
+    ctx.log(
+      String(format: "%@ λ=%.2f r=%.3g%%: %d backbone elements + head", strategy.rawValue, lambda, budget, mask.count))
     let extra: [String: Any] = [
       "strategy": strategy.rawValue, "lambda": lambda, "budget_percent": budget, "selected_backbone": mask.count,
       "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),

@@ -14,22 +14,19 @@ import Foundation
 import Model
 import Pipeline
 
-public struct SparsityStageKind: StageKind {
+public struct SparsityStageKind: DatasetReadingKind {
   public init() {}
   public let name = "sparsity"
   public let version = 1
   public static let defaultGrid: [Double] = [0, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 50, 100]
 
   public var parameters: [ParameterSpec] {
-    [ParameterSpec("dataset", help: "the task (a manifest name); must be the fine-tuned model's"),
-     ParameterSpec("grid", default: .array(Self.defaultGrid.map { .double($0) }), help: "k in % of backbone elements"),
-     ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori"),
-     ParameterSpec("split", default: .string("test")),
-     ParameterSpec("manifests", default: .string("data-manifests")), ParameterSpec("data_root", default: .string("data"))]
-  }
-
-  public func externalInputs(params: [String: Value], projectRoot: String, hasher: FileHasher) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    [
+      ParameterSpec("dataset", help: "the task (a manifest name); must be the fine-tuned model's"),
+      ParameterSpec("grid", default: .array(Self.defaultGrid.map { .double($0) }), help: "k in % of backbone elements"),
+      ParameterSpec("original", default: .string("pretrain"), help: "base name of the stage holding W_ori"),
+      ParameterSpec("split", default: .string("test")),
+    ] + RecipeParams.location
   }
 
   public func run(_ ctx: StageContext) throws {
@@ -37,14 +34,16 @@ public struct SparsityStageKind: StageKind {
     let ori = try Checkpoint.load(try ctx.singleInput(base: originalBase, file: "model.h5") + "/model.h5")
     let fts = ctx.inputs(with: "model.h5", except: originalBase)
     guard fts.count == 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs exactly one fine-tuned model besides '\(originalBase)' (has \(fts.count))")
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs exactly one fine-tuned model besides '\(originalBase)' (has \(fts.count))")
     }
     let ft = try Checkpoint.load(fts[0].dir + "/model.h5")
     let ftMetrics = try readJSON(fts[0].dir + "/metrics.json")
     let dataset = ctx.params["dataset"]?.string ?? ""
     guard ftMetrics["dataset"] as? String == dataset else {
       throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics["dataset"] ?? "?")', not '\(dataset)'")
+        stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics["dataset"] ?? "?")', not '\(dataset)'"
+      )
     }
     let grid = (ctx.params["grid"]?.array ?? []).compactMap(\.double)
     guard !grid.isEmpty, grid.allSatisfy({ $0 >= 0 && $0 <= 100 }) else {

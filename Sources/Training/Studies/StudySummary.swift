@@ -25,8 +25,14 @@ public struct StudySummaryStageKind: StageKind {
   public let name = "shpeft-summary"
   public let version = 3  // 3: per-task values for the verdicts' tests over tasks
   public var parameters: [ParameterSpec] {
-    MaskParams.specs.map { ParameterSpec($0.name, default: $0.defaultValue, help: "the main SH-PEFT configuration: " + $0.help) }
-      + [ParameterSpec("note", default: .string("embedded scale: procedurally generated tasks and a small ViT pretrained in the pipeline"))]
+    MaskParams.specs.map {
+      ParameterSpec($0.name, default: $0.defaultValue, help: "the main SH-PEFT configuration: " + $0.help)
+    }
+      + [
+        ParameterSpec(
+          "note",
+          default: .string("embedded scale: procedurally generated tasks and a small ViT pretrained in the pipeline"))
+      ]
   }
 
   public func run(_ ctx: StageContext) throws {
@@ -35,7 +41,8 @@ public struct StudySummaryStageKind: StageKind {
     for (name, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       try s.add(stage: name, dir: dir)
     }
-    let out = try s.summarize(main: (main.strategy.rawValue, main.lambda, main.budget), note: ctx.params["note"]?.string ?? "")
+    let out = try s.summarize(
+      main: (main.strategy.rawValue, main.lambda, main.budget), note: ctx.params["note"]?.string ?? "")
     try writeJSON(out.json, to: ctx.outputDir + "/summary.json")
     try out.markdown.write(toFile: ctx.outputDir + "/verdicts.md", atomically: true, encoding: .utf8)
     if !out.timing.isEmpty {
@@ -75,17 +82,19 @@ struct StudyResults {
       guard let t = m["test"] as? [String: Any], let task = m["dataset"] as? String else { return }
       let test = t.compactMapValues { $0 as? Double }  // the metrics (recall is a list, predicted_classes an integer)
       let mem = (m["memory_bytes"] as? [String: Int])?["total"] ?? 0
-      let r = Run(task: task, seed: m["seed"] as? Int ?? 0, f1: test["macro_f1"] ?? .nan, accuracy: test["accuracy"] ?? .nan,
-                  auc: test["macro_auc"] ?? .nan, trainable: m["trainable_parameters"] as? Int ?? 0,
-                  total: m["total_parameters"] as? Int ?? 0, backbone: m["backbone_parameters"] as? Int ?? 0,
-                  seconds: m["seconds"] as? Double ?? 0, steps: m["steps"] as? Int ?? 0, batch: m["batch"] as? Int ?? 0,
-                  trainImages: m["train_images"] as? Int ?? 0, memory: mem)
+      let r = Run(
+        task: task, seed: m["seed"] as? Int ?? 0, f1: test["macro_f1"] ?? .nan, accuracy: test["accuracy"] ?? .nan,
+        auc: test["macro_auc"] ?? .nan, trainable: m["trainable_parameters"] as? Int ?? 0,
+        total: m["total_parameters"] as? Int ?? 0, backbone: m["backbone_parameters"] as? Int ?? 0,
+        seconds: m["seconds"] as? Double ?? 0, steps: m["steps"] as? Int ?? 0, batch: m["batch"] as? Int ?? 0,
+        trainImages: m["train_images"] as? Int ?? 0, memory: mem)
       let k = Key(task: r.task, seed: r.seed)
       switch m["stage_kind"] as? String {
       case "finetune":
         if m["mode"] as? String == "linear-probe" { probe[k] = r } else { full[k] = r }
       case "shpeft":
-        let c = Self.config(m["strategy"] as? String ?? "?", m["lambda"] as? Double ?? .nan, m["budget_percent"] as? Double ?? .nan)
+        let c = Self.config(
+          m["strategy"] as? String ?? "?", m["lambda"] as? Double ?? .nan, m["budget_percent"] as? Double ?? .nan)
         shpeft[c, default: [:]][k] = r
       default: break
       }
@@ -96,20 +105,25 @@ struct StudyResults {
     }
     if fm.fileExists(atPath: dir + "/hybridity.json") { hybridity = try readJSON(dir + "/hybridity.json") }
     if fm.fileExists(atPath: dir + "/summary.json"), let m = try? readJSON(dir + "/summary.json"),
-       m["stage_kind"] as? String == "importance" {
+      m["stage_kind"] as? String == "importance"
+    {
       importance[Key(task: m["dataset"] as? String ?? "?", seed: m["seed"] as? Int ?? 0)] = m
     }
   }
 
   /// Mean over tasks of the per-task mean over seeds, restricted to `keys`; and the std over seeds of that average.
-  static func average(_ runs: [Key: Run], keys: Set<Key>, _ f: (Run) -> Double = { $0.f1 }) -> (mean: Double, std: Double, n: Int) {
+  static func average(
+    _ runs: [Key: Run], keys: Set<Key>, _ f: (Run) -> Double = { $0.f1 }
+  ) -> (mean: Double, std: Double, n: Int) {
     let ks = keys.filter { runs[$0] != nil }
     let tasks = Set(ks.map(\.task)), seeds = Set(ks.map(\.seed))
     var perTask: [Double] = []
     for t in tasks.sorted() { perTask.append(mean(ks.filter { $0.task == t }.map { f(runs[$0]!) })) }
     // Spread over seeds: the task average per seed (seeds that have every task).
     let perSeed = seeds.sorted().compactMap { s -> Double? in
-      let v = tasks.sorted().compactMap { runs[Key(task: $0, seed: s)] }.filter { ks.contains(Key(task: $0.task, seed: s)) }
+      let v = tasks.sorted().compactMap { runs[Key(task: $0, seed: s)] }.filter {
+        ks.contains(Key(task: $0.task, seed: s))
+      }
       return v.count == tasks.count ? mean(v.map(f)) : nil
     }
     return (mean(perTask), std(perSeed), ks.count)
@@ -123,20 +137,27 @@ struct StudyResults {
     return out
   }
 
-  func summarize(main: (String, Double, Double), note: String) throws -> (json: [String: Any], markdown: String, timing: String) {
+  func summarize(
+    main: (String, Double, Double), note: String
+  ) throws -> (json: [String: Any], markdown: String, timing: String) {
     var json: [String: Any] = ["note": note]
     json["by_task"] = ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]
     var timingMD = ""  // wall-clock: timing.md, left out of the content hash
-    var md = "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard deviation over seeds of the task average.\n\n"
+    var md =
+      "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard "
+      + "deviation over seeds of the task average.\n\n"
     func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
     func verdict(_ ok: Bool) -> String { ok ? "**reproduced**" : "**not reproduced**" }
     // Is there anything to study? Full fine-tuning must have learned the tasks.
     if !full.isEmpty {
       let f = Self.average(full, keys: Set(full.keys)), lp = Self.average(probe, keys: Set(probe.keys))
       let learned = f.mean >= 0.5
-      md += "Full fine-tuning reached an average test F1 of \(pct(f.mean)) ± \(pct(f.std)) %"
+      md +=
+        "Full fine-tuning reached an average test F1 of \(pct(f.mean)) ± \(pct(f.std)) %"
         + (probe.isEmpty ? "" : " (linear probe: \(pct(lp.mean)) %)") + ". "
-      md += learned ? "The studies below compare against it.\n\n"
+      md +=
+        learned
+        ? "The studies below compare against it.\n\n"
         : "**That is too little learning for the studies below to mean much: use a longer profile (`full`).**\n\n"
       json["full_finetune_learned"] = learned
     }
@@ -149,36 +170,55 @@ struct StudyResults {
       let ks = grid.compactMap { $0["k_percent"] as? Double }
       let tasks = Set(sparsity.keys.map(\.task)).sorted()
       md += "## (a) Sparsity: the top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1\n\n"
-      md += "| k % | " + tasks.joined(separator: " | ") + " | average |\n|---|" + String(repeating: "---|", count: tasks.count + 1) + "\n"
+      md +=
+        "| k % | " + tasks.joined(separator: " | ") + " | average |\n|---|"
+        + String(repeating: "---|", count: tasks.count + 1) + "\n"
       var at10: (Double, Double) = (.nan, .nan)
       var smallest: Double?
       for (i, k) in ks.enumerated() {
         var cells: [String] = []
         var perTask: [Double] = []
         for t in tasks {
-          let v = sparsity.filter { $0.key.task == t }.compactMap { ($0.value["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double }
+          let v = sparsity.filter { $0.key.task == t }.compactMap {
+            ($0.value["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double
+          }
           perTask.append(mean(v))
           cells.append(String(format: "%.2f ± %.2f", mean(v), std(v)))
         }
         let seeds = Set(sparsity.keys.map(\.seed)).sorted()
-        let perSeed = seeds.map { s in mean(tasks.compactMap { t in (sparsity[Key(task: t, seed: s)]?["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double }) }
+        let perSeed = seeds.map { s in
+          mean(
+            tasks.compactMap { t in
+              (sparsity[Key(task: t, seed: s)]?["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double
+            })
+        }
         let avg = (mean(perTask), std(perSeed))
         if k == 10 { at10 = avg }
         if smallest == nil && avg.0 >= 0.95 { smallest = k }
         md += "| \(k) | " + cells.joined(separator: " | ") + String(format: " | %.2f ± %.2f |\n", avg.0, avg.1)
-        aRows.append(["k_percent": k, "f1_fraction_by_task": Dictionary(uniqueKeysWithValues: zip(tasks, perTask)),
-                      "f1_fraction_mean": avg.0, "f1_fraction_std_over_seeds": avg.1])
+        aRows.append([
+          "k_percent": k, "f1_fraction_by_task": Dictionary(uniqueKeysWithValues: zip(tasks, perTask)),
+          "f1_fraction_mean": avg.0, "f1_fraction_std_over_seeds": avg.1,
+        ])
       }
       let ok = at10.0 >= 0.95
-      md += "\nF1 as a fraction of full fine-tuning (W_ori←ft@k% on the test split). At k = 10 %: \(String(format: "%.3f ± %.3f", at10.0, at10.1)) → \(verdict(ok)). "
-      md += smallest.map { "The smallest k whose average reaches 0.95 is \($0) %.\n\n" } ?? "No k below 100 % reaches 0.95 on average.\n\n"
-      json["a_sparsity"] = ["rows": aRows, "at_10_percent": at10.0, "at_10_percent_std": at10.1, "reproduced": ok,
-                            "smallest_k_reaching_95": smallest ?? NSNull()]
+      md +=
+        "\nF1 as a fraction of full fine-tuning (W_ori←ft@k% on the test split). At k = 10 %: "
+        + "\(String(format: "%.3f ± %.3f", at10.0, at10.1)) → \(verdict(ok)). "
+      md +=
+        smallest.map { "The smallest k whose average reaches 0.95 is \($0) %.\n\n" }
+        ?? "No k below 100 % reaches 0.95 on average.\n\n"
+      json["a_sparsity"] = [
+        "rows": aRows, "at_10_percent": at10.0, "at_10_percent_std": at10.1, "reproduced": ok,
+        "smallest_k_reaching_95": smallest ?? NSNull(),
+      ]
     }
 
     // (b) hybridity.
     if let h = hybridity, let ks = h["ks"] as? [[String: Any]] {
-      md += "## (b) Hybridity: overlaps of key weights are small but above chance\n\n| k % | mean overlap | min | max | chance | enrichment | min over seeds of the mean overlap / chance |\n|---|---|---|---|---|---|---|\n"
+      md +=
+        "## (b) Hybridity: overlaps of key weights are small but above chance\n\n| k % | mean overlap | min | max | "
+        + "chance | enrichment | min over seeds of the mean overlap / chance |\n|---|---|---|---|---|---|---|\n"
       var ok = true
       var rows: [[String: Any]] = []
       for e in ks {
@@ -187,17 +227,30 @@ struct StudyResults {
         let perSeed = e["offdiagonal_mean_per_seed"] as? [Double] ?? []
         let minEnrich = (perSeed.min() ?? .nan) / c
         ok = ok && m < 0.5 && minEnrich > 1
-        md += String(format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m, e["offdiagonal_min"] as? Double ?? .nan,
-                     e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
-        rows.append(["k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
-                     "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:]])
+        md += String(
+          format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m, e["offdiagonal_min"] as? Double ?? .nan,
+          e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
+        rows.append([
+          "k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
+          "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:],
+        ])
       }
-      md += "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \((h["tasks"] as? [String])?.count ?? 0) tasks and seeds \((h["seeds"] as? [Int]) ?? []). Small (< 0.5) and above chance on every seed at every k → \(verdict(ok)).\n\n"
-      if let shares = ks.last?["group_shares"] as? [String: [String: Double]], let all = h["group_share_of_backbone"] as? [String: Double] {
+      md +=
+        "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \((h["tasks"] as? [String])?.count ?? 0) tasks and seeds "
+        + "\((h["seeds"] as? [Int]) ?? []). Small (< 0.5) and above chance on every seed at every k → "
+        + "\(verdict(ok)).\n\n"
+      if let shares = ks.last?["group_shares"] as? [String: [String: Double]],
+        let all = h["group_share_of_backbone"] as? [String: Double]
+      {
         let groups = WeightGroup.allCases.map(\.name)
-        md += "Where the key weights live (share of the top \(ks.last?["k_percent"] ?? "")% per weight group, vs the group's share of the backbone):\n\n| task | " + groups.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: groups.count) + "\n"
+        md +=
+          "Where the key weights live (share of the top \(ks.last?["k_percent"] ?? "")% per weight group, vs the "
+          + "group's share of the backbone):\n\n| task | "
+          + groups.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: groups.count) + "\n"
         md += "| (backbone) | " + groups.map { pct(all[$0] ?? 0) }.joined(separator: " | ") + " |\n"
-        for t in shares.keys.sorted() { md += "| \(t) | " + groups.map { pct(shares[t]?[$0] ?? 0) }.joined(separator: " | ") + " |\n" }
+        for t in shares.keys.sorted() {
+          md += "| \(t) | " + groups.map { pct(shares[t]?[$0] ?? 0) }.joined(separator: " | ") + " |\n"
+        }
         md += "\n"
       }
       json["b_hybridity"] = ["rows": rows, "reproduced": ok]
@@ -210,11 +263,15 @@ struct StudyResults {
       for (c, runs) in shpeft.sorted(by: { $0.key < $1.key }) where c != mainKey {
         let parts = c.split(separator: "|")
         // Table 4's strategies are claim (d); here: the selective baselines of the same budget.
-        if parts.count == 3, parts[0] == "random", Double(parts[2]) == main.2 { others.append(("random selection at r = \(main.2) %", runs)) }
+        if parts.count == 3, parts[0] == "random", Double(parts[2]) == main.2 {
+          others.append(("random selection at r = \(main.2) %", runs))
+        }
       }
       if !probe.isEmpty { others.append(("linear probe (head only)", probe)) }
       var ok = !others.isEmpty
-      md += "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) | wins |\n|---|---|---|---|---|\n"
+      md +=
+        "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) "
+        + "| wins |\n|---|---|---|---|---|\n"
       var rows: [[String: Any]] = []
       for (label, runs) in others {
         let keys = Set(sh.keys).intersection(runs.keys)
@@ -223,21 +280,33 @@ struct StudyResults {
         let wins = diffs.filter { $0 > 0 }.count
         let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         ok = ok && a.mean > b.mean
-        md += "| \(label) | \(String(format: "%.3f", 100 * ratio)) | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | \(String(format: "%+.1f ± %.1f", 100 * mean(diffs), 100 * std(diffs))) | \(wins)/\(diffs.count) |\n"
-        rows.append(["method": label, "f1": b.mean, "f1_std": b.std, "shpeft_f1": a.mean, "paired_mean_diff": mean(diffs), "wins": wins, "pairs": diffs.count])
+        md +=
+          "| \(label) | \(String(format: "%.3f", 100 * ratio)) | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
+          + "\(String(format: "%+.1f ± %.1f", 100 * mean(diffs), 100 * std(diffs))) | \(wins)/\(diffs.count) |\n"
+        rows.append([
+          "method": label, "f1": b.mean, "f1_std": b.std, "shpeft_f1": a.mean, "paired_mean_diff": mean(diffs),
+          "wins": wins, "pairs": diffs.count,
+        ])
       }
       let fk = Set(sh.keys).intersection(full.keys)
       if !fk.isEmpty {
         let a = Self.average(sh, keys: fk), b = Self.average(full, keys: fk)
-        md += "| (full fine-tuning, not selective) | 100 | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | \(String(format: "%+.1f", 100 * (a.mean - b.mean))) | \(fk.filter { sh[$0]!.f1 > full[$0]!.f1 }.count)/\(fk.count) |\n"
+        md +=
+          "| (full fine-tuning, not selective) | 100 | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
+          + "\(String(format: "%+.1f", 100 * (a.mean - b.mean))) | "
+          + "\(fk.filter { sh[$0]!.f1 > full[$0]!.f1 }.count)/\(fk.count) |\n"
         json["full_finetune_f1"] = b.mean
       }
-      md += "\nSH-PEFT = \(main.0), λ = \(main.1), r = \(main.2) % (+ head). SH-PEFT's mean above every other selective strategy → \(verdict(ok)). The other PEFT methods of Table 1 come with the method sweep.\n\n"
+      md +=
+        "\nSH-PEFT = \(main.0), λ = \(main.1), r = \(main.2) % (+ head). SH-PEFT's mean above every other selective "
+        + "strategy → \(verdict(ok)). The other PEFT methods of Table 1 come with the method sweep.\n\n"
       json["c_selective"] = ["rows": rows, "reproduced": ok]
     }
 
     // (d) Table 4 and (e) Table 5 on the pairs every configuration of the table has.
-    func table(_ configs: [(String, String)], title: String) -> (rows: [(String, Double, Double, Double)], md: String, byTask: [String: [String: Double]]) {
+    func table(
+      _ configs: [(String, String)], title: String
+    ) -> (rows: [(String, Double, Double, Double)], md: String, byTask: [String: [String: Double]]) {
       let present = configs.filter { shpeft[$0.1] != nil }
       guard present.count >= 2 else { return ([], "", [:]) }
       var keys = Set(shpeft[present[0].1]!.keys)
@@ -249,42 +318,59 @@ struct StudyResults {
         rows.append((label, f.mean, f.std, a.mean))
         text += "| \(label) | \(pct(f.mean)) ± \(pct(f.std)) | \(pct(a.mean)) | \(f.n) |\n"
       }
-      return (rows, text, Dictionary(uniqueKeysWithValues: present.map { ($0.0, Self.byTask(shpeft[$0.1]!, keys: keys)) }))
+      return (
+        rows, text, Dictionary(uniqueKeysWithValues: present.map { ($0.0, Self.byTask(shpeft[$0.1]!, keys: keys)) })
+      )
     }
     let strategies = ["ta", "l1", "ta+l1", "l2", "ta+l2"]
     let t4 = table(strategies.map { ($0, Self.config($0, main.1, main.2)) }, title: "strategy (Table 4)")
     if !t4.rows.isEmpty {
       let best = t4.rows.max { $0.1 < $1.1 }!
       let ok = best.0 == "ta+l2"
-      md += "## (d) ta+L2 is the best importance strategy (Table 4)\n\n" + t4.md
+      md +=
+        "## (d) ta+L2 is the best importance strategy (Table 4)\n\n" + t4.md
         + "\nBest: \(best.0) → \(verdict(ok)) (λ = \(main.1), r = \(main.2) %).\n\n"
-      json["d_table4"] = ["rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0, "reproduced": ok,
-                          "by_task": t4.byTask]
+      json["d_table4"] = [
+        "rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0,
+        "reproduced": ok,
+        "by_task": t4.byTask,
+      ]
     }
-    let lambdas = Set(shpeft.keys.compactMap { c -> Double? in
-      let p = c.split(separator: "|")
-      return p.count == 3 && p[0] == main.0 && Double(p[2]) == main.2 ? Double(p[1]) : nil
-    }).sorted()
+    let lambdas = Set(
+      shpeft.keys.compactMap { c -> Double? in
+        let p = c.split(separator: "|")
+        return p.count == 3 && p[0] == main.0 && Double(p[2]) == main.2 ? Double(p[1]) : nil
+      }
+    ).sorted()
     let t5 = table(lambdas.map { ("\($0)", Self.config(main.0, $0, main.2)) }, title: "λ (Table 5)")
     if !t5.rows.isEmpty {
       let f = t5.rows.map(\.1)
       let range = f.max()! - f.min()!
       let best = t5.rows.max { $0.1 < $1.1 }!
       let ok = range <= 0.02
-      md += "## (e) λ is robust (Table 5)\n\n" + t5.md
-        + "\nRange of the average F1 over λ: \(String(format: "%.1f", 100 * range)) points (the paper: 1.5) → \(verdict(ok)); best at λ = \(best.0)\(Double(best.0) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
-      json["e_table5"] = ["rows": t5.rows.map { ["lambda": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "range": range,
-                          "best_lambda": best.0, "reproduced": ok, "by_task": t5.byTask]
+      md +=
+        "## (e) λ is robust (Table 5)\n\n" + t5.md
+        + "\nRange of the average F1 over λ: \(String(format: "%.1f", 100 * range)) points (the paper: 1.5) → "
+        + "\(verdict(ok)); best at λ = "
+        + "\(best.0)\(Double(best.0) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
+      json["e_table5"] = [
+        "rows": t5.rows.map { ["lambda": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "range": range,
+        "best_lambda": best.0, "reproduced": ok, "by_task": t5.byTask,
+      ]
     }
 
     // Fig. 4: average F1 against the trainable ratio (SH-PEFT's budget sweep, and the references).
-    let budgets = Set(shpeft.keys.compactMap { c -> Double? in
-      let p = c.split(separator: "|")
-      return p.count == 3 && p[0] == main.0 && Double(p[1]) == main.1 ? Double(p[2]) : nil
-    }).sorted()
+    let budgets = Set(
+      shpeft.keys.compactMap { c -> Double? in
+        let p = c.split(separator: "|")
+        return p.count == 3 && p[0] == main.0 && Double(p[1]) == main.1 ? Double(p[2]) : nil
+      }
+    ).sorted()
     var fig4: [[String: Any]] = []
     if budgets.count > 1 {
-      md += "## Fig. 4: average F1 against the trainable ratio\n\n| method | trainable % of all parameters | F1 % | n |\n|---|---|---|---|\n"
+      md +=
+        "## Fig. 4: average F1 against the trainable ratio\n\n| method | trainable % of all parameters | F1 % | n "
+        + "|\n|---|---|---|---|\n"
       // Every point on the (task, seed) pairs all budgets ran.
       var common = Set(shpeft[Self.config(main.0, main.1, budgets[0])]!.keys)
       for b in budgets { common.formIntersection(shpeft[Self.config(main.0, main.1, b)]!.keys) }
@@ -306,14 +392,22 @@ struct StudyResults {
     // Selection time against training time.
     if !importance.isEmpty {
       md += "Selection time against training time: `timing.md` (wall-clock, kept out of the content hash).\n"
-      timingMD += "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
+      timingMD +=
+        "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full "
+        + "fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
       var rows: [[String: Any]] = []
       for t in Set(importance.keys.map(\.task)).sorted() {
         let imp = importance.filter { $0.key.task == t }.map { $0.value["seconds_selection"] as? Double ?? .nan }
-        let ft = full.filter { $0.key.task == t }.map { r in r.value.seconds / Double(max(r.value.steps, 1)) * (Double(r.value.trainImages) / Double(max(r.value.batch, 1))).rounded(.up) }
+        let ft = full.filter { $0.key.task == t }.map { r in
+          r.value.seconds / Double(max(r.value.steps, 1))
+            * (Double(r.value.trainImages) / Double(max(r.value.batch, 1))).rounded(.up)
+        }
         let shs = sh.filter { $0.key.task == t }.map(\.value.seconds)
         timingMD += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
-        rows.append(["task": t, "selection_seconds": mean(imp), "full_ft_epoch_seconds": mean(ft), "shpeft_training_seconds": mean(shs)])
+        rows.append([
+          "task": t, "selection_seconds": mean(imp), "full_ft_epoch_seconds": mean(ft),
+          "shpeft_training_seconds": mean(shs),
+        ])
       }
       timingMD += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
       json["selection_time"] = rows
