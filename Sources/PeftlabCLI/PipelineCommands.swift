@@ -54,7 +54,6 @@ struct RunCommand: ParsableCommand {
   @Option(help: "Slurm: retries of cluster failures (node failure, preemption, lost job).") var slurmClusterRetries = 2
   @Option(help: "Slurm: seconds a job may be gone from the queue without an exit file before it counts as lost.")
   var slurmLostGrace: Double = 30
-  @Flag(help: .hidden) var noLock = false
 
   func run() throws {
     let cancel = CancellationFlag(followsInterrupt: true)
@@ -67,7 +66,6 @@ struct RunCommand: ParsableCommand {
     o.forceDownstream = forceDownstream
     o.dryRun = dryRun
     o.keepGoing = keepGoing
-    o.writeLock = !noLock
     o.isolation = stageIsolation()
     switch executor {
     case "local": break

@@ -1,7 +1,7 @@
 //===--- SlurmExecutor.swift - run stages as Slurm jobs, re-attach after a crash --===//
 //
 // Each stage attempt is one `sbatch` of a wrapper script that runs the same
-// stage with the local executor (`peftlab run … --no-lock STAGE`) against the
+// stage with the local executor (`peftlab stage run KEY`) against the
 // shared cache, so outputs and keys are identical whichever executor ran
 // them; the wrapper writes its exit code to a file atomically (the truth).
 //   <cache>/slurm/<key>/<attempt>/job.sh, slurm-<jobid>.log, exitcode
@@ -269,10 +269,10 @@ extension Runner {
       }
     }
     func q(_ x: String) -> String { "'" + x.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-    var run = [o.command, "run", "--pipeline", pipeline.path, "--cache-dir", cache.root, "--jobs", "1", "--no-lock"]
+    // `peftlab stage run KEY`: the job runs exactly the instance this key names (an error if it changed)
+    var run = [o.command, "stage", "run", comp.key, "--pipeline", pipeline.path, "--cache-dir", cache.root]
     if let p = pipeline.profile { run += ["--profile", p] }
     if force { run.append("--force") }
-    run.append(s.name)
     // USR2 (sent 30 s before the time limit) leaves a marker; the exit code then says "time limit" (124).
     let script = """
       #!/bin/bash
