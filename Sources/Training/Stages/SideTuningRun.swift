@@ -46,15 +46,12 @@ enum SideTuningRun {
         stage: ctx.stage,
         message: "\(pre[0].name): \(trainK.count / per) preloaded images, split has \(data.train.count)")
     }
-    let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, data.train.count)
-    let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
-    let trainer = Trainer(model: side, selection: .all(side.layout), config: cfg, modules: fusion)
-    let prep = Preprocessor(
-      size: plan.side.imageSize, normalization: data.normalization,
-      augmentation: p["augment"]?.bool == false ? nil : Augmentation())
-    var sampler = AugmentedSampler(data.train, batch: batch, preprocessor: prep, seed: seed)
+    let recipe = try Recipe(ctx, trainImages: data.train.count)
+    let batch = recipe.batch
+    let trainer = Trainer(model: side, selection: .all(side.layout), config: recipe.config, modules: fusion)
+    var sampler = recipe.sampler(data, size: plan.side.imageSize)
     var K = [Float](repeating: 0, count: batch * per), V = K
-    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: steps) { imgs, labs, rows in
+    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: recipe.steps) { imgs, labs, rows in
       for (j, i) in rows.enumerated() {  // the batch's preloaded K/V
         for t in 0..<per { K[j * per + t] = trainK[i * per + t]; V[j * per + t] = trainV[i * per + t] }
       }
@@ -71,21 +68,15 @@ enum SideTuningRun {
     // without preloading: the frozen model's weights, one block's no-grad buffers (streamed) and the batch's K/V
     let frozenActs = 4 * Activations.counts(config: frozenConfig, batch: batch, keepFrom: frozenConfig.depth).forward
     let trainable = plan.trainableParameters()
-    var metrics: [String: Any] = [
-      "stage_kind": "peft", "method": plus ? "fpt+" : "fpt", "dataset": m.name, "seed": Int(seed), "steps": steps,
-      "batch": batch,
-      "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(),
-      "lr": p["lr"]?.double ?? 0.001, "optimizer": p["optimizer"]?.string ?? "sgd",
+    var metrics = recipe.metrics(ctx, data: data, seconds: seconds, memory: mem, extraActivationBytes: kvBatchBytes)
+    metrics.merge([
+      "method": plus ? "fpt+" : "fpt",
       "trainable_parameters": trainable,
       "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
       "head_parameters": side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count },
       "total_parameters": plan.totalParameters(frozenParameters: frozenParams),
       "trainable_ratio": Double(trainable) / Double(plan.totalParameters(frozenParameters: frozenParams)),
       "ratio_denominator": "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)",
-      "memory_bytes": [
-        "parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
-        "activations": mem.activations + kvBatchBytes, "total": mem.total + kvBatchBytes,
-      ],
       "memory_without_preload_bytes": mem.total + kvBatchBytes + frozenParams * 4 + frozenActs,
       "side": [
         "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
@@ -93,21 +84,19 @@ enum SideTuningRun {
         "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
         "token_ratio": p["token_ratio"]?.double ?? 0.2,
       ],
-      "preload_stage": pre[0].name, "threads": Parallel.threads,
-    ]
+      "preload_stage": pre[0].name,
+    ]) { _, new in new }
     if plan.fusion != .crossAttention { metrics["fusion"] = plan.fusion.rawValue }
-    for split in ["val", "test"] {
-      guard let set = data.imageSet(split), f.exists(split + "_keys") else { continue }
-      let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
-      let e = evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
-      metrics[split] = metricsJSON(e)
-      ctx.log(
-        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
-    }
+    metrics.merge(
+      try Recipe.evaluate(ctx, data: data) { split, set in
+        guard f.exists(split + "_keys") else { return nil }
+        let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
+        return evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
+      }
+    ) { _, new in new }
     try Checkpoint.save(side, to: ctx.outputDir + "/model.h5")
     try saveModules(fusion.store, to: ctx.outputDir + "/modules.h5")
-    try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
-    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
+    try Recipe.write(ctx, curve: curve, metrics: metrics)
   }
 
   /// Side model metrics on a split: each batch's K/V are the preloaded rows of its images.

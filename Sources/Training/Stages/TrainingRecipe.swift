@@ -137,53 +137,31 @@ enum TrainingRecipe {
     _ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
     merge: ((ViT) -> Void)? = nil, selection: (ViTLayout) -> ParameterSelection
   ) throws {
-    let p = ctx.params
     let c = model.config
     let data = try TaskData.load(ctx, size: c.imageSize)
-    let m = data.manifest, train = data.train
-    let cropMin = p["crop_min"]?.double ?? 0.6
-    guard cropMin > 0 && cropMin <= 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
-    }
-    let pre = Preprocessor(
-      size: c.imageSize, normalization: data.normalization,
-      augmentation: p["augment"]?.bool == false
-        ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2)))
-    let steps = p["steps"]?.int ?? 600, batch = min(p["batch"]?.int ?? 64, train.count)
-    let cfg = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
+    let recipe = try Recipe(ctx, trainImages: data.train.count)
     let sel = selection(model.layout)
-    let trainer = Trainer(model: model, selection: sel, config: cfg, modules: modules)
-    var sampler = AugmentedSampler(train, batch: batch, preprocessor: pre, seed: UInt64(p["seed"]?.int ?? 0))
-    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: steps) { imgs, labs, _ in
+    let trainer = Trainer(model: model, selection: sel, config: recipe.config, modules: modules)
+    var sampler = recipe.sampler(data, size: c.imageSize)
+    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: recipe.steps) { imgs, labs, _ in
       try trainer.step(images: imgs, labels: labs)
     }
-    let mem = trainer.memory  // computed once (it sizes the backward buffers)
-    var metrics: [String: Any] = [
-      "stage_kind": ctx.kindName, "dataset": m.name, "seed": p["seed"]?.int ?? 0, "steps": steps, "batch": batch,
-      "train_images": train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": p["lr"]?.double ?? 0.001,
-      "optimizer": p["optimizer"]?.string ?? "sgd",
-      "trainable_parameters": sel.trainableCount(model.layout) + (modules?.store.count ?? 0),
-      "total_parameters": model.parameterCount + (modules?.store.count ?? 0),
-      "backbone_parameters": WeightChanges.backboneCount(model.layout),
-      "memory_bytes": [
-        "parameters": mem.parameters, "gradients": mem.gradients, "optimizer": mem.optimizerState,
-        "activations": mem.activations, "total": mem.total,
-      ],
-      "threads": Parallel.threads,
-    ]
+    // memory computed once (it sizes the backward buffers)
+    var metrics = recipe.metrics(ctx, data: data, seconds: seconds, memory: trainer.memory)
+    metrics["trainable_parameters"] = sel.trainableCount(model.layout) + (modules?.store.count ?? 0)
+    metrics["total_parameters"] = model.parameterCount + (modules?.store.count ?? 0)
+    metrics["backbone_parameters"] = WeightChanges.backboneCount(model.layout)
     metrics.merge(extra) { _, new in new }
-    for s in ["val", "test"] {
-      guard let set = data.imageSet(s) else { continue }
-      let e = Evaluation.evaluate(model, on: set, modules: modules)
-      metrics[s] = metricsJSON(e)
-      ctx.log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", s, e.accuracy, e.macroF1, e.macroAUC))
+    metrics.merge(Recipe.evaluate(ctx, data: data) { _, set in Evaluation.evaluate(model, on: set, modules: modules) })
+    {
+      _, new in new
     }
     // what a user needs to run the model elsewhere: the input normalisation and what each logit means
     func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ", ") + "]" }
     let usage = [
       "normalization_mean": list(data.normalization.mean.map { String(format: "%g", $0) }),
       "normalization_std": list(data.normalization.std.map { String(format: "%g", $0) }),
-      "class_names": list(m.classes.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }),
+      "class_names": list(data.manifest.classes.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }),
     ]
     if let merge {  // LoRA, SSF: the update folded into the weights (model.h5 is a plain ViT)
       let merged = model.copy()
@@ -193,7 +171,6 @@ enum TrainingRecipe {
       try Checkpoint.save(model, to: ctx.outputDir + "/model.h5", extraAttributes: usage)
     }
     if let modules { try saveModules(modules.store, to: ctx.outputDir + "/modules.h5") }
-    try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
-    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
+    try Recipe.write(ctx, curve: curve, metrics: metrics)
   }
 }

@@ -1,0 +1,83 @@
+//===--- Recipe.swift - one training run's recipe, read once ---------------===//
+//
+// The recipe parameters (RecipeParams.specs: steps, batch, optimizer, lr, ..., augmentation) decoded
+// once, and what every training run does with them before and after `TrainingLoop`: the augmented
+// sampler, the fields of metrics.json all runs share, the val/test evaluation with its log lines, and
+// the outputs. `TrainingRecipe` (every ViT method) and `SideTuningRun` (FPT/FPT+) both use it.
+//===----------------------------------------------------------------------===//
+import Data
+import Foundation
+import Kernels
+import Pipeline
+
+struct Recipe {
+  let steps: Int
+  /// The batch size, at most the training split's size.
+  let batch: Int
+  let seed: Int
+  let lr: Double
+  let optimizer: String
+  let config: TrainConfig
+  /// nil: no augmentation (`augment: false`).
+  let augmentation: Augmentation?
+
+  init(_ ctx: StageContext, trainImages: Int) throws {
+    let p = ctx.params
+    steps = p["steps"]?.int ?? 600
+    batch = min(p["batch"]?.int ?? 64, trainImages)
+    seed = p["seed"]?.int ?? 0
+    lr = p["lr"]?.double ?? 0.001
+    optimizer = p["optimizer"]?.string ?? "sgd"
+    config = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
+    let cropMin = p["crop_min"]?.double ?? 0.6
+    guard cropMin > 0 && cropMin <= 1 else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
+    }
+    augmentation =
+      p["augment"]?.bool == false
+      ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2))
+  }
+
+  /// Batches of the training split at `size` px, augmented as the recipe says, in the seed's order.
+  func sampler(_ data: TaskData, size: Int) -> AugmentedSampler {
+    let pre = Preprocessor(size: size, normalization: data.normalization, augmentation: augmentation)
+    return AugmentedSampler(data.train, batch: batch, preprocessor: pre, seed: UInt64(seed))
+  }
+
+  /// The metrics.json fields every training run writes; `extraActivationBytes` (e.g. a batch's
+  /// preloaded K/V) is added to the activations and the total.
+  func metrics(
+    _ ctx: StageContext, data: TaskData, seconds: Double, memory m: MemoryReport, extraActivationBytes: Int = 0
+  ) -> [String: Any] {
+    [
+      "stage_kind": ctx.kindName, "dataset": data.manifest.name, "seed": seed, "steps": steps, "batch": batch,
+      "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": lr,
+      "optimizer": optimizer, "threads": Parallel.threads,
+      "memory_bytes": [
+        "parameters": m.parameters, "gradients": m.gradients, "optimizer": m.optimizerState,
+        "activations": m.activations + extraActivationBytes, "total": m.total + extraActivationBytes,
+      ],
+    ]
+  }
+
+  /// Evaluates on the validation and test splits the task has (`evaluate` gets the split's name and
+  /// images) and logs each; returns the metrics.json entries ("val", "test").
+  static func evaluate(
+    _ ctx: StageContext, data: TaskData, _ evaluate: (String, ImageSet) throws -> ClassificationMetrics?
+  ) rethrows -> [String: Any] {
+    var out: [String: Any] = [:]
+    for split in ["val", "test"] {
+      guard let set = data.imageSet(split), let e = try evaluate(split, set) else { continue }
+      out[split] = metricsJSON(e)
+      ctx.log(
+        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+    }
+    return out
+  }
+
+  /// curve.csv and metrics.json in the stage's output folder.
+  static func write(_ ctx: StageContext, curve: String, metrics: [String: Any]) throws {
+    try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
+    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
+  }
+}
