@@ -10,7 +10,7 @@ public struct Peftlab: ParsableCommand {
       DatasetCommand.self,
       TrainCommand.self, ModelCommand.self, MethodsCommand.self, ReportCommand.self, MakePaperFiguresCommand.self,
       BenchCommand.self,
-      StageCommand.self, StageExecCommand.self,
+      KindsCommand.self, StageCommand.self, StageExecCommand.self,
     ])
 
   public init() {}

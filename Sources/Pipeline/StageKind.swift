@@ -61,6 +61,28 @@ public struct ParameterSpec: Sendable {
   }
 
   static func show(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+
+  /// The parameter's type in words ("integer", "string", ...; nil: any value).
+  public var typeName: String? {
+    guard let like = defaultValue ?? optionalType else { return nil }
+    switch like {
+    case .int: return "integer"
+    case .double: return "number"
+    case .bool: return "boolean"
+    case .string: return "string"
+    case .array: return "list"
+    case .object, .null: return nil
+    }
+  }
+
+  /// The range and choices in words ("> 0", "≥ 0 and < 1", "one of sgd, adamw"; empty: none).
+  public var constraint: String {
+    var parts: [String] = []
+    if let m = minimum { parts.append((exclusiveMinimum ? "> " : "≥ ") + Self.show(m)) }
+    if let m = maximum { parts.append((exclusiveMaximum ? "< " : "≤ ") + Self.show(m)) }
+    if let c = choices { parts.append("one of " + c.joined(separator: ", ")) }
+    return parts.joined(separator: " and ")
+  }
 }
 
 /// What a running stage sees.

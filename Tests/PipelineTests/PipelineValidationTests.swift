@@ -74,3 +74,20 @@ final class PipelineValidationTests: XCTestCase {
     }
   }
 }
+
+/// What `peftlab kinds` prints for a parameter: its type and range in words.
+final class ParameterSpecDescriptionTests: XCTestCase {
+  func testTypeAndConstraintInWords() {
+    let momentum = ParameterSpec("momentum", default: .double(0.9)).atLeast(0).atMost(1, exclusive: true)
+    XCTAssertEqual(momentum.typeName, "number")
+    XCTAssertEqual(momentum.constraint, "≥ 0 and < 1")
+    let opt = ParameterSpec("optimizer", default: .string("sgd")).oneOf(["sgd", "adamw"])
+    XCTAssertEqual(opt.typeName, "string")
+    XCTAssertEqual(opt.constraint, "one of sgd, adamw")
+    let jitter = ParameterSpec("jitter").positive().optional(like: .double(0.2))
+    XCTAssertEqual(jitter.typeName, "number")
+    XCTAssertEqual(jitter.constraint, "> 0")
+    XCTAssertNil(ParameterSpec("cmd").typeName, "a required parameter without a type: any value")
+    XCTAssertEqual(ParameterSpec("steps", default: .int(600)).typeName, "integer")
+  }
+}
