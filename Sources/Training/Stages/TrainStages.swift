@@ -23,7 +23,7 @@ public struct PretrainStageKind: StageKind {
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [
       ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
-      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
       ParameterSpec(
         "from", default: .string(""),
         help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)"),
@@ -48,6 +48,7 @@ public struct PretrainStageKind: StageKind {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
     }
     c.head = h
+    if let scale = HeadParams.scale(ctx.params) { c.headScale = scale }
     let model = try ViT(config: c, seed: UInt64(ctx.params["seed"]?.int ?? 0))
     try TrainingRecipe.run(ctx, model: model) { .all($0) }
   }
