@@ -84,10 +84,8 @@ func pretrainedModel(_ ctx: StageContext) throws -> ViT {
   return try Checkpoint.load(models[0].dir + "/model.h5")
 }
 
-public struct FPTPreloadStageKind: DatasetReadingKind {
+public struct FPTPreloadStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "fpt-preload"
   public let version = 1
   public var parameters: [ParameterSpec] {
@@ -155,10 +153,8 @@ public struct FPTPreloadStageKind: DatasetReadingKind {
   }
 }
 
-public struct PEFTStageKind: StageKind {
+public struct PEFTStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "peft"
   public let version = 3  // 3: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {

@@ -14,10 +14,8 @@ import Kernels
 import Model
 import Pipeline
 
-public struct PretrainStageKind: StageKind {
+public struct PretrainStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "pretrain"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
@@ -158,10 +156,8 @@ public struct ImportStageKind: StageKind {
   }
 }
 
-public struct FinetuneStageKind: StageKind {
+public struct FinetuneStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "finetune"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {

@@ -130,6 +130,18 @@ extension DatasetReadingKind {
   }
 }
 
+/// A kind that trains or runs a model over a dataset: both cores of a node and room for a ViT-B batch
+/// (its Slurm defaults; a stage's `resources:` overrides them).
+public protocol TrainingKind: DatasetReadingKind {}
+
+extension TrainingKind {
+  public var defaultResources: Resources {
+    var r = Resources()
+    (r.cpus, r.memMB, r.minutes) = (2, 16384, 720)
+    return r
+  }
+}
+
 enum TrainingRecipe {
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
   /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).

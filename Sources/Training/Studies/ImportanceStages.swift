@@ -55,10 +55,8 @@ func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, 
   )
 }
 
-public struct ImportanceStageKind: DatasetReadingKind {
+public struct ImportanceStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "importance"
   public let version = 2
   public var parameters: [ParameterSpec] {
@@ -130,10 +128,8 @@ public struct ImportanceStageKind: DatasetReadingKind {
   }
 }
 
-public struct SHPEFTStageKind: StageKind {
+public struct SHPEFTStageKind: TrainingKind {
   public init() {}
-  /// Training: both cores of a node and room for a ViT-B batch (Slurm defaults; `resources:` overrides).
-  public var defaultResources: Resources { var r = Resources(); r.cpus = 2; r.memMB = 16384; r.minutes = 720; return r }
   public let name = "shpeft"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
