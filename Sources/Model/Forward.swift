@@ -58,38 +58,43 @@ extension ViT {
     if let m = a.modules, m.hooks(site, layer: l) { m.forward(site, layer: l, out: out, inp: inp, rows: rows) }
   }
 
+  /// A linear layer of block `l` and the hook at its site: out (N, OC) = inp (N, C) · W^T + b.
+  func linear(
+    _ site: HookSite, _ l: Int, _ a: Activations, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    weight w: Int, bias b: Int, N: Int, C: Int, OC: Int
+  ) {
+    Linear.forward(out: out, inp: inp, weight: pointer(w), bias: pointer(b), N: N, C: C, OC: OC)
+    hook(site, l, a, out: out, inp: inp, rows: N)
+  }
+
+  /// A LayerNorm of block `l` (mean and rstd kept for backward) and the hook at its site.
+  func layerNorm(
+    _ site: HookSite, _ l: Int, _ a: Activations, out: Int, mean: Int, rstd: Int, inp: Int, weight w: Int, bias b: Int,
+    N: Int
+  ) {
+    LayerNorm.forward(
+      out: a.p(out), mean: a.p(mean), rstd: a.p(rstd), inp: a.p(inp), weight: pointer(w), bias: pointer(b),
+      N: N, C: config.width, eps: config.layerNormEps)
+    hook(site, l, a, out: a.p(out), inp: a.p(inp), rows: N)
+  }
+
   func blockForward(_ l: Int, acts a: Activations) {
     let c = config, N = a.batch * a.tokens, D = c.width, F = c.mlpDim
     let s = a.layers[l], t = layout.blocks[l]
     let out = a.p(l + 1 < c.depth ? a.layers[l + 1].x : a.xOut)
-    LayerNorm.forward(
-      out: a.p(s.ln1), mean: a.p(s.mean1), rstd: a.p(s.rstd1), inp: a.p(s.x),
-      weight: pointer(t.norm1W), bias: pointer(t.norm1B), N: N, C: D, eps: c.layerNormEps)
-    hook(.norm1, l, a, out: a.p(s.ln1), inp: a.p(s.x), rows: N)
-    Linear.forward(
-      out: a.p(s.qkv), inp: a.p(s.ln1), weight: pointer(t.qkvW), bias: pointer(t.qkvB),
-      N: N, C: D, OC: 3 * D)
-    hook(.qkv, l, a, out: a.p(s.qkv), inp: a.p(s.ln1), rows: N)
+    layerNorm(
+      .norm1, l, a, out: s.ln1, mean: s.mean1, rstd: s.rstd1, inp: s.x, weight: t.norm1W, bias: t.norm1B, N: N)
+    linear(.qkv, l, a, out: a.p(s.qkv), inp: a.p(s.ln1), weight: t.qkvW, bias: t.qkvB, N: N, C: D, OC: 3 * D)
     Attention.forward(
       out: a.p(s.attn), probs: a.p(a.attnProbs), keepProbs: false, received: a.recordsAttention ? a.p(a.received) : nil,
       qkv: a.p(s.qkv), B: a.batch, T: a.tokens, D: D, H: c.heads)
-    Linear.forward(
-      out: a.p(s.mid), inp: a.p(s.attn), weight: pointer(t.projW), bias: pointer(t.projB),
-      N: N, C: D, OC: D)
-    hook(.proj, l, a, out: a.p(s.mid), inp: a.p(s.attn), rows: N)
+    linear(.proj, l, a, out: a.p(s.mid), inp: a.p(s.attn), weight: t.projW, bias: t.projB, N: N, C: D, OC: D)
     Residual.forward(out: a.p(s.mid), a: a.p(s.mid), b: a.p(s.x), n: N * D)
-    LayerNorm.forward(
-      out: a.p(s.ln2), mean: a.p(s.mean2), rstd: a.p(s.rstd2), inp: a.p(s.mid),
-      weight: pointer(t.norm2W), bias: pointer(t.norm2B), N: N, C: D, eps: c.layerNormEps)
-    hook(.norm2, l, a, out: a.p(s.ln2), inp: a.p(s.mid), rows: N)
-    Linear.forward(
-      out: a.p(s.fc1), inp: a.p(s.ln2), weight: pointer(t.fc1W), bias: pointer(t.fc1B),
-      N: N, C: D, OC: F)
-    hook(.fc1, l, a, out: a.p(s.fc1), inp: a.p(s.ln2), rows: N)
+    layerNorm(
+      .norm2, l, a, out: s.ln2, mean: s.mean2, rstd: s.rstd2, inp: s.mid, weight: t.norm2W, bias: t.norm2B, N: N)
+    linear(.fc1, l, a, out: a.p(s.fc1), inp: a.p(s.ln2), weight: t.fc1W, bias: t.fc1B, N: N, C: D, OC: F)
     Activation.forward(c.activation, out: a.p(s.act), inp: a.p(s.fc1), n: N * F)
-    Linear.forward(
-      out: out, inp: a.p(s.act), weight: pointer(t.fc2W), bias: pointer(t.fc2B), N: N, C: F, OC: D)
-    hook(.fc2, l, a, out: out, inp: a.p(s.act), rows: N)
+    linear(.fc2, l, a, out: out, inp: a.p(s.act), weight: t.fc2W, bias: t.fc2B, N: N, C: F, OC: D)
     Residual.forward(out: out, a: out, b: a.p(s.mid), n: N * D)
     hook(.mlpOut, l, a, out: out, inp: a.p(s.mid), rows: N)
   }
