@@ -80,63 +80,77 @@ extension ViT {
     }
   }
 
+  /// ∂/∂out for a layer on the residual path: its output hook may rescale it, so the hook gets a copy in
+  /// `scratch` and `dout` keeps ∂/∂out for the residual (returns the one the layer sees).
+  private func residualOutput(
+    _ site: HookSite, _ l: Int, _ a: Activations, dout: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>, rows: Int
+  ) -> UnsafeMutablePointer<Float> {
+    guard let m = a.modules, m.hooks(site, layer: l) else { return dout }
+    scratch.update(from: dout, count: rows * config.width)
+    m.backwardOutput(site, layer: l, dout: scratch, rows: rows)
+    return scratch
+  }
+
+  /// ∂ through a linear layer of block `l` (out (N, OC) = inp (N, C) · W^T + b; overwrites `dinp`),
+  /// then its hook's input side.
+  private func linearBackward(
+    _ site: HookSite, _ l: Int, _ a: Activations, grads: Gradients, dinp: UnsafeMutablePointer<Float>?,
+    dout: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight w: Int, bias b: Int, N: Int, C: Int, OC: Int
+  ) {
+    Linear.backward(
+      dinp: dinp, dweight: grads.pointer(w), dbias: grads.pointer(b), dout: dout, inp: inp, weight: pointer(w),
+      N: N, C: C, OC: OC, accumulate: false, plan: grads.plans[w])
+    hookInp(site, l, a, dout: dout, inp: inp, dinp: dinp, rows: N)
+  }
+
+  /// ∂ through a LayerNorm of block `l` (mean and rstd from forward), with its hook's output and input sides.
+  private func layerNormBackward(
+    _ site: HookSite, _ l: Int, _ a: Activations, grads: Gradients, dinp: UnsafeMutablePointer<Float>?,
+    dout: UnsafeMutablePointer<Float>, inp: Int, mean: Int, rstd: Int, weight w: Int, bias b: Int, N: Int
+  ) {
+    hookOut(site, l, a, dout: dout, rows: N)
+    LayerNorm.backward(
+      dinp: dinp, dweight: grads.pointer(w), dbias: grads.pointer(b), dout: dout, inp: a.p(inp), weight: pointer(w),
+      mean: a.p(mean), rstd: a.p(rstd), N: N, C: config.width, scratch: a.g(a.lnScratch))
+    hookInp(site, l, a, dout: dout, inp: a.p(inp), dinp: dinp, rows: N)
+  }
+
   private func blockBackward(_ l: Int, acts a: Activations, grads: Gradients, below: [Bool]) {
     let c = config, N = a.batch * a.tokens, D = c.width, F = c.mlpDim
     let s = a.layers[l], t = layout.blocks[l]
-    func gp(_ i: Int) -> UnsafeMutablePointer<Float>? { grads.pointer(i) }
     let dX = a.g(a.dX), dA = a.g(a.dA), dB = a.g(a.dB)
     let dF1 = a.g(a.dF1), dF2 = a.g(a.dF2), dQKV = a.g(a.dQKV)
-    let lnScratch = a.g(a.lnScratch)
 
     // Adapter branch: out += f(mid); its ∂/∂mid is added once dX holds ∂/∂mid.
     hookOut(.mlpOut, l, a, dout: dX, rows: N)
     // MLP branch: out = mid + fc2(act(fc1(norm2(mid)))); dX holds ∂/∂out.
-    // The fc2 hook sees ∂/∂out too (the residual passes it unchanged), but
-    // may rescale it: give it a copy so the residual path keeps ∂/∂out.
-    var dFc2 = dX
-    if let m = a.modules, m.hooks(.fc2, layer: l) {
-      dFc2 = dB
-      dB.update(from: dX, count: N * D)
-      m.backwardOutput(.fc2, layer: l, dout: dB, rows: N)
-    }
+    let dFc2 = residualOutput(.fc2, l, a, dout: dX, scratch: dB, rows: N)
     let needAct = below[t.fc2W]
-    Linear.backward(
-      dinp: needAct ? dF2 : nil, dweight: gp(t.fc2W), dbias: gp(t.fc2B), dout: dFc2,
-      inp: a.p(s.act), weight: pointer(t.fc2W), N: N, C: F, OC: D, accumulate: false, plan: grads.plans[t.fc2W])
-    hookInp(.fc2, l, a, dout: dFc2, inp: a.p(s.act), dinp: needAct ? dF2 : nil, rows: N)
+    linearBackward(
+      .fc2, l, a, grads: grads, dinp: needAct ? dF2 : nil, dout: dFc2, inp: a.p(s.act), weight: t.fc2W,
+      bias: t.fc2B, N: N, C: F, OC: D)
     if needAct {
       Activation.backward(c.activation, dinp: dF1, inp: a.p(s.fc1), dout: dF2, n: N * F, accumulate: false)
       hookOut(.fc1, l, a, dout: dF1, rows: N)
       let needLn2 = below[t.fc1W]
-      Linear.backward(
-        dinp: needLn2 ? dA : nil, dweight: gp(t.fc1W), dbias: gp(t.fc1B), dout: dF1,
-        inp: a.p(s.ln2), weight: pointer(t.fc1W), N: N, C: D, OC: F, accumulate: false,
-        plan: grads.plans[t.fc1W])
-      hookInp(.fc1, l, a, dout: dF1, inp: a.p(s.ln2), dinp: needLn2 ? dA : nil, rows: N)
+      linearBackward(
+        .fc1, l, a, grads: grads, dinp: needLn2 ? dA : nil, dout: dF1, inp: a.p(s.ln2), weight: t.fc1W,
+        bias: t.fc1B, N: N, C: D, OC: F)
       if needLn2 {
-        hookOut(.norm2, l, a, dout: dA, rows: N)
-        LayerNorm.backward(
-          dinp: below[t.norm2W] ? dX : nil, dweight: gp(t.norm2W), dbias: gp(t.norm2B), dout: dA,
-          inp: a.p(s.mid), weight: pointer(t.norm2W), mean: a.p(s.mean2), rstd: a.p(s.rstd2),
-          N: N, C: D, scratch: lnScratch)
-        hookInp(.norm2, l, a, dout: dA, inp: a.p(s.mid), dinp: below[t.norm2W] ? dX : nil, rows: N)
+        layerNormBackward(
+          .norm2, l, a, grads: grads, dinp: below[t.norm2W] ? dX : nil, dout: dA, inp: s.mid, mean: s.mean2,
+          rstd: s.rstd2, weight: t.norm2W, bias: t.norm2B, N: N)
       }
     }
     hookInp(.mlpOut, l, a, dout: dX, inp: a.p(s.mid), dinp: dX, rows: N)
     // dX now holds ∂/∂mid. Attention branch: mid = x + proj(attn(norm1(x))).
     guard below[t.projB + 1] else { return }
-    var dProj = dX
-    if let m = a.modules, m.hooks(.proj, layer: l) {
-      dProj = dB
-      dB.update(from: dX, count: N * D)
-      m.backwardOutput(.proj, layer: l, dout: dB, rows: N)
-    }
+    let dProj = residualOutput(.proj, l, a, dout: dX, scratch: dB, rows: N)
     let needAttn = below[t.projW]
-    Linear.backward(
-      dinp: needAttn ? dA : nil, dweight: gp(t.projW), dbias: gp(t.projB), dout: dProj,
-      inp: a.p(s.attn), weight: pointer(t.projW), N: N, C: D, OC: D, accumulate: false,
-      plan: grads.plans[t.projW])
-    hookInp(.proj, l, a, dout: dProj, inp: a.p(s.attn), dinp: needAttn ? dA : nil, rows: N)
+    linearBackward(
+      .proj, l, a, grads: grads, dinp: needAttn ? dA : nil, dout: dProj, inp: a.p(s.attn), weight: t.projW,
+      bias: t.projB, N: N, C: D, OC: D)
     guard needAttn else { return }
     dQKV.update(repeating: 0, count: N * 3 * D)
     Attention.backward(
@@ -144,18 +158,13 @@ extension ViT {
       H: c.heads, scratch: a.g(a.attnScratch))
     hookOut(.qkv, l, a, dout: dQKV, rows: N)
     let needLn1 = below[t.qkvW]
-    Linear.backward(
-      dinp: needLn1 ? dB : nil, dweight: gp(t.qkvW), dbias: gp(t.qkvB), dout: dQKV,
-      inp: a.p(s.ln1), weight: pointer(t.qkvW), N: N, C: D, OC: 3 * D, accumulate: false,
-      plan: grads.plans[t.qkvW])
-    hookInp(.qkv, l, a, dout: dQKV, inp: a.p(s.ln1), dinp: needLn1 ? dB : nil, rows: N)
+    linearBackward(
+      .qkv, l, a, grads: grads, dinp: needLn1 ? dB : nil, dout: dQKV, inp: a.p(s.ln1), weight: t.qkvW,
+      bias: t.qkvB, N: N, C: D, OC: 3 * D)
     if needLn1 {
-      hookOut(.norm1, l, a, dout: dB, rows: N)
-      LayerNorm.backward(
-        dinp: below[t.norm1W] ? dX : nil, dweight: gp(t.norm1W), dbias: gp(t.norm1B), dout: dB,
-        inp: a.p(s.x), weight: pointer(t.norm1W), mean: a.p(s.mean1), rstd: a.p(s.rstd1),
-        N: N, C: D, scratch: lnScratch)
-      hookInp(.norm1, l, a, dout: dB, inp: a.p(s.x), dinp: below[t.norm1W] ? dX : nil, rows: N)
+      layerNormBackward(
+        .norm1, l, a, grads: grads, dinp: below[t.norm1W] ? dX : nil, dout: dB, inp: s.x, mean: s.mean1,
+        rstd: s.rstd1, weight: t.norm1W, bias: t.norm1B, N: N)
     }
   }
 
