@@ -14,7 +14,10 @@ import Storage
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Benchmarks that print tables measured in one run.",
-    subcommands: [Train.self, KernelsBench.self, RunnerBench.self, SHPEFTBench.self, MemoryBench.self, InferBench.self])
+    subcommands: [
+      Train.self, KernelsBench.self, RunnerBench.self, SHPEFTBench.self, MemoryBench.self, InferBench.self,
+      HashBench.self,
+    ])
 
   struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
