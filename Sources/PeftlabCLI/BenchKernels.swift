@@ -43,33 +43,20 @@ extension BenchCommand {
         print(String(format: "| %@ | %@ | %.2f | %@ | %.1f |", name, shape, ms, gf, ms * perStep))
       }
       let fl = { (m: Int, n: Int, k: Int) in 2 * Double(m) * Double(n) * Double(k) }
-      row(
-        "linear fwd qkv", "\(N)×\(3 * D)×\(D)",
-        time {
-          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: 3 * D)
-        }, flops: fl(N, 3 * D, D), perStep: L)
-      row(
-        "linear fwd fc1", "\(N)×\(F)×\(D)",
-        time {
-          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: F)
-        }, flops: fl(N, F, D), perStep: L)
-      row(
-        "linear fwd fc2", "\(N)×\(D)×\(F)",
-        time {
-          Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: F, OC: D)
-        }, flops: fl(N, D, F), perStep: L)
-      row(
-        "linear bwd fc1 (dx, dW, db)", "\(N)×\(F)×\(D)",
-        time {
-          Linear.backward(
-            dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: D, OC: F, accumulate: false)
-        }, flops: 2 * fl(N, F, D), perStep: L)
-      row(
-        "linear bwd fc2 (dx, dW, db)", "\(N)×\(D)×\(F)",
-        time {
-          Linear.backward(
-            dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: F, OC: D, accumulate: false)
-        }, flops: 2 * fl(N, D, F), perStep: L)
+      for (name, C, OC) in [("qkv", D, 3 * D), ("fc1", D, F), ("fc2", F, D)] {
+        row(
+          "linear fwd \(name)", "\(N)×\(OC)×\(C)",
+          time { Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: C, OC: OC) },
+          flops: fl(N, OC, C), perStep: L)
+      }
+      for (name, C, OC) in [("fc1", D, F), ("fc2", F, D)] {
+        row(
+          "linear bwd \(name) (dx, dW, db)", "\(N)×\(OC)×\(C)",
+          time {
+            Linear.backward(
+              dinp: z, dweight: w, dbias: bias, dout: y, inp: x, weight: w, N: N, C: C, OC: OC, accumulate: false)
+          }, flops: 2 * fl(N, OC, C), perStep: L)
+      }
       row(
         "attention fwd", "\(B * H)×(\(T)×\(T)×\(D / H))",
         time {
