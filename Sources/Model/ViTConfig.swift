@@ -108,6 +108,8 @@ extension ViTConfig {
     // wider, shallower variants at about tiny-p4n's cost (CALIBRATION.md round 11: tested, not adopted)
     "tiny-p4w": ViTConfig(imageSize: 32, patchSize: 4, width: 96, depth: 4, heads: 3, numClasses: 10),
     "tiny-p4x": ViTConfig(imageSize: 32, patchSize: 4, width: 128, depth: 3, heads: 4, numClasses: 10),
+    // deeper at tiny-p4n's width (CALIBRATION.md round 14)
+    "tiny-p4d": ViTConfig(imageSize: 32, patchSize: 4, width: 64, depth: 9, heads: 2, numClasses: 10),
     "small64-p8": ViTConfig(imageSize: 64, patchSize: 8, width: 128, depth: 6, heads: 4, numClasses: 10),
     // for tests and smoke runs
     "micro": ViTConfig(imageSize: 16, patchSize: 4, width: 32, depth: 2, heads: 2, numClasses: 4),
