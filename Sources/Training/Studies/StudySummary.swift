@@ -140,37 +140,46 @@ struct StudyResults {
   func summarize(
     main: (String, Double, Double), note: String
   ) throws -> (json: [String: Any], markdown: String, timing: String) {
-    var json: [String: Any] = ["note": note]
-    json["by_task"] = ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]
-    var timingMD = ""  // wall-clock: timing.md, left out of the content hash
-    var md =
-      "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard "
-      + "deviation over seeds of the task average.\n\n"
-    func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
-    func verdict(_ ok: Bool) -> String { ok ? "**reproduced**" : "**not reproduced**" }
-    // Is there anything to study? Full fine-tuning must have learned the tasks.
+    var r = StudyReport(
+      json: ["note": note, "by_task": ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]],
+      md: "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard "
+        + "deviation over seeds of the task average.\n\n")
+    learned(&r)
+    sparsity(&r)
+    hybridity(&r)
+    let mainKey = Self.config(main.0, main.1, main.2)
+    let sh = shpeft[mainKey] ?? [:]
+    selective(&r, main: main, mainKey: mainKey, sh: sh)
+    strategiesAndLambdas(&r, main: main)
+    figure4(&r, main: main)
+    selectionTime(&r, sh: sh)
+    return (r.json, r.md, r.timing)
+  }
+
+  /// Is there anything to study? Full fine-tuning must have learned the tasks.
+  func learned(_ r: inout StudyReport) {
     if !full.isEmpty {
       let f = Self.average(full, keys: Set(full.keys)), lp = Self.average(probe, keys: Set(probe.keys))
       let learned = f.mean >= 0.5
-      md +=
+      r.md +=
         "Full fine-tuning reached an average test F1 of \(pct(f.mean)) ± \(pct(f.std)) %"
         + (probe.isEmpty ? "" : " (linear probe: \(pct(lp.mean)) %)") + ". "
-      md +=
+      r.md +=
         learned
         ? "The studies below compare against it.\n\n"
         : "**That is too little learning for the studies below to mean much: use a longer profile (`full`).**\n\n"
-      json["full_finetune_learned"] = learned
+      r.json["full_finetune_learned"] = learned
     }
-    let mainKey = Self.config(main.0, main.1, main.2)
-    let sh = shpeft[mainKey] ?? [:]
+  }
 
-    // (a) sparsity.
+  /// (a) The top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1.
+  func sparsity(_ r: inout StudyReport) {
     var aRows: [[String: Any]] = []
     if let anyS = sparsity.values.first, let grid = anyS["grid"] as? [[String: Any]] {
       let ks = grid.compactMap { $0["k_percent"] as? Double }
       let tasks = Set(sparsity.keys.map(\.task)).sorted()
-      md += "## (a) Sparsity: the top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1\n\n"
-      md +=
+      r.md += "## (a) Sparsity: the top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1\n\n"
+      r.md +=
         "| k % | " + tasks.joined(separator: " | ") + " | average |\n|---|"
         + String(repeating: "---|", count: tasks.count + 1) + "\n"
       var at10: (Double, Double) = (.nan, .nan)
@@ -195,28 +204,30 @@ struct StudyResults {
         let avg = (mean(perTask), std(perSeed))
         if k == 10 { at10 = avg }
         if smallest == nil && avg.0 >= 0.95 { smallest = k }
-        md += "| \(k) | " + cells.joined(separator: " | ") + String(format: " | %.2f ± %.2f |\n", avg.0, avg.1)
+        r.md += "| \(k) | " + cells.joined(separator: " | ") + String(format: " | %.2f ± %.2f |\n", avg.0, avg.1)
         aRows.append([
           "k_percent": k, "f1_fraction_by_task": Dictionary(uniqueKeysWithValues: zip(tasks, perTask)),
           "f1_fraction_mean": avg.0, "f1_fraction_std_over_seeds": avg.1,
         ])
       }
       let ok = at10.0 >= 0.95
-      md +=
+      r.md +=
         "\nF1 as a fraction of full fine-tuning (W_ori←ft@k% on the test split). At k = 10 %: "
         + "\(String(format: "%.3f ± %.3f", at10.0, at10.1)) → \(verdict(ok)). "
-      md +=
+      r.md +=
         smallest.map { "The smallest k whose average reaches 0.95 is \($0) %.\n\n" }
         ?? "No k below 100 % reaches 0.95 on average.\n\n"
-      json["a_sparsity"] = [
+      r.json["a_sparsity"] = [
         "rows": aRows, "at_10_percent": at10.0, "at_10_percent_std": at10.1, "reproduced": ok,
         "smallest_k_reaching_95": smallest ?? NSNull(),
       ]
     }
+  }
 
-    // (b) hybridity.
+  /// (b) Overlaps of key weights are small but above chance.
+  func hybridity(_ r: inout StudyReport) {
     if let h = hybridity, let ks = h["ks"] as? [[String: Any]] {
-      md +=
+      r.md +=
         "## (b) Hybridity: overlaps of key weights are small but above chance\n\n| k % | mean overlap | min | max | "
         + "chance | enrichment | min over seeds of the mean overlap / chance |\n|---|---|---|---|---|---|---|\n"
       var ok = true
@@ -227,7 +238,7 @@ struct StudyResults {
         let perSeed = e["offdiagonal_mean_per_seed"] as? [Double] ?? []
         let minEnrich = (perSeed.min() ?? .nan) / c
         ok = ok && m < 0.5 && minEnrich > 1
-        md += String(
+        r.md += String(
           format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m, e["offdiagonal_min"] as? Double ?? .nan,
           e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
         rows.append([
@@ -235,7 +246,7 @@ struct StudyResults {
           "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:],
         ])
       }
-      md +=
+      r.md +=
         "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \((h["tasks"] as? [String])?.count ?? 0) tasks and seeds "
         + "\((h["seeds"] as? [Int]) ?? []). Small (< 0.5) and above chance on every seed at every k → "
         + "\(verdict(ok)).\n\n"
@@ -243,22 +254,24 @@ struct StudyResults {
         let all = h["group_share_of_backbone"] as? [String: Double]
       {
         let groups = WeightGroup.allCases.map(\.name)
-        md +=
+        r.md +=
           "Where the key weights live (share of the top \(ks.last?["k_percent"] ?? "")% per weight group, vs the "
           + "group's share of the backbone):\n\n| task | "
           + groups.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: groups.count) + "\n"
-        md += "| (backbone) | " + groups.map { pct(all[$0] ?? 0) }.joined(separator: " | ") + " |\n"
+        r.md += "| (backbone) | " + groups.map { pct(all[$0] ?? 0) }.joined(separator: " | ") + " |\n"
         for t in shares.keys.sorted() {
-          md += "| \(t) | " + groups.map { pct(shares[t]?[$0] ?? 0) }.joined(separator: " | ") + " |\n"
+          r.md += "| \(t) | " + groups.map { pct(shares[t]?[$0] ?? 0) }.joined(separator: " | ") + " |\n"
         }
-        md += "\n"
+        r.md += "\n"
       }
-      json["b_hybridity"] = ["rows": rows, "reproduced": ok]
+      r.json["b_hybridity"] = ["rows": rows, "reproduced": ok]
     }
+  }
 
-    // (c) SH-PEFT vs the other selective strategies at the same budget.
+  /// (c) SH-PEFT against the other selective strategies at the same budget.
+  func selective(_ r: inout StudyReport, main: (String, Double, Double), mainKey: String, sh: [Key: Run]) {
     if !sh.isEmpty {
-      md += "## (c) SH-PEFT beats the other selective strategies\n\n"
+      r.md += "## (c) SH-PEFT beats the other selective strategies\n\n"
       var others: [(String, [Key: Run])] = []
       for (c, runs) in shpeft.sorted(by: { $0.key < $1.key }) where c != mainKey {
         let parts = c.split(separator: "|")
@@ -269,7 +282,7 @@ struct StudyResults {
       }
       if !probe.isEmpty { others.append(("linear probe (head only)", probe)) }
       var ok = !others.isEmpty
-      md +=
+      r.md +=
         "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) "
         + "| wins |\n|---|---|---|---|---|\n"
       var rows: [[String: Any]] = []
@@ -280,7 +293,7 @@ struct StudyResults {
         let wins = diffs.filter { $0 > 0 }.count
         let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         ok = ok && a.mean > b.mean
-        md +=
+        r.md +=
           "| \(label) | \(String(format: "%.3f", 100 * ratio)) | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
           + "\(String(format: "%+.1f ± %.1f", 100 * mean(diffs), 100 * std(diffs))) | \(wins)/\(diffs.count) |\n"
         rows.append([
@@ -291,19 +304,21 @@ struct StudyResults {
       let fk = Set(sh.keys).intersection(full.keys)
       if !fk.isEmpty {
         let a = Self.average(sh, keys: fk), b = Self.average(full, keys: fk)
-        md +=
+        r.md +=
           "| (full fine-tuning, not selective) | 100 | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
           + "\(String(format: "%+.1f", 100 * (a.mean - b.mean))) | "
           + "\(fk.filter { sh[$0]!.f1 > full[$0]!.f1 }.count)/\(fk.count) |\n"
-        json["full_finetune_f1"] = b.mean
+        r.json["full_finetune_f1"] = b.mean
       }
-      md +=
+      r.md +=
         "\nSH-PEFT = \(main.0), λ = \(main.1), r = \(main.2) % (+ head). SH-PEFT's mean above every other selective "
         + "strategy → \(verdict(ok)). The other PEFT methods of Table 1 come with the method sweep.\n\n"
-      json["c_selective"] = ["rows": rows, "reproduced": ok]
+      r.json["c_selective"] = ["rows": rows, "reproduced": ok]
     }
+  }
 
-    // (d) Table 4 and (e) Table 5 on the pairs every configuration of the table has.
+  /// (d) Table 4 and (e) Table 5, on the pairs every configuration of the table has.
+  func strategiesAndLambdas(_ r: inout StudyReport, main: (String, Double, Double)) {
     func table(
       _ configs: [(String, String)], title: String
     ) -> (rows: [(String, Double, Double, Double)], md: String, byTask: [String: [String: Double]]) {
@@ -327,10 +342,10 @@ struct StudyResults {
     if !t4.rows.isEmpty {
       let best = t4.rows.max { $0.1 < $1.1 }!
       let ok = best.0 == "ta+l2"
-      md +=
+      r.md +=
         "## (d) ta+L2 is the best importance strategy (Table 4)\n\n" + t4.md
         + "\nBest: \(best.0) → \(verdict(ok)) (λ = \(main.1), r = \(main.2) %).\n\n"
-      json["d_table4"] = [
+      r.json["d_table4"] = [
         "rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0,
         "reproduced": ok,
         "by_task": t4.byTask,
@@ -348,18 +363,20 @@ struct StudyResults {
       let range = f.max()! - f.min()!
       let best = t5.rows.max { $0.1 < $1.1 }!
       let ok = range <= 0.02
-      md +=
+      r.md +=
         "## (e) λ is robust (Table 5)\n\n" + t5.md
         + "\nRange of the average F1 over λ: \(String(format: "%.1f", 100 * range)) points (the paper: 1.5) → "
         + "\(verdict(ok)); best at λ = "
         + "\(best.0)\(Double(best.0) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
-      json["e_table5"] = [
+      r.json["e_table5"] = [
         "rows": t5.rows.map { ["lambda": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "range": range,
         "best_lambda": best.0, "reproduced": ok, "by_task": t5.byTask,
       ]
     }
+  }
 
-    // Fig. 4: average F1 against the trainable ratio (SH-PEFT's budget sweep, and the references).
+  /// Fig. 4: average F1 against the trainable ratio (SH-PEFT's budget sweep, and the references).
+  func figure4(_ r: inout StudyReport, main: (String, Double, Double)) {
     let budgets = Set(
       shpeft.keys.compactMap { c -> Double? in
         let p = c.split(separator: "|")
@@ -368,7 +385,7 @@ struct StudyResults {
     ).sorted()
     var fig4: [[String: Any]] = []
     if budgets.count > 1 {
-      md +=
+      r.md +=
         "## Fig. 4: average F1 against the trainable ratio\n\n| method | trainable % of all parameters | F1 % | n "
         + "|\n|---|---|---|---|\n"
       // Every point on the (task, seed) pairs all budgets ran.
@@ -380,19 +397,21 @@ struct StudyResults {
         let f = Self.average(runs, keys: keys)
         let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         fig4.append(["method": label, "trainable_ratio": ratio, "f1": f.mean, "f1_std": f.std, "n": f.n])
-        md += "| \(label) | \(String(format: "%.4f", 100 * ratio)) | \(pct(f.mean)) ± \(pct(f.std)) | \(f.n) |\n"
+        r.md += "| \(label) | \(String(format: "%.4f", 100 * ratio)) | \(pct(f.mean)) ± \(pct(f.std)) | \(f.n) |\n"
       }
       for b in budgets { point("SH-PEFT r = \(b) %", shpeft[Self.config(main.0, main.1, b)]!) }
       if !probe.isEmpty { point("linear probe", probe) }
       if !full.isEmpty { point("full fine-tuning", full) }
-      md += "\n(On the \(common.count) task/seed pairs every budget ran.)\n\n"
-      json["fig4"] = fig4
+      r.md += "\n(On the \(common.count) task/seed pairs every budget ran.)\n\n"
+      r.json["fig4"] = fig4
     }
+  }
 
-    // Selection time against training time.
+  /// Selection time against training time (wall-clock: timing.md, kept out of the content hash).
+  func selectionTime(_ r: inout StudyReport, sh: [Key: Run]) {
     if !importance.isEmpty {
-      md += "Selection time against training time: `timing.md` (wall-clock, kept out of the content hash).\n"
-      timingMD +=
+      r.md += "Selection time against training time: `timing.md` (wall-clock, kept out of the content hash).\n"
+      r.timing +=
         "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full "
         + "fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
       var rows: [[String: Any]] = []
@@ -403,15 +422,26 @@ struct StudyResults {
             * (Double(r.value.trainImages) / Double(max(r.value.batch, 1))).rounded(.up)
         }
         let shs = sh.filter { $0.key.task == t }.map(\.value.seconds)
-        timingMD += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
+        r.timing += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
         rows.append([
           "task": t, "selection_seconds": mean(imp), "full_ft_epoch_seconds": mean(ft),
           "shpeft_training_seconds": mean(shs),
         ])
       }
-      timingMD += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
-      json["selection_time"] = rows
+      r.timing += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
+      r.json["selection_time"] = rows
     }
-    return (json, md, timingMD)
   }
 }
+
+/// What `summarize` builds, section by section: summary.json's object, the Markdown report, and
+/// timing.md (wall-clock, left out of the content hash).
+struct StudyReport {
+  var json: [String: Any]
+  var md: String
+  var timing = ""
+}
+
+/// A fraction as a percentage with one decimal.
+private func pct(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+private func verdict(_ ok: Bool) -> String { ok ? "**reproduced**" : "**not reproduced**" }
