@@ -118,6 +118,63 @@ public final class Runner: @unchecked Sendable {
 
   public func run(_ o: RunOptions) throws -> RunSummary {
     cache.cleanTemporaries()
+    let (selected, forced) = try selection(o)
+    let order = pipeline.topologicalOrder().map { pipeline.stages[$0] }.filter { selected.contains($0.name) }
+    var st = RunState(pending: order.map(\.name), forced: forced)
+    st.summary.order = order.map(\.name)
+    let results = ResultQueue()
+    reporter.start(total: order.count, dryRun: o.dryRun)
+    let monitor = o.slurm.map { SlurmMonitor(options: $0) }
+    while !st.pending.isEmpty || !st.running.isEmpty {
+      if cancel.isSet && st.running.isEmpty { break }
+      let progressed = startReady(&st, o, results: results, monitor: monitor)
+      if st.running.isEmpty { if !progressed { break }; continue }
+      // wait for one stage to finish (waking up to notice Ctrl-C)
+      guard let (name, result) = results.pop(timeout: 0.2) else {
+        if cancel.isSet && !st.announcedCancel {
+          st.announcedCancel = true
+          reporter.note("interrupted: cancelling running stages (nothing half-written is kept)")
+        }
+        continue
+      }
+      st.running.remove(name)
+      finish(&st, name, result, o)
+    }
+    if cancel.isSet {
+      if !st.announcedCancel { reporter.note("interrupted: cancelled running stages (nothing half-written is kept)") }
+      cancelPending(&st.pending, &st.summary, reason: "cancelled")
+    }
+    precondition(st.pending.isEmpty, "runner left stages pending: \(st.pending)")
+    reporter.finish(st.summary)
+    cache.hasher.save()
+    if !o.dryRun && o.writeLock { try writeLockFile(st.records) }
+    if cancel.isSet { throw PipelineError.cancelled }
+    return st.summary
+  }
+
+  /// What one `run` tracks while it schedules stages.
+  private struct RunState {
+    var summary = RunSummary()
+    /// Output object of each finished stage, and its record.
+    var outputs: [String: String] = [:]
+    var records: [String: StageRecord] = [:]
+    /// Not yet started, in topological order; running now.
+    var pending: [String]
+    var running = Set<String>()
+    /// Stages rerun even if cached.
+    var forced: Set<String>
+    /// Dry run: stages that would run (their outputs are unknown).
+    var unknownOutput = Set<String>()
+    var requeues: [String: Int] = [:]
+    var announcedCancel = false
+
+    init(pending: [String], forced: Set<String>) { (self.pending, self.forced) = (pending, forced) }
+    func finished(_ name: String) -> Bool { summary.outcomes[name] != nil }
+  }
+
+  /// The stages a run covers (the targets and what they need; with --force-downstream, what needs
+  /// them too) and the ones it reruns even if cached.
+  private func selection(_ o: RunOptions) throws -> (selected: Set<String>, forced: Set<String>) {
     var selected = o.targets.isEmpty ? Set(pipeline.stages.map(\.name)) : try pipeline.closure(of: o.targets)
     let explicit =
       o.targets.isEmpty
@@ -130,141 +187,118 @@ public final class Runner: @unchecked Sendable {
       selected = try pipeline.closure(of: Array(selected.union(down)))
       forced.formUnion(explicit.union(down))
     }
-    let order = pipeline.topologicalOrder().map { pipeline.stages[$0] }.filter { selected.contains($0.name) }
-    var summary = RunSummary()
-    summary.order = order.map(\.name)
-    var outputs: [String: String] = [:]
-    var records: [String: StageRecord] = [:]
-    var pending = order.map(\.name)
-    var running = Set<String>()
-    var unknownOutput = Set<String>()  // dry run: stages that would run
-    let results = ResultQueue()
-    var announcedCancel = false
-    var requeues: [String: Int] = [:]
-    reporter.start(total: order.count, dryRun: o.dryRun)
-    let monitor = o.slurm.map { SlurmMonitor(options: $0) }
+    return (selected, forced)
+  }
 
-    func finished(_ name: String) -> Bool { summary.outcomes[name] != nil }
-    while !pending.isEmpty || !running.isEmpty {
-      if cancel.isSet && running.isEmpty { break }
-      var progressed = false
-      var i = 0
-      while i < pending.count && !cancel.isSet {
-        let s = pipeline.stage(pending[i])!
-        if running.count >= max(1, o.slurm == nil ? o.jobs : max(o.jobs, 64)) && !o.dryRun { break }
-        if let bad = s.needs.first(where: {
-          if case .failed = summary.outcomes[$0] { return true };
-          if case .skipped = summary.outcomes[$0] { return true }; return false
-        }) {
-          summary.outcomes[s.name] = .skipped("needs '\(bad)', which failed")
-          reporter.event(s.name, .skipped("needs '\(bad)', which failed"))
-          pending.remove(at: i); progressed = true; continue
-        }
-        guard s.needs.allSatisfy(finished) else { i += 1; continue }
-        if o.dryRun, let u = s.needs.first(where: { unknownOutput.contains($0) }) {
-          let why = "after '\(u)' reruns (skipped if its output is unchanged)"
-          summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
-          unknownOutput.insert(s.name); pending.remove(at: i); progressed = true; continue
-        }
-        let comp: StageRecord
-        do { comp = try components(s, outputs: outputs) } catch {
-          // A key-time error (a missing deps file, a bad parameter) fails this stage like a run would.
-          let msg = (error as? PipelineError)?.description ?? "\(error)"
-          summary.outcomes[s.name] = .failed(msg); reporter.event(s.name, .failed(msg))
-          pending.remove(at: i); progressed = true
-          if !o.keepGoing {
-            cancelPending(&pending, &summary, reason: "stopped after '\(s.name)' failed (use --keep-going)")
-          }
-          continue
-        }
-        if !forced.contains(s.name), let hit = cache.hit(comp.key) {
-          outputs[s.name] = hit.output; records[s.name] = hit
-          summary.outcomes[s.name] = .cached; reporter.event(s.name, .cached)
-          pending.remove(at: i); progressed = true; continue
-        }
-        if o.dryRun {
-          let why = forced.contains(s.name) ? "forced" : Explanation.reason(comp, last: cache.lastRun(of: s.name))
-          summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
-          unknownOutput.insert(s.name); pending.remove(at: i); progressed = true; continue
-        }
-        pending.remove(at: i)
-        running.insert(s.name)
-        reporter.started(s.name)
-        let inputs = Dictionary(uniqueKeysWithValues: s.needs.map { ($0, cache.objectPath(outputs[$0]!)) })
-        let force = forced.contains(s.name)
-        // A dedicated thread per running stage: stages run for minutes and
-        // must not occupy the Dispatch pool that the kernels and timers use.
-        let slurm = o.slurm
-        let thread = Thread { [self] in
-          results.push(
-            s.name,
-            Result {
-              if let slurm, let monitor {
-                return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor)
-              }
-              return try execute(s, comp, inputs: inputs, force: force, isolation: o.isolation)
-            })
-        }
-        thread.stackSize = 16 << 20
-        thread.start()
-        progressed = true
+  /// Goes through the pending stages in order: skips those whose needs failed, serves cache hits,
+  /// records dry-run verdicts, and starts each ready stage on its own thread (up to the job limit).
+  /// Returns whether anything changed.
+  private func startReady(
+    _ st: inout RunState, _ o: RunOptions, results: ResultQueue, monitor: SlurmMonitor?
+  ) -> Bool {
+    var progressed = false
+    var i = 0
+    while i < st.pending.count && !cancel.isSet {
+      let s = pipeline.stage(st.pending[i])!
+      if st.running.count >= max(1, o.slurm == nil ? o.jobs : max(o.jobs, 64)) && !o.dryRun { break }
+      if let bad = s.needs.first(where: {
+        if case .failed = st.summary.outcomes[$0] { return true };
+        if case .skipped = st.summary.outcomes[$0] { return true }; return false
+      }) {
+        st.summary.outcomes[s.name] = .skipped("needs '\(bad)', which failed")
+        reporter.event(s.name, .skipped("needs '\(bad)', which failed"))
+        st.pending.remove(at: i); progressed = true; continue
       }
-      if running.isEmpty { if !progressed { break }; continue }
-      // wait for one stage to finish (waking up to notice Ctrl-C)
-      guard let (name, result) = results.pop(timeout: 0.2) else {
-        if cancel.isSet && !announcedCancel {
-          announcedCancel = true
-          reporter.note("interrupted: cancelling running stages (nothing half-written is kept)")
+      guard s.needs.allSatisfy(st.finished) else { i += 1; continue }
+      if o.dryRun, let u = s.needs.first(where: { st.unknownOutput.contains($0) }) {
+        let why = "after '\(u)' reruns (skipped if its output is unchanged)"
+        st.summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
+        st.unknownOutput.insert(s.name); st.pending.remove(at: i); progressed = true; continue
+      }
+      let comp: StageRecord
+      do { comp = try components(s, outputs: st.outputs) } catch {
+        // A key-time error (a missing deps file, a bad parameter) fails this stage like a run would.
+        let msg = (error as? PipelineError)?.description ?? "\(error)"
+        st.summary.outcomes[s.name] = .failed(msg); reporter.event(s.name, .failed(msg))
+        st.pending.remove(at: i); progressed = true
+        if !o.keepGoing {
+          cancelPending(&st.pending, &st.summary, reason: "stopped after '\(s.name)' failed (use --keep-going)")
         }
         continue
       }
-      running.remove(name)
-      switch result {
-      case .success(.done(let rec, let ranFor)):
-        outputs[name] = rec.output; records[name] = rec
-        let out: StageOutcome = ranFor.map { .ran(seconds: $0) } ?? .cached
-        summary.outcomes[name] = out; reporter.event(name, out)
-      case .success(.corruptInputs(let producers)):
-        // Recompute the producers, then this stage — a few times at most: a stage that keeps
-        // finding its inputs changed has a sibling (or itself) writing into them.
-        requeues[name, default: 0] += 1
-        if requeues[name]! > 2 {
-          let msg =
-            "its input \(producers.map { "'\($0)'" }.joined(separator: ", ")) changed again while it ran: "
-            + "some stage writes into the outputs of the stages it needs (they are read-only)"
-          summary.outcomes[name] = .failed(msg); reporter.event(name, .failed(msg))
-          if !o.keepGoing {
-            cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)")
-          }
-          continue
-        }
-        for p in producers where !pending.contains(p) && !running.contains(p) {
-          summary.outcomes[p] = nil; outputs[p] = nil
-          forced.insert(p)
-          pending.insert(p, at: 0)
-          reporter.note("object of '\(p)' failed verification; recomputing it")
-        }
-        pending.append(name)
-        reporter.requeued(name)
-      case .failure(let e):
-        let msg = (e as? PipelineError)?.description ?? "\(e)"
-        summary.outcomes[name] = cancel.isSet ? .failed("cancelled") : .failed(msg)
-        reporter.event(name, .failed(msg))
+      if !st.forced.contains(s.name), let hit = cache.hit(comp.key) {
+        st.outputs[s.name] = hit.output; st.records[s.name] = hit
+        st.summary.outcomes[s.name] = .cached; reporter.event(s.name, .cached)
+        st.pending.remove(at: i); progressed = true; continue
+      }
+      if o.dryRun {
+        let why = st.forced.contains(s.name) ? "forced" : Explanation.reason(comp, last: cache.lastRun(of: s.name))
+        st.summary.outcomes[s.name] = .wouldRun(why); reporter.event(s.name, .wouldRun(why))
+        st.unknownOutput.insert(s.name); st.pending.remove(at: i); progressed = true; continue
+      }
+      st.pending.remove(at: i)
+      st.running.insert(s.name)
+      reporter.started(s.name)
+      let inputs = Dictionary(uniqueKeysWithValues: s.needs.map { ($0, cache.objectPath(st.outputs[$0]!)) })
+      let force = st.forced.contains(s.name)
+      // A dedicated thread per running stage: stages run for minutes and
+      // must not occupy the Dispatch pool that the kernels and timers use.
+      let slurm = o.slurm
+      let thread = Thread { [self] in
+        results.push(
+          s.name,
+          Result {
+            if let slurm, let monitor {
+              return try executeOnSlurm(s, comp, force: force, slurm: slurm, monitor: monitor)
+            }
+            return try execute(s, comp, inputs: inputs, force: force, isolation: o.isolation)
+          })
+      }
+      thread.stackSize = 16 << 20
+      thread.start()
+      progressed = true
+    }
+    return progressed
+  }
+
+  /// Records a stage that finished: its output, a failure (stopping the run unless --keep-going), or
+  /// inputs that failed verification (their producers are recomputed, then the stage again).
+  private func finish(_ st: inout RunState, _ name: String, _ result: Result<Executed, Error>, _ o: RunOptions) {
+    switch result {
+    case .success(.done(let rec, let ranFor)):
+      st.outputs[name] = rec.output; st.records[name] = rec
+      let out: StageOutcome = ranFor.map { .ran(seconds: $0) } ?? .cached
+      st.summary.outcomes[name] = out; reporter.event(name, out)
+    case .success(.corruptInputs(let producers)):
+      // Recompute the producers, then this stage — a few times at most: a stage that keeps
+      // finding its inputs changed has a sibling (or itself) writing into them.
+      st.requeues[name, default: 0] += 1
+      if st.requeues[name]! > 2 {
+        let msg =
+          "its input \(producers.map { "'\($0)'" }.joined(separator: ", ")) changed again while it ran: "
+          + "some stage writes into the outputs of the stages it needs (they are read-only)"
+        st.summary.outcomes[name] = .failed(msg); reporter.event(name, .failed(msg))
         if !o.keepGoing {
-          cancelPending(&pending, &summary, reason: "stopped after '\(name)' failed (use --keep-going)")
+          cancelPending(&st.pending, &st.summary, reason: "stopped after '\(name)' failed (use --keep-going)")
         }
+        return
+      }
+      for p in producers where !st.pending.contains(p) && !st.running.contains(p) {
+        st.summary.outcomes[p] = nil; st.outputs[p] = nil
+        st.forced.insert(p)
+        st.pending.insert(p, at: 0)
+        reporter.note("object of '\(p)' failed verification; recomputing it")
+      }
+      st.pending.append(name)
+      reporter.requeued(name)
+    case .failure(let e):
+      let msg = (e as? PipelineError)?.description ?? "\(e)"
+      st.summary.outcomes[name] = cancel.isSet ? .failed("cancelled") : .failed(msg)
+      reporter.event(name, .failed(msg))
+      if !o.keepGoing {
+        cancelPending(&st.pending, &st.summary, reason: "stopped after '\(name)' failed (use --keep-going)")
       }
     }
-    if cancel.isSet {
-      if !announcedCancel { reporter.note("interrupted: cancelled running stages (nothing half-written is kept)") }
-      cancelPending(&pending, &summary, reason: "cancelled")
-    }
-    precondition(pending.isEmpty, "runner left stages pending: \(pending)")
-    reporter.finish(summary)
-    cache.hasher.save()
-    if !o.dryRun && o.writeLock { try writeLockFile(records) }
-    if cancel.isSet { throw PipelineError.cancelled }
-    return summary
   }
 
   private func cancelPending(_ pending: inout [String], _ summary: inout RunSummary, reason: String) {
