@@ -148,17 +148,26 @@ public enum Verdicts {
     }
     let ev = "\(a) − \(b): \(c.summary)"
     let test = "paired t over tasks (seed means): 95 % CI"
+    return decide(c, learned: needsLearning ? learned(scores) : nil, evidence: ev, test: test, contains: "0")
+  }
+
+  /// The decision the interval tests share: inconclusive with too few tasks or runs that did not learn;
+  /// else reproduced when the interval lies above 0, not reproduced below it, inconclusive when it
+  /// contains `contains` (what 0 stands for in the test's words).
+  static func decide(
+    _ c: PairedComparison, learned: Bool?, evidence ev: String, test: String, contains: String
+  ) -> Verdict {
     if c.tasks < minimumTasks {
       return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
     }
-    if needsLearning, learned(scores) == false {
+    if learned == false {
       return Verdict(
         outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
         test: test)
     }
     if c.lower > 0 { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
     if c.upper < 0 { return Verdict(outcome: .notReproduced, evidence: ev, test: test) }
-    return Verdict(outcome: .inconclusive, evidence: ev + "; the interval contains 0", test: test)
+    return Verdict(outcome: .inconclusive, evidence: ev + "; the interval contains \(contains)", test: test)
   }
 
   /// "`a` beats every one of `others`" (those with results; Holm-corrected).
@@ -210,17 +219,7 @@ public enum Verdicts {
     let mean = v.values.reduce(0, +) / Double(v.count)
     let ev = String(format: "%@: %.3g; − %.3g: %@", what, mean, threshold, c.summary)
     let test = "one-sample t over tasks (seed means): 95 % CI"
-    if c.tasks < minimumTasks {
-      return Verdict(outcome: .inconclusive, evidence: ev + "; fewer than \(minimumTasks) tasks", test: test)
-    }
-    if learned == false {
-      return Verdict(
-        outcome: .inconclusive, evidence: ev + "; the runs did not learn (full FT not above the linear probe)",
-        test: test)
-    }
-    if c.lower > 0 { return Verdict(outcome: .reproduced, evidence: ev, test: test) }
-    if c.upper < 0 { return Verdict(outcome: .notReproduced, evidence: ev, test: test) }
-    return Verdict(outcome: .inconclusive, evidence: ev + "; the interval contains the threshold", test: test)
+    return decide(c, learned: learned, evidence: ev, test: test, contains: "the threshold")
   }
 
   /// "every variant performs like `reference`, within ±`margin`" (an equivalence claim, e.g. λ robust):
