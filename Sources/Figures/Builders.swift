@@ -255,7 +255,10 @@ enum Builders {
       ]
       vals.append(v)
       rows.append(
-        [m] + datasets.map { d in cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–" }
+        [m]
+          + datasets.map { d in
+            cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–"
+          }
           + [
             pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]),
             pct(v[datasets.count + 3]),

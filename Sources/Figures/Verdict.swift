@@ -242,7 +242,8 @@ public enum Verdicts {
     guard cs.count == present.count else { return Verdict(outcome: .notRun, evidence: "no shared tasks") }
     let widest = cs.max { max(abs($0.lower), abs($0.upper)) < max(abs($1.lower), abs($1.upper)) }!
     let ev = String(
-      format: "widest: %@ − %@: %@ (%.1f %% CI); margin ±%.3g", widest.a, reference, widest.summary, 100 * level, margin
+      format: "widest: %@ − %@: %@ (%.1f %% CI); margin ±%.3g", widest.a, reference, widest.summary,
+      100 * level, margin
     )
     let test = "paired t over tasks vs the reference: Bonferroni CIs inside ±margin"
     if cs.contains(where: { $0.tasks < minimumTasks }) {

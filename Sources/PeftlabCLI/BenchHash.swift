@@ -16,13 +16,13 @@ extension BenchCommand {
       let path = NSTemporaryDirectory() + "peftlab-bench-hash-\(getpid()).bin"
       defer { try? FileManager.default.removeItem(atPath: path) }
       var rng = Xoshiro256(seed: 1)
-      var bytes = [UInt8](repeating: 0, count: megabytes * 1_000_000)
-      bytes.withUnsafeMutableBytes { b in
+      var data = Data(count: megabytes * 1_000_000)  // one buffer, written once
+      data.withUnsafeMutableBytes { b in
         let words = b.bindMemory(to: UInt64.self)
         for i in words.indices { words[i] = rng.next() }
       }
-      try atomicWrite(Data(bytes), to: path)
-      bytes = []
+      try atomicWrite(data, to: path)
+      data = Data()
       func best(_ body: () throws -> String) rethrows -> (Double, String) {
         var t = Double.infinity, digest = ""
         for _ in 0..<repeats {

@@ -32,7 +32,8 @@ extension BenchCommand {
         for _ in 0..<7 { let s = Date(); body(); best = min(best, Date().timeIntervalSince(s)) }
         return best * 1e3
       }
-      print("peftlab bench kernels — \(preset), batch \(B), threads \(Parallel.threads): one layer's calls, best of 7")
+      print(
+        "peftlab bench kernels — \(preset), batch \(B), threads \(Parallel.threads): one layer's calls, best of 7")
       // warm the worker threads and caches before timing
       for _ in 0..<20 { Linear.forward(out: y, inp: x, weight: w, bias: bias, N: N, C: D, OC: 3 * D) }
       print("| kernel | shape | ms | GFLOP/s | per step (×layers×calls) ms |")

@@ -58,8 +58,8 @@ extension BenchCommand {
       }
       print("")
       print(
-        "| preset | method | tracked MiB | model MiB | RSS Δ MiB | of full (tracked) | PyTorch RSS Δ MiB | FPT+ Table "
-          + "1 of full |"
+        "| preset | method | tracked MiB | model MiB | RSS Δ MiB | of full (tracked) | PyTorch RSS Δ MiB | "
+          + "FPT+ Table 1 of full |"
       )
       print("|---|---|---|---|---|---|---|---|")
       let paper: [String: Double] = [

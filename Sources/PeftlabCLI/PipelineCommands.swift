@@ -50,7 +50,8 @@ struct RunCommand: ParsableCommand {
   var executor = "local"
   @Option(help: "Slurm partition.") var slurmPartition: String?
   @Option(help: "Slurm account.") var slurmAccount: String?
-  @Option(help: "Slurm: retries of a stage's own failures (exit ≠ 0, time limit, out of memory).") var slurmRetries = 0
+  @Option(help: "Slurm: retries of a stage's own failures (exit ≠ 0, time limit, out of memory).")
+  var slurmRetries = 0
   @Option(help: "Slurm: retries of cluster failures (node failure, preemption, lost job).") var slurmClusterRetries = 2
   @Option(help: "Slurm: seconds a job may be gone from the queue without an exit file before it counts as lost.")
   var slurmLostGrace: Double = 30

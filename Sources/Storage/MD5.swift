@@ -10,14 +10,13 @@ public struct MD5Hasher {
   public mutating func update(_ data: Data) { h.update(data: data) }
 
   /// The digest as 32 lowercase hex digits.
-  public mutating func finalize() -> String { Self.hex(h.finalize()) }
-  static func hex(_ d: Insecure.MD5Digest) -> String { d.map { String(format: "%02x", $0) }.joined() }
+  public mutating func finalize() -> String { hexDigits(h.finalize()) }
 
   public static func hex(_ data: Data) -> String { var h = MD5Hasher(); h.update(data); return h.finalize() }
 
   public static func hex(file path: String) throws -> String {
     var h = Insecure.MD5()
     try FileChunks.forEach(path) { h.update(bufferPointer: $0) }
-    return Self.hex(h.finalize())
+    return hexDigits(h.finalize())
   }
 }

@@ -16,14 +16,7 @@ public struct SHA256Hasher {
   public mutating func update(_ string: String) { update(Data(string.utf8)) }
 
   /// The digest as 64 lowercase hex digits.
-  public mutating func finalize() -> String { Self.hexString(h.finalize()) }
-
-  static func hexString<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for b in digest { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-    return String(decoding: out, as: UTF8.self)
-  }
+  public mutating func finalize() -> String { hexDigits(h.finalize()) }
 
   public static func hex(_ data: Data) -> String { var s = SHA256Hasher(); s.update(data); return s.finalize() }
   public static func hex(_ string: String) -> String { hex(Data(string.utf8)) }
@@ -53,4 +46,12 @@ public enum FileChunks {
       try body(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
     }
   }
+}
+
+/// Bytes as lowercase hex digits (a digest's usual spelling).
+func hexDigits<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+  let digits = Array("0123456789abcdef".utf8)
+  var out = [UInt8]()
+  for b in digest { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+  return String(decoding: out, as: UTF8.self)
 }

@@ -2,8 +2,8 @@
 //
 // `calibration-summary` reads, per task and seed, the test macro-F1 of full fine-tuning
 // (`cal-finetune@…`), the linear probe (`cal-linear-probe@…`), training from scratch
-// (`cal-scratch@…`) and the k-NN probe (`cal-knn@…`), averages seeds within a task, and checks the properties of the
-// papers' setting that the embedded world is calibrated on (CALIBRATION.md; never a paper's claim):
+// (`cal-scratch@…`) and the k-NN probe (`cal-knn@…`), averages seeds within a task, and checks the
+// properties of the papers' setting that the embedded world is calibrated on (CALIBRATION.md; never a paper's claim):
 //   linear probe / full FT  ≥ 0.85 on average and ≥ 0.70 on every task (CLIP: 0.93, ImageNet ViT-B: 0.94)
 //   full FT test F1 in [0.65, 0.92] on every task (learnable, not saturated)
 //   full FT − scratch ≥ 0.10 on average (pretraining matters)

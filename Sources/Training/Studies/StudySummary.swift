@@ -239,8 +239,8 @@ struct StudyResults {
         let minEnrich = (perSeed.min() ?? .nan) / c
         ok = ok && m < 0.5 && minEnrich > 1
         r.md += String(
-          format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m, e["offdiagonal_min"] as? Double ?? .nan,
-          e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
+          format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m,
+          e["offdiagonal_min"] as? Double ?? .nan, e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
         rows.append([
           "k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
           "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:],
@@ -283,8 +283,8 @@ struct StudyResults {
       if !probe.isEmpty { others.append(("linear probe (head only)", probe)) }
       var ok = !others.isEmpty
       r.md +=
-        "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | paired Δ F1 (SH-PEFT − method) "
-        + "| wins |\n|---|---|---|---|---|\n"
+        "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | "
+        + "paired Δ F1 (SH-PEFT − method) | wins |\n|---|---|---|---|---|\n"
       var rows: [[String: Any]] = []
       for (label, runs) in others {
         let keys = Set(sh.keys).intersection(runs.keys)
