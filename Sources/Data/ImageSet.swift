@@ -7,6 +7,8 @@ public struct ImageSet: Sendable {
   public var labels: [Int32]
   public let channels: Int, height: Int, width: Int
   public let classes: Int
+  /// A multi-label set's truth, (N, classes) row-major in {0, 1} (nil: one class per image, `labels`).
+  public var multiHot: [Float]? = nil
 
   public init(images: [Float], labels: [Int32], channels: Int, height: Int, width: Int, classes: Int) {
     precondition(images.count == labels.count * channels * height * width)

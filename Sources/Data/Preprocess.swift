@@ -133,9 +133,11 @@ public struct Preprocessor: Sendable {
         plain.apply(r, i, into: base + i * n, rng: &rng)
       }
     }
-    return ImageSet(
+    var set = ImageSet(
       images: out, labels: (0..<r.count).map { Int32(r.label($0)) }, channels: 3, height: size,
-      width: size, classes: max(2, (r.labels.max() ?? 1) + 1))
+      width: size, classes: r.labelWidth > 1 ? r.labelWidth : max(2, (r.labels.max() ?? 1) + 1))
+    if r.labelWidth > 1 { set.multiHot = r.multiHot(Array(0..<r.count)) }
+    return set
   }
 }
 

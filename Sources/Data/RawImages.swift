@@ -32,6 +32,11 @@ public struct RawImages: Sendable, Equatable {
     return (0..<labelWidth).first { labels[i * labelWidth + $0] != 0 } ?? -1
   }
 
+  /// The multi-hot label rows of `indices`, (n, labelWidth) row-major in {0, 1} (a multi-label set).
+  public func multiHot(_ indices: [Int]) -> [Float] {
+    indices.flatMap { i in labels[(i * labelWidth)..<((i + 1) * labelWidth)].map { $0 != 0 ? Float(1) : 0 } }
+  }
+
   /// The images at `indices`, in that order.
   public func subset(_ indices: [Int]) -> RawImages {
     var img: [UInt8] = []

@@ -217,6 +217,7 @@ public enum SyntheticGenerator {
     guard let count = m.generator["counts"]?.object?[split]?.int else {
       throw DataError.file(m.file, "generator.counts.\(split) is missing")
     }
+    if m.task == .multiLabel { return try generateMultiLabel(m, task: t, split: split, count: count, size: size) }
     let seed = UInt64(m.generator["seed"]?.int ?? 0)
     let cue = m.generator["cue"]?.double ?? 1
     let classCount = t == .upstream ? m.classes.count : t.classes.count
@@ -256,6 +257,43 @@ public enum SyntheticGenerator {
       }
     }
     return RawImages(images: imgs, labels: labels, count: count, height: size, width: size, channels: t.channels)
+  }
+}
+
+extension SyntheticGenerator {
+  /// The multi-label upstream set: each image a scene with 1 to `generator.findings` (default 3) distinct
+  /// findings of the vocabulary, labelled with all of them (a multi-hot row over the 44 findings).
+  static func generateMultiLabel(
+    _ m: DatasetManifest, task t: SyntheticTask, split: String, count: Int, size: Int
+  ) throws -> RawImages {
+    let K = UpstreamRecipe.findingCount
+    guard t == .upstream, m.classes.count == K else {
+      throw DataError.file(
+        m.file, "a multi-label synthetic set is the upstream generator with its \(K) findings as classes")
+    }
+    let most = m.generator["findings"]?.int ?? 3
+    guard (1...K).contains(most) else { throw DataError.file(m.file, "generator.findings must be in 1...\(K)") }
+    let recipes = (0..<K).map { UpstreamRecipe(classIndex: $0) }
+    let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
+    let seed = UInt64(m.generator["seed"]?.int ?? 0)
+    let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64("upstream-multi-label".hashValueStable) ^ (splitCode << 56)
+    let n = size * size * t.channels
+    var imgs = [UInt8](repeating: 0, count: count * n)
+    var labels = [Int](repeating: 0, count: count * K)
+    imgs.withUnsafeMutableBufferPointer { out in
+      labels.withUnsafeMutableBufferPointer { lab in
+        nonisolated(unsafe) let o = out, l = lab
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+          var rng = Xoshiro256(seed: stream ^ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
+          let found = UpstreamRecipe.findings(most: most, rng: &rng)
+          let img = UpstreamRecipe.draw(found.map { recipes[$0] }, size: size, rng: &rng).bytes
+          for j in 0..<n { o[i * n + j] = img[j] }
+          for c in found { l[i * K + c] = 1 }
+        }
+      }
+    }
+    return RawImages(
+      images: imgs, labels: labels, count: count, height: size, width: size, channels: t.channels, labelWidth: K)
   }
 }
 

@@ -368,11 +368,28 @@ struct UpstreamRecipe: Sendable {
 
   /// One instance: a random scene (independent of the class), the class's motif, the scene's noise; RGB.
   func draw(size: Int, rng: inout Xoshiro256) -> Sketch {
+    Self.draw([self], size: size, rng: &rng)
+  }
+
+  /// A random scene with every finding of `recipes` on it (each with its own free attributes), then the
+  /// scene's noise; RGB. One recipe: the multi-class set's image; several: the multi-label set's.
+  static func draw(_ recipes: [UpstreamRecipe], size: Int, rng: inout Xoshiro256) -> Sketch {
     let scene = Scene.allCases[Int(rng.uniform() * Double(Scene.allCases.count))]
     var (s, _) = scene.draw(size: size, glands: true, rng: &rng)
-    let m = motif(rng: &rng)
-    if kind != nil { m.draw(on: &s, rng: &rng) }
+    for r in recipes {
+      let m = r.motif(rng: &rng)
+      if r.kind != nil { m.draw(on: &s, rng: &rng) }
+    }
     scene.finish(&s, rng: &rng)
     return s.rgb
+  }
+
+  /// The multi-label set's findings of one image: 1 to `most` distinct findings (classes 0..<findingCount),
+  /// the count uniform, ascending.
+  static func findings(most: Int, rng: inout Xoshiro256) -> [Int] {
+    let n = 1 + Int(rng.uniform() * Double(most))
+    var chosen: Set<Int> = []
+    while chosen.count < n { chosen.insert(Int(rng.uniform() * Double(findingCount))) }
+    return chosen.sorted()
   }
 }

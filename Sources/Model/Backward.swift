@@ -13,6 +13,11 @@ import Kernels
 extension ViT {
   /// Backward of mean cross-entropy; call after `forward` and `loss`.
   public func backward(acts a: Activations, targets: UnsafePointer<Int32>, grads: Gradients) {
+    backward(acts: a, targets: .classes(targets), grads: grads)
+  }
+
+  /// Backward of the loss `targets` implies (softmax or sigmoid cross-entropy); call after `forward` and `loss`.
+  public func backward(acts a: Activations, targets: Targets, grads: Gradients) {
     a.prepareBackward()
     let c = config, B = a.batch, T = a.tokens, D = c.width, K = c.numClasses, L = layout
     let mods = a.modules
@@ -27,7 +32,11 @@ extension ViT {
 
     let dlogits = a.g(a.dLogits)
     dlogits.update(repeating: 0, count: B * K)
-    SoftmaxCrossEntropy.backward(dlogits: dlogits, probs: a.p(a.probs), targets: targets, B: B, K: K)
+    switch targets {
+    case .classes(let t): SoftmaxCrossEntropy.backward(dlogits: dlogits, probs: a.p(a.probs), targets: t, B: B, K: K)
+    case .multiHot(let t):
+      SigmoidBinaryCrossEntropy.backward(dlogits: dlogits, probs: a.p(a.probs), targets: t, B: B, K: K)
+    }
     let needFeat = below[L.headW]
     Linear.backward(
       dinp: needFeat ? a.g(a.dFeat) : nil, dweight: gp(L.headW), dbias: gp(L.headB),

@@ -121,8 +121,29 @@ extension ViT {
   /// (B labels in 0..<K); also fills the softmax probabilities.
   @discardableResult
   public func loss(acts a: Activations, targets: UnsafePointer<Int32>) -> Float {
-    SoftmaxCrossEntropy.forward(
-      probs: a.p(a.probs), losses: a.p(a.losses), logits: a.p(a.logits), targets: targets,
-      B: a.batch, K: config.numClasses)
+    loss(acts: a, targets: .classes(targets))
   }
+
+  /// The loss of the last forward pass against `targets`: softmax cross-entropy for class labels, mean
+  /// sigmoid binary cross-entropy for multi-hot rows; fills `probs` with the softmax or the sigmoids.
+  @discardableResult
+  public func loss(acts a: Activations, targets: Targets) -> Float {
+    switch targets {
+    case .classes(let t):
+      return SoftmaxCrossEntropy.forward(
+        probs: a.p(a.probs), losses: a.p(a.losses), logits: a.p(a.logits), targets: t, B: a.batch,
+        K: config.numClasses)
+    case .multiHot(let t):
+      return SigmoidBinaryCrossEntropy.forward(
+        probs: a.p(a.probs), losses: a.p(a.losses), logits: a.p(a.logits), targets: t, B: a.batch,
+        K: config.numClasses)
+    }
+  }
+}
+
+/// What a batch is trained against: one class per image (B labels in 0..<K; softmax cross-entropy), or
+/// a multi-hot row per image (B × K entries in {0, 1}; a multi-label task, sigmoid binary cross-entropy).
+public enum Targets {
+  case classes(UnsafePointer<Int32>)
+  case multiHot(UnsafePointer<Float>)
 }

@@ -3,7 +3,7 @@ import Data
 import Model
 
 public enum Evaluation {
-  /// Runs `model` over `set` in batches; metrics from softmax probabilities.
+  /// Runs `model` over `set` in batches; metrics from softmax probabilities (a multi-label set: sigmoids).
   /// `beforeBatch(start)` runs before each batch of images start..<start+n
   /// (side tuning points its fusion modules at that batch's preloaded K/V).
   public static func evaluate(
@@ -25,10 +25,18 @@ public enum Evaluation {
       set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
       beforeBatch(start)
       imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
-      let l = labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }
+      let l =
+        set.multiHot.map { truth in
+          Array(truth[(start * K)..<((start + n) * K)]).withUnsafeBufferPointer {
+            model.loss(acts: acts, targets: .multiHot($0.baseAddress!))
+          }
+        } ?? labs.withUnsafeBufferPointer { model.loss(acts: acts, targets: $0.baseAddress!) }
       lossSum += Double(l) * Double(n)
       scores.append(contentsOf: acts.probsArray)
       start += n
+    }
+    if let truth = set.multiHot {
+      return Metrics.multiLabel(scores: scores, truth: truth, classes: K, loss: lossSum / Double(set.count))
     }
     return Metrics.all(
       scores: scores, labels: set.labels.map(Int.init), classes: K, loss: lossSum / Double(set.count))

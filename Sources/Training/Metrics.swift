@@ -15,18 +15,26 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
   public var macroAUC: Double
   public var loss: Double?
   public var confusion: [[Int]]
+  /// A multi-label evaluation's per-label counts [tn, fp, fn, tp] (nil: one class per image, `confusion`).
+  public var labelCounts: [[Int]]? = nil
 
-  /// Recall of each class (NaN for a class with no true sample): confusion[c][c] / Σ confusion[c].
+  /// Recall of each class (NaN for a class with no true sample): confusion[c][c] / Σ confusion[c];
+  /// multi-label: tp / (tp + fn) of each label.
   public var recall: [Double] {
-    confusion.enumerated().map { c, row in
+    if let labelCounts {
+      return labelCounts.map { $0[2] + $0[3] == 0 ? .nan : Double($0[3]) / Double($0[2] + $0[3]) }
+    }
+    return confusion.enumerated().map { c, row in
       let n = row.reduce(0, +)
       return n == 0 ? .nan : Double(row[c]) / Double(n)
     }
   }
 
-  /// Classes predicted at least once. 1 means the model collapsed onto one class.
+  /// Classes predicted at least once (multi-label: labels predicted positive at least once).
+  /// 1 means the model collapsed onto one class.
   public var predictedClasses: Int {
-    (0..<confusion.count).filter { p in confusion.contains { $0[p] > 0 } }.count
+    if let labelCounts { return labelCounts.filter { $0[1] + $0[3] > 0 }.count }
+    return (0..<confusion.count).filter { p in confusion.contains { $0[p] > 0 } }.count
   }
 }
 
@@ -97,6 +105,36 @@ public enum Metrics {
       for k in 1..<K where scores[r * K + k] > scores[r * K + best] { best = k }
       return best
     }
+  }
+
+  /// Multi-label metrics as scikit-learn computes them for a (N, K) indicator matrix `truth`, a label
+  /// predicted positive when its score (a sigmoid) is > 0.5: accuracy = subset accuracy (every label of
+  /// the image right); macro-F1 = the mean of the K labels' F1 (zero_division=0); macro-AUC = the mean
+  /// AUC of the labels with both positives and negatives.
+  public static func multiLabel(
+    scores: [Float], truth: [Float], classes K: Int, loss: Double? = nil
+  ) -> ClassificationMetrics {
+    let n = truth.count / K
+    precondition(scores.count == truth.count && n * K == truth.count)
+    var counts = [[Int]](repeating: [0, 0, 0, 0], count: K)
+    var exact = 0
+    for r in 0..<n {
+      var right = true
+      for k in 0..<K {
+        let p = scores[r * K + k] > 0.5, t = truth[r * K + k] > 0.5
+        counts[k][(t ? 2 : 0) + (p ? 1 : 0)] += 1
+        right = right && p == t
+      }
+      if right { exact += 1 }
+    }
+    let f1 = counts.map { c in c[3] == 0 ? 0 : 2 * Double(c[3]) / Double(2 * c[3] + c[1] + c[2]) }
+    let aucs = (0..<K).map { k in
+      binaryAUC(scores: (0..<n).map { Double(scores[$0 * K + k]) }, isPositive: (0..<n).map { truth[$0 * K + k] > 0.5 })
+    }.filter { !$0.isNaN }
+    return ClassificationMetrics(
+      accuracy: n == 0 ? .nan : Double(exact) / Double(n), macroF1: f1.reduce(0, +) / Double(K),
+      macroAUC: aucs.isEmpty ? .nan : aucs.reduce(0, +) / Double(aucs.count), loss: loss, confusion: [],
+      labelCounts: counts)
   }
 
   public static func all(scores: [Float], labels: [Int], classes K: Int, loss: Double? = nil) -> ClassificationMetrics {

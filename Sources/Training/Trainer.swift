@@ -77,13 +77,19 @@ public final class Trainer {
   /// Forward, backward and update on one batch: `images` (B, C, H, W), `labels` (B).
   @discardableResult
   public func step(images: UnsafePointer<Float>, labels: UnsafePointer<Int32>) throws -> StepResult {
+    try step(images: images, targets: .classes(labels))
+  }
+
+  /// One step against class labels or multi-hot rows (a multi-label task).
+  @discardableResult
+  public func step(images: UnsafePointer<Float>, targets: Targets) throws -> StepResult {
     let lr = config.schedule.lr(at: step)
     model.forward(images: images, acts: acts)
-    let loss = model.loss(acts: acts, targets: labels)
+    let loss = model.loss(acts: acts, targets: targets)
     guard loss.isFinite else { throw TrainingError.diverged(step: step, tensor: "loss") }
     grads.zero()
     modules?.store.grads.zero()
-    model.backward(acts: acts, targets: labels, grads: grads)
+    model.backward(acts: acts, targets: targets, grads: grads)
     modules?.afterBackward(step: step)
     if let bad = firstNonFiniteGradient() { throw TrainingError.diverged(step: step, tensor: "grad of " + bad) }
     var sq = optimizer.gradientNorm(grads)

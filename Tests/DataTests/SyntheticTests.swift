@@ -24,7 +24,7 @@ final class SyntheticTests: XCTestCase {
       Set(all.map(\.name)),
       [
         "chaoyang-synth", "covid19-ct-synth", "busi-synth", "cxr3-synth", "oct-synth",
-        "limuc-synth", "upstream-synth",
+        "limuc-synth", "upstream-synth", "upstream-synth-ml",
       ])
     for m in all {
       let a = try SyntheticGenerator.generate(small(m, seed: 1), split: "train")
@@ -35,7 +35,8 @@ final class SyntheticTests: XCTestCase {
       let test = try SyntheticGenerator.generate(small(m, seed: 1), split: "test")
       XCTAssertNotEqual(Array(a.images.prefix(test.images.count)), test.images, "\(m.name): splits differ")
       XCTAssertEqual(a.channels, m.channels)
-      XCTAssertTrue(a.labels.allSatisfy { $0 >= 0 && $0 < m.classes.count })
+      XCTAssertTrue(
+        a.labelWidth == 1 ? a.labels.allSatisfy { $0 >= 0 && $0 < m.classes.count } : a.labels.allSatisfy { $0 <= 1 })
       // any resolution: the same scene drawn at 64 px
       let big = try SyntheticGenerator.generate(
         {
@@ -47,7 +48,7 @@ final class SyntheticTests: XCTestCase {
   }
 
   func testEveryClassOccursWithTheConfiguredImbalance() throws {
-    for m in try manifests() where m.name != "upstream-synth" {
+    for m in try manifests() where !m.name.hasPrefix("upstream-synth") {
       let images = try SyntheticGenerator.generate(small(m, seed: 3, count: 400), split: "train")
       let weights = m.generator["class_weights"]!.array!.compactMap(\.double)
       for c in 0..<m.classes.count {
@@ -71,6 +72,31 @@ final class SyntheticTests: XCTestCase {
     XCTAssertEqual(Set(images.labels), Set(0..<up.classes.count))
   }
 
+  /// The multi-label upstream set: a row of 44 findings per image (the 45-class set's findings without
+  /// "no finding"), 1 to `findings` of them per image, every finding occurring; other class counts are errors.
+  func testMultiLabelUpstreamNamesEveryFinding() throws {
+    var up = try XCTUnwrap(try manifests().first { $0.name == "upstream-synth-ml" })
+    XCTAssertEqual(up.task, .multiLabel)
+    XCTAssertEqual(up.classes.count, SyntheticGenerator.upstreamClassCount() - 1)
+    let most = try XCTUnwrap(up.generator["findings"]?.int)
+    let images = try SyntheticGenerator.generate(small(up, seed: 1, count: 600), split: "train")
+    XCTAssertEqual(images.labelWidth, 44)
+    XCTAssertEqual(images.labels.count, 600 * 44)
+    let perImage = (0..<600).map { i in images.labels[(i * 44)..<((i + 1) * 44)].reduce(0, +) }
+    XCTAssertEqual(Set(perImage), Set(1...most), "1 to \(most) findings per image, each count drawn")
+    XCTAssertTrue((0..<44).allSatisfy { c in (0..<600).contains { images.labels[$0 * 44 + c] == 1 } })
+    // a findings count out of range, or another class count, is an error naming the file
+    up.generator["findings"] = .int(0)
+    XCTAssertThrowsError(try SyntheticGenerator.generate(small(up, seed: 1), split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("upstream-synth-ml.yaml") && "\(e)".contains("findings"), "\(e)")
+    }
+    up.generator["findings"] = .int(3)
+    up.classes = Array(up.classes.prefix(40))
+    XCTAssertThrowsError(try SyntheticGenerator.generate(small(up, seed: 1), split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("44 findings"), "\(e)")
+    }
+  }
+
   /// Magnitude bins: each finding in size × contrast ranges (177 classes with 2 bins); the class count
   /// picks the bins, and a count no bins give is an error naming the file and the counts that exist.
   func testUpstreamMagnitudeBins() throws {
@@ -90,7 +116,7 @@ final class SyntheticTests: XCTestCase {
   }
 
   func testDownstreamManifestsNameTheGeneratorsClasses() throws {
-    for m in try manifests() where m.name != "upstream-synth" {
+    for m in try manifests() where !m.name.hasPrefix("upstream-synth") {
       let t = try SyntheticGenerator.task(m)
       XCTAssertEqual(m.classes, t.classes, m.name)
       XCTAssertNotEqual(t, .upstream, m.name)
@@ -118,6 +144,6 @@ final class SyntheticTests: XCTestCase {
       .deletingLastPathComponent().appendingPathComponent("data-manifests").path
     let groups = try DatasetGroups.load(dir)
     XCTAssertEqual(groups["sh-peft-synth"]?.count, 6)
-    XCTAssertEqual(try DatasetManifest.all(in: dir).count, 48 + 14 + 7 + 2)  // + byo/: the worked example's folders
+    XCTAssertEqual(try DatasetManifest.all(in: dir).count, 48 + 14 + 8 + 2)  // + byo/: the worked example's folders
   }
 }

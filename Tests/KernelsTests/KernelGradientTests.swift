@@ -159,6 +159,37 @@ final class KernelGradientTests: XCTestCase {
     checkGradient("cross-entropy dlogits", x: &logits, analytic: dl, eps: 1e-3) { run($0) }
   }
 
+  func testSigmoidBinaryCrossEntropy() {
+    let B = 3, K = 4
+    var logits = randomFloats(B * K, seed: 25, scale: 4)
+    logits[0] = 40  // large logits stay finite (no exp overflow)
+    logits[1] = -40
+    let targets: [Float] = [1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0]
+    func run(_ l: [Float]) -> Double {
+      var p = [Float](repeating: 0, count: B * K), losses = [Float](repeating: 0, count: B)
+      return Double(
+        SigmoidBinaryCrossEntropy.forward(probs: &p, losses: &losses, logits: l, targets: targets, B: B, K: K))
+    }
+    var p = [Float](repeating: 0, count: B * K), losses = [Float](repeating: 0, count: B)
+    let loss = SigmoidBinaryCrossEntropy.forward(
+      probs: &p, losses: &losses, logits: logits, targets: targets, B: B, K: K)
+    // reference: −y·log σ(x) − (1−y)·log(1−σ(x)) in Double, mean over all entries
+    var ref = 0.0
+    for i in 0..<(B * K) {
+      let x = Double(logits[i]), y = Double(targets[i])
+      ref += x >= 0 ? (1 - y) * x + log(1 + exp(-x)) : -y * x + log(1 + exp(x))
+    }
+    XCTAssertEqual(Double(loss), ref / Double(B * K), accuracy: 1e-5)
+    XCTAssertEqual(p[0], 1, accuracy: 1e-6)
+    XCTAssertEqual(Double(losses.reduce(0, +)) / Double(B), ref / Double(B * K), accuracy: 1e-5)
+    logits[0] = 2  // the finite-difference check away from saturation
+    logits[1] = -1
+    _ = SigmoidBinaryCrossEntropy.forward(probs: &p, losses: &losses, logits: logits, targets: targets, B: B, K: K)
+    var dl = [Float](repeating: 0, count: B * K)
+    SigmoidBinaryCrossEntropy.backward(dlogits: &dl, probs: p, targets: targets, B: B, K: K)
+    checkGradient("binary cross-entropy dlogits", x: &logits, analytic: dl, eps: 1e-3) { run($0) }
+  }
+
   func testResidualAndTokenEmbed() {
     let B = 2, Np = 3, D = 4, T = Np + 1
     var patch = randomFloats(B * Np * D, seed: 16), cls = randomFloats(D, seed: 17)

@@ -29,19 +29,32 @@ final class ModelGradientTests: XCTestCase {
     return (imgs, labels)
   }
 
-  func lossOf(_ m: ViT, _ imgs: [Float], _ labels: [Int32], _ acts: Activations) -> Double {
+  /// The loss against class `labels`, or (multi-label) against the multi-hot rows `multiHot`.
+  func lossOf(
+    _ m: ViT, _ imgs: [Float], _ labels: [Int32], _ acts: Activations, multiHot: [Float]? = nil
+  ) -> Double {
     m.forward(images: imgs, acts: acts)
+    if let multiHot {
+      return multiHot.withUnsafeBufferPointer { Double(m.loss(acts: acts, targets: .multiHot($0.baseAddress!))) }
+    }
     return Double(m.loss(acts: acts, targets: labels))
   }
 
-  func checkModel(_ c: ViTConfig, label: String) throws {
+  /// `multiLabel`: the sigmoid binary cross-entropy of a multi-label task (random multi-hot rows).
+  func checkModel(_ c: ViTConfig, label: String, multiLabel: Bool = false) throws {
     let m = try Self.microModel(c, seed: 3)
     let B = 3
     let (imgs, labels) = Self.batch(c, B: B, seed: 4)
+    var rng = Xoshiro256(seed: 5)
+    let multiHot = multiLabel ? (0..<(B * c.numClasses)).map { _ in Float(rng.next() % 2) } : nil
     let acts = Activations(config: c, batch: B)
     let grads = Gradients(layout: m.layout)
-    _ = lossOf(m, imgs, labels, acts)
-    m.backward(acts: acts, targets: labels, grads: grads)
+    _ = lossOf(m, imgs, labels, acts, multiHot: multiHot)
+    if let multiHot {
+      multiHot.withUnsafeBufferPointer { m.backward(acts: acts, targets: .multiHot($0.baseAddress!), grads: grads) }
+    } else {
+      m.backward(acts: acts, targets: labels, grads: grads)
+    }
     let eps: Float = 2e-3
     for t in m.layout.tensors {
       let g = grads.values(t.name)!
@@ -51,9 +64,9 @@ final class ModelGradientTests: XCTestCase {
         let p = m.params.pointer + t.offset + j
         let orig = p.pointee
         p.pointee = orig + eps
-        let fp = lossOf(m, imgs, labels, acts)
+        let fp = lossOf(m, imgs, labels, acts, multiHot: multiHot)
         p.pointee = orig - eps
-        let fm = lossOf(m, imgs, labels, acts)
+        let fm = lossOf(m, imgs, labels, acts, multiHot: multiHot)
         p.pointee = orig
         let numeric = (fp - fm) / Double(2 * eps)
         // Float forward noise is ~1e-7 on a loss of ~1, i.e. ~1e-4 after
@@ -71,6 +84,7 @@ final class ModelGradientTests: XCTestCase {
     try checkModel(c, label: "timm/l2")
     c.head = .linear
     try checkModel(c, label: "timm/linear")
+    try checkModel(c, label: "timm/linear multi-label", multiLabel: true)
   }
 
   func testCLIPStyleModelGradients() throws {

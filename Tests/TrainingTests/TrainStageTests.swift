@@ -59,6 +59,44 @@ final class TrainStageTests: XCTestCase {
       toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
   }
+
+  /// A multi-label dataset trains with sigmoid binary cross-entropy over its multi-hot rows and is
+  /// evaluated per label (recall of each of the 44 findings); the model then fine-tunes on a task.
+  func testMultiLabelPretrainingFeedsFinetune() throws {
+    let root = try projectWithSyntheticManifests(
+      ["upstream-synth-ml", "busi-synth"], counts: (64, 16, 32), tag: "multilabel")
+    let yaml = """
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: upstream-synth-ml, preset: micro, steps: 40, batch: 16, optimizer: adamw, lr: 0.003}
+        finetune:
+          kind: finetune
+          needs: [pretrain]
+          params: {dataset: busi-synth, steps: 5, batch: 16, lr: 0.01}
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
+    let runner = Runner(
+      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    XCTAssertEqual(Set(try runner.run(RunOptions()).ran), ["pretrain", "finetune"])
+    let st = try runner.status()
+    func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }
+    XCTAssertEqual(try Checkpoint.load(out("pretrain") + "/model.h5").config.numClasses, 44)
+    let metrics =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: out("pretrain") + "/metrics.json"))) as! [String: Any]
+    let test = try XCTUnwrap(metrics["test"] as? [String: Any])
+    XCTAssertEqual((test["recall"] as? [Any])?.count, 44, "one recall per finding")
+    XCTAssertNotNil(test["macro_auc"] as? Double)
+    // the binary cross-entropy starts at log 2 and falls as the mostly-absent findings are learned
+    let losses = try String(contentsOfFile: out("pretrain") + "/curve.csv", encoding: .utf8)
+      .split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[1])! }
+    XCTAssertEqual(losses[0], log(2), accuracy: 0.1)
+    XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, 0.4)
+    XCTAssertEqual(try Checkpoint.load(out("finetune") + "/model.h5").config.numClasses, 3)
+  }
 }
 
 final class StageReproducibilityTests: XCTestCase {

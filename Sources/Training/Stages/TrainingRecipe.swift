@@ -155,8 +155,12 @@ enum TrainingRecipe {
     let sel = selection(model.layout)
     let trainer = Trainer(model: model, selection: sel, config: recipe.config, modules: modules)
     var sampler = recipe.sampler(data, size: c.imageSize)
-    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: recipe.steps) { imgs, labs, _ in
-      try trainer.step(images: imgs, labels: labs)
+    let multiLabel = data.train.labelWidth > 1  // sigmoid binary cross-entropy on the multi-hot rows
+    let (curve, seconds) = try TrainingLoop.run(ctx, sampler: &sampler, steps: recipe.steps) { imgs, labs, rows in
+      guard multiLabel else { return try trainer.step(images: imgs, labels: labs) }
+      return try data.train.multiHot(rows).withUnsafeBufferPointer {
+        try trainer.step(images: imgs, targets: .multiHot($0.baseAddress!))
+      }
     }
     // memory computed once (it sizes the backward buffers)
     var metrics = recipe.metrics(ctx, data: data, seconds: seconds, memory: trainer.memory)
