@@ -61,11 +61,17 @@ let package = Package(
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
     .target(
       name: "Training",
-      dependencies: ["Model", "Kernels", "Storage", "Data", "Pipeline", "PEFT"],
+      dependencies: ["Model", "Kernels", "Storage", "Data", "PEFT"],
       exclude: ["README.md"], swiftSettings: optimiseInDebug
     ),
     /// Every stage kind a pipeline can name, and the one registry `peftlab run` uses.
-    .target(name: "Stages", dependencies: ["Training", "Figures", "Data", "Pipeline"], exclude: ["README.md"]),
+    /// A folder per family: Training (pretrain, finetune, import, PEFT, FPT, probes), Studies (sparsity,
+    /// hybridity, importance, summaries), Sweep, Figures, Data.
+    .target(
+      name: "Stages",
+      dependencies: ["Training", "Figures", "Data", "Pipeline", "PEFT", "Model", "Kernels", "Storage", "Plot"],
+      exclude: ["README.md"], swiftSettings: optimiseInDebug
+    ),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).
     .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     /// Datasets: manifests, loaders (MedMNIST npz, image folder, CSV, HDF5), the synthetic suite.
@@ -92,7 +98,7 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport", "Storage"]),
-    .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "TestSupport", "Storage"]),
+    .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "Stages", "TestSupport", "Storage"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport", "Storage"]),
     .testTarget(
       name: "TrainingTests",

@@ -33,8 +33,8 @@ func marks(_ rows: [[Double]], lowerIsBetter: Set<Int> = []) -> [[Int]] {
   return m
 }
 
-enum Builders {
-  nonisolated(unsafe) static let all: [String: (FigureInput) throws -> BuiltFigure] = [
+public enum Builders {
+  nonisolated(unsafe) public static let all: [String: (FigureInput) throws -> BuiltFigure] = [
     "sh-sparsity": sparsity, "sh-overlap": overlap, "sh-key-weights": keyWeights, "sh-fig4": shFig4,
     "sh-table4": shTable4, "sh-table5": shTable5, "sh-selection-time": selectionTime,
     "table1": table1, "fpt-fig1": fptFig1, "fpt-memory": fptMemory, "fpt-ablation": fptAblation, "fpt-fig7": fptFig7,

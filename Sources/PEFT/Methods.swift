@@ -4,7 +4,7 @@
 // which modules it adds + whether the head trains (always, here: every
 // method gets a new task head, as in both papers). Element-level methods
 // (SH-PEFT, SPT-LoRA's unstructured part) choose elements from gradient
-// statistics at training time (Training/Stages/PEFTStage.swift); here they
+// statistics at training time (Stages/Training/PEFTStage.swift); here they
 // report their budget. FPT and FPT+ train a side network (SideTuning.swift).
 // Definitions follow the reference code (../shared/research/peft-anchors.md):
 //   BitFit   every tensor named *bias (incl. LayerNorm β) — vpt "tinytl-bias"

@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import Pipeline
+import Stages
 import TestSupport
 import XCTest
 

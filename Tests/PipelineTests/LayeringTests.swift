@@ -56,4 +56,26 @@ final class LayeringTests: XCTestCase {
     XCTAssertEqual(g.first?.0, "Model")
     XCTAssertEqual(g.first?.1, ["Kernels", "Training"])
   }
+
+  /// Every stage kind lives in Sources/Stages (one home), except the runner's built-in `shell`.
+  func testEveryStageKindLivesInStages() throws {
+    let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Sources")
+    let conformance = try NSRegularExpression(
+      pattern: #"^(?:public )?struct (\w+)\s*:\s*[^{]*\b(?:StageKind|DatasetReadingKind|TrainingKind)\b"#,
+      options: .anchorsMatchLines)
+    var kinds: [String: String] = [:]
+    let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)!
+    for case let url as URL in files where url.pathExtension == "swift" {
+      let text = try String(contentsOf: url, encoding: .utf8), ns = text as NSString
+      for m in conformance.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+        kinds[ns.substring(with: m.range(at: 1))] = url.path.replacingOccurrences(of: sources.path + "/", with: "")
+      }
+    }
+    XCTAssertGreaterThan(kinds.count, 15, "the scan found the kinds")
+    for (kind, path) in kinds where kind != "ShellKind" {
+      XCTAssertTrue(path.hasPrefix("Stages/"), "\(kind) is declared in \(path), outside Sources/Stages")
+    }
+    XCTAssertEqual(kinds["ShellKind"], "Pipeline/ShellKind.swift")
+  }
 }

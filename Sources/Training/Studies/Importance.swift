@@ -24,6 +24,10 @@ public struct GradientStatistics: Sendable {
   public var batches: Int
   public var images: Int
 
+  public init(sum: [Float], sumOfSquares: [Float], batches: Int, images: Int) {
+    (self.sum, self.sumOfSquares, self.batches, self.images) = (sum, sumOfSquares, batches, images)
+  }
+
   /// The epoch's sample order: a Fisher–Yates shuffle seeded with `seed`.
   public static func epochOrder(count: Int, seed: UInt64) -> [Int] {
     var order = Array(0..<count)

@@ -8,6 +8,7 @@
 import Data
 import Foundation
 import Pipeline
+import Training
 
 enum TrainingLoop {
   /// Runs `steps` steps. `step` gets the batch (images (B, 3, S, S), labels (B), and the sampled

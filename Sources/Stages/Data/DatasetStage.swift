@@ -10,6 +10,7 @@
 // training split). The key includes the dataset's content hash (manifest
 // text + data files), so editing one manifest reruns only what uses it.
 //===----------------------------------------------------------------------===//
+import Data
 import Foundation
 import Pipeline
 import Storage

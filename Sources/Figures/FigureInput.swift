@@ -1,61 +1,16 @@
-//===--- FigureStage.swift - `figure`: one figure or table of the papers ----===//
+//===--- FigureInput.swift - what a figure builder reads and returns -------===//
 //
-// Reads the JSON outputs of its needed stages (sparsity, hybridity, the
-// SH-PEFT summary, sweep summaries, peft runs, memory-scaling) and writes
-//   figure.json   the chart spec (the report redraws it as vector graphics)
-//   figure.pdf    vector PDF;  figure.png  150 dpi
-//   table.md / table.csv / table.tex   for tables (and figures with a table view)
-// `figure` names the builder (Builders.swift); `caption` is what the report prints.
+// `FigureInput`: the needed stages' folders and JSON outputs; `BuiltFigure`: the chart spec and its
+// table; `TableExport`: the table as Markdown, CSV and LaTeX. The `figure` stage kind (Stages) runs a
+// builder and writes them.
 //===----------------------------------------------------------------------===//
 import Foundation
 import Pipeline
 import Plot
 
-public struct FigureStageKind: StageKind {
-  public init() {}
-  public let name = "figure"
-  /// Bump when a builder or the renderer changes what is drawn.
-  public let version = 19  // 18: Table 1 per protocol with its chosen rates, Fig. 7 "+ MLP"; 19: verdict (c)
-  public var parameters: [ParameterSpec] {
-    [
-      ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
-      ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
-      ParameterSpec(
-        "vary", default: .string(""), help: "ablation figures: the varied setting (side.size, side.prompts, ...)"),
-      ParameterSpec("main", default: .string(""), help: "ablation figures: base name of the main-run stages"),
-      ParameterSpec("published", default: .string("Reports/published.yaml")),
-    ]
-  }
-
-  public func run(_ ctx: StageContext) throws {
-    let p = ctx.params
-    let key = p["figure"]?.string ?? ""
-    guard let b = Builders.all[key] else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage,
-        message: "unknown figure '\(key)'; known: \(Builders.all.keys.sorted().joined(separator: ", "))")
-    }
-    let input = FigureInput(ctx: ctx)
-    var out = try b(input)
-    if let t = p["title"]?.string, !t.isEmpty { out.figure.title = t }
-    out.figure.caption = p["caption"]?.string ?? ""
-    out.figure.name = ctx.stage
-    try FigureRenderer.write(out.figure, to: ctx.outputDir + "/figure")
-    let data = try JSONEncoder.sorted.encode(out.figure)
-    try data.write(to: URL(fileURLWithPath: ctx.outputDir + "/figure.json"))
-    if let t = out.table {
-      try TableExport.markdown(t, title: out.figure.title).write(
-        toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
-      try TableExport.csv(t).write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
-      try TableExport.latex(t, caption: out.figure.caption).write(
-        toFile: ctx.outputDir + "/table.tex", atomically: true, encoding: .utf8)
-    }
-    ctx.log("\(key): \(out.figure.panels.count) panel(s)\(out.table == nil ? "" : ", table")")
-  }
-}
-
 extension JSONEncoder {
-  static var sorted: JSONEncoder {
+  /// Pretty, key-sorted JSON with non-finite numbers as strings (figure.json).
+  public static var sorted: JSONEncoder {
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
     e.nonConformingFloatEncodingStrategy = .convertToString(
@@ -67,6 +22,7 @@ extension JSONEncoder {
 /// What a builder sees: the needed stages' folders and parameters.
 public struct FigureInput {
   let ctx: StageContext
+  public init(ctx: StageContext) { self.ctx = ctx }
   var params: [String: Value] { ctx.params }
 
   /// Needed stages with base name `base` (before '@'), sorted by name.
@@ -108,8 +64,9 @@ public struct BuiltFigure {
   public var table: TableSpec?
 }
 
-enum TableExport {
-  static func markdown(_ t: TableSpec, title: String) -> String {
+/// A table as Markdown, CSV and LaTeX (the `figure` stage writes all three).
+public enum TableExport {
+  public static func markdown(_ t: TableSpec, title: String) -> String {
     var s = title.isEmpty ? "" : "# \(title)\n\n"
     s += "| " + t.header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
     for (i, r) in t.rows.enumerated() {
@@ -121,13 +78,13 @@ enum TableExport {
     }
     return s
   }
-  static func csv(_ t: TableSpec) -> String {
+  public static func csv(_ t: TableSpec) -> String {
     func q(_ s: String) -> String {
       s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
     return ([t.header] + t.rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
   }
-  static func latex(_ t: TableSpec, caption: String) -> String {
+  public static func latex(_ t: TableSpec, caption: String) -> String {
     func esc(_ s: String) -> String {
       var o = ""
       for ch in s {

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Pipeline
+import Training
 
 public struct StudySummaryStageKind: StageKind {
   public init() {}

@@ -14,6 +14,7 @@ import Model
 import PEFT
 import Pipeline
 import Storage
+import Training
 
 enum SideTuningRun {
   static func run(_ ctx: StageContext, plus: Bool) throws {

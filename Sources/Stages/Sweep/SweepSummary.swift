@@ -19,6 +19,7 @@ import Foundation
 import Model
 import Pipeline
 import Storage
+import Training
 
 public struct SweepSummaryStageKind: StageKind {
   public init() {}

@@ -13,6 +13,7 @@ import Foundation
 import Model
 import PEFT
 import Pipeline
+import Training
 
 public struct MemoryScalingStageKind: StageKind {
   public init() {}

@@ -9,6 +9,7 @@ import Data
 import Foundation
 import Kernels
 import Pipeline
+import Training
 
 struct Recipe {
   let steps: Int

@@ -13,6 +13,7 @@ import Data
 import Foundation
 import Model
 import Pipeline
+import Training
 
 public struct SparsityStageKind: DatasetReadingKind {
   public init() {}
@@ -81,27 +82,5 @@ public struct SparsityStageKind: DatasetReadingKind {
     ]
     try writeJSON(out, to: ctx.outputDir + "/sparsity.json")
     try csv.write(toFile: ctx.outputDir + "/sparsity.csv", atomically: true, encoding: .utf8)
-  }
-}
-
-public enum Sparsity {
-  public struct Row {
-    public var percent: Double
-    public var count: Int
-    public var metrics: ClassificationMetrics
-  }
-
-  /// Evaluates W_{ori←ft@k%} for each k of `grid` on `set`.
-  public static func evaluate(
-    grid: [Double], original ori: ViT, finetuned ft: ViT, order: [Int32], on set: ImageSet,
-    progress: (Int, Row) -> Void = { _, _ in }
-  ) -> [Row] {
-    grid.enumerated().map { i, k in
-      let count = WeightChanges.topCount(percent: k, of: order.count)
-      let m = WeightChanges.transplant(original: ori, finetuned: ft, order: order, count: count)
-      let r = Row(percent: k, count: count, metrics: Evaluation.evaluate(m, on: set))
-      progress(i, r)
-      return r
-    }
   }
 }

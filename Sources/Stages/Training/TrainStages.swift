@@ -13,6 +13,7 @@ import Foundation
 import Kernels
 import Model
 import Pipeline
+import Training
 
 public struct PretrainStageKind: TrainingKind {
   public init() {}

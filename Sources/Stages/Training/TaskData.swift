@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Model
 import Pipeline
+import Training
 
 /// The dataset a stage works on, decoded once through the dataset cache, at
 /// the model's input size, with the normalisation of its training split.

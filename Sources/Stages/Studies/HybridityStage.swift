@@ -17,6 +17,7 @@
 import Foundation
 import Model
 import Pipeline
+import Training
 
 public struct HybridityStageKind: StageKind {
   public init() {}
@@ -78,14 +79,14 @@ public struct HybridityStageKind: StageKind {
         }
       }
       let chance = Double(count) / Double(n)
-      let meanM = Hybridity.elementwise(mats) { Training.mean($0) },
-        stdM = Hybridity.elementwise(mats) { Training.std($0) }
+      let meanM = Hybridity.elementwise(mats) { Stages.mean($0) },
+        stdM = Hybridity.elementwise(mats) { Stages.std($0) }
       let off = Hybridity.offDiagonal(meanM)
       let offPerSeed = mats.map { Hybridity.offDiagonal($0) }
       // per task: mean overlap with the other tasks (over seeds), and between its own seeds (over seed pairs)
       var cross: [String: Double] = [:], same: [String: Double] = [:]
       for (ti, t) in tasks.enumerated() {
-        cross[t] = Training.mean(mats.map { m in Training.mean(tasks.indices.filter { $0 != ti }.map { m[ti][$0] }) })
+        cross[t] = Stages.mean(mats.map { m in Stages.mean(tasks.indices.filter { $0 != ti }.map { m[ti][$0] }) })
         var pairs: [Double] = []
         for (i, a) in seeds.enumerated() {
           for b in seeds[(i + 1)...] {
@@ -93,7 +94,7 @@ public struct HybridityStageKind: StageKind {
               Hybridity.overlapMatrix([rankings[a]![t]![..<count], rankings[b]![t]![..<count]], universe: n)[0][1])
           }
         }
-        if !pairs.isEmpty { same[t] = Training.mean(pairs) }
+        if !pairs.isEmpty { same[t] = Stages.mean(pairs) }
       }
       perK.append([
         "k_percent": k, "elements": count, "chance": chance,
@@ -117,35 +118,6 @@ public struct HybridityStageKind: StageKind {
         "stage_kind": name, "tasks": tasks, "seeds": seeds, "backbone_parameters": n, "ks": perK,
         "group_share_of_backbone": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all)),
       ] as [String: Any], to: ctx.outputDir + "/hybridity.json")
-  }
-}
-
-public enum Hybridity {
-  /// overlap[m][n] = |S_m ∩ S_n| / |S_m| for index sets within 0..<universe.
-  public static func overlapMatrix(_ sets: [ArraySlice<Int32>], universe: Int) -> [[Double]] {
-    let bits = sets.map { s -> [UInt64] in
-      var b = [UInt64](repeating: 0, count: (universe + 63) / 64)
-      for i in s { b[Int(i) >> 6] |= 1 << UInt64(Int(i) & 63) }
-      return b
-    }
-    return sets.indices.map { m in
-      sets.indices.map { n in
-        guard !sets[m].isEmpty else { return 0 }
-        var c = 0
-        for w in bits[m].indices { c += (bits[m][w] & bits[n][w]).nonzeroBitCount }
-        return Double(c) / Double(sets[m].count)
-      }
-    }
-  }
-
-  static func elementwise(_ ms: [[[Double]]], _ f: ([Double]) -> Double) -> [[Double]] {
-    ms[0].indices.map { i in ms[0][i].indices.map { j in f(ms.map { $0[i][j] }) } }
-  }
-
-  static func offDiagonal(_ m: [[Double]]) -> (mean: Double, min: Double, max: Double) {
-    var v: [Double] = []
-    for i in m.indices { for j in m.indices where i != j { v.append(m[i][j]) } }
-    return (mean(v), v.min() ?? 0, v.max() ?? 0)
   }
 }
 

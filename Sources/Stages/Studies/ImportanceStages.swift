@@ -20,6 +20,7 @@ import Foundation
 import Model
 import Pipeline
 import Storage
+import Training
 
 enum MaskParams {
   static let specs: [ParameterSpec] = [

@@ -14,6 +14,7 @@ import Model
 import PEFT
 import Pipeline
 import Storage
+import Training
 
 /// Writes a module store's tensors (one dataset per name) to HDF5.
 func saveModules(_ s: ModuleStore, to path: String) throws {

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Pipeline
+import Training
 
 public struct CalibrationSummaryStageKind: StageKind {
   public init() {}

@@ -12,6 +12,7 @@ import Foundation
 import Kernels
 import Model
 import Pipeline
+import Training
 
 public struct KNNProbeStageKind: DatasetReadingKind {
   public init() {}

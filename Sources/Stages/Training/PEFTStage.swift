@@ -21,6 +21,7 @@ import Model
 import PEFT
 import Pipeline
 import Storage
+import Training
 
 enum SideParams {
   static let specs: [ParameterSpec] = [

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Pipeline
+import Training
 
 public struct LRChoiceStageKind: StageKind {
   public init() {}
