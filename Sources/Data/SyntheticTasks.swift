@@ -233,7 +233,10 @@ public enum SyntheticGenerator {
         "the upstream generator has \(counts) classes (1 to 4 size × contrast bins per finding), "
           + "the manifest lists \(classCount)")
     }
-    let recipes = t == .upstream ? (0..<classCount).map { UpstreamRecipe(classIndex: $0, bins: bins) } : []
+    let (sizes, contrasts) = try upstreamRanges(m)
+    let recipes =
+      t == .upstream
+      ? (0..<classCount).map { UpstreamRecipe(classIndex: $0, bins: bins, sizes: sizes, contrasts: contrasts) } : []
     let cumulative = weights.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + $1 / weights.reduce(0, +)) }
     let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
     let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t.rawValue.hashValueStable) ^ (splitCode << 56)
@@ -273,7 +276,8 @@ extension SyntheticGenerator {
     }
     let most = m.generator["findings"]?.int ?? 3
     guard (1...K).contains(most) else { throw DataError.file(m.file, "generator.findings must be in 1...\(K)") }
-    let recipes = (0..<K).map { UpstreamRecipe(classIndex: $0) }
+    let (sizes, contrasts) = try upstreamRanges(m)
+    let recipes = (0..<K).map { UpstreamRecipe(classIndex: $0, sizes: sizes, contrasts: contrasts) }
     let splitCode: UInt64 = ["train": 1, "val": 2, "test": 3][split] ?? 4
     let seed = UInt64(m.generator["seed"]?.int ?? 0)
     let stream = seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64("upstream-multi-label".hashValueStable) ^ (splitCode << 56)
@@ -294,6 +298,21 @@ extension SyntheticGenerator {
     }
     return RawImages(
       images: imgs, labels: labels, count: count, height: size, width: size, channels: t.channels, labelWidth: K)
+  }
+}
+
+extension SyntheticGenerator {
+  /// The upstream findings' size and contrast ranges: `generator.size: [lo, hi]` (fraction of the image,
+  /// 0 < lo ≤ hi ≤ 1) and `generator.contrast: [lo, hi]` (0 < lo ≤ hi ≤ 1); absent: 0.08–0.22 and 0.4–0.8.
+  static func upstreamRanges(_ m: DatasetManifest) throws -> (ClosedRange<Double>, ClosedRange<Double>) {
+    func range(_ key: String, _ fallback: ClosedRange<Double>) throws -> ClosedRange<Double> {
+      guard let v = m.generator[key] else { return fallback }
+      guard let a = v.array?.compactMap(\.double), a.count == 2, a[0] > 0, a[0] <= a[1], a[1] <= 1 else {
+        throw DataError.file(m.file, "generator.\(key) must be [lo, hi] with 0 < lo ≤ hi ≤ 1, not \(v)")
+      }
+      return a[0]...a[1]
+    }
+    return (try range("size", UpstreamRecipe.defaultSizes), try range("contrast", UpstreamRecipe.defaultContrasts))
   }
 }
 

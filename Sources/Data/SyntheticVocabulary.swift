@@ -308,9 +308,16 @@ struct UpstreamRecipe: Sendable {
   let kind: Motif.Kind?, polarity: Float, shapeBin: Int
   /// Size and contrast bins (0..<bins each); with bins = 1 size and contrast are free, as before.
   let sizeBin: Int, contrastBin: Int, bins: Int
+  /// The ranges a finding's size (fraction of the image, drawn log-uniform) and contrast are drawn from.
+  let sizes: ClosedRange<Double>, contrasts: ClosedRange<Double>
+  static let defaultSizes = 0.08...0.22, defaultContrasts = 0.4...0.8
 
-  init(classIndex: Int, bins: Int = 1) {
+  init(
+    classIndex: Int, bins: Int = 1, sizes: ClosedRange<Double> = defaultSizes,
+    contrasts: ClosedRange<Double> = defaultContrasts
+  ) {
     self.bins = bins
+    (self.sizes, self.contrasts) = (sizes, contrasts)
     let none = classIndex == Self.classCount(bins: bins) - 1
     let c = none ? Self.findingCount : classIndex % Self.findingCount
     let magnitude = none ? 0 : classIndex / Self.findingCount
@@ -349,7 +356,7 @@ struct UpstreamRecipe: Sendable {
   /// The class's motif with this image's free attributes.
   func motif(rng: inout Xoshiro256) -> Motif {
     func u(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.uniform() }
-    let logSize = part(log(0.08), log(0.22), sizeBin)
+    let logSize = part(log(sizes.lowerBound), log(sizes.upperBound), sizeBin)
     let size = exp(u(logSize.0, logSize.1))
     var aspect = 1.0, rough = 0.0
     switch shapeBin < 3 ? shapeBin : Int(rng.uniform() * 3) {
@@ -357,7 +364,7 @@ struct UpstreamRecipe: Sendable {
     case 1: aspect = u(1.8, 2.4); if rng.uniform() < 0.5 { aspect = 1 / aspect }
     default: aspect = u(0.85, 1.15); rough = u(0.25, 0.4)
     }
-    let contrast = part(0.4, 0.8, contrastBin)
+    let contrast = part(contrasts.lowerBound, contrasts.upperBound, contrastBin)
     return Motif(
       kind: kind ?? .blob, polarity: polarity, contrast: u(contrast.0, contrast.1), size: size, aspect: aspect,
       angle: u(0, .pi),

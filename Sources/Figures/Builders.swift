@@ -380,7 +380,7 @@ public enum Builders {
 
   // MARK: FPT+ ablations (Tables 3, 4; Figs. 6, 8): one setting varied
   static func fptAblation(_ i: FigureInput) throws -> BuiltFigure {
-    let vary = i.params["vary"]?.string ?? ""
+    let vary = i.parameters.vary
     let key = vary.split(separator: ".").last.map(String.init) ?? vary
     var pts: [(Double, Double, Double, Double)] = []
     // the ablation runs, plus the main FPT+ runs (`side`) on the same datasets and seeds

@@ -56,7 +56,7 @@ enum CalibrationFigure {
 
   /// The papers' linear-probe / full-FT ratios, from the published numbers.
   static func publishedRatios(_ i: FigureInput) throws -> [(String, Double)] {
-    let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
+    let file = i.ctx.projectRoot + "/" + i.parameters.published
     guard let text = try? String(contentsOfFile: file, encoding: .utf8),
       let y = try loadYAML(text, path: file) as? [String: Any]
     else {

@@ -20,10 +20,26 @@ extension JSONEncoder {
 }
 
 /// What a builder sees: the needed stages' folders and parameters.
+/// The `figure` kind's parameters (declared by the kind in Stages).
+public struct FigureParameters: Decodable {
+  /// The builder's name (`Builders.all`).
+  public var figure: String
+  public var title: String
+  public var caption: String
+  /// Ablation figures: the varied setting and the base name of the main-run stages.
+  public var vary: String
+  public var main: String
+  /// The papers' published numbers (relative to the project).
+  public var published: String
+}
+
 public struct FigureInput {
   let ctx: StageContext
-  public init(ctx: StageContext) { self.ctx = ctx }
-  var params: [String: Value] { ctx.params }
+  public let parameters: FigureParameters
+  public init(ctx: StageContext) throws {
+    self.ctx = ctx
+    parameters = try ctx.decode(FigureParameters.self)
+  }
 
   /// Needed stages with base name `base` (before '@'), sorted by name.
   func stages(_ base: String) -> [(name: String, dir: String)] {

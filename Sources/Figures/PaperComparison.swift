@@ -12,7 +12,7 @@ import Yams
 
 enum PaperComparison {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
-    let file = i.ctx.projectRoot + "/" + (i.params["published"]?.string ?? "Reports/published.yaml")
+    let file = i.ctx.projectRoot + "/" + i.parameters.published
     guard let text = try? String(contentsOfFile: file, encoding: .utf8),
       let pub = try loadYAML(text, path: file) as? [String: Any]
     else {

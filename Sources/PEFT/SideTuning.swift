@@ -27,7 +27,7 @@ import Model
 import Storage
 
 /// How M's features reach the side network.
-public enum SideFusion: String, Sendable, Equatable, CaseIterable {
+public enum SideFusion: String, Sendable, Equatable, CaseIterable, Codable {
   /// Fine-grained prompts cross-attending to M's K/V (FPT, FPT+).
   case crossAttention = "cross-attention"
   /// M's token features through an MLP, concatenated to the side sequence (FPT+ Fig. 7's "+ MLP").

@@ -24,6 +24,8 @@ public final class Canvas {
     switch format {
     case .pdf:
       surface = cairo_pdf_surface_create(path, width, height)
+      // No creation date: the same figure gives the same bytes (cairo writes the wall clock otherwise).
+      cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATE_DATE, "")
     case .png:
       let scale = dpi / 72
       surface = cairo_image_surface_create(

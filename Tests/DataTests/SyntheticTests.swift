@@ -97,6 +97,23 @@ final class SyntheticTests: XCTestCase {
     }
   }
 
+  /// `generator.size` / `generator.contrast` set the findings' ranges (same classes and labels, other
+  /// pixels); a range outside (0, 1] or reversed is an error naming the file.
+  func testUpstreamSizeAndContrastRanges() throws {
+    let up = try XCTUnwrap(try manifests().first { $0.name == "upstream-synth" })
+    let base = try SyntheticGenerator.generate(small(up, seed: 1), split: "train")
+    var salient = small(up, seed: 1)
+    salient.generator["size"] = .array([.double(0.15), .double(0.4)])
+    salient.generator["contrast"] = .array([.double(0.6), .double(1.0)])
+    let other = try SyntheticGenerator.generate(salient, split: "train")
+    XCTAssertEqual(other.labels, base.labels)
+    XCTAssertNotEqual(other.images, base.images)
+    salient.generator["size"] = .array([.double(0.4), .double(0.15)])
+    XCTAssertThrowsError(try SyntheticGenerator.generate(salient, split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("upstream-synth.yaml") && "\(e)".contains("generator.size"), "\(e)")
+    }
+  }
+
   /// Magnitude bins: each finding in size × contrast ranges (177 classes with 2 bins); the class count
   /// picks the bins, and a count no bins give is an error naming the file and the counts that exist.
   func testUpstreamMagnitudeBins() throws {

@@ -90,4 +90,22 @@ final class ChartTests: XCTestCase {
       XCTAssertGreaterThan(png.nonWhiteFraction, 0.01, "\(f.name).png is not blank")
     }
   }
+
+  /// A PDF drawn twice, a second apart, has the same bytes (cairo writes no creation date).
+  func testPDFBytesDoNotDependOnTheClock() throws {
+    let dir = NSTemporaryDirectory() + "pdf-bytes-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    func draw(_ name: String) throws -> Data {
+      let c = try Canvas(path: dir + "/" + name, format: .pdf, width: 100, height: 60)
+      c.font(size: 10)
+      c.text("peftlab", centeredAt: 50, 30)
+      try c.finish()
+      return try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+    }
+    let a = try draw("a.pdf")
+    Thread.sleep(forTimeInterval: 1.1)
+    let b = try draw("b.pdf")
+    XCTAssertEqual(a, b)
+    XCTAssertFalse(String(decoding: a, as: UTF8.self).contains("/CreationDate"))
+  }
 }

@@ -27,13 +27,19 @@ public struct DatasetStageKind: StageKind {
     ParameterSpec("data_root", default: .string("data"), help: "data root, relative to the project"),
   ]
 
+  struct Values: Decodable {
+    var name: String
+    var size: Int?
+    var manifests: String
+    var dataRoot: String
+  }
+
+  /// The manifest and the data root (absolute).
   func manifest(_ params: [String: Value], projectRoot: String) throws -> (DatasetManifest, String) {
-    let dir = projectRoot + "/" + (params["manifests"]?.string ?? "data-manifests")
-    guard let name = params["name"]?.string else { throw DataError.file(dir, "'name' must be a dataset name") }
-    guard let m = try DatasetManifest.all(in: dir).first(where: { $0.name == name }) else {
-      throw DataError.file(dir, "no manifest named '\(name)'")
-    }
-    return (m, projectRoot + "/" + (params["data_root"]?.string ?? "data"))
+    let v = try Parameters.decode(Values.self, from: params, context: "dataset")
+    let m = try DatasetLocation(dataset: v.name, manifests: v.manifests, dataRoot: v.dataRoot)
+      .manifest(root: projectRoot)
+    return (m, projectRoot + "/" + v.dataRoot)
   }
 
   public func externalInputs(
@@ -45,7 +51,7 @@ public struct DatasetStageKind: StageKind {
 
   public func run(_ ctx: StageContext) throws {
     var (m, root) = try manifest(ctx.params, projectRoot: ctx.projectRoot)
-    if let s = ctx.params["size"]?.int { m.imageSize = s }
+    if let s = try ctx.decode(Values.self).size { m.imageSize = s }
     ctx.log("loading \(m.name) at \(m.imageSize) px")
     let splits = try DatasetLoader.load(m, root: root)
     let f = try HDF5File.create(ctx.outputDir + "/data.h5")

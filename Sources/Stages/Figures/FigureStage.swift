@@ -29,17 +29,16 @@ public struct FigureStageKind: StageKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    let p = ctx.params
-    let key = p["figure"]?.string ?? ""
+    let input = try FigureInput(ctx: ctx)
+    let v = input.parameters, key = v.figure
     guard let b = Builders.all[key] else {
       throw PipelineError.stageFailed(
         stage: ctx.stage,
         message: "unknown figure '\(key)'; known: \(Builders.all.keys.sorted().joined(separator: ", "))")
     }
-    let input = FigureInput(ctx: ctx)
     var out = try b(input)
-    if let t = p["title"]?.string, !t.isEmpty { out.figure.title = t }
-    out.figure.caption = p["caption"]?.string ?? ""
+    if !v.title.isEmpty { out.figure.title = v.title }
+    out.figure.caption = v.caption
     out.figure.name = ctx.stage
     try FigureRenderer.write(out.figure, to: ctx.outputDir + "/figure")
     let data = try JSONEncoder.sorted.encode(out.figure)

@@ -34,8 +34,16 @@ public struct CalibrationSummaryStageKind: StageKind {
     let role: String, task: String, seed: Int, f1: Double, collapsed: Bool, minRecall: Double
   }
 
+  struct Values: Decodable {
+    var minRatioMean: Double
+    var minRatioTask: Double
+    var ftLow: Double
+    var ftHigh: Double
+    var minPretrainingGain: Double
+  }
+
   public func run(_ ctx: StageContext) throws {
-    let p = ctx.params
+    let p = try ctx.decode(Values.self)
     var runs: [Run] = []
     for role in ["finetune", "linear-probe", "scratch", "knn"] {
       for (stage, dir) in ctx.inputs(base: "cal-" + role) {
@@ -71,7 +79,7 @@ public struct CalibrationSummaryStageKind: StageKind {
     let ratios = rows.map { $0["lp_ratio"] as! Double }, fts = rows.map { $0["full_ft"] as! Double }
     let gains = rows.map { $0["pretraining_gain"] as! Double }
     let collapsed = runs.filter(\.collapsed).map { "\($0.role)@\($0.task)@seed\($0.seed)" }.sorted()
-    let lo = p["ft_low"]?.double ?? 0.65, hi = p["ft_high"]?.double ?? 0.92
+    let lo = p.ftLow, hi = p.ftHigh
     func target(
       _ name: String, _ value: Double, _ pass: Bool, _ rule: String, threshold: Double? = nil
     ) -> [String: Any] {
@@ -81,20 +89,20 @@ public struct CalibrationSummaryStageKind: StageKind {
     }
     let targets: [[String: Any]] = [
       target(
-        "lp_ratio_mean", mean(ratios), mean(ratios) >= p["min_ratio_mean"]?.double ?? 0.85,
-        "linear probe / full FT, mean over tasks ≥ \(p["min_ratio_mean"]?.double ?? 0.85)",
-        threshold: p["min_ratio_mean"]?.double ?? 0.85),
+        "lp_ratio_mean", mean(ratios), mean(ratios) >= p.minRatioMean,
+        "linear probe / full FT, mean over tasks ≥ \(p.minRatioMean)",
+        threshold: p.minRatioMean),
       target(
-        "lp_ratio_min", ratios.min() ?? .nan, (ratios.min() ?? .nan) >= p["min_ratio_task"]?.double ?? 0.70,
-        "linear probe / full FT on every task ≥ \(p["min_ratio_task"]?.double ?? 0.70)"),
+        "lp_ratio_min", ratios.min() ?? .nan, (ratios.min() ?? .nan) >= p.minRatioTask,
+        "linear probe / full FT on every task ≥ \(p.minRatioTask)"),
       target(
         "full_ft_range", fts.min() ?? .nan, fts.allSatisfy { $0 >= lo && $0 <= hi },
         "full FT test F1 within [\(lo), \(hi)] on every task (value: the lowest; highest "
           + "\(String(format: "%.3f", fts.max() ?? .nan)))"
       ),
       target(
-        "pretraining_gain", mean(gains), mean(gains) >= p["min_pretraining_gain"]?.double ?? 0.10,
-        "full FT − scratch, mean over tasks ≥ \(p["min_pretraining_gain"]?.double ?? 0.10)"),
+        "pretraining_gain", mean(gains), mean(gains) >= p.minPretrainingGain,
+        "full FT − scratch, mean over tasks ≥ \(p.minPretrainingGain)"),
       target("no_collapse", Double(collapsed.count), collapsed.isEmpty, "no run predicts a single class"),
     ]
     md += "\n| target | value | pass |\n|---|---|---|\n"

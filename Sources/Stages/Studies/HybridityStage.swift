@@ -30,10 +30,16 @@ public struct HybridityStageKind: StageKind {
     ]
   }
 
+  struct Values: Decodable {
+    var ks: [Double]
+    var original: String
+  }
+
   public func run(_ ctx: StageContext) throws {
-    let originalBase = ctx.params["original"]?.string ?? "pretrain"
+    let v = try ctx.decode(Values.self)
+    let originalBase = v.original
     let ori = try Checkpoint.load(try ctx.singleInput(base: originalBase, file: "model.h5") + "/model.h5")
-    let ks = (ctx.params["ks"]?.array ?? []).compactMap(\.double)
+    let ks = v.ks
     guard !ks.isEmpty, ks.allSatisfy({ $0 > 0 && $0 <= 100 }) else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "ks must be a list of percentages in (0, 100]")
     }

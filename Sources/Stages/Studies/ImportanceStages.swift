@@ -29,14 +29,23 @@ enum MaskParams {
     ParameterSpec("budget", default: .double(1.0), help: "r: % of backbone elements that train"),
   ]
 
+  /// The three as given (the `shpeft` kind leaves them out of its spec: absent, the importance input's).
+  struct Values: Decodable {
+    var strategy: String?
+    var lambda: Double?
+    var budget: Double?
+  }
+
+  /// The selection: this stage's parameters, else `fallback` (the stored selection's), else ta+l2, λ 1, 1 %.
   static func values(
     _ p: [String: Value], fallback: (String, Double, Double)? = nil
   ) throws
     -> (strategy: ImportanceStrategy, lambda: Double, budget: Double)
   {
-    let s = try p["strategy"]?.string.map(ImportanceStrategy.parse) ?? ImportanceStrategy.parse(fallback?.0 ?? "ta+l2")
-    let l = p["lambda"]?.double ?? fallback?.1 ?? 1
-    let b = p["budget"]?.double ?? fallback?.2 ?? 1
+    let v = try Parameters.decode(Values.self, from: p, context: "selection")
+    let s = try ImportanceStrategy.parse(v.strategy ?? fallback?.0 ?? "ta+l2")
+    let l = v.lambda ?? fallback?.1 ?? 1
+    let b = v.budget ?? fallback?.2 ?? 1
     guard b > 0, b <= 100 else { throw StudyError.mismatch("budget must be a percentage in (0, 100], got \(b)") }
     guard l >= 0 else { throw StudyError.mismatch("lambda must be ≥ 0, got \(l)") }
     return (s, l, b)
@@ -46,14 +55,15 @@ enum MaskParams {
 /// The pretrained model (the one needed stage with model.h5, other than `except`) with the task's head.
 func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, model: ViT) {
   let base = try pretrainedModel(ctx)
-  guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
-    throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
-  }
-  return (
-    base,
-    try base.withNewHead(
-      classes: classes, head: h, headScale: HeadParams.scale(ctx.params), seed: UInt64(ctx.params["seed"]?.int ?? 0))
-  )
+  let v = try ctx.decode(TaskHead.self)
+  return (base, try base.withNewHead(classes: classes, head: v.head, headScale: v.headScale, seed: UInt64(v.seed)))
+}
+
+/// The parameters of a new task head: kind, logit scale (l2_linear; nil: 1) and the seed it is drawn with.
+struct TaskHead: Decodable {
+  var head: HeadKind
+  var headScale: Float?
+  var seed: Int
 }
 
 public struct ImportanceStageKind: TrainingKind {
@@ -69,16 +79,22 @@ public struct ImportanceStageKind: TrainingKind {
       + RecipeParams.location + MaskParams.specs
   }
 
+  struct Values: Decodable {
+    var seed: Int
+    var batch: Int
+  }
+
   public func run(_ ctx: StageContext) throws {
     let (strategy, lambda, budget) = try MaskParams.values(ctx.params)
+    let v = try ctx.decode(Values.self)
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     let (_, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
     let data = try TaskData.load(ctx, size: model.config.imageSize)
-    let seed = UInt64(ctx.params["seed"]?.int ?? 0)
+    let seed = UInt64(v.seed)
     let start = Date()
     let stats = try GradientStatistics.collect(
       model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
-      batch: ctx.params["batch"]?.int ?? 64, seed: seed, cancelled: { ctx.isCancelled },
+      batch: v.batch, seed: seed, cancelled: { ctx.isCancelled },
       progress: { ctx.progress($0 * 0.9) })
     let gradientSeconds = Date().timeIntervalSince(start)
     let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: model.params.pointer, seed: seed)

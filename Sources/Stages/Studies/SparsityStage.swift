@@ -30,8 +30,16 @@ public struct SparsityStageKind: DatasetReadingKind {
     ] + RecipeParams.location
   }
 
+  struct Values: Decodable {
+    var dataset: String
+    var grid: [Double]
+    var original: String
+    var split: String
+  }
+
   public func run(_ ctx: StageContext) throws {
-    let originalBase = ctx.params["original"]?.string ?? "pretrain"
+    let v = try ctx.decode(Values.self)
+    let originalBase = v.original
     let ori = try Checkpoint.load(try ctx.singleInput(base: originalBase, file: "model.h5") + "/model.h5")
     let fts = ctx.inputs(with: "model.h5", except: originalBase)
     guard fts.count == 1 else {
@@ -40,18 +48,18 @@ public struct SparsityStageKind: DatasetReadingKind {
     }
     let ft = try Checkpoint.load(fts[0].dir + "/model.h5")
     let ftMetrics = try readJSON(fts[0].dir + "/metrics.json")
-    let dataset = ctx.params["dataset"]?.string ?? ""
+    let dataset = v.dataset
     guard ftMetrics["dataset"] as? String == dataset else {
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics["dataset"] ?? "?")', not '\(dataset)'"
       )
     }
-    let grid = (ctx.params["grid"]?.array ?? []).compactMap(\.double)
+    let grid = v.grid
     guard !grid.isEmpty, grid.allSatisfy({ $0 >= 0 && $0 <= 100 }) else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "grid must be a list of percentages in [0, 100]")
     }
     let data = try TaskData.load(ctx, size: ft.config.imageSize)
-    let split = ctx.params["split"]?.string ?? "test"
+    let split = v.split
     guard let set = data.imageSet(split) else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "dataset '\(dataset)' has no '\(split)' split")
     }

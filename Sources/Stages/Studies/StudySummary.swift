@@ -36,14 +36,17 @@ public struct StudySummaryStageKind: StageKind {
       ]
   }
 
+  struct Values: Decodable { var note: String }
+
   public func run(_ ctx: StageContext) throws {
     let main = try MaskParams.values(ctx.params)
+    let note = try ctx.decode(Values.self).note
     var s = StudyResults()
     for (name, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       try s.add(stage: name, dir: dir)
     }
     let out = try s.summarize(
-      main: (main.strategy.rawValue, main.lambda, main.budget), note: ctx.params["note"]?.string ?? "")
+      main: (main.strategy.rawValue, main.lambda, main.budget), note: note)
     try writeJSON(out.json, to: ctx.outputDir + "/summary.json")
     try out.markdown.write(toFile: ctx.outputDir + "/verdicts.md", atomically: true, encoding: .utf8)
     if !out.timing.isEmpty {

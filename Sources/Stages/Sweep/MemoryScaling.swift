@@ -27,13 +27,19 @@ public struct MemoryScalingStageKind: StageKind {
     ]
   }
 
+  struct Values: Decodable {
+    /// Comma-separated lists.
+    var presets: String
+    var sizes: String
+    var batch: Int
+    var classes: Int
+  }
+
   public func run(_ ctx: StageContext) throws {
-    let p = ctx.params
-    let presets = (p["presets"]?.string ?? "").split(separator: ",").map(String.init)
-    let sizes = (p["sizes"]?.string ?? "").split(separator: ",").compactMap {
-      Int($0.trimmingCharacters(in: .whitespaces))
-    }
-    let B = p["batch"]?.int ?? 16, K = p["classes"]?.int ?? 5
+    let v = try ctx.decode(Values.self)
+    let presets = v.presets.split(separator: ",").map(String.init)
+    let sizes = v.sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let B = v.batch, K = v.classes
     let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
     var csv = "preset,size,method,parameters,gradients,optimizer,activations,total,total_gib\n"
     var rows: [[String: Any]] = []

@@ -44,7 +44,15 @@ public struct SweepSummaryStageKind: StageKind {
     let collapsed: Bool
   }
 
+  struct Values: Decodable {
+    /// Comma-separated methods.
+    var compare: String
+    var title: String
+    var `protocol`: String?
+  }
+
   public func run(_ ctx: StageContext) throws {
+    let v = try ctx.decode(Values.self)
     var runs: [Run] = []
     for (_, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
@@ -72,7 +80,7 @@ public struct SweepSummaryStageKind: StageKind {
     var perMethod: [String: Any] = [:]
     let fullMem = mean(runs.filter { $0.method == "full" }.map(\.memory))
     var md =
-      "# \(ctx.params["title"]?.string ?? "Table 1")\n\nTest split, % (mean ± std over seeds). Ratio: trainable / "
+      "# \(v.title)\n\nTest split, % (mean ± std over seeds). Ratio: trainable / "
       + "total parameters "
       + "(denominator per method in each stage's metrics.json). Memory: engine accounting (parameters, gradients, "
       + "optimizer state, activations).\n\n"
@@ -118,7 +126,7 @@ public struct SweepSummaryStageKind: StageKind {
       : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): "
         + "\(collapsed.joined(separator: ", ")).\n"
     var tests: [[String: Any]] = []
-    let compare = (ctx.params["compare"]?.string ?? "").split(separator: ",").map {
+    let compare = v.compare.split(separator: ",").map {
       $0.trimmingCharacters(in: .whitespaces)
     }
     md +=
@@ -150,7 +158,7 @@ public struct SweepSummaryStageKind: StageKind {
     try writeTiming(["seconds_by_cell": timing], in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
     var proto: [String: Any] = [:]
-    if let pr = ctx.params["protocol"]?.string { proto["protocol"] = pr }
+    if let pr = v.protocol { proto["protocol"] = pr }
     try writeJSON(
       proto.merging([
         "stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,

@@ -26,10 +26,16 @@ public struct KNNProbeStageKind: DatasetReadingKind {
     ] + RecipeParams.location
   }
 
+  struct Values: Decodable {
+    var k: Int
+    var temperature: Double
+  }
+
   public func run(_ ctx: StageContext) throws {
+    let v = try ctx.decode(Values.self)
     let model = try ctx.inputModel()
     let data = try TaskData.load(ctx, size: model.config.imageSize)
-    let k = ctx.params["k"]?.int ?? 20, temperature = Float(ctx.params["temperature"]?.double ?? 0.07)
+    let k = v.k, temperature = Float(v.temperature)
     guard k > 0, temperature > 0 else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "k and temperature must be positive")
     }

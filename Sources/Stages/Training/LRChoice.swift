@@ -43,8 +43,10 @@ public struct LRChoiceStageKind: StageKind {
     return out
   }
 
+  struct Values: Decodable { var metric: String }
+
   public func run(_ ctx: StageContext) throws {
-    let metric = ctx.params["metric"]?.string ?? "macro_f1"
+    let metric = try ctx.decode(Values.self).metric
     var trials: [Trial] = []
     for (stage, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }

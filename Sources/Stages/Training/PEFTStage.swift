@@ -42,16 +42,40 @@ enum SideParams {
     .oneOf(SideFusion.allCases.map(\.rawValue)).optional(like: .string("cross-attention")),
   ]
 
-  static func options(_ p: [String: Value]) -> SideOptions {
-    var o = SideOptions()
-    if let v = p["side_size"]?.int, v > 0 { o.sideSize = v }
-    if let v = p["side_patch"]?.int, v > 0 { o.sidePatch = v }
-    if let v = p["side_layers"]?.int, v > 0 { o.layers = v }
-    if let v = p["side_token_fraction"]?.double { o.tokenFraction = v }
-    o.prompts = p["side_prompts"]?.int ?? 16
-    o.tokenRatio = p["token_ratio"]?.double ?? 0.2
-    if let f = p["side_fusion"]?.string, let v = SideFusion(rawValue: f) { o.fusion = v }
-    return o
+  /// The side-tuning parameters (`specs`) and the method (fpt or fpt+).
+  struct Values: Decodable {
+    var method: String?
+    var frozenSize: Int
+    var sideSize: Int
+    var sidePatch: Int
+    var sideTokenFraction: Double?
+    var sideLayers: Int
+    var sidePrompts: Int
+    var tokenRatio: Double
+    var sideFusion: SideFusion?
+
+    init(_ p: [String: Value]) throws { self = try Parameters.decode(Self.self, from: p, context: "side tuning") }
+
+    var options: SideOptions {
+      var o = SideOptions()
+      if sideSize > 0 { o.sideSize = sideSize }
+      if sidePatch > 0 { o.sidePatch = sidePatch }
+      if sideLayers > 0 { o.layers = sideLayers }
+      if let f = sideTokenFraction { o.tokenFraction = f }
+      o.prompts = sidePrompts
+      o.tokenRatio = tokenRatio
+      if let f = sideFusion { o.fusion = f }
+      return o
+    }
+
+    /// FPT+ (the default) or FPT.
+    func isPlus() throws -> Bool {
+      switch method ?? "fpt+" {
+      case "fpt+": return true
+      case "fpt": return false
+      case let s: throw StudyError.mismatch("side tuning method must be fpt or fpt+, got '\(s)'")
+      }
+    }
   }
 
   /// The pretrained model at the frozen input size.
@@ -65,14 +89,6 @@ enum SideParams {
     try m.setValues(
       "pos_embed", PositionEmbedding.resample(base.values("pos_embed")!, width: c.width, from: (g0, g0), to: (g1, g1)))
     return m
-  }
-
-  static func isPlus(_ p: [String: Value]) throws -> Bool {
-    switch p["method"]?.string ?? "fpt+" {
-    case "fpt+": return true
-    case "fpt": return false
-    case let s: throw StudyError.mismatch("side tuning method must be fpt or fpt+, got '\(s)'")
-    }
   }
 }
 
@@ -97,12 +113,15 @@ public struct FPTPreloadStageKind: TrainingKind {
       + RecipeParams.location + SideParams.specs
   }
 
+  struct Values: Decodable { var batch: Int }
+
   public func run(_ ctx: StageContext) throws {
     let p = ctx.params
+    let side = try SideParams.Values(p)
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
-    let frozen = try SideParams.frozenModel(pretrainedModel(ctx), size: p["frozen_size"]?.int ?? 0)
+    let frozen = try SideParams.frozenModel(pretrainedModel(ctx), size: side.frozenSize)
     let plan = try SideTuningPlan(
-      plus: SideParams.isPlus(p), frozen: frozen.config, classes: m.classes.count, options: SideParams.options(p))
+      plus: side.isPlus(), frozen: frozen.config, classes: m.classes.count, options: side.options)
     let data = try TaskData.load(ctx, size: frozen.config.imageSize)
     let f = try HDF5File.create(ctx.outputDir + "/features.h5")
     let start = Date()
@@ -111,7 +130,7 @@ public struct FPTPreloadStageKind: TrainingKind {
       guard let set = data.imageSet(split) else { continue }
       let n = set.count, per = plan.kvCount
       var K = [Float](repeating: 0, count: n * per), V = K
-      let batch = max(1, p["batch"]?.int ?? 32)
+      let batch = max(1, try ctx.decode(Values.self).batch)
       var acts = FrozenFeatures.streaming(for: frozen, batch: min(batch, n))
       var imgs: [Float] = [], labs: [Int32] = []
       var s = 0
@@ -186,59 +205,72 @@ public struct PEFTStageKind: TrainingKind {
   ) throws -> [String: String] {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
     // the methods whose first trained block can lie above block 0 (MemoryAccounting)
-    let m = params["method"]?.string ?? ""
+    let m = try Parameters.decode(Values.self, from: params, context: "peft").method.rawValue
     if ["fpt", "fpt+"].contains(m) { return h.merging(MemoryAccounting.streamedFrozenForward) { $1 } }
     return ["linear-probe", "sh-peft", "spt-lora"].contains(m) ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
 
-  func options(_ p: [String: Value]) -> MethodOptions {
+  /// peft's own parameters (the recipe's are `RecipeValues`, the side tuning's `SideParams.Values`).
+  struct Values: Decodable {
+    var method: PEFTMethod
+    var imageSize: Int
+    var head: HeadKind
+    var headScale: Float?
+    var rank: Int
+    var alpha: Double
+    var prompts: Int
+    var bottleneck: Int
+    var adapterScale: Double
+    var budget: Double
+    var strategy: String
+    var lambda: Double
+    var adaInitRank: Int
+    var adaTargetRank: Int
+    var adaOrthReg: Double
+    var lrFrom: String?
+    var seed: Int
+    var steps: Int
+    var batch: Int
+  }
+
+  func options(_ v: Values, side: SideParams.Values) -> MethodOptions {
     var o = MethodOptions()
-    o.loraRank = p["rank"]?.int ?? 8
-    o.loraAlpha = p["alpha"]?.double ?? 8
-    o.prompts = p["prompts"]?.int ?? 5
-    o.adapterBottleneck = p["bottleneck"]?.int ?? 64
-    o.adapterScale = Float(p["adapter_scale"]?.double ?? 0.1)
-    o.shpeftBudget = (p["budget"]?.double ?? 1) / 100
-    o.sptBudget = (p["budget"]?.double ?? 1) / 100
-    o.seed = UInt64(p["seed"]?.int ?? 0) &+ 1000
-    let steps = p["steps"]?.int ?? 600
-    var s = AdaLoRASchedule(totalSteps: steps)
-    s.initRank = p["ada_init_rank"]?.int ?? 12
-    s.targetRank = p["ada_target_rank"]?.int ?? 8
+    o.loraRank = v.rank
+    o.loraAlpha = v.alpha
+    o.prompts = v.prompts
+    o.adapterBottleneck = v.bottleneck
+    o.adapterScale = Float(v.adapterScale)
+    o.shpeftBudget = v.budget / 100
+    o.sptBudget = v.budget / 100
+    o.seed = UInt64(v.seed) &+ 1000
+    var s = AdaLoRASchedule(totalSteps: v.steps)
+    s.initRank = v.adaInitRank
+    s.targetRank = v.adaTargetRank
     // peft's ViT example (tinit 200, tfinal 1000 of a few thousand steps), scaled to the run.
-    s.tInit = steps / 10; s.tFinal = steps / 4; s.deltaT = max(1, steps / 100)
-    s.orthReg = Float(p["ada_orth_reg"]?.double ?? 0.5)
+    s.tInit = v.steps / 10; s.tFinal = v.steps / 4; s.deltaT = max(1, v.steps / 100)
+    s.orthReg = Float(v.adaOrthReg)
     o.adalora = s
-    o.adaloraAlpha = p["alpha"]?.double ?? 8
-    o.side = SideParams.options(p)
+    o.adaloraAlpha = v.alpha
+    o.side = side.options
     return o
   }
 
   public func run(_ given: StageContext) throws {
     var ctx = given
-    if let from = given.params["lr_from"]?.string {  // the protocol's validation-chosen rate (LRChoice.swift)
-      let m = from == "method" ? given.params["method"]?.string ?? "" : from
+    let v = try given.decode(Values.self), method = v.method
+    if let from = v.lrFrom {  // the protocol's validation-chosen rate (LRChoice.swift)
+      let m = from == "method" ? method.rawValue : from
       var q = given.params
       q["lr"] = .double(try LRChoiceStageKind.chosenLR(given, method: m))
       ctx = given.replacing(params: q)
       ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")
     }
-    let p = ctx.params
-    guard let method = PEFTMethod(rawValue: p["method"]?.string ?? "") else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage,
-        message: "unknown method '\(p["method"]?.string ?? "")'; known: "
-          + PEFTMethod.allCases.map(\.rawValue).joined(separator: ", "))
-    }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
-    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
-    guard let h = HeadKind(rawValue: p["head"]?.string ?? "linear") else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
-    }
-    let base = try SideParams.frozenModel(pretrainedModel(ctx), size: p["image_size"]?.int ?? 0)
+    let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
+    let base = try SideParams.frozenModel(pretrainedModel(ctx), size: v.imageSize)
     let model = try base.withNewHead(
-      classes: m.classes.count, head: h, headScale: HeadParams.scale(p), seed: UInt64(p["seed"]?.int ?? 0))
-    let o = options(p)
+      classes: m.classes.count, head: v.head, headScale: v.headScale, seed: UInt64(v.seed))
+    let o = options(v, side: try SideParams.Values(ctx.params))
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout
     var extra: [String: Any] = ["method": method.rawValue, "image_size": model.config.imageSize]
@@ -248,13 +280,12 @@ public struct PEFTStageKind: TrainingKind {
       let start = Date()
       let stats = try GradientStatistics.collect(
         model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
-        batch: p["batch"]?.int ?? 64, seed: UInt64(p["seed"]?.int ?? 0), cancelled: { ctx.isCancelled })
+        batch: v.batch, seed: UInt64(v.seed), cancelled: { ctx.isCancelled })
       if method == .shpeft {
-        let strategy = try ImportanceStrategy.parse(p["strategy"]?.string ?? "ta+l2")
+        let strategy = try ImportanceStrategy.parse(v.strategy)
         let scores = Importance.scores(
-          strategy, lambda: p["lambda"]?.double ?? 1, stats: stats, weights: model.params.pointer,
-          seed: UInt64(p["seed"]?.int ?? 0))
-        elements = Importance.mask(scores, percent: p["budget"]?.double ?? 1)
+          strategy, lambda: v.lambda, stats: stats, weights: model.params.pointer, seed: UInt64(v.seed))
+        elements = Importance.mask(scores, percent: v.budget)
         extra["strategy"] = strategy.rawValue
       } else {
         let spt = SPTAllocation.allocate(

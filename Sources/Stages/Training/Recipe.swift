@@ -23,20 +23,11 @@ struct Recipe {
   let augmentation: Augmentation?
 
   init(_ ctx: StageContext, trainImages: Int) throws {
-    let p = ctx.params
-    steps = p["steps"]?.int ?? 600
-    batch = min(p["batch"]?.int ?? 64, trainImages)
-    seed = p["seed"]?.int ?? 0
-    lr = p["lr"]?.double ?? 0.001
-    optimizer = p["optimizer"]?.string ?? "sgd"
-    config = try RecipeParams.trainConfig(p, steps: steps, batch: batch)
-    let cropMin = p["crop_min"]?.double ?? 0.6
-    guard cropMin > 0 && cropMin <= 1 else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "crop_min must be in (0, 1], not \(cropMin)")
-    }
-    augmentation =
-      p["augment"]?.bool == false
-      ? nil : Augmentation(cropScale: cropMin...1, jitter: Float(p["jitter"]?.double ?? 0.2))
+    let r = try ctx.decode(RecipeValues.self)
+    (steps, seed, lr, optimizer) = (r.steps, r.seed, r.lr, r.optimizer)
+    batch = min(r.batch, trainImages)
+    config = try RecipeParams.trainConfig(r, steps: steps, batch: batch)
+    augmentation = r.augment ? Augmentation(cropScale: r.cropMin...1, jitter: Float(r.jitter ?? 0.2)) : nil
   }
 
   /// Batches of the training split at `size` px, augmented as the recipe says, in the seed's order.

@@ -19,6 +19,7 @@ import Training
 enum SideTuningRun {
   static func run(_ ctx: StageContext, plus: Bool) throws {
     let p = ctx.params
+    let sideParams = try SideParams.Values(p)
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
     let pre = ctx.inputs(with: "features.h5")
     guard pre.count == 1 else {
@@ -30,13 +31,13 @@ enum SideTuningRun {
     var frozenConfig = base.config
     frozenConfig.imageSize = try f.intAttribute("frozen_size")
     let plan = try SideTuningPlan(
-      plus: plus, frozen: frozenConfig, classes: m.classes.count, options: SideParams.options(p))
+      plus: plus, frozen: frozenConfig, classes: m.classes.count, options: sideParams.options)
     guard try f.intAttribute("kept_tokens") == plan.keptTokens, try f.intAttribute("side_layers") == plan.side.depth
     else {
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "\(pre[0].name): preloaded for another side configuration")
     }
-    let seed = UInt64(p["seed"]?.int ?? 0)
+    let seed = UInt64(try ctx.decode(TaskHead.self).seed)
     let side = try ViT(config: plan.side, seed: seed &+ 17)
     let fusion = makeFusionModules(plan: plan, seed: seed &+ 1000)
     let data = try TaskData.load(ctx, size: plan.side.imageSize)
@@ -83,7 +84,7 @@ enum SideTuningRun {
         "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
         "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
         "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
-        "token_ratio": p["token_ratio"]?.double ?? 0.2,
+        "token_ratio": sideParams.tokenRatio,
       ],
       "preload_stage": pre[0].name,
     ]) { _, new in new }

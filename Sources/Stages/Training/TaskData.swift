@@ -14,10 +14,10 @@ struct TaskData {
   let size: Int
 
   static func load(_ ctx: StageContext, size: Int) throws -> TaskData {
-    let p = ctx.params
-    let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
+    let location = try DatasetLocation(ctx.params)
+    let m = try location.manifest(root: ctx.projectRoot)
     let splits = try DatasetCache.splits(
-      m, root: ctx.projectRoot + "/" + (p["data_root"]?.string ?? "data"), size: size,
+      m, root: ctx.projectRoot + "/" + location.dataRoot, size: size,
       cacheDir: ctx.projectRoot + "/.peftlab", hasher: FileHasher(memo: nil))
     guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
     return TaskData(manifest: m, splits: splits, normalization: Normalization.of(train), size: size)

@@ -31,24 +31,32 @@ public struct PretrainStageKind: TrainingKind {
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    if let f = params["from"]?.string, !f.isEmpty {
+    let f = try Parameters.decode(Values.self, from: params, context: "pretrain").from
+    if !f.isEmpty {
       return try ImportStageKind.fileHash(f, root: projectRoot, hasher: hasher)
     }
     return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
+  /// pretrain's own parameters (the recipe's are `RecipeValues`).
+  struct Values: Decodable {
+    var preset: String
+    var head: HeadKind
+    var headScale: Double?
+    var from: String
+    var seed: Int
+  }
+
   public func run(_ ctx: StageContext) throws {
-    if let f = ctx.params["from"]?.string, !f.isEmpty {
-      return try ImportStageKind.importCheckpoint(ctx, file: f, fineTuned: false)  // `dataset` is the upstream set
+    let v = try ctx.decode(Values.self)
+    if !v.from.isEmpty {
+      return try ImportStageKind.importCheckpoint(ctx, file: v.from, fineTuned: false)  // `dataset`: the upstream set
     }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    var c = try ViTConfig.preset(ctx.params["preset"]?.string ?? "tiny-p8")
+    var c = try ViTConfig.preset(v.preset)
     c.numClasses = m.classes.count
-    guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "linear") else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
-    }
-    c.head = h
-    if let scale = HeadParams.scale(ctx.params) { c.headScale = scale }
-    let model = try ViT(config: c, seed: UInt64(ctx.params["seed"]?.int ?? 0))
+    c.head = v.head
+    if let scale = v.headScale { c.headScale = Float(scale) }
+    let model = try ViT(config: c, seed: UInt64(v.seed))
     try TrainingRecipe.run(ctx, model: model) { .all($0) }
   }
 }
@@ -81,8 +89,9 @@ public struct ImportStageKind: StageKind {
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    var h = try Self.fileHash(params["from"]?.string ?? "", root: projectRoot, hasher: hasher)
-    if let lora = params["lora"]?.string, !lora.isEmpty {
+    let v = try Parameters.decode(Values.self, from: params, context: "import")
+    var h = try Self.fileHash(v.from, root: projectRoot, hasher: hasher)
+    if let lora = v.lora, !lora.isEmpty {
       // keyed by the name the pipeline gives (as `from`), so the key does not depend on where the project lives
       let p = Self.path(lora, root: projectRoot)
       for (role, f) in [("lora:", PeftAdapter.adapterFile(p)), ("lora-config:", PeftAdapter.configFile(p))] {
@@ -92,8 +101,23 @@ public struct ImportStageKind: StageKind {
     }
     return h
   }
+  /// What an import reads (also `pretrain … from:`, whose parameters have no heads, activation, lora).
+  struct Values: Decodable {
+    var from: String
+    var preset: String
+    var head: HeadKind
+    /// Attention heads when the architecture is inferred (nil or 0: width / 64).
+    var heads: Int?
+    var activation: ActivationKind?
+    var lora: String?
+    /// A model fine-tuned elsewhere (W_ft): its task, seed and manifests folder.
+    var dataset: String?
+    var seed: Int?
+    var manifests: String?
+  }
+
   public func run(_ ctx: StageContext) throws {
-    try Self.importCheckpoint(ctx, file: ctx.params["from"]?.string ?? "", fineTuned: true)
+    try Self.importCheckpoint(ctx, file: try ctx.decode(Values.self).from, fineTuned: true)
   }
 
   static func path(_ f: String, root: String) -> String { f.hasPrefix("/") ? f : root + "/" + f }
@@ -113,15 +137,11 @@ public struct ImportStageKind: StageKind {
   /// `fineTuned`: a W_ft (`import` with `dataset`): its head is checked against the task, metrics.json written.
   static func importCheckpoint(_ ctx: StageContext, file: String, fineTuned: Bool) throws {
     let p = path(file, root: ctx.projectRoot)
-    let preset = ctx.params["preset"]?.string ?? ""
-    guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "linear") else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
-    }
+    let v = try ctx.decode(Values.self)
     let (model, report) = try CheckpointImport.load(
-      safetensors: p, config: preset.isEmpty ? nil : try ViTConfig.preset(preset), head: h,
-      heads: (ctx.params["heads"]?.int ?? 0) > 0 ? ctx.params["heads"]?.int : nil,
-      activation: ctx.params["activation"]?.string.flatMap(ActivationKind.init(rawValue:)),
-      lora: ctx.params["lora"]?.string.flatMap { $0.isEmpty ? nil : Self.path($0, root: ctx.projectRoot) })
+      safetensors: p, config: v.preset.isEmpty ? nil : try ViTConfig.preset(v.preset), head: v.head,
+      heads: (v.heads ?? 0) > 0 ? v.heads : nil, activation: v.activation,
+      lora: v.lora.flatMap { $0.isEmpty ? nil : Self.path($0, root: ctx.projectRoot) })
     ctx.log(
       "imported \(report.flavor): \(report.loaded.count) tensors; new: "
         + "\(report.newlyInitialised.joined(separator: ", "))"
@@ -138,17 +158,16 @@ public struct ImportStageKind: StageKind {
       to: ctx.outputDir + "/import.json")
     // A model fine-tuned elsewhere (W_ft): the studies (sparsity, hybridity) read its task and seed
     // from metrics.json, as from a `finetune` stage's; its head must fit the task.
-    if fineTuned, let dataset = ctx.params["dataset"]?.string, !dataset.isEmpty {
-      var q = ctx.params
-      if q["manifests"] == nil { q["manifests"] = .string("data-manifests") }
-      let m = try RecipeParams.dataset(q, root: ctx.projectRoot)
+    if fineTuned, let dataset = v.dataset, !dataset.isEmpty {
+      let m = try DatasetLocation(dataset: dataset, manifests: v.manifests ?? "data-manifests", dataRoot: "data")
+        .manifest(root: ctx.projectRoot)
       guard model.config.numClasses == m.classes.count else {
         throw DataError.file(
           p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
       }
       try writeJSON(
         [
-          "stage_kind": "import", "dataset": dataset, "seed": ctx.params["seed"]?.int ?? 0,
+          "stage_kind": "import", "dataset": dataset, "seed": v.seed ?? 0,
           "imported_from": file,
           "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount,
         ],
@@ -176,26 +195,27 @@ public struct FinetuneStageKind: TrainingKind {
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
-    return params["mode"]?.string == "linear-probe" ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
+    let mode = try Parameters.decode(Values.self, from: params, context: "finetune").mode
+    return mode == .linearProbe ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
+  /// finetune's own parameters (the recipe's are `RecipeValues`).
+  struct Values: Decodable {
+    enum Mode: String, Decodable { case full, linearProbe = "linear-probe", scratch }
+    var head: HeadKind
+    var headScale: Double?
+    var mode: Mode
+    var seed: Int
+  }
+
   public func run(_ ctx: StageContext) throws {
+    let v = try ctx.decode(Values.self)
     let base = try ctx.inputModel()
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    guard let h = HeadKind(rawValue: ctx.params["head"]?.string ?? "l2_linear") else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "head must be linear or l2_linear")
-    }
-    let mode = ctx.params["mode"]?.string ?? "full"
-    guard ["full", "linear-probe", "scratch"].contains(mode) else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "mode must be full, linear-probe or scratch, not '\(mode)'")
-    }
-    let seed = UInt64(ctx.params["seed"]?.int ?? 0)
     var model = try base.withNewHead(
-      classes: m.classes.count, head: h, headScale: HeadParams.scale(ctx.params), seed: seed)
-    if mode == "scratch" { model = try ViT(config: model.config, seed: seed) }
-    let probe = mode == "linear-probe"
-    try TrainingRecipe.run(ctx, model: model, extra: ["mode": mode]) { layout in
-      probe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
+      classes: m.classes.count, head: v.head, headScale: v.headScale.map { Float($0) }, seed: UInt64(v.seed))
+    if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(v.seed)) }
+    try TrainingRecipe.run(ctx, model: model, extra: ["mode": v.mode.rawValue]) { layout in
+      v.mode == .linearProbe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }
   }
 }

@@ -40,7 +40,6 @@ enum MemoryAccounting {
 enum HeadParams {
   static let scale = ParameterSpec("head_scale", help: "logit scale s of an l2_linear head (unset: 1, the paper's)")
     .positive().atMost(1000).optional(like: .double(1))
-  static func scale(_ p: [String: Value]) -> Float? { p["head_scale"]?.double.map { Float($0) } }
 }
 
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
@@ -72,50 +71,84 @@ enum RecipeParams {
   ]
 
   static func dataset(_ p: [String: Value], root: String) throws -> DatasetManifest {
-    let dir = root + "/" + (p["manifests"]?.string ?? "data-manifests")
-    guard let name = p["dataset"]?.string, let m = try DatasetManifest.all(in: dir).first(where: { $0.name == name })
-    else {
-      throw DataError.file(dir, "no manifest named '\(p["dataset"]?.description ?? "")'")
-    }
-    return m
+    try DatasetLocation(p).manifest(root: root)
   }
 
   /// Optimizer, cosine schedule and clipping from the recipe parameters.
   /// Throws (naming the parameter) on an unknown optimizer or a value out of range.
-  static func trainConfig(_ p: [String: Value], steps: Int, batch: Int) throws -> TrainConfig {
+  static func trainConfig(_ r: RecipeValues, steps: Int, batch: Int) throws -> TrainConfig {
     func bad(_ m: String) -> PipelineError { PipelineError.parameter(m) }
-    let wd = Float(p["weight_decay"]?.double ?? 0), lr = p["lr"]?.double ?? 0.001, warmup = p["warmup"]?.int ?? 0
-    let momentum = p["momentum"]?.double ?? 0.9
     guard steps > 0 else { throw bad("steps must be > 0, not \(steps)") }
     guard batch > 0 else { throw bad("batch must be > 0, not \(batch)") }
-    guard lr > 0 && lr.isFinite else { throw bad("lr must be a positive number, not \(lr)") }
-    guard warmup >= 0 else { throw bad("warmup must be ≥ 0, not \(warmup)") }
-    guard wd >= 0 && wd.isFinite else { throw bad("weight_decay must be ≥ 0, not \(wd)") }
-    guard (0..<1).contains(momentum) else { throw bad("momentum must be in [0, 1), not \(momentum)") }
+    guard r.lr > 0 && r.lr.isFinite else { throw bad("lr must be a positive number, not \(r.lr)") }
+    guard r.warmup >= 0 else { throw bad("warmup must be ≥ 0, not \(r.warmup)") }
+    guard r.weightDecay >= 0 && r.weightDecay.isFinite else {
+      throw bad("weight_decay must be ≥ 0, not \(r.weightDecay)")
+    }
+    guard (0..<1).contains(r.momentum) else { throw bad("momentum must be in [0, 1), not \(r.momentum)") }
+    let wd = Float(r.weightDecay)
     let opt: OptimizerKind
-    switch p["optimizer"]?.string ?? "sgd" {
+    switch r.optimizer {
     case "adamw": opt = .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd)
-    case "sgd": opt = .sgd(momentum: Float(momentum), weightDecay: wd)
+    case "sgd": opt = .sgd(momentum: Float(r.momentum), weightDecay: wd)
     case let o: throw bad("optimizer must be sgd or adamw, not '\(o)'")
     }
-    let clip = p["clip"]?.double ?? 0
-    guard clip >= 0 && clip.isFinite else { throw bad("clip must be ≥ 0 (0: off), not \(clip)") }
+    guard r.clip >= 0 && r.clip.isFinite else { throw bad("clip must be ≥ 0 (0: off), not \(r.clip)") }
     return TrainConfig(
-      optimizer: opt, schedule: CosineSchedule(baseLR: lr, warmupSteps: warmup, totalSteps: steps),
-      batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+      optimizer: opt, schedule: CosineSchedule(baseLR: r.lr, warmupSteps: r.warmup, totalSteps: steps),
+      batchSize: batch, clipNorm: r.clip > 0 ? Float(r.clip) : nil)
   }
 
   /// The stage's dataset content hash (a key input); a training recipe's parameters are checked here
   /// too, so a bad value fails when keys are computed, before any stage runs.
   static func datasetHash(_ p: [String: Value], root: String, hasher: FileHasher) throws -> [String: String] {
     if p["optimizer"] != nil && p["lr"] != nil {
-      _ = try trainConfig(p, steps: p["steps"]?.int ?? 600, batch: p["batch"]?.int ?? 64)
+      let r = try Parameters.decode(RecipeValues.self, from: p, context: "recipe")
+      _ = try trainConfig(r, steps: r.steps, batch: r.batch)
     }
-    let m = try dataset(p, root: root)
+    let location = try DatasetLocation(p)
+    let m = try location.manifest(root: root)
     return [
-      "dataset:" + m.name: try DatasetCheck.contentHash(
-        m, root: root + "/" + (p["data_root"]?.string ?? "data"), hasher: hasher)
+      "dataset:" + m.name: try DatasetCheck.contentHash(m, root: root + "/" + location.dataRoot, hasher: hasher)
     ]
+  }
+}
+
+/// The recipe parameters (`RecipeParams.specs` but the dataset's location) as one struct.
+struct RecipeValues: Decodable {
+  var steps: Int
+  var batch: Int
+  var optimizer: String
+  var lr: Double
+  var momentum: Double
+  var weightDecay: Double
+  var warmup: Int
+  var clip: Double
+  var seed: Int
+  var augment: Bool
+  var cropMin: Double
+  /// nil: the default jitter (0.2); absent from the key when unset.
+  var jitter: Double?
+}
+
+/// Where a stage's dataset is: the manifest named `dataset` in the folder `manifests`, its files under
+/// `data_root` (both relative to the project).
+struct DatasetLocation: Decodable {
+  var dataset: String
+  var manifests: String
+  var dataRoot: String
+
+  init(_ p: [String: Value]) throws { self = try Parameters.decode(Self.self, from: p, context: "dataset") }
+  init(dataset: String, manifests: String, dataRoot: String) {
+    (self.dataset, self.manifests, self.dataRoot) = (dataset, manifests, dataRoot)
+  }
+
+  func manifest(root: String) throws -> DatasetManifest {
+    let dir = root + "/" + manifests
+    guard let m = try DatasetManifest.all(in: dir).first(where: { $0.name == dataset }) else {
+      throw DataError.file(dir, "no manifest named '\(dataset)'")
+    }
+    return m
   }
 }
 
