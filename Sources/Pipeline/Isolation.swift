@@ -32,6 +32,7 @@ struct IsolatedStage: Codable {
   var outputDir: String
   var workDir: String
   var projectRoot: String
+  var cacheRoot: String
   /// Where the child writes its error message before exiting 1.
   var errorPath: String
 }
@@ -44,7 +45,7 @@ extension Runner {
   ) throws -> Int {
     let spec = IsolatedStage(
       stage: s.name, kind: s.kind, params: s.params.mapValues(\.canonicalJSON), inputs: inputs,
-      outputDir: out, workDir: work, projectRoot: projectRoot, errorPath: tmp + "/error.txt")
+      outputDir: out, workDir: work, projectRoot: projectRoot, cacheRoot: cache.root, errorPath: tmp + "/error.txt")
     let specPath = tmp + "/stage.json"
     try JSONEncoder().encode(spec).write(to: URL(fileURLWithPath: specPath))
     var env = ProcessInfo.processInfo.environment
@@ -121,7 +122,7 @@ public enum StageProcess {
     let progressLock = NSLock()
     let ctx = StageContext(
       stage: spec.stage, kindName: spec.kind, params: params, inputs: spec.inputs, outputDir: spec.outputDir,
-      workDir: spec.workDir, projectRoot: spec.projectRoot, log: FileHandle.standardOutput,
+      workDir: spec.workDir, projectRoot: spec.projectRoot, cacheRoot: spec.cacheRoot, log: FileHandle.standardOutput,
       progress: { f, note in
         let line = "\(f)\t\((note ?? "").replacingOccurrences(of: "\n", with: " "))\n"
         progressLock.lock(); defer { progressLock.unlock() }

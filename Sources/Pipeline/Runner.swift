@@ -343,7 +343,7 @@ public final class Runner: @unchecked Sendable {
     do {
       let ctx = StageContext(
         stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work,
-        projectRoot: projectRoot,
+        projectRoot: projectRoot, cacheRoot: cache.root,
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
       if let isolation {

@@ -98,6 +98,9 @@ public final class StageContext: @unchecked Sendable {
   /// Scratch folder that is deleted afterwards.
   public let workDir: String
   public let projectRoot: String
+  /// The cache folder of this run (`--cache-dir`): where a kind keeps derived data it shares across stages,
+  /// such as decoded datasets.
+  public let cacheRoot: String
   let logHandle: FileHandle
   let progressSink: (Double, String?) -> Void
   let cancelled: () -> Bool
@@ -105,7 +108,7 @@ public final class StageContext: @unchecked Sendable {
   init(
     stage: String, kindName: String, params: [String: Value], inputs: [String: String], outputDir: String,
     workDir: String,
-    projectRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
+    projectRoot: String, cacheRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
     cancelled: @escaping () -> Bool
   ) {
     self.stage = stage
@@ -115,6 +118,7 @@ public final class StageContext: @unchecked Sendable {
     self.outputDir = outputDir
     self.workDir = workDir
     self.projectRoot = projectRoot
+    self.cacheRoot = cacheRoot
     logHandle = log
     progressSink = progress
     self.cancelled = cancelled
@@ -126,7 +130,7 @@ public final class StageContext: @unchecked Sendable {
     StageContext(
       stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir,
       workDir: workDir,
-      projectRoot: projectRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
+      projectRoot: projectRoot, cacheRoot: cacheRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
   }
 
   /// Appends a line to the stage's log (stored in the cache).

@@ -60,6 +60,28 @@ final class TrainStageTests: XCTestCase {
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
   }
 
+  /// `--cache-dir` holds everything a run writes, the decoded datasets too: nothing lands in the project's
+  /// `.peftlab` when the cache is elsewhere.
+  func testDecodedDatasetsLiveInTheRunsCache() throws {
+    let root = try projectWithSyntheticManifests(["busi-synth"], counts: (32, 8, 8), tag: "cachedir")
+    let yaml = """
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: busi-synth, preset: micro, steps: 2, batch: 8, optimizer: adamw, lr: 0.001}
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StageRegistry([PretrainStageKind()])
+    let elsewhere = root + "/elsewhere-cache"
+    let runner = Runner(
+      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+      cache: try Cache(root: elsewhere), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    XCTAssertEqual(try runner.run(RunOptions()).ran, ["pretrain"])
+    XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/.peftlab"), "nothing outside --cache-dir")
+    let decoded = try FileManager.default.contentsOfDirectory(atPath: elsewhere + "/datasets")
+    XCTAssertFalse(decoded.isEmpty, "the decoded dataset is in the run's cache")
+  }
+
   /// A multi-label dataset trains with sigmoid binary cross-entropy over its multi-hot rows and is
   /// evaluated per label (recall of each of the 44 findings); the model then fine-tunes on a task.
   func testMultiLabelPretrainingFeedsFinetune() throws {

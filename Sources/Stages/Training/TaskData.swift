@@ -18,7 +18,7 @@ struct TaskData {
     let m = try location.manifest(root: ctx.projectRoot)
     let splits = try DatasetCache.splits(
       m, root: ctx.projectRoot + "/" + location.dataRoot, size: size,
-      cacheDir: ctx.projectRoot + "/.peftlab", hasher: FileHasher(memo: nil))
+      cacheDir: ctx.cacheRoot, hasher: FileHasher(memo: nil))
     guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
     return TaskData(manifest: m, splits: splits, normalization: Normalization.of(train), size: size)
   }
