@@ -23,12 +23,9 @@ extension JSONEncoder {
 /// The `figure` kind's parameters (declared by the kind in Stages).
 public struct FigureParameters: Decodable {
   /// The builder's name (`Builders.all`).
-  public var figure: String
-  public var title: String
-  public var caption: String
+  public var figure, title, caption: String
   /// Ablation figures: the varied setting and the base name of the main-run stages.
-  public var vary: String
-  public var main: String
+  public var vary, main: String
   /// The papers' published numbers (relative to the project).
   public var published: String
 }

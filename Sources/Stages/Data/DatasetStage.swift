@@ -30,8 +30,7 @@ public struct DatasetStageKind: StageKind {
   struct Values: Decodable {
     var name: String
     var size: Int?
-    var manifests: String
-    var dataRoot: String
+    var manifests, dataRoot: String
   }
 
   /// The manifest and the data root (absolute).

@@ -35,11 +35,7 @@ public struct CalibrationSummaryStageKind: StageKind {
   }
 
   struct Values: Decodable {
-    var minRatioMean: Double
-    var minRatioTask: Double
-    var ftLow: Double
-    var ftHigh: Double
-    var minPretrainingGain: Double
+    var minRatioMean, minRatioTask, ftLow, ftHigh, minPretrainingGain: Double
   }
 
   public func run(_ ctx: StageContext) throws {

@@ -32,8 +32,7 @@ enum MaskParams {
   /// The three as given (the `shpeft` kind leaves them out of its spec: absent, the importance input's).
   struct Values: Decodable {
     var strategy: String?
-    var lambda: Double?
-    var budget: Double?
+    var lambda, budget: Double?
   }
 
   /// The selection: this stage's parameters, else `fallback` (the stored selection's), else ta+l2, λ 1, 1 %.
@@ -59,13 +58,6 @@ func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, 
   return (base, try base.withNewHead(classes: classes, head: v.head, headScale: v.headScale, seed: UInt64(v.seed)))
 }
 
-/// The parameters of a new task head: kind, logit scale (l2_linear; nil: 1) and the seed it is drawn with.
-struct TaskHead: Decodable {
-  var head: HeadKind
-  var headScale: Float?
-  var seed: Int
-}
-
 public struct ImportanceStageKind: TrainingKind {
   public init() {}
   public let name = "importance"
@@ -74,14 +66,13 @@ public struct ImportanceStageKind: TrainingKind {
     [
       ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0),
       ParameterSpec("batch", default: .int(64)).positive(),
-      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+      HeadParams.head(default: .l2Linear), HeadParams.scale,
     ]
       + RecipeParams.location + MaskParams.specs
   }
 
   struct Values: Decodable {
-    var seed: Int
-    var batch: Int
+    var seed, batch: Int
   }
 
   public func run(_ ctx: StageContext) throws {
@@ -151,7 +142,7 @@ public struct SHPEFTStageKind: TrainingKind {
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [
-      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+      HeadParams.head(default: .l2Linear), HeadParams.scale,
     ]
       + MaskParams.specs.map {
         ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)")

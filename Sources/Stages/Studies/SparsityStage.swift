@@ -33,8 +33,7 @@ public struct SparsityStageKind: DatasetReadingKind {
   struct Values: Decodable {
     var dataset: String
     var grid: [Double]
-    var original: String
-    var split: String
+    var original, split: String
   }
 
   public func run(_ ctx: StageContext) throws {

@@ -29,10 +29,8 @@ public struct MemoryScalingStageKind: StageKind {
 
   struct Values: Decodable {
     /// Comma-separated lists.
-    var presets: String
-    var sizes: String
-    var batch: Int
-    var classes: Int
+    var presets, sizes: String
+    var batch, classes: Int
   }
 
   public func run(_ ctx: StageContext) throws {

@@ -46,8 +46,7 @@ public struct SweepSummaryStageKind: StageKind {
 
   struct Values: Decodable {
     /// Comma-separated methods.
-    var compare: String
-    var title: String
+    var compare, title: String
     var `protocol`: String?
   }
 

@@ -45,12 +45,9 @@ enum SideParams {
   /// The side-tuning parameters (`specs`) and the method (fpt or fpt+).
   struct Values: Decodable {
     var method: String?
-    var frozenSize: Int
-    var sideSize: Int
-    var sidePatch: Int
+    var frozenSize, sideSize, sidePatch: Int
     var sideTokenFraction: Double?
-    var sideLayers: Int
-    var sidePrompts: Int
+    var sideLayers, sidePrompts: Int
     var tokenRatio: Double
     var sideFusion: SideFusion?
 
@@ -184,7 +181,7 @@ public struct PEFTStageKind: TrainingKind {
       ParameterSpec(
         "image_size", default: .int(0),
         help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
-      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+      HeadParams.head(default: .linear), HeadParams.scale,
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
       ParameterSpec("adapter_scale", default: .double(0.1)),
@@ -218,19 +215,14 @@ public struct PEFTStageKind: TrainingKind {
     var headScale: Float?
     var rank: Int
     var alpha: Double
-    var prompts: Int
-    var bottleneck: Int
-    var adapterScale: Double
-    var budget: Double
+    var prompts, bottleneck: Int
+    var adapterScale, budget: Double
     var strategy: String
     var lambda: Double
-    var adaInitRank: Int
-    var adaTargetRank: Int
+    var adaInitRank, adaTargetRank: Int
     var adaOrthReg: Double
     var lrFrom: String?
-    var seed: Int
-    var steps: Int
-    var batch: Int
+    var seed, steps, batch: Int
   }
 
   func options(_ v: Values, side: SideParams.Values) -> MethodOptions {

@@ -12,21 +12,21 @@ import Pipeline
 import Training
 
 struct Recipe {
-  let steps: Int
+  /// The recipe parameters as the pipeline gives them.
+  let values: RecipeValues
   /// The batch size, at most the training split's size.
   let batch: Int
-  let seed: Int
-  let lr: Double
-  let optimizer: String
   let config: TrainConfig
   /// nil: no augmentation (`augment: false`).
   let augmentation: Augmentation?
+  var steps: Int { values.steps }
+  var seed: Int { values.seed }
 
   init(_ ctx: StageContext, trainImages: Int) throws {
     let r = try ctx.decode(RecipeValues.self)
-    (steps, seed, lr, optimizer) = (r.steps, r.seed, r.lr, r.optimizer)
+    values = r
     batch = min(r.batch, trainImages)
-    config = try RecipeParams.trainConfig(r, steps: steps, batch: batch)
+    config = try RecipeParams.trainConfig(r, steps: r.steps, batch: batch)
     augmentation = r.augment ? Augmentation(cropScale: r.cropMin...1, jitter: Float(r.jitter ?? 0.2)) : nil
   }
 
@@ -43,8 +43,8 @@ struct Recipe {
   ) -> [String: Any] {
     [
       "stage_kind": ctx.kindName, "dataset": data.manifest.name, "seed": seed, "steps": steps, "batch": batch,
-      "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": lr,
-      "optimizer": optimizer, "threads": Parallel.threads,
+      "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": values.lr,
+      "optimizer": values.optimizer, "threads": Parallel.threads,
       "memory_bytes": [
         "parameters": m.parameters, "gradients": m.gradients, "optimizer": m.optimizerState,
         "activations": m.activations + extraActivationBytes, "total": m.total + extraActivationBytes,

@@ -22,7 +22,7 @@ public struct PretrainStageKind: TrainingKind {
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [
       ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
-      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)), HeadParams.scale,
+      HeadParams.head(default: .linear), HeadParams.scale,
       ParameterSpec(
         "from", default: .string(""),
         help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)"),
@@ -37,26 +37,20 @@ public struct PretrainStageKind: TrainingKind {
     }
     return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
   }
-  /// pretrain's own parameters (the recipe's are `RecipeValues`).
-  struct Values: Decodable {
-    var preset: String
-    var head: HeadKind
-    var headScale: Double?
-    var from: String
-    var seed: Int
-  }
+  /// pretrain's own parameters (the recipe's are `RecipeValues`, the head's `TaskHead`).
+  struct Values: Decodable { var preset, from: String }
 
   public func run(_ ctx: StageContext) throws {
-    let v = try ctx.decode(Values.self)
+    let v = try ctx.decode(Values.self), head = try ctx.decode(TaskHead.self)
     if !v.from.isEmpty {
       return try ImportStageKind.importCheckpoint(ctx, file: v.from, fineTuned: false)  // `dataset`: the upstream set
     }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     var c = try ViTConfig.preset(v.preset)
     c.numClasses = m.classes.count
-    c.head = v.head
-    if let scale = v.headScale { c.headScale = Float(scale) }
-    let model = try ViT(config: c, seed: UInt64(v.seed))
+    c.head = head.head
+    if let scale = head.headScale { c.headScale = scale }
+    let model = try ViT(config: c, seed: UInt64(head.seed))
     try TrainingRecipe.run(ctx, model: model) { .all($0) }
   }
 }
@@ -72,7 +66,7 @@ public struct ImportStageKind: StageKind {
       ParameterSpec("from", help: "path of the .safetensors file (relative to the project)"),
       ParameterSpec("preset", default: .string(""), help: "architecture (empty: inferred from the shapes)"),
       ParameterSpec("heads", default: .int(0), help: "attention heads when inferred (0: width / 64)"),
-      ParameterSpec("head", default: .string("linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      HeadParams.head(default: .linear),
       ParameterSpec("activation", help: "MLP activation (default: the source's convention, printed)")
         .oneOf(ActivationKind.allCases.map(\.rawValue)).optional(like: .string("gelu")),
       ParameterSpec("lora", help: "a Hugging Face peft LoRA adapter folder (or its .safetensors) merged into `from`")
@@ -103,8 +97,7 @@ public struct ImportStageKind: StageKind {
   }
   /// What an import reads (also `pretrain … from:`, whose parameters have no heads, activation, lora).
   struct Values: Decodable {
-    var from: String
-    var preset: String
+    var from, preset: String
     var head: HeadKind
     /// Attention heads when the architecture is inferred (nil or 0: width / 64).
     var heads: Int?
@@ -182,7 +175,7 @@ public struct FinetuneStageKind: TrainingKind {
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
     RecipeParams.specs + [
-      ParameterSpec("head", default: .string("l2_linear")).oneOf(HeadKind.allCases.map(\.rawValue)),
+      HeadParams.head(default: .l2Linear),
       HeadParams.scale,
       ParameterSpec(
         "mode", default: .string("full"),
@@ -198,22 +191,19 @@ public struct FinetuneStageKind: TrainingKind {
     let mode = try Parameters.decode(Values.self, from: params, context: "finetune").mode
     return mode == .linearProbe ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
-  /// finetune's own parameters (the recipe's are `RecipeValues`).
+  /// finetune's own parameter (the recipe's are `RecipeValues`, the head's `TaskHead`).
   struct Values: Decodable {
     enum Mode: String, Decodable { case full, linearProbe = "linear-probe", scratch }
-    var head: HeadKind
-    var headScale: Double?
     var mode: Mode
-    var seed: Int
   }
 
   public func run(_ ctx: StageContext) throws {
-    let v = try ctx.decode(Values.self)
+    let v = try ctx.decode(Values.self), head = try ctx.decode(TaskHead.self)
     let base = try ctx.inputModel()
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     var model = try base.withNewHead(
-      classes: m.classes.count, head: v.head, headScale: v.headScale.map { Float($0) }, seed: UInt64(v.seed))
-    if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(v.seed)) }
+      classes: m.classes.count, head: head.head, headScale: head.headScale, seed: UInt64(head.seed))
+    if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(head.seed)) }
     try TrainingRecipe.run(ctx, model: model, extra: ["mode": v.mode.rawValue]) { layout in
       v.mode == .linearProbe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }

@@ -40,6 +40,17 @@ enum MemoryAccounting {
 enum HeadParams {
   static let scale = ParameterSpec("head_scale", help: "logit scale s of an l2_linear head (unset: 1, the paper's)")
     .positive().atMost(1000).optional(like: .double(1))
+  /// The task head's kind (linear or l2_linear), defaulting to `kind`.
+  static func head(default kind: HeadKind) -> ParameterSpec {
+    ParameterSpec("head", default: .string(kind.rawValue)).oneOf(HeadKind.allCases.map(\.rawValue))
+  }
+}
+
+/// The parameters of a new task head: kind, logit scale (l2_linear; nil: 1) and the seed it is drawn with.
+struct TaskHead: Decodable {
+  var head: HeadKind
+  var headScale: Float?
+  var seed: Int
 }
 
 /// Parameters every training stage accepts (defaults: SH-PEFT's recipe at embedded scale).
@@ -116,12 +127,9 @@ enum RecipeParams {
 
 /// The recipe parameters (`RecipeParams.specs` but the dataset's location) as one struct.
 struct RecipeValues: Decodable {
-  var steps: Int
-  var batch: Int
+  var steps, batch: Int
   var optimizer: String
-  var lr: Double
-  var momentum: Double
-  var weightDecay: Double
+  var lr, momentum, weightDecay: Double
   var warmup: Int
   var clip: Double
   var seed: Int
@@ -134,9 +142,7 @@ struct RecipeValues: Decodable {
 /// Where a stage's dataset is: the manifest named `dataset` in the folder `manifests`, its files under
 /// `data_root` (both relative to the project).
 struct DatasetLocation: Decodable {
-  var dataset: String
-  var manifests: String
-  var dataRoot: String
+  var dataset, manifests, dataRoot: String
 
   init(_ p: [String: Value]) throws { self = try Parameters.decode(Self.self, from: p, context: "dataset") }
   init(dataset: String, manifests: String, dataRoot: String) {
