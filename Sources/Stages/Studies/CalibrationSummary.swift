@@ -43,14 +43,13 @@ public struct CalibrationSummaryStageKind: StageKind {
     var runs: [Run] = []
     for role in ["finetune", "linear-probe", "scratch", "knn"] {
       for (stage, dir) in ctx.inputs(base: "cal-" + role) {
-        let j = try readJSON(dir + "/metrics.json")
-        guard let test = j["test"] as? [String: Any] else { throw StudyError.missingInput("\(stage): no test metrics") }
-        let recall = (test["recall"] as? [Any] ?? []).compactMap { $0 as? Double }
+        let j = try RunMetrics.read(dir)
+        guard let test = j.test else { throw StudyError.missingInput("\(stage): no test metrics") }
         runs.append(
           Run(
-            role: role, task: j["dataset"] as? String ?? stage, seed: j["seed"] as? Int ?? 0,
-            f1: test["macro_f1"] as? Double ?? .nan, collapsed: (test["predicted_classes"] as? Int ?? 2) <= 1,
-            minRecall: recall.min() ?? .nan))
+            role: role, task: j.dataset ?? stage, seed: j.seed ?? 0, f1: test.macroF1 ?? .nan,
+            collapsed: (test.predictedClasses ?? 2) <= 1, minRecall: (test.recall ?? []).compactMap { $0 }.min() ?? .nan
+          ))
       }
     }
     let tasks = Array(Set(runs.map(\.task))).sorted()

@@ -46,11 +46,11 @@ public struct SparsityStageKind: DatasetReadingKind {
         stage: ctx.stage, message: "needs exactly one fine-tuned model besides '\(originalBase)' (has \(fts.count))")
     }
     let ft = try Checkpoint.load(fts[0].dir + "/model.h5")
-    let ftMetrics = try readJSON(fts[0].dir + "/metrics.json")
+    let ftMetrics = try RunMetrics.read(fts[0].dir)
     let dataset = v.dataset
-    guard ftMetrics["dataset"] as? String == dataset else {
+    guard ftMetrics.dataset == dataset else {
       throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics["dataset"] ?? "?")', not '\(dataset)'"
+        stage: ctx.stage, message: "\(fts[0].name) was fine-tuned on '\(ftMetrics.dataset ?? "?")', not '\(dataset)'"
       )
     }
     let grid = v.grid
@@ -74,7 +74,7 @@ public struct SparsityStageKind: DatasetReadingKind {
     for r in table {
       let e = r.metrics
       let frac = (f1: e.macroF1 / full.macroF1, acc: e.accuracy / full.accuracy, auc: e.macroAUC / full.macroAUC)
-      var row: [String: Any] = metricsJSON(e)
+      var row: [String: Any] = SplitMetrics.json(e)
       row["k_percent"] = r.percent
       row["elements"] = r.count
       row["f1_fraction"] = frac.f1
@@ -84,8 +84,8 @@ public struct SparsityStageKind: DatasetReadingKind {
       csv += "\(r.percent),\(r.count),\(e.accuracy),\(e.macroF1),\(e.macroAUC),\(frac.f1),\(frac.acc),\(frac.auc)\n"
     }
     let out: [String: Any] = [
-      "stage_kind": name, "dataset": dataset, "seed": ftMetrics["seed"] ?? 0, "finetuned_stage": fts[0].name,
-      "split": split, "backbone_parameters": n, "full": metricsJSON(full), "grid": rows,
+      "stage_kind": name, "dataset": dataset, "seed": ftMetrics.seed ?? 0, "finetuned_stage": fts[0].name,
+      "split": split, "backbone_parameters": n, "full": SplitMetrics.json(full), "grid": rows,
     ]
     try writeJSON(out, to: ctx.outputDir + "/sparsity.json")
     try csv.write(toFile: ctx.outputDir + "/sparsity.csv", atomically: true, encoding: .utf8)

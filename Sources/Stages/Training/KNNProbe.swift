@@ -53,7 +53,7 @@ public struct KNNProbeStageKind: DatasetReadingKind {
         queries: q, count: set.count, bank: bank, bankLabels: train.labels, width: model.config.width,
         classes: K, k: min(k, train.count), temperature: temperature)
       let e = Metrics.all(scores: scores, labels: set.labels.map(Int.init), classes: K)
-      out[split] = metricsJSON(e)
+      out[split] = SplitMetrics.json(e)
       ctx.log(
         String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
     }

@@ -50,9 +50,9 @@ public struct LRChoiceStageKind: StageKind {
     var trials: [Trial] = []
     for (stage, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
-      let j = try readJSON(dir + "/metrics.json")
-      let method = (j["method"] as? String) ?? ((j["mode"] as? String) ?? "full")
-      guard let lr = j["lr"] as? Double, let val = j["val"] as? [String: Any], let s = val[metric] as? Double else {
+      let j = try RunMetrics.read(dir)
+      let method = j.method ?? j.mode ?? "full"
+      guard let lr = j.lr, let s = j.val?.value(metric) else {
         throw StudyError.missingInput("lr-choice: '\(stage)' has no lr or no validation \(metric) in metrics.json")
       }
       trials.append(Trial(method: method, lr: lr, score: s.isFinite ? s : -1))

@@ -60,7 +60,7 @@ struct Recipe {
     var out: [String: Any] = [:]
     for split in ["val", "test"] {
       guard let set = data.imageSet(split), let e = try evaluate(split, set) else { continue }
-      out[split] = metricsJSON(e)
+      out[split] = SplitMetrics.json(e)
       ctx.log(
         String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
     }

@@ -31,15 +31,6 @@ struct TaskData {
   }
 }
 
-/// Metrics of one evaluation as stored in JSON: accuracy, macro-F1, macro-AUC, loss, the recall of
-/// every class (null: no true sample) and how many classes were predicted at all (1 = collapsed).
-func metricsJSON(_ e: ClassificationMetrics) -> [String: Any] {
-  [
-    "accuracy": e.accuracy, "macro_f1": e.macroF1, "macro_auc": e.macroAUC, "loss": e.loss ?? .nan,
-    "recall": e.recall.map { $0.isNaN ? NSNull() as Any : $0 as Any }, "predicted_classes": e.predictedClasses,
-  ]
-}
-
 /// `object` with every non-finite number (NaN: no value, e.g. the loss of a k-NN probe) as JSON null.
 func jsonSafe(_ object: Any) -> Any {
   switch object {
