@@ -55,19 +55,16 @@ public struct SweepSummaryStageKind: StageKind {
     var runs: [Run] = []
     for (_, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
-      let j = try readJSON(dir + "/metrics.json")
-      let method = (j["method"] as? String) ?? ((j["mode"] as? String) == "linear-probe" ? "linear-probe" : "full")
-      guard let test = j["test"] as? [String: Any] else { continue }
-      let trainable = (j["trainable_parameters"] as? Double) ?? 0, total = (j["total_parameters"] as? Double) ?? 1
-      let mem = ((j["memory_bytes"] as? [String: Any])?["total"] as? Double) ?? .nan
+      let j = try RunMetrics.read(dir)
+      let method = j.method ?? (j.mode == "linear-probe" ? "linear-probe" : "full")
+      guard let test = j.test else { continue }
       runs.append(
         Run(
-          method: method, dataset: j["dataset"] as? String ?? "?", seed: j["seed"] as? Int ?? 0,
-          f1: 100 * ((test["macro_f1"] as? Double) ?? .nan), acc: 100 * ((test["accuracy"] as? Double) ?? .nan),
-          auc: 100 * ((test["macro_auc"] as? Double) ?? .nan),
-          ratio: (j["trainable_ratio"] as? Double) ?? trainable / total, memory: mem,
-          seconds: (j["seconds"] as? Double) ?? .nan,
-          collapsed: (test["predicted_classes"] as? Int).map { $0 <= 1 } ?? false))
+          method: method, dataset: j.dataset ?? "?", seed: j.seed ?? 0, f1: 100 * (test.macroF1 ?? .nan),
+          acc: 100 * (test.accuracy ?? .nan), auc: 100 * (test.macroAuc ?? .nan),
+          ratio: j.trainableRatio ?? (j.trainableParameters ?? 0) / (j.totalParameters ?? 1),
+          memory: j.memoryBytes?["total"] ?? .nan, seconds: j.seconds ?? .nan,
+          collapsed: test.predictedClasses.map { $0 <= 1 } ?? false))
     }
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
     let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()

@@ -6,6 +6,7 @@
 // predicted); a value that is not a number (NaN: no value) is stored as null and read back as nil.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Pipeline
 import Training
 
 /// One evaluation of a split, as stored in metrics.json.
@@ -47,6 +48,14 @@ struct RunMetrics: Decodable {
   var mode: String?
   var val: SplitMetrics?
   var test: SplitMetrics?
+  /// Parameters the run trained (backbone elements, head, added modules) and the model's total; a
+  /// `peft` run's ratio (its denominator said in the run's metrics.json).
+  var trainableParameters, totalParameters: Double?
+  var trainableRatio: Double?
+  /// The engine's training memory, bytes (`total` and its parts).
+  var memoryBytes: [String: Double]?
+  /// Wall-clock seconds of the training loop (from timing.json, outside the content hash).
+  var seconds: Double?
 
   /// The metrics.json in `dir`, or an error naming the file and what is wrong.
   static func read(_ dir: String) throws -> RunMetrics {
@@ -56,8 +65,14 @@ struct RunMetrics: Decodable {
     }
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    do { return try decoder.decode(RunMetrics.self, from: d) } catch {
+    var m: RunMetrics
+    do { m = try decoder.decode(RunMetrics.self, from: d) } catch {
       throw StudyError.missingInput("\(path): not a stage's metrics.json (\(error))")
     }
+    struct Timing: Decodable { var seconds: Double? }
+    if let t = FileManager.default.contents(atPath: dir + "/" + timingFileName) {
+      m.seconds = m.seconds ?? (try? decoder.decode(Timing.self, from: t))?.seconds
+    }
+    return m
   }
 }
