@@ -8,6 +8,16 @@ import Training
 import XCTest
 import Storage
 
+/// A runner over `yaml` (written to `root`/Pipelines/p.yaml) with `kinds`, caching in `cache`
+/// (default `root`/.peftlab).
+func pipelineRunner(_ root: String, _ yaml: String, _ kinds: [any StageKind], cache: String? = nil) throws -> Runner {
+  try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+  let registry = StageRegistry(kinds)
+  return Runner(
+    pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+    cache: try Cache(root: cache ?? root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+}
+
 final class TrainStageTests: XCTestCase {
   func testPretrainThenFinetuneAsCachedStages() throws {
     let root = try projectWithSyntheticManifests(
@@ -23,12 +33,8 @@ final class TrainStageTests: XCTestCase {
           matrix: {mode: [full, linear-probe]}
           params: {dataset: busi-synth, steps: 20, batch: 16, lr: 0.01, mode: "${item.mode}"}
       """
-    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
-    func runner() throws -> Runner {
-      Runner(
-        pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-        cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    func runner(_ text: String = yaml) throws -> Runner {
+      try pipelineRunner(root, text, [PretrainStageKind(), FinetuneStageKind()])
     }
     XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["pretrain", "finetune@full", "finetune@linear-probe"])
     XCTAssertTrue(try runner().run(RunOptions()).ran.isEmpty, "every stage is cached")
@@ -55,9 +61,8 @@ final class TrainStageTests: XCTestCase {
     XCTAssertEqual(probe.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
     XCTAssertNotEqual(ft.values("blocks.1.mlp.fc1.weight"), pre.values("blocks.1.mlp.fc1.weight"))
     // a fine-tuning parameter reruns only the fine-tuning stages
-    try yaml.replacingOccurrences(of: "lr: 0.01", with: "lr: 0.02").write(
-      toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    XCTAssertEqual(Set(try runner().run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
+    let changed = yaml.replacingOccurrences(of: "lr: 0.01", with: "lr: 0.02")
+    XCTAssertEqual(Set(try runner(changed).run(RunOptions()).ran), ["finetune@full", "finetune@linear-probe"])
   }
 
   /// `--cache-dir` holds everything a run writes, the decoded datasets too: nothing lands in the project's
@@ -70,12 +75,8 @@ final class TrainStageTests: XCTestCase {
           kind: pretrain
           params: {dataset: busi-synth, preset: micro, steps: 2, batch: 8, optimizer: adamw, lr: 0.001}
       """
-    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    let registry = StageRegistry([PretrainStageKind()])
     let elsewhere = root + "/elsewhere-cache"
-    let runner = Runner(
-      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-      cache: try Cache(root: elsewhere), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let runner = try pipelineRunner(root, yaml, [PretrainStageKind()], cache: elsewhere)
     XCTAssertEqual(try runner.run(RunOptions()).ran, ["pretrain"])
     XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/.peftlab"), "nothing outside --cache-dir")
     let decoded = try FileManager.default.contentsOfDirectory(atPath: elsewhere + "/datasets")
@@ -97,11 +98,7 @@ final class TrainStageTests: XCTestCase {
           needs: [pretrain]
           params: {dataset: busi-synth, steps: 5, batch: 16, lr: 0.01}
       """
-    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    let registry = StageRegistry([PretrainStageKind(), FinetuneStageKind()])
-    let runner = Runner(
-      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let runner = try pipelineRunner(root, yaml, [PretrainStageKind(), FinetuneStageKind()])
     XCTAssertEqual(Set(try runner.run(RunOptions()).ran), ["pretrain", "finetune"])
     let st = try runner.status()
     func out(_ s: String) -> String { root + "/.peftlab/objects/" + st.first { $0.stage == s }!.output! }

@@ -39,15 +39,12 @@ struct SplitMetrics: Decodable {
 
 /// The fields of a training or probe stage's metrics.json that other stages read.
 struct RunMetrics: Decodable {
-  var stageKind: String?
-  var dataset: String?
+  var stageKind, dataset: String?
   var seed: Int?
   var lr: Double?
   /// A `peft` run's method; a `finetune` run's mode (full, linear-probe, scratch).
-  var method: String?
-  var mode: String?
-  var val: SplitMetrics?
-  var test: SplitMetrics?
+  var method, mode: String?
+  var val, test: SplitMetrics?
   /// Parameters the run trained (backbone elements, head, added modules) and the model's total; a
   /// `peft` run's ratio (its denominator said in the run's metrics.json).
   var trainableParameters, totalParameters: Double?
