@@ -82,23 +82,20 @@ struct StudyResults {
   mutating func add(stage: String, dir: String) throws {
     let fm = FileManager.default
     if fm.fileExists(atPath: dir + "/metrics.json") {
-      let m = try readJSON(dir + "/metrics.json")
-      guard let t = m["test"] as? [String: Any], let task = m["dataset"] as? String else { return }
-      let test = t.compactMapValues { $0 as? Double }  // the metrics (recall is a list, predicted_classes an integer)
-      let mem = (m["memory_bytes"] as? [String: Int])?["total"] ?? 0
+      let m = try RunMetrics.read(dir)
+      guard let test = m.test, let task = m.dataset else { return }
+      func int(_ v: Double?) -> Int { v.map { Int($0) } ?? 0 }
       let r = Run(
-        task: task, seed: m["seed"] as? Int ?? 0, f1: test["macro_f1"] ?? .nan, accuracy: test["accuracy"] ?? .nan,
-        auc: test["macro_auc"] ?? .nan, trainable: m["trainable_parameters"] as? Int ?? 0,
-        total: m["total_parameters"] as? Int ?? 0, backbone: m["backbone_parameters"] as? Int ?? 0,
-        seconds: m["seconds"] as? Double ?? 0, steps: m["steps"] as? Int ?? 0, batch: m["batch"] as? Int ?? 0,
-        trainImages: m["train_images"] as? Int ?? 0, memory: mem)
+        task: task, seed: m.seed ?? 0, f1: test.macroF1 ?? .nan, accuracy: test.accuracy ?? .nan,
+        auc: test.macroAuc ?? .nan, trainable: int(m.trainableParameters), total: int(m.totalParameters),
+        backbone: int(m.backboneParameters), seconds: m.seconds ?? 0, steps: m.steps ?? 0, batch: m.batch ?? 0,
+        trainImages: m.trainImages ?? 0, memory: int(m.memoryBytes?["total"]))
       let k = Key(task: r.task, seed: r.seed)
-      switch m["stage_kind"] as? String {
+      switch m.stageKind {
       case "finetune":
-        if m["mode"] as? String == "linear-probe" { probe[k] = r } else { full[k] = r }
+        if m.mode == "linear-probe" { probe[k] = r } else { full[k] = r }
       case "shpeft":
-        let c = Self.config(
-          m["strategy"] as? String ?? "?", m["lambda"] as? Double ?? .nan, m["budget_percent"] as? Double ?? .nan)
+        let c = Self.config(m.strategy ?? "?", m.lambda ?? .nan, m.budgetPercent ?? .nan)
         shpeft[c, default: [:]][k] = r
       default: break
       }

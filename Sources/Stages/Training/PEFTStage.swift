@@ -309,8 +309,8 @@ public struct PEFTStageKind: TrainingKind {
       if method == .ssf, let s = modules as? SSFModules { return { s.merge(into: $0) } }
       return nil
     }()
-    if let a = (modules as? LowRankModules)?.allocator {
-      extra["adalora_budget"] = a.schedule.targetRank * ((modules as! LowRankModules).adapters.count)
+    if let lowRank = modules as? LowRankModules, let a = lowRank.allocator {
+      extra["adalora_budget"] = a.schedule.targetRank * lowRank.adapters.count
     }
     try TrainingRecipe.run(ctx, model: model, extra: extra, modules: modules, merge: merge) { layout in
       if let elements {

@@ -47,8 +47,12 @@ struct RunMetrics: Decodable {
   var val, test: SplitMetrics?
   /// Parameters the run trained (backbone elements, head, added modules) and the model's total; a
   /// `peft` run's ratio (its denominator said in the run's metrics.json).
-  var trainableParameters, totalParameters: Double?
+  var trainableParameters, totalParameters, backboneParameters: Double?
   var trainableRatio: Double?
+  var steps, batch, trainImages: Int?
+  /// An `shpeft` run's selection: importance strategy, λ and budget (% of backbone elements).
+  var strategy: String?
+  var lambda, budgetPercent: Double?
   /// The engine's training memory, bytes (`total` and its parts).
   var memoryBytes: [String: Double]?
   /// Wall-clock seconds of the training loop (from timing.json, outside the content hash).
