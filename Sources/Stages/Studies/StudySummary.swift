@@ -84,12 +84,11 @@ struct StudyResults {
     if fm.fileExists(atPath: dir + "/metrics.json") {
       let m = try RunMetrics.read(dir)
       guard let test = m.test, let task = m.dataset else { return }
-      func int(_ v: Double?) -> Int { v.map { Int($0) } ?? 0 }
       let r = Run(
         task: task, seed: m.seed ?? 0, f1: test.macroF1 ?? .nan, accuracy: test.accuracy ?? .nan,
-        auc: test.macroAuc ?? .nan, trainable: int(m.trainableParameters), total: int(m.totalParameters),
-        backbone: int(m.backboneParameters), seconds: m.seconds ?? 0, steps: m.steps ?? 0, batch: m.batch ?? 0,
-        trainImages: m.trainImages ?? 0, memory: int(m.memoryBytes?["total"]))
+        auc: test.macroAuc ?? .nan, trainable: m.trainableParameters ?? 0, total: m.totalParameters ?? 0,
+        backbone: m.backboneParameters ?? 0, seconds: m.seconds ?? 0, steps: m.steps ?? 0, batch: m.batch ?? 0,
+        trainImages: m.trainImages ?? 0, memory: Int(m.memoryBytes?["total"] ?? 0))
       let k = Key(task: r.task, seed: r.seed)
       switch m.stageKind {
       case "finetune":

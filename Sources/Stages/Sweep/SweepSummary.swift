@@ -62,7 +62,7 @@ public struct SweepSummaryStageKind: StageKind {
         Run(
           method: method, dataset: j.dataset ?? "?", seed: j.seed ?? 0, f1: 100 * (test.macroF1 ?? .nan),
           acc: 100 * (test.accuracy ?? .nan), auc: 100 * (test.macroAuc ?? .nan),
-          ratio: j.trainableRatio ?? (j.trainableParameters ?? 0) / (j.totalParameters ?? 1),
+          ratio: j.trainableRatio ?? Double(j.trainableParameters ?? 0) / Double(j.totalParameters ?? 1),
           memory: j.memoryBytes?["total"] ?? .nan, seconds: j.seconds ?? .nan,
           collapsed: test.predictedClasses.map { $0 <= 1 } ?? false))
     }

@@ -47,7 +47,7 @@ struct RunMetrics: Decodable {
   var val, test: SplitMetrics?
   /// Parameters the run trained (backbone elements, head, added modules) and the model's total; a
   /// `peft` run's ratio (its denominator said in the run's metrics.json).
-  var trainableParameters, totalParameters, backboneParameters: Double?
+  var trainableParameters, totalParameters, backboneParameters: Int?
   var trainableRatio: Double?
   var steps, batch, trainImages: Int?
   /// An `shpeft` run's selection: importance strategy, λ and budget (% of backbone elements).
