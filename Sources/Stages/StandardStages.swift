@@ -11,7 +11,7 @@ public enum StandardStages {
       ShellKind(), DatasetStageKind(), PretrainStageKind(), FinetuneStageKind(), ImportStageKind(),
       SparsityStageKind(), HybridityStageKind(), ImportanceStageKind(), SHPEFTStageKind(),
       PEFTStageKind(), FPTPreloadStageKind(), SweepSummaryStageKind(), MemoryScalingStageKind(), FigureStageKind(),
-      StudySummaryStageKind(), KNNProbeStageKind(), CalibrationSummaryStageKind(),
+      StudySummaryStageKind(), KNNProbeStageKind(), LogisticProbeStageKind(), CalibrationSummaryStageKind(),
       LRChoiceStageKind(),
     ])
   }

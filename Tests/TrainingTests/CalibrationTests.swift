@@ -61,9 +61,13 @@ final class CalibrationTests: XCTestCase {
           kind: knn-probe
           needs: [pretrain]
           params: {dataset: busi-synth, k: 5}
+        cal-logistic:
+          kind: logistic-probe
+          needs: [pretrain]
+          params: {dataset: busi-synth, iterations: 200}
         calibration:
           kind: calibration-summary
-          needs: [cal-finetune, cal-linear-probe, cal-scratch, cal-lr-search, cal-knn]
+          needs: [cal-finetune, cal-linear-probe, cal-scratch, cal-lr-search, cal-knn, cal-logistic]
       """
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
@@ -93,6 +97,12 @@ final class CalibrationTests: XCTestCase {
     let knn = try json(out("cal-knn") + "/metrics.json")
     XCTAssertEqual(knn["k"] as? Int, 5)
     XCTAssertNotNil((knn["test"] as? [String: Any])?["macro_f1"])
+    // the converged probe: λ chosen on validation from the grid, test metrics at it
+    let logistic = try json(out("cal-logistic") + "/metrics.json")
+    let byLambda = try XCTUnwrap(logistic["val_f1_by_lambda"] as? [String: Double])
+    XCTAssertEqual(byLambda.count, LogisticProbeStageKind.lambdas.count)
+    let chosen = try XCTUnwrap(logistic["lambda"] as? Double)
+    XCTAssertEqual(byLambda[String(chosen)], byLambda.values.max())
     // the summary: one task row whose ratio is the two runs' F1 ratio, five targets, the lr search
     let s = try json(out("calibration") + "/summary.json")
     let rows = try XCTUnwrap(s["tasks"] as? [[String: Any]])
@@ -104,6 +114,7 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(rows[0]["full_ft"] as? Double ?? .nan, ftMean, accuracy: 1e-12)
     XCTAssertEqual(rows[0]["lp_ratio"] as? Double ?? .nan, try f1("cal-linear-probe") / ftMean, accuracy: 1e-12)
     XCTAssertEqual(rows[0]["pretraining_gain"] as? Double ?? .nan, ftMean - (try f1("cal-scratch")), accuracy: 1e-12)
+    XCTAssertEqual(rows[0]["logistic_ratio"] as? Double ?? .nan, try f1("cal-logistic") / ftMean, accuracy: 1e-12)
     let targets = try XCTUnwrap(s["targets"] as? [[String: Any]])
     XCTAssertEqual(
       targets.map { $0["target"] as? String ?? "" },

@@ -2,7 +2,9 @@
 //
 // `calibration-summary` reads, per task and seed, the test macro-F1 of full fine-tuning
 // (`cal-finetune@…`), the linear probe (`cal-linear-probe@…`), training from scratch
-// (`cal-scratch@…`) and the k-NN probe (`cal-knn@…`), averages seeds within a task, and checks the
+// (`cal-scratch@…`), the k-NN probe (`cal-knn@…`) and, where present, the converged logistic-regression probe
+// (`cal-logistic@…`, CLIP's protocol; reported beside the recipe's probe, the targets read the recipe's),
+// averages seeds within a task, and checks the
 // properties of the papers' setting that the embedded world is calibrated on (CALIBRATION.md; never a paper's claim):
 //   linear probe / full FT  ≥ 0.85 on average and ≥ 0.70 on every task (CLIP: 0.93, ImageNet ViT-B: 0.94)
 //   full FT test F1 in [0.65, 0.92] on every task (learnable, not saturated)
@@ -41,7 +43,7 @@ public struct CalibrationSummaryStageKind: StageKind {
   public func run(_ ctx: StageContext) throws {
     let p = try ctx.decode(Values.self)
     var runs: [Run] = []
-    for role in ["finetune", "linear-probe", "scratch", "knn"] {
+    for role in ["finetune", "linear-probe", "scratch", "knn", "logistic"] {
       for (stage, dir) in ctx.inputs(base: "cal-" + role) {
         let j = try RunMetrics.read(dir)
         guard let test = j.test else { throw StudyError.missingInput("\(stage): no test metrics") }
@@ -58,18 +60,21 @@ public struct CalibrationSummaryStageKind: StageKind {
       mean(runs.filter { $0.role == role && $0.task == task }.map(\.f1))
     }
     var rows: [[String: Any]] = []
-    var md = "| task | full FT | linear probe | LP / FT | k-NN | k-NN / FT | scratch | FT − scratch | seeds |\n"
-    md += "|---|---|---|---|---|---|---|---|---|\n"
+    var md =
+      "| task | full FT | linear probe | LP / FT | k-NN | k-NN / FT | converged LP | / FT | scratch | FT − scratch "
+      + "| seeds |\n"
+    md += "|---|---|---|---|---|---|---|---|---|---|---|\n"
     for t in tasks {
       let ft = f1("finetune", t), lp = f1("linear-probe", t), sc = f1("scratch", t), kn = f1("knn", t)
+      let lg = f1("logistic", t)
       let seeds = runs.filter { $0.role == "finetune" && $0.task == t }.count
       rows.append([
         "task": t, "full_ft": ft, "linear_probe": lp, "lp_ratio": lp / ft, "scratch": sc, "knn": kn,
-        "knn_ratio": kn / ft, "pretraining_gain": ft - sc, "seeds": seeds,
+        "knn_ratio": kn / ft, "logistic": lg, "logistic_ratio": lg / ft, "pretraining_gain": ft - sc, "seeds": seeds,
       ])
       md += String(
-        format: "| %@ | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %+.3f | %d |\n", t, ft, lp, lp / ft, kn, kn / ft, sc,
-        ft - sc, seeds)
+        format: "| %@ | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f | %.3f | %+.3f | %d |\n", t, ft, lp, lp / ft, kn,
+        kn / ft, lg, lg / ft, sc, ft - sc, seeds)
     }
     let ratios = rows.map { $0["lp_ratio"] as! Double }, fts = rows.map { $0["full_ft"] as! Double }
     let gains = rows.map { $0["pretraining_gain"] as! Double }

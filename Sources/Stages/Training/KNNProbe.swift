@@ -60,8 +60,9 @@ public struct KNNProbeStageKind: DatasetReadingKind {
     try writeJSON(out, to: ctx.outputDir + "/metrics.json")
   }
 
-  /// L2-normalised class-token features (N, D) of a whole image set.
-  static func features(_ model: ViT, _ set: ImageSet, batch: Int = 64) -> [Float] {
+  /// Class-token features (N, D) after the final LayerNorm of a whole image set, L2-normalised unless
+  /// `normalise` is false.
+  static func features(_ model: ViT, _ set: ImageSet, batch: Int = 64, normalise: Bool = true) -> [Float] {
     let D = model.config.width
     var out: [Float] = []
     out.reserveCapacity(set.count * D)
@@ -74,7 +75,7 @@ public struct KNNProbeStageKind: DatasetReadingKind {
       set.gather(Array(start..<(start + n))[...], images: &imgs, labels: &labs)
       imgs.withUnsafeBufferPointer { model.forward(images: $0.baseAddress!, acts: acts) }
       var f = acts.featuresArray
-      for r in 0..<n {
+      for r in 0..<n where normalise {
         var norm: Float = 0
         for j in 0..<D { norm += f[r * D + j] * f[r * D + j] }
         let inv = 1 / max(norm.squareRoot(), 1e-12)
