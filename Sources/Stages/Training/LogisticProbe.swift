@@ -39,6 +39,9 @@ public struct LogisticProbeStageKind: DatasetReadingKind {
     let model = try ctx.inputModel()
     let data = try TaskData.load(ctx, size: model.config.imageSize)
     let file = data.manifest.file
+    guard data.manifest.task != .multiLabel else {
+      throw DataError.file(file, "logistic-probe fits one class per image; this dataset is multi-label")
+    }
     guard let train = data.imageSet("train") else { throw DataError.file(file, "no training split") }
     guard let val = data.imageSet("val") else { throw DataError.file(file, "no validation split (λ is chosen on it)") }
     let K = data.manifest.classes.count, D = model.config.width
