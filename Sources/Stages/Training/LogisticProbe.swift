@@ -45,6 +45,9 @@ public struct LogisticProbeStageKind: DatasetReadingKind {
     guard let train = data.imageSet("train") else { throw DataError.file(file, "no training split") }
     guard let val = data.imageSet("val") else { throw DataError.file(file, "no validation split (λ is chosen on it)") }
     let K = data.manifest.classes.count, D = model.config.width
+    guard K >= 2 else {
+      throw DataError.file(file, "logistic-probe needs at least two classes, the manifest lists \(K)")
+    }
     func feats(_ s: ImageSet) -> [Float] { KNNProbeStageKind.features(model, s, normalise: false) }
     let (xTrain, xVal) = (feats(train), feats(val))
     let yTrain = train.labels.map(Int.init), yVal = val.labels.map(Int.init)
