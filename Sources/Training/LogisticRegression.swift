@@ -61,9 +61,17 @@ public struct LogisticRegression: Sendable {
     let z = Self.standardise(x, mean: mean, std: std, width: width)
     let N = z.count / width
     var out = [Float](repeating: 0, count: N * classes)
-    for n in 0..<N {
-      let p = Self.softmax(z, row: n, weight: weight, bias: bias, width: width, classes: classes)
-      for k in 0..<classes { out[n * classes + k] = Float(p[k]) }
+    var p = [Double](repeating: 0, count: classes)
+    weight.withUnsafeBufferPointer { w in
+      z.withUnsafeBufferPointer { z in
+        for n in 0..<N {
+          p.withUnsafeMutableBufferPointer {
+            Self.softmax(
+              into: $0.baseAddress!, z.baseAddress! + n * width, weight: w.baseAddress!, bias: bias, width: width)
+          }
+          for k in 0..<classes { out[n * classes + k] = Float(p[k]) }
+        }
+      }
     }
     return out
   }
@@ -75,30 +83,48 @@ public struct LogisticRegression: Sendable {
     let N = y.count
     var loss = 0.0
     var gW = weight.map { lambda * $0 }, gB = [Double](repeating: 0, count: K)
-    for n in 0..<N {
-      var p = softmax(z, row: n, weight: weight, bias: bias, width: D, classes: K)
-      loss -= log(max(p[y[n]], 1e-300)) / Double(N)
-      p[y[n]] -= 1
-      for k in 0..<K {
-        let g = p[k] / Double(N)
-        gB[k] += g
-        for d in 0..<D { gW[k * D + d] += g * z[n * D + d] }
+    var p = [Double](repeating: 0, count: K)
+    weight.withUnsafeBufferPointer { w in
+      z.withUnsafeBufferPointer { z in
+        gW.withUnsafeMutableBufferPointer { gW in
+          p.withUnsafeMutableBufferPointer { p in
+            for n in 0..<N {
+              softmax(into: p.baseAddress!, z.baseAddress! + n * D, weight: w.baseAddress!, bias: bias, width: D)
+              loss -= log(max(p[y[n]], 1e-300)) / Double(N)
+              p[y[n]] -= 1
+              for k in 0..<K {
+                let g = p[k] / Double(N)
+                gB[k] += g
+                for d in 0..<D { gW[k * D + d] += g * z[n * D + d] }
+              }
+            }
+          }
+        }
       }
     }
     loss += lambda / 2 * weight.reduce(0) { $0 + $1 * $1 }
     return (loss, gW, gB)
   }
 
+  /// p (K) = softmax(W x + b) for one feature row x (D); no allocation (it runs N times per iteration).
   static func softmax(
-    _ z: [Double], row n: Int, weight: [Double], bias: [Double], width D: Int, classes K: Int
-  )
-    -> [Double]
-  {
-    var logits = bias
-    for k in 0..<K { for d in 0..<D { logits[k] += weight[k * D + d] * z[n * D + d] } }
-    let top = logits.max() ?? 0
-    let e = logits.map { exp($0 - top) }, s = e.reduce(0, +)
-    return e.map { $0 / s }
+    into p: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Double>, weight: UnsafePointer<Double>,
+    bias: [Double], width D: Int
+  ) {
+    let K = bias.count
+    var top = -Double.infinity
+    for k in 0..<K {
+      var l = bias[k]
+      for d in 0..<D { l += weight[k * D + d] * x[d] }
+      p[k] = l
+      top = max(top, l)
+    }
+    var s = 0.0
+    for k in 0..<K {
+      p[k] = exp(p[k] - top)
+      s += p[k]
+    }
+    for k in 0..<K { p[k] /= s }
   }
 
   public static func standardise(_ x: [Float], mean: [Double], std: [Double], width D: Int) -> [Double] {
