@@ -56,8 +56,10 @@ let package = Package(
       dependencies: ["Model", "Kernels", "Storage"],
       exclude: ["README.md"], swiftSettings: optimiseInDebug
     ),
+    /// The JSON files stages write and read (and figures read), each one Codable type.
+    .target(name: "Outputs", dependencies: ["Storage"], exclude: ["README.md"]),
     /// Figure and table stages: the papers' figures from the stages' JSON, drawn with Plot.
-    .target(name: "Figures", dependencies: ["Plot", "Pipeline", "Yams"], exclude: ["README.md"]),
+    .target(name: "Figures", dependencies: ["Plot", "Pipeline", "Outputs", "Storage", "Yams"], exclude: ["README.md"]),
     /// Optimizers, schedules, the training loop, metrics, memory accounting.
     .target(
       name: "Training",
@@ -69,7 +71,9 @@ let package = Package(
     /// hybridity, importance, summaries), Sweep, Figures, Data.
     .target(
       name: "Stages",
-      dependencies: ["Training", "Figures", "Data", "Pipeline", "PEFT", "Model", "Kernels", "Storage", "Plot"],
+      dependencies: [
+        "Training", "Figures", "Outputs", "Data", "Pipeline", "PEFT", "Model", "Kernels", "Storage", "Plot",
+      ],
       exclude: ["README.md"], swiftSettings: optimiseInDebug
     ),
     /// libjpeg behind a C function (its errors longjmp, which Swift cannot catch).

@@ -5,6 +5,7 @@
 // hard-coded numbers are the papers' published ones, in Reports/published.yaml.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Plot
 
@@ -43,11 +44,7 @@ public enum Builders {
 
   // MARK: SH-PEFT Fig. 2 (left): W_ori ← ft@k%
   static func sparsity(_ i: FigureInput) throws -> BuiltFigure {
-    var byTask: [String: [[String: Any]]] = [:]
-    for s in i.with("sparsity.json") {
-      let j = try i.json(s.dir, "sparsity.json")
-      byTask[j["dataset"] as? String ?? "?", default: []].append(j)
-    }
+    let byTask = Dictionary(grouping: try i.all(SparsityOutput.self).map(\.value), by: \.dataset)
     var chart = Chart(kind: .line, title: "W_ori←ft@k%: test F1 as a fraction of full fine-tuning")
     chart.xLabel = "k (% of backbone weights, largest |W_ft − W_ori|)"; chart.yLabel = "F1 / full-FT F1";
     chart.logX = true
@@ -55,11 +52,11 @@ public enum Builders {
     var rows: [[String]] = []
     for (n, task) in byTask.keys.sorted().enumerated() {
       let runs = byTask[task]!
-      guard let grid = (runs.first?["grid"] as? [[String: Any]]) else { continue }
-      let ks = grid.map { num($0["k_percent"]) }
+      guard let grid = runs.first?.grid else { continue }
+      let ks = grid.map(\.kPercent)
       var m: [Double] = [], s: [Double] = []
       for (gi, k) in ks.enumerated() {
-        let v = runs.compactMap { ($0["grid"] as? [[String: Any]])?[gi] }.map { num($0["f1_fraction"]) }
+        let v = runs.compactMap { $0.grid.indices.contains(gi) ? $0.grid[gi].f1Fraction : nil }
         m.append(avg(v)); s.append(sd(v))
         rows.append([task, pct(k, k < 1 ? 2 : 0), pct(avg(v), 3), pct(sd(v), 3), "\(v.count)"])
       }
@@ -76,25 +73,23 @@ public enum Builders {
 
   // MARK: SH-PEFT Fig. 2 (right): overlap matrices
   static func overlap(_ i: FigureInput) throws -> BuiltFigure {
-    let h = try i.one("hybridity.json")
-    let tasks = h["tasks"] as? [String] ?? []
+    let h = try i.one(HybridityOutput.self)
     var panels: [Chart] = []
     var rows: [[String]] = []
-    for k in h["ks"] as? [[String: Any]] ?? [] {
-      var c = Chart(
-        kind: .heatmap, title: String(format: "top %g %% (chance %.4g)", num(k["k_percent"]), num(k["chance"])))
+    for k in h.ks {
+      var c = Chart(kind: .heatmap, title: String(format: "top %g %% (chance %.4g)", k.kPercent, k.chance))
       // the diagonal (a task with itself, 1 by definition) is left grey so the colour scale shows the off-diagonal
-      c.matrix = (k["overlap_mean"] as? [[Any]] ?? []).enumerated().map { r, row in
-        row.enumerated().map { $0.offset == r ? .nan : num($0.element) }
+      c.matrix = k.overlapMean.enumerated().map { r, row in
+        row.enumerated().map { $0.offset == r ? .nan : $0.element }
       }
       c.yMin = 0  // scale 0 … max(largest overlap, 2 × chance): chance sits mid-scale or below
-      c.yMax = max((c.matrix ?? []).flatMap { $0 }.filter(\.isFinite).max() ?? 0, 2 * num(k["chance"]))
-      c.rowLabels = tasks.map { $0.replacingOccurrences(of: "-synth", with: "") }; c.columnLabels = c.rowLabels
+      c.yMax = max((c.matrix ?? []).flatMap { $0 }.filter(\.isFinite).max() ?? 0, 2 * k.chance)
+      c.rowLabels = h.tasks.map { $0.replacingOccurrences(of: "-synth", with: "") }; c.columnLabels = c.rowLabels
       c.cellFormat = "%.3f"; c.colourLabel = "overlap"
       panels.append(c)
       rows.append([
-        String(format: "%g", num(k["k_percent"])), String(format: "%.4f", num(k["offdiagonal_mean"])),
-        String(format: "%.4f", num(k["chance"])), String(format: "%.2f", num(k["offdiagonal_mean"]) / num(k["chance"])),
+        String(format: "%g", k.kPercent), String(format: "%.4f", k.offdiagonalMean),
+        String(format: "%.4f", k.chance), String(format: "%.2f", k.offdiagonalMean / k.chance),
       ])
     }
     return BuiltFigure(
@@ -106,19 +101,19 @@ public enum Builders {
 
   // MARK: Beyond: where key weights live
   static func keyWeights(_ i: FigureInput) throws -> BuiltFigure {
-    let h = try i.one("hybridity.json")
-    let backbone = h["group_share_of_backbone"] as? [String: Any] ?? [:]
+    let h = try i.one(HybridityOutput.self)
+    let backbone = h.groupShareOfBackbone
     let groups = backbone.keys.sorted()
     var c = Chart(
       kind: .bars, title: "Share of the key weights (top-k % changes) per weight group, mean over tasks and seeds")
     c.categories = groups; c.yLabel = "share (%)"
-    c.series = [Series(name: "share of the backbone", y: groups.map { 100 * num(backbone[$0]) }, colour: 7)]
-    for k in h["ks"] as? [[String: Any]] ?? [] where num(k["k_percent"]) == 1 || num(k["k_percent"]) == 0.05 {
-      let per = (k["group_shares"] as? [String: [String: Any]] ?? [:]).values
+    c.series = [Series(name: "share of the backbone", y: groups.map { 100 * (backbone[$0] ?? .nan) }, colour: 7)]
+    for k in h.ks where k.kPercent == 1 || k.kPercent == 0.05 {
+      let per = k.groupShares.sorted { $0.key < $1.key }.map(\.value)  // by task: a fixed order of summation
       c.series.append(
         Series(
-          name: String(format: "key weights, top %g %%", num(k["k_percent"])),
-          y: groups.map { g in 100 * avg(per.map { num($0[g]) }) }))
+          name: String(format: "key weights, top %g %%", k.kPercent),
+          y: groups.map { g in 100 * avg(per.map { $0[g] ?? .nan }) }))
     }
     return BuiltFigure(
       figure: Figure(name: "", title: "Where key weights live", caption: "", panels: [c]),

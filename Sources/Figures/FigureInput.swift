@@ -5,8 +5,10 @@
 // builder and writes them.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Plot
+import Storage
 
 extension JSONEncoder {
   /// Pretty, key-sorted JSON with non-finite numbers as strings (figure.json).
@@ -61,6 +63,19 @@ public struct FigureInput {
     else { return o }
     for (k, v) in timing where o[k] == nil { o[k] = v }  // wall-clock values (kept out of the hash)
     return o
+  }
+  /// Every needed stage that has a `T` file, read through `T` (by stage name).
+  func all<T: JSONFile>(_ type: T.Type) throws -> [(name: String, value: T)] {
+    try with(T.fileName).map { ($0.name, try T.read(in: $0.dir)) }
+  }
+  /// The one needed stage's `T` file, or an error naming the figure stage.
+  func one<T: JSONFile>(_ type: T.Type) throws -> T {
+    let s = with(T.fileName)
+    guard s.count == 1 else {
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs exactly one stage with \(T.fileName) (has \(s.count))")
+    }
+    return try T.read(in: s[0].dir)
   }
   func one(_ file: String) throws -> [String: Any] {
     let s = with(file)

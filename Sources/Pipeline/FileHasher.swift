@@ -57,10 +57,9 @@ public final class FileHasher: @unchecked Sendable {
   }
 }
 
-/// The file of wall-clock measurements a stage may write beside its results (seconds of training,
-/// of selection): kept in the object, left out of its content hash, so that rerunning a stage gives
-/// the same object name when only the time differs. Every file named `timing.*` is left out.
-public let timingFileName = "timing.json"
+// `timingFileName` (Storage): the wall-clock measurements a stage may write beside its results (seconds
+// of training, of selection): kept in the object, left out of its content hash, so that rerunning a stage
+// gives the same object name when only the time differs. Every file named `timing.*` is left out.
 
 /// True for files that hold wall-clock measurements only (`timing.json`, `timing.md`, ...).
 public func isTimingFile(_ relativePath: String) -> Bool {

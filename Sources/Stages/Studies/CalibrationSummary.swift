@@ -16,6 +16,7 @@
 // Outputs: summary.json (rows, targets with pass/fail, learning-rate search), table.md.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Training
 

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Training
 
@@ -47,11 +48,9 @@ public struct HybridityStageKind: StageKind {
     var rankings: [Int: [String: [Int32]]] = [:]
     let fts = ctx.inputs(with: "model.h5", except: originalBase)
     for (i, f) in fts.enumerated() {
-      let m = try readJSON(f.dir + "/metrics.json")
-      guard let task = m["dataset"] as? String else {
-        throw StudyError.missingInput("\(f.name): metrics.json names no dataset")
-      }
-      let seed = m["seed"] as? Int ?? 0
+      let m = try RunMetrics.read(f.dir)
+      guard let task = m.dataset else { throw StudyError.missingInput("\(f.name): metrics.json names no dataset") }
+      let seed = m.seed ?? 0
       guard rankings[seed]?[task] == nil else {
         throw PipelineError.stageFailed(
           stage: ctx.stage, message: "two fine-tuned models of '\(task)' with seed \(seed)")
@@ -69,7 +68,7 @@ public struct HybridityStageKind: StageKind {
     guard !seeds.isEmpty else { throw PipelineError.stageFailed(stage: ctx.stage, message: "no seed has every task") }
     let groups = WeightGroup.map(ori.layout)
     let n = groups.count
-    var perK: [[String: Any]] = []
+    var perK: [HybridityOutput.AtK] = []
     for k in ks {
       let count = WeightChanges.topCount(percent: k, of: n)
       var mats: [[[Double]]] = []
@@ -102,28 +101,24 @@ public struct HybridityStageKind: StageKind {
         }
         if !pairs.isEmpty { same[t] = Stages.mean(pairs) }
       }
-      perK.append([
-        "k_percent": k, "elements": count, "chance": chance,
-        "overlap_mean": meanM, "overlap_std": stdM, "per_seed": mats,
-        "enrichment_mean": meanM.map { $0.map { $0 / chance } },
-        "offdiagonal_mean": off.mean, "offdiagonal_min": off.min, "offdiagonal_max": off.max,
-        "offdiagonal_mean_per_seed": offPerSeed.map(\.mean),
-        "cross_task_by_task": cross, "same_task_by_task": same,
-        "group_shares": shareSums.mapValues {
-          Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0))
-        },
-      ])
+      perK.append(
+        HybridityOutput.AtK(
+          kPercent: k, elements: count, chance: chance, overlapMean: meanM, overlapStd: stdM, perSeed: mats,
+          offdiagonal: off, offdiagonalMeanPerSeed: offPerSeed.map(\.mean), crossTaskByTask: cross,
+          sameTaskByTask: same,
+          groupShares: shareSums.mapValues {
+            Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), $0))
+          }))
       ctx.log(
         String(
           format: "k %.3g%%: mean off-diagonal overlap %.4f (chance %.4f, enrichment %.2f)",
           k, off.mean, chance, off.mean / chance))
     }
     let all = WeightGroup.shares([][...], groups: groups).all
-    try writeJSON(
-      [
-        "stage_kind": name, "tasks": tasks, "seeds": seeds, "backbone_parameters": n, "ks": perK,
-        "group_share_of_backbone": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all)),
-      ] as [String: Any], to: ctx.outputDir + "/hybridity.json")
+    try HybridityOutput(
+      tasks: tasks, seeds: seeds, backboneParameters: n, ks: perK,
+      groupShareOfBackbone: Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), all))
+    ).write(in: ctx.outputDir)
   }
 }
 

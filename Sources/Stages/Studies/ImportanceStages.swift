@@ -18,6 +18,7 @@
 import Data
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Storage
 import Training
@@ -123,16 +124,16 @@ public struct ImportanceStageKind: TrainingKind {
         "budget_percent": String(budget), "selected": String(mask.count),
         "head": "not in the mask: SH-PEFT trains the task head fully",
       ])
-    try writeJSON(
-      [
-        "stage_kind": name, "dataset": m.name, "seed": Int(seed), "strategy": strategy.rawValue, "lambda": lambda,
-        "budget_percent": budget, "selected": mask.count, "backbone_parameters": scores.count,
-        "batches": stats.batches, "images": stats.images,
-        "seconds_gradients": gradientSeconds, "seconds_selection": seconds,
-        "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
-        "backbone_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.all)),
-        "histogram": ["log10_edges": hist.edges, "counts": hist.counts, "zeros": hist.zeros],
-      ] as [String: Any], to: ctx.outputDir + "/summary.json")
+    func byGroup(_ shares: [Double]) -> [String: Double] {
+      Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares))
+    }
+    try ImportanceOutput(
+      dataset: m.name, seed: Int(seed), strategy: strategy.rawValue, lambda: lambda, budgetPercent: budget,
+      selected: mask.count, backboneParameters: scores.count, batches: stats.batches, images: stats.images,
+      maskGroupShares: byGroup(shares.selected), backboneGroupShares: byGroup(shares.all),
+      histogram: .init(log10Edges: hist.edges, counts: hist.counts, zeros: hist.zeros)
+    ).write(in: ctx.outputDir)
+    try writeTiming(["seconds_gradients": gradientSeconds, "seconds_selection": seconds], in: ctx.outputDir)
   }
 }
 
@@ -162,11 +163,11 @@ public struct SHPEFTStageKind: TrainingKind {
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "needs exactly one importance stage (has \(imp.count))")
     }
-    let summary = try readJSON(imp[0].dir + "/summary.json")
+    let summary = try ImportanceOutput.read(in: imp[0].dir)
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    guard summary["dataset"] as? String == m.name else {
+    guard summary.dataset == m.name else {
       throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "\(imp[0].name) scored '\(summary["dataset"] ?? "?")', not '\(m.name)'")
+        stage: ctx.stage, message: "\(imp[0].name) scored '\(summary.dataset)', not '\(m.name)'")
     }
     let (base, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
     let f = try HDF5File.open(imp[0].dir + "/importance.h5")
@@ -197,7 +198,7 @@ public struct SHPEFTStageKind: TrainingKind {
     let extra: [String: Any] = [
       "strategy": strategy.rawValue, "lambda": lambda, "budget_percent": budget, "selected_backbone": mask.count,
       "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
-      "importance_stage": imp[0].name, "importance_seconds": summary["seconds_selection"] ?? 0,
+      "importance_stage": imp[0].name, "importance_seconds": (try? Timing.read(in: imp[0].dir))?.secondsSelection ?? 0,
     ]
     try TrainingRecipe.run(ctx, model: model, extra: extra) { .elements($0, backbone: mask) }
   }

@@ -12,6 +12,7 @@
 import Data
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Training
 
@@ -69,25 +70,21 @@ public struct SparsityStageKind: DatasetReadingKind {
       ctx.progress(Double(i + 1) / Double(grid.count))
       ctx.log(String(format: "k %.3g%%: %d elements, macro-F1 %.4f", r.percent, r.count, r.metrics.macroF1))
     }
-    var rows: [[String: Any]] = []
+    var rows: [SparsityOutput.Row] = []
     var csv = "k_percent,elements,accuracy,macro_f1,macro_auc,f1_fraction,accuracy_fraction,auc_fraction\n"
     for r in table {
       let e = r.metrics
       let frac = (f1: e.macroF1 / full.macroF1, acc: e.accuracy / full.accuracy, auc: e.macroAUC / full.macroAUC)
-      var row: [String: Any] = SplitMetrics.json(e)
-      row["k_percent"] = r.percent
-      row["elements"] = r.count
-      row["f1_fraction"] = frac.f1
-      row["accuracy_fraction"] = frac.acc
-      row["auc_fraction"] = frac.auc
-      rows.append(row)
+      rows.append(
+        SparsityOutput.Row(
+          kPercent: r.percent, elements: r.count, metrics: SplitMetrics(e), f1Fraction: frac.f1,
+          accuracyFraction: frac.acc, aucFraction: frac.auc))
       csv += "\(r.percent),\(r.count),\(e.accuracy),\(e.macroF1),\(e.macroAUC),\(frac.f1),\(frac.acc),\(frac.auc)\n"
     }
-    let out: [String: Any] = [
-      "stage_kind": name, "dataset": dataset, "seed": ftMetrics.seed ?? 0, "finetuned_stage": fts[0].name,
-      "split": split, "backbone_parameters": n, "full": SplitMetrics.json(full), "grid": rows,
-    ]
-    try writeJSON(out, to: ctx.outputDir + "/sparsity.json")
+    try SparsityOutput(
+      dataset: dataset, seed: ftMetrics.seed ?? 0, finetunedStage: fts[0].name, split: split,
+      backboneParameters: n, full: SplitMetrics(full), grid: rows
+    ).write(in: ctx.outputDir)
     try csv.write(toFile: ctx.outputDir + "/sparsity.csv", atomically: true, encoding: .utf8)
   }
 }

@@ -18,6 +18,7 @@
 // configurations use only the (task, seed) pairs they all have.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Training
 
@@ -73,9 +74,10 @@ struct StudyResults {
   var full: [Key: Run] = [:], probe: [Key: Run] = [:]
   /// SH-PEFT runs by configuration "strategy|lambda|budget".
   var shpeft: [String: [Key: Run]] = [:]
-  var sparsity: [Key: [String: Any]] = [:]
-  var hybridity: [String: Any]?
-  var importance: [Key: [String: Any]] = [:]
+  var sparsity: [Key: SparsityOutput] = [:]
+  var hybridity: HybridityOutput?
+  /// Wall-clock seconds of each importance stage's selection.
+  var selectionSeconds: [Key: Double] = [:]
 
   static func config(_ s: String, _ l: Double, _ b: Double) -> String { "\(s)|\(l)|\(b)" }
 
@@ -99,15 +101,14 @@ struct StudyResults {
       default: break
       }
     }
-    if fm.fileExists(atPath: dir + "/sparsity.json") {
-      let m = try readJSON(dir + "/sparsity.json")
-      sparsity[Key(task: m["dataset"] as? String ?? "?", seed: m["seed"] as? Int ?? 0)] = m
+    if SparsityOutput.exists(in: dir) {
+      let m = try SparsityOutput.read(in: dir)
+      sparsity[Key(task: m.dataset, seed: m.seed)] = m
     }
-    if fm.fileExists(atPath: dir + "/hybridity.json") { hybridity = try readJSON(dir + "/hybridity.json") }
-    if fm.fileExists(atPath: dir + "/summary.json"), let m = try? readJSON(dir + "/summary.json"),
-      m["stage_kind"] as? String == "importance"
-    {
-      importance[Key(task: m["dataset"] as? String ?? "?", seed: m["seed"] as? Int ?? 0)] = m
+    if HybridityOutput.exists(in: dir) { hybridity = try HybridityOutput.read(in: dir) }
+    if ImportanceOutput.kind(in: dir) == "importance" {
+      let m = try ImportanceOutput.read(in: dir)
+      selectionSeconds[Key(task: m.dataset, seed: m.seed)] = (try? Timing.read(in: dir))?.secondsSelection ?? .nan
     }
   }
 
@@ -175,8 +176,8 @@ struct StudyResults {
   /// (a) The top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1.
   func sparsity(_ r: inout StudyReport) {
     var aRows: [[String: Any]] = []
-    if let anyS = sparsity.values.first, let grid = anyS["grid"] as? [[String: Any]] {
-      let ks = grid.compactMap { $0["k_percent"] as? Double }
+    if let anyS = sparsity.values.first {
+      let ks = anyS.grid.map(\.kPercent)
       let tasks = Set(sparsity.keys.map(\.task)).sorted()
       r.md += "## (a) Sparsity: the top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1\n\n"
       r.md +=
@@ -188,8 +189,8 @@ struct StudyResults {
         var cells: [String] = []
         var perTask: [Double] = []
         for t in tasks {
-          let v = sparsity.filter { $0.key.task == t }.compactMap {
-            ($0.value["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double
+          let v = sparsity.filter { $0.key.task == t }.sorted { $0.key < $1.key }.compactMap {
+            $0.value.grid.indices.contains(i) ? $0.value.grid[i].f1Fraction : nil
           }
           perTask.append(mean(v))
           cells.append(String(format: "%.2f ± %.2f", mean(v), std(v)))
@@ -198,7 +199,7 @@ struct StudyResults {
         let perSeed = seeds.map { s in
           mean(
             tasks.compactMap { t in
-              (sparsity[Key(task: t, seed: s)]?["grid"] as? [[String: Any]])?[i]["f1_fraction"] as? Double
+              sparsity[Key(task: t, seed: s)].flatMap { $0.grid.indices.contains(i) ? $0.grid[i].f1Fraction : nil }
             })
         }
         let avg = (mean(perTask), std(perSeed))
@@ -226,37 +227,34 @@ struct StudyResults {
 
   /// (b) Overlaps of key weights are small but above chance.
   func hybridity(_ r: inout StudyReport) {
-    if let h = hybridity, let ks = h["ks"] as? [[String: Any]] {
+    if let h = hybridity {
       r.md +=
         "## (b) Hybridity: overlaps of key weights are small but above chance\n\n| k % | mean overlap | min | max | "
         + "chance | enrichment | min over seeds of the mean overlap / chance |\n|---|---|---|---|---|---|---|\n"
       var ok = true
       var rows: [[String: Any]] = []
-      for e in ks {
-        let k = e["k_percent"] as? Double ?? .nan, m = e["offdiagonal_mean"] as? Double ?? .nan
-        let c = e["chance"] as? Double ?? .nan
-        let perSeed = e["offdiagonal_mean_per_seed"] as? [Double] ?? []
-        let minEnrich = (perSeed.min() ?? .nan) / c
+      for e in h.ks {
+        let (k, m, c) = (e.kPercent, e.offdiagonalMean, e.chance)
+        let minEnrich = (e.offdiagonalMeanPerSeed.min() ?? .nan) / c
         ok = ok && m < 0.5 && minEnrich > 1
         r.md += String(
           format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m,
-          e["offdiagonal_min"] as? Double ?? .nan, e["offdiagonal_max"] as? Double ?? .nan, c, m / c, minEnrich)
+          e.offdiagonalMin, e.offdiagonalMax, c, m / c, minEnrich)
         rows.append([
           "k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
-          "cross_task_by_task": e["cross_task_by_task"] ?? [:], "same_task_by_task": e["same_task_by_task"] ?? [:],
+          "cross_task_by_task": e.crossTaskByTask, "same_task_by_task": e.sameTaskByTask,
         ])
       }
       r.md +=
-        "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \((h["tasks"] as? [String])?.count ?? 0) tasks and seeds "
-        + "\((h["seeds"] as? [Int]) ?? []). Small (< 0.5) and above chance on every seed at every k → "
+        "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \(h.tasks.count) tasks and seeds "
+        + "\(h.seeds). Small (< 0.5) and above chance on every seed at every k → "
         + "\(verdict(ok)).\n\n"
-      if let shares = ks.last?["group_shares"] as? [String: [String: Double]],
-        let all = h["group_share_of_backbone"] as? [String: Double]
-      {
+      if let last = h.ks.last {
+        let (shares, all) = (last.groupShares, h.groupShareOfBackbone)
         let groups = WeightGroup.allCases.map(\.name)
         r.md +=
-          "Where the key weights live (share of the top \(ks.last?["k_percent"] ?? "")% per weight group, vs the "
-          + "group's share of the backbone):\n\n| task | "
+          "Where the key weights live (share of the top \(String(format: "%g", last.kPercent))% per weight group, "
+          + "vs the group's share of the backbone):\n\n| task | "
           + groups.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: groups.count) + "\n"
         r.md += "| (backbone) | " + groups.map { pct(all[$0] ?? 0) }.joined(separator: " | ") + " |\n"
         for t in shares.keys.sorted() {
@@ -409,14 +407,14 @@ struct StudyResults {
 
   /// Selection time against training time (wall-clock: timing.md, kept out of the content hash).
   func selectionTime(_ r: inout StudyReport, sh: [Key: Run]) {
-    if !importance.isEmpty {
+    if !selectionSeconds.isEmpty {
       r.md += "Selection time against training time: `timing.md` (wall-clock, kept out of the content hash).\n"
       r.timing +=
         "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full "
         + "fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
       var rows: [[String: Any]] = []
-      for t in Set(importance.keys.map(\.task)).sorted() {
-        let imp = importance.filter { $0.key.task == t }.map { $0.value["seconds_selection"] as? Double ?? .nan }
+      for t in Set(selectionSeconds.keys.map(\.task)).sorted() {
+        let imp = selectionSeconds.filter { $0.key.task == t }.map(\.value)
         let ft = full.filter { $0.key.task == t }.map { r in
           r.value.seconds / Double(max(r.value.steps, 1))
             * (Double(r.value.trainImages) / Double(max(r.value.batch, 1))).rounded(.up)

@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Storage
 import Training

@@ -11,6 +11,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Outputs
 import Pipeline
 import Training
 

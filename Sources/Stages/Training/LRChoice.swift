@@ -11,6 +11,7 @@
 // (`lr_from: full`, SH-PEFT's protocol: one recipe, its rate chosen for full fine-tuning).
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Training
 

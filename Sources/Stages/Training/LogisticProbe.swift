@@ -12,6 +12,7 @@
 import Data
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Training
 

@@ -8,6 +8,7 @@
 import Data
 import Foundation
 import Kernels
+import Outputs
 import Pipeline
 import Training
 

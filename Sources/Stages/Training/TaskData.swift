@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Model
 import Pipeline
+import Storage
 import Training
 
 /// The dataset a stage works on, decoded once through the dataset cache, at
@@ -28,17 +29,6 @@ struct TaskData {
   /// A split without augmentation, ready for evaluation (nil if absent).
   func imageSet(_ split: String) -> ImageSet? {
     splits[split].map { Preprocessor(size: size, normalization: normalization).imageSet($0) }
-  }
-}
-
-/// `object` with every non-finite number (NaN: no value, e.g. the loss of a k-NN probe) as JSON null.
-func jsonSafe(_ object: Any) -> Any {
-  switch object {
-  case let d as Double: return d.isFinite ? d : NSNull()
-  case let f as Float: return f.isFinite ? Double(f) : NSNull()
-  case let a as [Any]: return a.map(jsonSafe)
-  case let o as [String: Any]: return o.mapValues(jsonSafe)
-  default: return object
   }
 }
 
@@ -70,8 +60,7 @@ func writeJSON(_ object: Any, to path: String) throws {
       object = o
     }
   }
-  let data = try JSONSerialization.data(withJSONObject: jsonSafe(object), options: [.prettyPrinted, .sortedKeys])
-  try data.write(to: URL(fileURLWithPath: path))
+  try JSONCoding.data(object).write(to: URL(fileURLWithPath: path))
 }
 
 /// Merges wall-clock `values` into the folder's `timing.json` (not part of the content hash).
@@ -79,8 +68,7 @@ func writeTiming(_ values: [String: Any], in dir: String) throws {
   let tpath = dir + "/" + timingFileName
   var t = (try? readJSONFile(tpath)) ?? [:]
   t.merge(values) { _, new in new }
-  try JSONSerialization.data(withJSONObject: jsonSafe(t), options: [.prettyPrinted, .sortedKeys])
-    .write(to: URL(fileURLWithPath: tpath))
+  try JSONCoding.data(t).write(to: URL(fileURLWithPath: tpath))
 }
 
 private func readJSONFile(_ path: String) throws -> [String: Any] {
