@@ -127,15 +127,14 @@ public enum Builders {
     var c = Chart(kind: .scatter, title: "Average F1 against trainable parameters")
     c.xLabel = "trainable parameters (% of the model)"; c.yLabel = "average test F1 (%)"; c.logX = true
     var rows: [[String]] = []
-    if let sweep = i.with("table.csv").first.map({ $0.dir }), let s = try? i.json(sweep, "summary.json"),
-      let methods = s["methods"] as? [String: [String: Any]]
-    {
-      let names = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
+    if let s = try i.sweeps().first {
+      let names = s.order.filter { s.methods[$0] != nil }
+      let ms = names.map { s.methods[$0]! }
       c.series.append(
         Series(
-          name: "methods (sweep)", x: names.map { 100 * num(methods[$0]!["trainable_ratio"]) },
-          y: names.map { num(methods[$0]!["avg_f1"]) }, labels: names, colour: 4))
-      rows += names.map { [$0, pct(100 * num(methods[$0]!["trainable_ratio"]), 3), pct(num(methods[$0]!["avg_f1"]))] }
+          name: "methods (sweep)", x: ms.map { 100 * $0.trainableRatio }, y: ms.map(\.avgF1), labels: names,
+          colour: 4))
+      rows += zip(names, ms).map { [$0, pct(100 * $1.trainableRatio, 3), pct($1.avgF1)] }
     }
     if let sum = i.with("verdicts.md").first, let j = try? i.json(sum.dir, "summary.json"),
       let pts = j["fig4"] as? [[String: Any]]
@@ -211,31 +210,19 @@ public enum Builders {
 
   // MARK: Table 1 of both papers (sweep-summary)
   static func table1(_ i: FigureInput) throws -> BuiltFigure {
-    guard let st = i.with("table.csv").first else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage")
-    }
-    let s = try i.json(st.dir, "summary.json")
-    let methods = s["methods"] as? [String: [String: Any]] ?? [:]
-    let datasets = s["datasets"] as? [String] ?? []
-    let order = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
-    let csv = (try? String(contentsOfFile: st.dir + "/table.csv", encoding: .utf8)) ?? ""
-    var cell: [String: (Double, Double)] = [:]
-    for line in csv.split(separator: "\n").dropFirst() {
-      let f = line.split(separator: ",").map(String.init)
-      guard f.count >= 5 else { continue }
-      cell[f[0] + "|" + f[1]] = (Double(f[3]) ?? .nan, Double(f[4]) ?? .nan)
-    }
+    let s = try i.oneSweep()
+    let (methods, datasets) = (s.methods, s.datasets)
+    let order = s.order.filter { methods[$0] != nil }
+    func cell(_ m: String, _ d: String) -> (Double, Double)? { methods[m]?.byDataset[d].map { ($0.f1, $0.f1Std) } }
     // runs that predicted one class on the test split: the cell is marked "†n"
-    let collapsed = (s["collapsed_cells"] as? [String: Int]) ?? [:]
+    let collapsed = s.collapsedCells
     func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
     // the protocol's validation-chosen rates (lr-choice): one per method, or full fine-tuning's for all
-    let chosen =
-      try i.with("choice.json").first
-      .map { try i.json($0.dir, "choice.json")["methods"] as? [String: Any] ?? [:] } ?? [:]
+    let chosen = try i.all(LRChoiceOutput.self).first?.value.methods ?? [:]
     func lr(_ m: String) -> String {
       let one = chosen.count == 1 ? chosen.values.first : nil
-      guard let c = (chosen[m] ?? one) as? [String: Any] else { return "–" }
-      return String(format: "%g", num(c["lr"]))
+      guard let c = chosen[m] ?? one else { return "–" }
+      return String(format: "%g", c.lr)
     }
     let header =
       ["method"] + datasets.map { $0.replacingOccurrences(of: "-synth", with: "") }
@@ -243,16 +230,13 @@ public enum Builders {
     var vals: [[Double]] = [], rows: [[String]] = []
     for m in order {
       let r = methods[m]!
-      var v = datasets.map { cell[m + "|" + $0]?.0 ?? .nan }
-      v += [
-        num(r["avg_f1"]), num(r["avg_auc"]), 100 * num(r["trainable_ratio"]), num(r["memory_mib"]), num(r["ppe_auc"]),
-        num(r["pme_auc"]),
-      ]
+      var v = datasets.map { cell(m, $0)?.0 ?? .nan }
+      v += [r.avgF1, r.avgAuc, 100 * r.trainableRatio, r.memoryMib, r.ppeAuc, r.pmeAuc]
       vals.append(v)
       rows.append(
         [m]
           + datasets.map { d in
-            cell[m + "|" + d].map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–"
+            cell(m, d).map { pct($0.0) + "±" + pct($0.1) + dagger(m + "|" + d) } ?? "–"
           }
           + [
             pct(v[datasets.count]), pct(v[datasets.count + 1]), String(format: "%.3g", v[datasets.count + 2]),
@@ -276,30 +260,24 @@ public enum Builders {
 
   // MARK: FPT+ Fig. 1: AUC against trainable ratio, bubble = memory
   static func fptFig1(_ i: FigureInput) throws -> BuiltFigure {
-    guard let st = i.with("table.csv").first else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a sweep-summary stage")
-    }
-    let s = try i.json(st.dir, "summary.json")
-    let methods = s["methods"] as? [String: [String: Any]] ?? [:]
-    let order = (s["order"] as? [String] ?? []).filter { methods[$0] != nil }
+    let s = try i.oneSweep()
+    let order = s.order.filter { s.methods[$0] != nil }
+    let ms = order.map { s.methods[$0]! }
     var c = Chart(kind: .scatter, title: "Average AUC against trainable parameters (bubble area = training memory)")
     c.xLabel = "trainable parameters (%)"; c.yLabel = "average test AUC (%)"; c.logX = true
     c.series = [
       Series(
-        name: "", x: order.map { 100 * num(methods[$0]!["trainable_ratio"]) },
-        y: order.map { num(methods[$0]!["avg_auc"]) },
-        sizes: order.map { num(methods[$0]!["memory_mib"]) }, labels: order, colour: 4)
+        name: "", x: ms.map { 100 * $0.trainableRatio }, y: ms.map(\.avgAuc), sizes: ms.map(\.memoryMib),
+        labels: order, colour: 4)
     ]
     return BuiltFigure(
       figure: Figure(name: "", title: "FPT+ Fig. 1", caption: "", panels: [c]),
       table: TableSpec(
         header: ["method", "trainable %", "AUC %", "memory MiB"],
-        rows: order.map {
-          [
-            $0, String(format: "%.3g", 100 * num(methods[$0]!["trainable_ratio"])),
-            pct(num(methods[$0]!["avg_auc"])), pct(num(methods[$0]!["memory_mib"])),
-          ]
-        }))
+        rows: zip(order, ms).map {
+          [$0, String(format: "%.3g", 100 * $1.trainableRatio), pct($1.avgAuc), pct($1.memoryMib)]
+        }
+      ))
   }
 
   // MARK: FPT+ Fig. 2 / Table 2: memory against resolution

@@ -77,6 +77,19 @@ public struct FigureInput {
     }
     return try T.read(in: s[0].dir)
   }
+  /// Every needed sweep-summary's output (a summary.json with a table.csv beside it), by stage name.
+  func sweeps() throws -> [SweepSummaryOutput] {
+    try with(SweepSummaryOutput.fileName).filter { SweepSummaryOutput.isOne(in: $0.dir) }.map {
+      try SweepSummaryOutput.read(in: $0.dir)
+    }
+  }
+  /// The first needed sweep-summary's output, or an error naming the figure stage.
+  func oneSweep() throws -> SweepSummaryOutput {
+    guard let s = try sweeps().first else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs a sweep-summary stage")
+    }
+    return s
+  }
   func one(_ file: String) throws -> [String: Any] {
     let s = with(file)
     guard s.count == 1 else {

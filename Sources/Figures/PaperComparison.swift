@@ -6,6 +6,7 @@
 // checkpoints or the embedded suite.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Plot
 import Yams
@@ -23,13 +24,11 @@ enum PaperComparison {
     let summary = try i.with("verdicts.md").first.map { try i.json($0.dir, "summary.json") } ?? [:]
     // each paper's Table 1 claims are tested on the sweep run under that paper's protocol (sweep.yaml);
     // a sweep without a protocol serves both (older pipelines)
-    let sweeps = try i.with("table.csv").map { try i.json($0.dir, "summary.json") }
-    func methods(_ name: String) -> [String: [String: Any]] {
-      let s = sweeps.first { $0["protocol"] as? String == name } ?? sweeps.first { $0["protocol"] == nil } ?? [:]
-      return s["methods"] as? [String: [String: Any]] ?? [:]
+    let sweeps = try i.sweeps()
+    func methods(_ name: String) -> [String: SweepSummaryOutput.Method] {
+      (sweeps.first { $0.protocol == name } ?? sweeps.first { $0.protocol == nil })?.methods ?? [:]
     }
     let shMethods = methods("sh-peft"), fpMethods = methods("fpt-plus")
-    func ours(_ m: String, _ k: String) -> Double { num(fpMethods[m]?[k]) }
     func cell(_ v: Verdict) -> [String] { [v.evidence, v.test, v.outcome.rawValue] }
     func dict(_ o: Any?) -> [String: Double] {
       ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite }
@@ -85,14 +84,12 @@ enum PaperComparison {
     rows.append(["SH-PEFT (e) λ robust (Table 5)", "range 1.5 F1 over λ ∈ [0.5, 1.5], best λ = 1.0"] + cell(e))
     // Sweep claims: tested over tasks on the seed means (Verdict.swift); competitors are exactly the
     // methods of the paper's own table (Reports/published.yaml), each under the same recipe.
-    func scores(_ metric: String, _ methods: [String: [String: Any]]) -> [String: [String: Double]] {
-      methods.mapValues { m in
-        ((m["by_dataset"] as? [String: [String: Any]]) ?? [:]).mapValues { num($0[metric]) }.filter {
-          $0.value.isFinite
-        }
-      }
+    func scores(
+      _ methods: [String: SweepSummaryOutput.Method], _ metric: (SweepSummaryOutput.Cell) -> Double
+    ) -> [String: [String: Double]] {
+      methods.mapValues { m in m.byDataset.mapValues(metric).filter { $0.value.isFinite } }
     }
-    let f1 = scores("f1", shMethods), auc = scores("auc", fpMethods)
+    let f1 = scores(shMethods, \.f1), auc = scores(fpMethods, \.auc)
     let t1 = sh["table1_avg_f1"]
     // (c): the selective methods of SH-PEFT's Table 1 (each trains a chosen subset of the weights)
     let selective = ["bitfit", "ft-ln", "ft-att", "spt-lora"]
@@ -125,7 +122,7 @@ enum PaperComparison {
     let paperMem = String(
       format: "%.0f / %.0f MB = %.2f %%", d(fp["table1_memory_mb"], "fpt+"), d(fp["table1_memory_mb"], "full"),
       100 * paperRatio)
-    let mr = ours("fpt+", "memory_ratio_to_full")
+    let mr = fpMethods["fpt+"]?.memoryRatioToFull ?? .nan
     rows.append(
       ["FPT+ memory ≈ 3.18 % of full FT (embedded scale, measured)", paperMem]
         + cell(Verdicts.matches(100 * mr, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))

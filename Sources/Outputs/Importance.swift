@@ -47,11 +47,8 @@ public struct ImportanceOutput: JSONFile {
     )
   }
 
-  /// The `stage_kind` of a summary.json in `dir` (summaries of several kinds share the name), nil without one.
-  public static func kind(in dir: String) -> String? {
-    struct Header: Codable { var stageKind: String? }
-    return try? JSONCoding.read(Header.self, from: dir + "/" + fileName).stageKind
-  }
+  /// Whether a summary.json in `dir` is an importance stage's.
+  public static func isOne(in dir: String) -> Bool { StageKindHeader.kind(in: dir, fileName) == "importance" }
 }
 
 /// timing.json: a stage's wall-clock measurements (outside its content hash), the fields stages read.

@@ -106,7 +106,7 @@ struct StudyResults {
       sparsity[Key(task: m.dataset, seed: m.seed)] = m
     }
     if HybridityOutput.exists(in: dir) { hybridity = try HybridityOutput.read(in: dir) }
-    if ImportanceOutput.kind(in: dir) == "importance" {
+    if ImportanceOutput.isOne(in: dir) {
       let m = try ImportanceOutput.read(in: dir)
       selectionSeconds[Key(task: m.dataset, seed: m.seed)] = (try? Timing.read(in: dir))?.secondsSelection ?? .nan
     }

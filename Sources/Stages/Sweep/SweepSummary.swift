@@ -25,7 +25,7 @@ import Training
 public struct SweepSummaryStageKind: StageKind {
   public init() {}
   public let name = "sweep-summary"
-  public let version = 3
+  public let version = 4  // 4: f1_std per cell in summary.json (Table 1 reads it instead of table.csv)
   public var parameters: [ParameterSpec] {
     [
       ParameterSpec(
@@ -74,7 +74,7 @@ public struct SweepSummaryStageKind: StageKind {
       "method,dataset,seeds,f1_mean,f1_std,accuracy_mean,accuracy_std,auc_mean,auc_std,"
       + "trainable_ratio_percent,memory_mib\n"
     var timing: [[String: Any]] = []  // wall-clock: timing.json, left out of the content hash
-    var perMethod: [String: Any] = [:]
+    var perMethod: [String: SweepSummaryOutput.Method] = [:]
     let fullMem = mean(runs.filter { $0.method == "full" }.map(\.memory))
     var md =
       "# \(v.title)\n\nTest split, % (mean ± std over seeds). Ratio: trainable / "
@@ -87,13 +87,13 @@ public struct SweepSummaryStageKind: StageKind {
     for m in methods {
       let rs = runs.filter { $0.method == m }
       var cells: [String] = [], f1s: [Double] = [], aucs: [Double] = [], accs: [Double] = []
-      var byDataset: [String: Any] = [:]  // seed means per task: the unit the verdicts test over
+      var byDataset: [String: SweepSummaryOutput.Cell] = [:]  // seed means per task: the verdicts' unit
       for d in datasets {
         let x = rs.filter { $0.dataset == d }
         guard !x.isEmpty else { cells.append("–"); continue }
         let f = ms(x.map(\.f1)), a = ms(x.map(\.acc)), u = ms(x.map(\.auc))
         f1s.append(f.0); accs.append(a.0); aucs.append(u.0)
-        byDataset[d] = ["f1": f.0, "auc": u.0, "seeds": x.count, "collapsed": x.filter(\.collapsed).count]
+        byDataset[d] = .init(f1: f.0, f1Std: f.1, auc: u.0, seeds: x.count, collapsed: x.filter(\.collapsed).count)
         csv +=
           "\(m),\(d),\(x.count),\(f.0),\(f.1),\(a.0),\(a.1),\(u.0),\(u.1),"
           + "\(100 * mean(x.map(\.ratio))),\(mean(x.map(\.memory)) / 1_048_576)\n"
@@ -104,12 +104,9 @@ public struct SweepSummaryStageKind: StageKind {
       let r = mean(rs.map(\.ratio)), mem = mean(rs.map(\.memory)), memRatio = fullMem.isFinite ? mem / fullMem : .nan
       let (f1, auc) = (mean(f1s), mean(aucs))
       let ppe = { (s: Double) in s * exp(-log10(r + 1)) }, pme = { (s: Double) in s * exp(-log10(memRatio + 1)) }
-      perMethod[m] = [
-        "avg_f1": f1, "avg_accuracy": mean(accs), "avg_auc": auc, "trainable_ratio": r,
-        "memory_mib": mem / 1_048_576, "memory_ratio_to_full": memRatio,
-        "ppe_auc": ppe(auc), "pme_auc": pme(auc), "ppe_f1": ppe(f1), "pme_f1": pme(f1),
-        "datasets": f1s.count, "runs": rs.count, "by_dataset": byDataset,
-      ]
+      perMethod[m] = .init(
+        avg: (f1, mean(accs), auc), trainableRatio: r, memoryMib: mem / 1_048_576, memoryRatioToFull: memRatio,
+        ppe: (ppe(auc), ppe(f1)), pme: (pme(auc), pme(f1)), datasets: f1s.count, runs: rs.count, byDataset: byDataset)
       md +=
         "| \(m) | " + cells.joined(separator: " | ")
         + String(
@@ -122,7 +119,7 @@ public struct SweepSummaryStageKind: StageKind {
       ? "\nNo run predicted a single class.\n"
       : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): "
         + "\(collapsed.joined(separator: ", ")).\n"
-    var tests: [[String: Any]] = []
+    var tests: [SweepSummaryOutput.PairedTest] = []
     let compare = v.compare.split(separator: ",").map {
       $0.trimmingCharacters(in: .whitespaces)
     }
@@ -141,10 +138,10 @@ public struct SweepSummaryStageKind: StageKind {
           }
           guard diffs.count >= 2 else { continue }
           let md0 = mean(diffs), sd = std(diffs), p = signFlipP(diffs)
-          tests.append([
-            "method": a, "baseline": b, "metric": metric, "n": diffs.count, "mean_difference": md0,
-            "cohens_dz": sd > 0 ? md0 / sd : 0, "p": p,
-          ])
+          tests.append(
+            .init(
+              method: a, baseline: b, metric: metric, n: diffs.count, meanDifference: md0,
+              cohensDz: sd > 0 ? md0 / sd : 0, p: p))
           md += String(
             format: "| %@ | %@ | %@ | %d | %+.2f | %.2f | %.3g |\n", a, b, metric, diffs.count, md0,
             sd > 0 ? md0 / sd : 0, p)
@@ -154,16 +151,13 @@ public struct SweepSummaryStageKind: StageKind {
     try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
     try writeTiming(["seconds_by_cell": timing], in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
-    var proto: [String: Any] = [:]
-    if let pr = v.protocol { proto["protocol"] = pr }
-    try writeJSON(
-      proto.merging([
-        "stage_kind": name, "methods": perMethod, "datasets": datasets, "paired_tests": tests,
-        "collapsed_runs": collapsed,
-        "collapsed_cells": Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }
-          .mapValues(\.count),
-        "order": methods, "runs": runs.count,
-      ]) { $1 }, to: ctx.outputDir + "/summary.json")
+    try SweepSummaryOutput(
+      protocol: v.protocol, methods: perMethod, datasets: datasets, order: methods, pairedTests: tests,
+      collapsedRuns: collapsed,
+      collapsedCells: Dictionary(grouping: runs.filter(\.collapsed)) { "\($0.method)|\($0.dataset)" }.mapValues(
+        \.count),
+      runs: runs.count
+    ).write(in: ctx.outputDir)
     ctx.log("\(runs.count) runs, \(methods.count) methods, \(datasets.count) datasets")
   }
 

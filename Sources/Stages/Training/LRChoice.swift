@@ -60,31 +60,31 @@ public struct LRChoiceStageKind: StageKind {
     }
     guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
     let chosen = Self.choose(trials)
-    var methods: [String: Any] = [:]
+    var methods: [String: LRChoiceOutput.Choice] = [:]
     var md =
       "| method | chosen lr | validation \(metric) by lr (mean over the search's tasks) | runs |\n"
       + "|---|---|---|---|\n"
     for m in chosen.keys.sorted() {
       let c = chosen[m]!
       let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
-      methods[m] = ["lr": c.lr, "by_lr": byLR, "runs": c.runs]
+      methods[m] = .init(lr: c.lr, byLr: byLR, runs: c.runs)
       let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
       md += "| \(m) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
       ctx.log("\(m): lr \(c.lr) (\(cells))")
     }
-    try writeJSON(["split": "val", "metric": metric, "methods": methods], to: ctx.outputDir + "/choice.json")
+    try LRChoiceOutput(metric: metric, methods: methods).write(in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/choice.md", atomically: true, encoding: .utf8)
   }
 
   /// The rate a needed `lr-choice` stage chose for `method`; throws naming what is missing.
   static func chosenLR(_ ctx: StageContext, method: String) throws -> Double {
-    let withChoice = ctx.inputs.values.sorted().filter { FileManager.default.fileExists(atPath: $0 + "/choice.json") }
+    let withChoice = ctx.inputs.values.sorted().filter { LRChoiceOutput.exists(in: $0) }
     guard let dir = withChoice.first else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "lr_from needs an lr-choice stage in needs:")
     }
-    let j = try readJSON(dir + "/choice.json")
-    guard let m = (j["methods"] as? [String: Any])?[method] as? [String: Any], let lr = m["lr"] as? Double else {
-      let known = ((j["methods"] as? [String: Any])?.keys.sorted() ?? []).joined(separator: ", ")
+    let j = try LRChoiceOutput.read(in: dir)
+    guard let lr = j.methods[method]?.lr else {
+      let known = j.methods.keys.sorted().joined(separator: ", ")
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "lr_from: the lr-choice has no rate for '\(method)' (it has: \(known))")
     }
