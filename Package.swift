@@ -108,6 +108,7 @@ let package = Package(
       name: "TrainingTests",
       dependencies: [
         "Training", "Figures", "Model", "Kernels", "Data", "Pipeline", "Plot", "TestSupport", "Storage", "Stages",
+        "Outputs",
       ]
     ),
     .testTarget(name: "PlotTests", dependencies: ["Plot"]),

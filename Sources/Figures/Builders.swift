@@ -136,38 +136,25 @@ public enum Builders {
           colour: 4))
       rows += zip(names, ms).map { [$0, pct(100 * $1.trainableRatio, 3), pct($1.avgF1)] }
     }
-    if let sum = i.with("verdicts.md").first, let j = try? i.json(sum.dir, "summary.json"),
-      let pts = j["fig4"] as? [[String: Any]]
-    {
-      let sorted = pts.sorted { num($0["trainable_ratio"]) < num($1["trainable_ratio"]) }
+    if let pts = try i.studySummary()?.summary.fig4 {
+      let sorted = pts.sorted { $0.trainableRatio < $1.trainableRatio }
       c.series.append(
         Series(
-          name: "SH-PEFT budgets (one task)", x: sorted.map { 100 * num($0["trainable_ratio"]) },
-          y: sorted.map { 100 * num($0["f1"]) },
-          labels: sorted.map { ($0["method"] as? String ?? "").replacingOccurrences(of: "SH-PEFT ", with: "") },
-          colour: 5))
-      rows += sorted.map {
-        [$0["method"] as? String ?? "", pct(100 * num($0["trainable_ratio"]), 3), pct(100 * num($0["f1"]))]
-      }
+          name: "SH-PEFT budgets (one task)", x: sorted.map { 100 * $0.trainableRatio }, y: sorted.map { 100 * $0.f1 },
+          labels: sorted.map { $0.method.replacingOccurrences(of: "SH-PEFT ", with: "") }, colour: 5))
+      rows += sorted.map { [$0.method, pct(100 * $0.trainableRatio, 3), pct(100 * $0.f1)] }
     }
     return BuiltFigure(
       figure: Figure(name: "", title: "SH-PEFT Fig. 4", caption: "", panels: [c]),
       table: TableSpec(header: ["method", "trainable %", "F1 %"], rows: rows))
   }
 
-  static func summaryRows(_ i: FigureInput, _ key: String) throws -> [[String: Any]] {
-    guard let s = i.with("verdicts.md").first else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage")
-    }
-    return (try i.json(s.dir, "summary.json")[key] as? [String: Any])?["rows"] as? [[String: Any]] ?? []
-  }
-
   static func shTable4(_ i: FigureInput) throws -> BuiltFigure {
-    let rows = try summaryRows(i, "d_table4")
-    let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
+    let rows = try i.oneStudySummary().summary.dTable4?.rows ?? []
+    let vals = rows.map { [100 * $0.f1, 100 * $0.accuracy] }
     let t = TableSpec(
       header: ["importance", "F1 %", "accuracy %"],
-      rows: rows.map { [$0["strategy"] as? String ?? "", pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))] },
+      rows: rows.map { [$0.label, pct(100 * $0.f1), pct(100 * $0.accuracy)] },
       marks: marks(vals).map { [0] + $0 })
     var c = Chart(kind: .table, title: "SH-PEFT Table 4: importance strategies (r = 1 %)"); c.table = t
     return BuiltFigure(
@@ -175,13 +162,11 @@ public enum Builders {
   }
 
   static func shTable5(_ i: FigureInput) throws -> BuiltFigure {
-    let rows = try summaryRows(i, "e_table5")
-    let vals = rows.map { [100 * num($0["f1"]), 100 * num($0["accuracy"])] }
+    let rows = try i.oneStudySummary().summary.eTable5?.rows ?? []
+    let vals = rows.map { [100 * $0.f1, 100 * $0.accuracy] }
     let t = TableSpec(
       header: ["λ", "F1 %", "accuracy %"],
-      rows: rows.map {
-        [String(format: "%g", num($0["lambda"])), pct(100 * num($0["f1"])), pct(100 * num($0["accuracy"]))]
-      },
+      rows: rows.map { [String(format: "%g", Double($0.label) ?? .nan), pct(100 * $0.f1), pct(100 * $0.accuracy)] },
       marks: marks(vals).map { [0] + $0 })
     var c = Chart(kind: .table, title: "SH-PEFT Table 5: λ of the hybrid importance"); c.table = t
     return BuiltFigure(
@@ -189,17 +174,15 @@ public enum Builders {
   }
 
   static func selectionTime(_ i: FigureInput) throws -> BuiltFigure {
-    guard let s = i.with("verdicts.md").first else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs the SH-PEFT summary stage")
-    }
-    let rows = try i.json(s.dir, "summary.json")["selection_time"] as? [[String: Any]] ?? []
+    let dir = try i.oneStudySummary().dir
+    let rows = Timing.exists(in: dir) ? try Timing.read(in: dir).selectionTime ?? [] : []
     var c = Chart(kind: .bars, title: "Selection time against training time (seconds)")
-    c.categories = rows.map { ($0["task"] as? String ?? "").replacingOccurrences(of: "-synth", with: "") };
+    c.categories = rows.map { $0.task.replacingOccurrences(of: "-synth", with: "") }
     c.yLabel = "seconds"
     c.series = [
-      Series(name: "selection (one epoch of gradients)", y: rows.map { num($0["selection_seconds"]) }),
-      Series(name: "SH-PEFT training", y: rows.map { num($0["shpeft_training_seconds"]) }),
-      Series(name: "one full-FT epoch", y: rows.map { num($0["full_ft_epoch_seconds"]) }),
+      Series(name: "selection (one epoch of gradients)", y: rows.map(\.selectionSeconds)),
+      Series(name: "SH-PEFT training", y: rows.map(\.shpeftTrainingSeconds)),
+      Series(name: "one full-FT epoch", y: rows.map(\.fullFtEpochSeconds)),
     ]
     return BuiltFigure(
       figure: Figure(name: "", title: "Selection vs training time", caption: "", panels: [c]),

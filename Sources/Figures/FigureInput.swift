@@ -90,6 +90,20 @@ public struct FigureInput {
     }
     return s
   }
+  /// The needed shpeft-summary's output and folder, or nil without one.
+  func studySummary() throws -> (summary: StudySummaryOutput, dir: String)? {
+    guard let s = with(StudySummaryOutput.fileName).first(where: { StudySummaryOutput.isOne(in: $0.dir) }) else {
+      return nil
+    }
+    return (try StudySummaryOutput.read(in: s.dir), s.dir)
+  }
+  /// The needed shpeft-summary's output, or an error naming the figure stage.
+  func oneStudySummary() throws -> (summary: StudySummaryOutput, dir: String) {
+    guard let s = try studySummary() else {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs the SH-PEFT summary stage")
+    }
+    return s
+  }
   func one(_ file: String) throws -> [String: Any] {
     let s = with(file)
     guard s.count == 1 else {

@@ -21,7 +21,7 @@ enum PaperComparison {
     }
     let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]
     func d(_ o: Any?, _ k: String) -> Double { num((o as? [String: Any])?[k]) }
-    let summary = try i.with("verdicts.md").first.map { try i.json($0.dir, "summary.json") } ?? [:]
+    let study = try i.studySummary()?.summary
     // each paper's Table 1 claims are tested on the sweep run under that paper's protocol (sweep.yaml);
     // a sweep without a protocol serves both (older pipelines)
     let sweeps = try i.sweeps()
@@ -30,33 +30,29 @@ enum PaperComparison {
     }
     let shMethods = methods("sh-peft"), fpMethods = methods("fpt-plus")
     func cell(_ v: Verdict) -> [String] { [v.evidence, v.test, v.outcome.rawValue] }
-    func dict(_ o: Any?) -> [String: Double] {
-      ((o as? [String: Any]) ?? [:]).mapValues { num($0) }.filter { $0.value.isFinite }
-    }
     // the study's fractions (F1, share kept, overlap) in percent, as the sweep's scores and the papers' tables
-    func pct(_ o: Any?) -> [String: Double] { dict(o).mapValues { 100 * $0 } }
+    func pct(_ o: [String: Double]?) -> [String: Double] {
+      (o ?? [:]).filter { $0.value.isFinite }.mapValues { 100 * $0 }
+    }
     // SH-PEFT's study claims, under its own protocol (SGD, L2 head), tested over tasks on the seed means;
     // "learned" = full fine-tuning above the linear probe in the same study.
-    let byTask = (summary["by_task"] as? [String: Any]) ?? [:]
-    let studyScores = ["full": pct(byTask["full"]), "linear-probe": pct(byTask["linear-probe"])]
+    let studyScores = ["full": pct(study?.byTask["full"]), "linear-probe": pct(study?.byTask["linear-probe"])]
     let learned = Verdicts.learned(studyScores)
     var rows: [[String]] = []
-    let aRow = ((summary["a_sparsity"] as? [String: Any])?["rows"] as? [[String: Any]])?.first {
-      num($0["k_percent"]) == 10
-    }
+    let a = study?.aSparsity
+    let aRow = a?.rows.first { $0.kPercent == a?.k }
     rows.append(
       ["SH-PEFT (a) sparsity", "10 % of changes keep ~95 % of full-FT F1"]
         + cell(
           Verdicts.atLeast(
-            pct(aRow?["f1_fraction_by_task"]), threshold: 95, what: "% of full-FT F1 kept at k = 10 %",
-            learned: learned)))
+            pct(aRow?.f1FractionByTask), threshold: 100 * (a?.target ?? .nan),
+            what: String(format: "%% of full-FT F1 kept at k = %g %%", a?.k ?? .nan), learned: learned)))
     // (b) at SH-PEFT's budget (1 %, else the nearest k): cross-task overlap above chance (shared) and
     // below the overlap of two seeds of the same task (task-specific)
-    let bRows = ((summary["b_hybridity"] as? [String: Any])?["rows"] as? [[String: Any]]) ?? []
-    let bRow = bRows.min { abs(num($0["k_percent"]) - 1) < abs(num($1["k_percent"]) - 1) }
-    let cross = pct(bRow?["cross_task_by_task"]), same = pct(bRow?["same_task_by_task"])  // overlap, %
-    let chance = 100 * num(bRow?["chance"])
-    let k = String(format: "k = %g %%", num(bRow?["k_percent"]))
+    let bRow = study?.bHybridity?.rows.min { abs($0.kPercent - 1) < abs($1.kPercent - 1) }
+    let cross = pct(bRow?.crossTaskByTask), same = pct(bRow?.sameTaskByTask)  // overlap, %
+    let chance = 100 * (bRow?.chance ?? .nan)
+    let k = String(format: "k = %g %%", bRow?.kPercent ?? .nan)
     let shared = Verdicts.beats(
       "cross-task overlap", "chance", in: ["cross-task overlap": cross, "chance": cross.mapValues { _ in chance }],
       needsLearning: false)
@@ -67,8 +63,7 @@ enum PaperComparison {
     b.evidence = k + ": " + b.evidence
     if learned == false, b.outcome != .notRun { b.outcome = .inconclusive; b.evidence += "; the runs did not learn" }
     rows.append(["SH-PEFT (b) hybridity", "top-k positions partly shared across tasks"] + cell(b))
-    let d4 = summary["d_table4"] as? [String: Any]
-    var t4 = ((d4?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
+    var t4 = (study?.dTable4?.byTask ?? [:]).mapValues { pct($0) }
     t4.merge(studyScores) { a, _ in a }
     rows.append(
       [
@@ -76,11 +71,11 @@ enum PaperComparison {
         String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh["table4_f1"], "ta+l2"), d(sh["table4_f1"], "ta+l1")),
       ]
         + cell(Verdicts.beatsAll("ta+l2", ["ta", "l1", "ta+l1", "l2"], in: t4)))
-    let e5 = summary["e_table5"] as? [String: Any]
-    let t5 = ((e5?["by_task"] as? [String: Any]) ?? [:]).mapValues { pct($0) }
+    let e5 = study?.eTable5
+    let t5 = (e5?.byTask ?? [:]).mapValues { pct($0) }
     let ref = t5.keys.first { Double($0) == 1 } ?? "1.0"
     var e = Verdicts.equivalent(ref, t5.keys.filter { $0 != ref }.sorted(), in: t5, margin: 2, learned: learned)
-    if let e5 { e.evidence += String(format: "; best λ = %g (paper: 1)", num(e5["best_lambda"])) }
+    if let e5 { e.evidence += String(format: "; best λ = %g (paper: 1)", Double(e5.best) ?? .nan) }
     rows.append(["SH-PEFT (e) λ robust (Table 5)", "range 1.5 F1 over λ ∈ [0.5, 1.5], best λ = 1.0"] + cell(e))
     // Sweep claims: tested over tasks on the seed means (Verdict.swift); competitors are exactly the
     // methods of the paper's own table (Reports/published.yaml), each under the same recipe.

@@ -52,11 +52,25 @@ public struct ImportanceOutput: JSONFile {
 }
 
 /// timing.json: a stage's wall-clock measurements (outside its content hash), the fields stages read.
+/// Several writers add to one file: `merge(in:)` keeps what is there and replaces the fields this value has.
 public struct Timing: JSONFile {
   public static let fileName = timingFileName
   /// Training loop; an importance stage's gradient pass and selection.
   public var seconds, secondsGradients, secondsSelection: Double?
-  public init(seconds: Double? = nil, secondsGradients: Double? = nil, secondsSelection: Double? = nil) {
+  /// shpeft-summary: selection against training time per task.
+  public var selectionTime: [SelectionTime]?
+  public init(
+    seconds: Double? = nil, secondsGradients: Double? = nil, secondsSelection: Double? = nil,
+    selectionTime: [SelectionTime]? = nil
+  ) {
     (self.seconds, self.secondsGradients, self.secondsSelection) = (seconds, secondsGradients, secondsSelection)
+    self.selectionTime = selectionTime
+  }
+
+  /// Adds this value's fields to `dir`'s timing.json (other fields stay).
+  public func merge(in dir: String) throws {
+    if let mine = try JSONCoding.object(self) as? [String: Any] {
+      try JSONCoding.merge(mine, into: dir + "/" + Self.fileName)
+    }
   }
 }

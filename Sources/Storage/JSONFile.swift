@@ -61,6 +61,15 @@ public enum JSONCoding {
     return try JSONDecoder().decode(Value.self, from: try e.encode(value)).object
   }
 
+  /// Adds `values` to the JSON object in `path` (created if absent; its other keys stay), atomically.
+  public static func merge(_ values: [String: Any], into path: String) throws {
+    var all =
+      FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+      as? [String: Any] ?? [:]
+    all.merge(values) { _, new in new }
+    try atomicWrite(try data(all), to: path)
+  }
+
   /// Writes `value` to `path` atomically.
   public static func write<T: Encodable>(_ value: T, to path: String) throws {
     try atomicWrite(try data(try object(value)), to: path)

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Outputs
 import Kernels
 import Model
 import Pipeline
@@ -262,25 +263,19 @@ final class SHPEFTPipelineTests: XCTestCase {
     ] {
       XCTAssertTrue(md.contains(claim), "verdicts.md lacks \(claim)")
     }
-    let summary =
-      try JSONSerialization.jsonObject(
-        with: Data(contentsOf: URL(fileURLWithPath: root + "/.peftlab/objects/\(summaryOut)/summary.json")))
-      as! [String: Any]
-    let a = try XCTUnwrap(summary["a_sparsity"] as? [String: Any])
-    let rows = try XCTUnwrap(a["rows"] as? [[String: Any]])
-    XCTAssertEqual(rows.last?["f1_fraction_mean"] as? Double ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
+    let summary = try StudySummaryOutput.read(in: root + "/.peftlab/objects/\(summaryOut)")
+    let a = try XCTUnwrap(summary.aSparsity)
+    XCTAssertEqual(a.rows.last?.f1FractionMean ?? 0, 1, accuracy: 1e-12, "k = 100 % is full fine-tuning")
     // hybridity's task-specific reference: per task, the overlap of its two seeds beside its overlap with the
     // other task
-    let b = try XCTUnwrap((summary["b_hybridity"] as? [String: Any])?["rows"] as? [[String: Any]])
-    for r in b {
-      let same = try XCTUnwrap(r["same_task_by_task"] as? [String: Double]),
-        cross = try XCTUnwrap(r["cross_task_by_task"] as? [String: Double])
+    for r in try XCTUnwrap(summary.bHybridity).rows {
+      let (same, cross) = (r.sameTaskByTask, r.crossTaskByTask)
       XCTAssertEqual(Set(same.keys), ["chaoyang-synth", "busi-synth"])
       XCTAssertEqual(Set(cross.keys), Set(same.keys))
       XCTAssertTrue((Array(same.values) + Array(cross.values)).allSatisfy { $0 >= 0 && $0 <= 1 }, "\(same) \(cross)")
     }
     // the per-task values the verdicts test over tasks
-    let byTask = try XCTUnwrap(summary["by_task"] as? [String: [String: Double]])
+    let byTask = summary.byTask
     XCTAssertEqual(byTask["full"]?.count, 2)
 
     // every importance stage exports its selection for PyTorch: 0/1 per backbone element, timm names, the

@@ -133,7 +133,7 @@ public struct ImportanceStageKind: TrainingKind {
       maskGroupShares: byGroup(shares.selected), backboneGroupShares: byGroup(shares.all),
       histogram: .init(log10Edges: hist.edges, counts: hist.counts, zeros: hist.zeros)
     ).write(in: ctx.outputDir)
-    try writeTiming(["seconds_gradients": gradientSeconds, "seconds_selection": seconds], in: ctx.outputDir)
+    try Timing(secondsGradients: gradientSeconds, secondsSelection: seconds).merge(in: ctx.outputDir)
   }
 }
 

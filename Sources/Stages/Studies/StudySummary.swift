@@ -25,7 +25,7 @@ import Training
 public struct StudySummaryStageKind: StageKind {
   public init() {}
   public let name = "shpeft-summary"
-  public let version = 3  // 3: per-task values for the verdicts' tests over tasks
+  public let version = 4  // 4: stage_kind; (a)'s k and target as data; Tables 4/5 rows by `label`
   public var parameters: [ParameterSpec] {
     MaskParams.specs.map {
       ParameterSpec($0.name, default: $0.defaultValue, help: "the main SH-PEFT configuration: " + $0.help)
@@ -48,7 +48,8 @@ public struct StudySummaryStageKind: StageKind {
     }
     let out = try s.summarize(
       main: (main.strategy.rawValue, main.lambda, main.budget), note: note)
-    try writeJSON(out.json, to: ctx.outputDir + "/summary.json")
+    try out.summary.write(in: ctx.outputDir)
+    if !out.selectionTime.isEmpty { try Timing(selectionTime: out.selectionTime).merge(in: ctx.outputDir) }
     try out.markdown.write(toFile: ctx.outputDir + "/verdicts.md", atomically: true, encoding: .utf8)
     if !out.timing.isEmpty {
       try out.timing.write(toFile: ctx.outputDir + "/timing.md", atomically: true, encoding: .utf8)
@@ -119,7 +120,7 @@ struct StudyResults {
     let ks = keys.filter { runs[$0] != nil }
     let tasks = Set(ks.map(\.task)), seeds = Set(ks.map(\.seed))
     var perTask: [Double] = []
-    for t in tasks.sorted() { perTask.append(mean(ks.filter { $0.task == t }.map { f(runs[$0]!) })) }
+    for t in tasks.sorted() { perTask.append(mean(ks.filter { $0.task == t }.sorted().map { f(runs[$0]!) })) }
     // Spread over seeds: the task average per seed (seeds that have every task).
     let perSeed = seeds.sorted().compactMap { s -> Double? in
       let v = tasks.sorted().compactMap { runs[Key(task: $0, seed: s)] }.filter {
@@ -134,15 +135,16 @@ struct StudyResults {
   static func byTask(_ runs: [Key: Run], keys: Set<Key>? = nil, _ f: (Run) -> Double = { $0.f1 }) -> [String: Double] {
     let ks = (keys ?? Set(runs.keys)).filter { runs[$0] != nil }
     var out: [String: Double] = [:]
-    for t in Set(ks.map(\.task)) { out[t] = mean(ks.filter { $0.task == t }.map { f(runs[$0]!) }) }
+    for t in Set(ks.map(\.task)) { out[t] = mean(ks.filter { $0.task == t }.sorted().map { f(runs[$0]!) }) }
     return out
   }
 
   func summarize(
     main: (String, Double, Double), note: String
-  ) throws -> (json: [String: Any], markdown: String, timing: String) {
+  ) throws -> (summary: StudySummaryOutput, selectionTime: [SelectionTime], markdown: String, timing: String) {
     var r = StudyReport(
-      json: ["note": note, "by_task": ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]],
+      summary: StudySummaryOutput(
+        note: note, byTask: ["full": Self.byTask(full), "linear-probe": Self.byTask(probe)]),
       md: "# SH-PEFT claims at peftlab's scale\n\n_\(note)._ Macro-F1 on the test splits, in %; ± is the standard "
         + "deviation over seeds of the task average.\n\n")
     learned(&r)
@@ -154,7 +156,7 @@ struct StudyResults {
     strategiesAndLambdas(&r, main: main)
     figure4(&r, main: main)
     selectionTime(&r, sh: sh)
-    return (r.json, r.md, r.timing)
+    return (r.summary, r.selectionTime, r.md, r.timing)
   }
 
   /// Is there anything to study? Full fine-tuning must have learned the tasks.
@@ -169,21 +171,22 @@ struct StudyResults {
         learned
         ? "The studies below compare against it.\n\n"
         : "**That is too little learning for the studies below to mean much: use a longer profile (`full`).**\n\n"
-      r.json["full_finetune_learned"] = learned
+      r.summary.fullFinetuneLearned = learned
     }
   }
 
   /// (a) The top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1.
   func sparsity(_ r: inout StudyReport) {
-    var aRows: [[String: Any]] = []
-    if let anyS = sparsity.values.first {
+    var aRows: [StudySummaryOutput.SparsityClaim.Row] = []
+    let (claimK, target) = (10.0, 0.95)  // the paper: the top 10 % keep ≥ 95 % of full fine-tuning's F1
+    if let anyS = sparsity.min(by: { $0.key < $1.key })?.value {
       let ks = anyS.grid.map(\.kPercent)
       let tasks = Set(sparsity.keys.map(\.task)).sorted()
       r.md += "## (a) Sparsity: the top 10 % of weight changes keep ≥ 95 % of full fine-tuning's F1\n\n"
       r.md +=
         "| k % | " + tasks.joined(separator: " | ") + " | average |\n|---|"
         + String(repeating: "---|", count: tasks.count + 1) + "\n"
-      var at10: (Double, Double) = (.nan, .nan)
+      var atK: (Double, Double) = (.nan, .nan)
       var smallest: Double?
       for (i, k) in ks.enumerated() {
         var cells: [String] = []
@@ -203,25 +206,23 @@ struct StudyResults {
             })
         }
         let avg = (mean(perTask), std(perSeed))
-        if k == 10 { at10 = avg }
-        if smallest == nil && avg.0 >= 0.95 { smallest = k }
+        if k == claimK { atK = avg }
+        if smallest == nil && avg.0 >= target { smallest = k }
         r.md += "| \(k) | " + cells.joined(separator: " | ") + String(format: " | %.2f ± %.2f |\n", avg.0, avg.1)
-        aRows.append([
-          "k_percent": k, "f1_fraction_by_task": Dictionary(uniqueKeysWithValues: zip(tasks, perTask)),
-          "f1_fraction_mean": avg.0, "f1_fraction_std_over_seeds": avg.1,
-        ])
+        aRows.append(
+          .init(
+            kPercent: k, f1FractionByTask: Dictionary(uniqueKeysWithValues: zip(tasks, perTask)), mean: avg.0,
+            stdOverSeeds: avg.1))
       }
-      let ok = at10.0 >= 0.95
+      let ok = atK.0 >= target
       r.md +=
         "\nF1 as a fraction of full fine-tuning (W_ori←ft@k% on the test split). At k = 10 %: "
-        + "\(String(format: "%.3f ± %.3f", at10.0, at10.1)) → \(verdict(ok)). "
+        + "\(String(format: "%.3f ± %.3f", atK.0, atK.1)) → \(verdict(ok)). "
       r.md +=
         smallest.map { "The smallest k whose average reaches 0.95 is \($0) %.\n\n" }
         ?? "No k below 100 % reaches 0.95 on average.\n\n"
-      r.json["a_sparsity"] = [
-        "rows": aRows, "at_10_percent": at10.0, "at_10_percent_std": at10.1, "reproduced": ok,
-        "smallest_k_reaching_95": smallest ?? NSNull(),
-      ]
+      r.summary.aSparsity = .init(
+        rows: aRows, k: claimK, target: target, atK: atK, smallestKReachingTarget: smallest, reproduced: ok)
     }
   }
 
@@ -232,7 +233,7 @@ struct StudyResults {
         "## (b) Hybridity: overlaps of key weights are small but above chance\n\n| k % | mean overlap | min | max | "
         + "chance | enrichment | min over seeds of the mean overlap / chance |\n|---|---|---|---|---|---|---|\n"
       var ok = true
-      var rows: [[String: Any]] = []
+      var rows: [StudySummaryOutput.HybridityClaim.Row] = []
       for e in h.ks {
         let (k, m, c) = (e.kPercent, e.offdiagonalMean, e.chance)
         let minEnrich = (e.offdiagonalMeanPerSeed.min() ?? .nan) / c
@@ -240,10 +241,10 @@ struct StudyResults {
         r.md += String(
           format: "| %g | %.3f | %.3f | %.3f | %.4f | %.1f× | %.1f× |\n", k, m,
           e.offdiagonalMin, e.offdiagonalMax, c, m / c, minEnrich)
-        rows.append([
-          "k_percent": k, "mean_overlap": m, "chance": c, "enrichment": m / c, "min_seed_enrichment": minEnrich,
-          "cross_task_by_task": e.crossTaskByTask, "same_task_by_task": e.sameTaskByTask,
-        ])
+        rows.append(
+          .init(
+            kPercent: k, meanOverlap: m, chance: c, minSeedEnrichment: minEnrich, crossTaskByTask: e.crossTaskByTask,
+            sameTaskByTask: e.sameTaskByTask))
       }
       r.md +=
         "\nOff-diagonal |S_m ∩ S_n| / |S_m| over \(h.tasks.count) tasks and seeds "
@@ -262,7 +263,7 @@ struct StudyResults {
         }
         r.md += "\n"
       }
-      r.json["b_hybridity"] = ["rows": rows, "reproduced": ok]
+      r.summary.bHybridity = .init(rows: rows, reproduced: ok)
     }
   }
 
@@ -283,21 +284,21 @@ struct StudyResults {
       r.md +=
         "| method | trainable (% of all parameters) | F1 % (SH-PEFT on the same runs) | "
         + "paired Δ F1 (SH-PEFT − method) | wins |\n|---|---|---|---|---|\n"
-      var rows: [[String: Any]] = []
+      var rows: [StudySummaryOutput.SelectiveClaim.Row] = []
       for (label, runs) in others {
         let keys = Set(sh.keys).intersection(runs.keys)
         let a = Self.average(sh, keys: keys), b = Self.average(runs, keys: keys)
         let diffs = keys.sorted().map { sh[$0]!.f1 - runs[$0]!.f1 }
         let wins = diffs.filter { $0 > 0 }.count
-        let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
+        let ratio = mean(keys.sorted().map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
         ok = ok && a.mean > b.mean
         r.md +=
           "| \(label) | \(String(format: "%.3f", 100 * ratio)) | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
           + "\(String(format: "%+.1f ± %.1f", 100 * mean(diffs), 100 * std(diffs))) | \(wins)/\(diffs.count) |\n"
-        rows.append([
-          "method": label, "f1": b.mean, "f1_std": b.std, "shpeft_f1": a.mean, "paired_mean_diff": mean(diffs),
-          "wins": wins, "pairs": diffs.count,
-        ])
+        rows.append(
+          .init(
+            method: label, f1: (b.mean, b.std), shpeftF1: a.mean, pairedMeanDiff: mean(diffs), wins: wins,
+            pairs: diffs.count))
       }
       let fk = Set(sh.keys).intersection(full.keys)
       if !fk.isEmpty {
@@ -306,12 +307,12 @@ struct StudyResults {
           "| (full fine-tuning, not selective) | 100 | \(pct(b.mean)) ± \(pct(b.std)) (\(pct(a.mean))) | "
           + "\(String(format: "%+.1f", 100 * (a.mean - b.mean))) | "
           + "\(fk.filter { sh[$0]!.f1 > full[$0]!.f1 }.count)/\(fk.count) |\n"
-        r.json["full_finetune_f1"] = b.mean
+        r.summary.fullFinetuneF1 = b.mean
       }
       r.md +=
         "\nSH-PEFT = \(main.0), λ = \(main.1), r = \(main.2) % (+ head). SH-PEFT's mean above every other selective "
         + "strategy → \(verdict(ok)). The other PEFT methods of Table 1 come with the method sweep.\n\n"
-      r.json["c_selective"] = ["rows": rows, "reproduced": ok]
+      r.summary.cSelective = .init(rows: rows, reproduced: ok)
     }
   }
 
@@ -319,16 +320,16 @@ struct StudyResults {
   func strategiesAndLambdas(_ r: inout StudyReport, main: (String, Double, Double)) {
     func table(
       _ configs: [(String, String)], title: String
-    ) -> (rows: [(String, Double, Double, Double)], md: String, byTask: [String: [String: Double]]) {
+    ) -> (rows: [StudySummaryOutput.ConfigTable.Row], md: String, byTask: [String: [String: Double]]) {
       let present = configs.filter { shpeft[$0.1] != nil }
       guard present.count >= 2 else { return ([], "", [:]) }
       var keys = Set(shpeft[present[0].1]!.keys)
       for c in present { keys.formIntersection(shpeft[c.1]!.keys) }
-      var rows: [(String, Double, Double, Double)] = []
+      var rows: [StudySummaryOutput.ConfigTable.Row] = []
       var text = "| \(title) | F1 % | ACC % | n |\n|---|---|---|---|\n"
       for (label, c) in present {
         let f = Self.average(shpeft[c]!, keys: keys), a = Self.average(shpeft[c]!, keys: keys) { $0.accuracy }
-        rows.append((label, f.mean, f.std, a.mean))
+        rows.append(.init(label: label, f1: f.mean, f1Std: f.std, accuracy: a.mean))
         text += "| \(label) | \(pct(f.mean)) ± \(pct(f.std)) | \(pct(a.mean)) | \(f.n) |\n"
       }
       return (
@@ -338,16 +339,12 @@ struct StudyResults {
     let strategies = ["ta", "l1", "ta+l1", "l2", "ta+l2"]
     let t4 = table(strategies.map { ($0, Self.config($0, main.1, main.2)) }, title: "strategy (Table 4)")
     if !t4.rows.isEmpty {
-      let best = t4.rows.max { $0.1 < $1.1 }!
-      let ok = best.0 == "ta+l2"
+      let best = t4.rows.max { $0.f1 < $1.f1 }!
+      let ok = best.label == "ta+l2"
       r.md +=
         "## (d) ta+L2 is the best importance strategy (Table 4)\n\n" + t4.md
-        + "\nBest: \(best.0) → \(verdict(ok)) (λ = \(main.1), r = \(main.2) %).\n\n"
-      r.json["d_table4"] = [
-        "rows": t4.rows.map { ["strategy": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "best": best.0,
-        "reproduced": ok,
-        "by_task": t4.byTask,
-      ]
+        + "\nBest: \(best.label) → \(verdict(ok)) (λ = \(main.1), r = \(main.2) %).\n\n"
+      r.summary.dTable4 = .init(rows: t4.rows, best: best.label, reproduced: ok, byTask: t4.byTask)
     }
     let lambdas = Set(
       shpeft.keys.compactMap { c -> Double? in
@@ -357,19 +354,16 @@ struct StudyResults {
     ).sorted()
     let t5 = table(lambdas.map { ("\($0)", Self.config(main.0, $0, main.2)) }, title: "λ (Table 5)")
     if !t5.rows.isEmpty {
-      let f = t5.rows.map(\.1)
+      let f = t5.rows.map(\.f1)
       let range = f.max()! - f.min()!
-      let best = t5.rows.max { $0.1 < $1.1 }!
+      let best = t5.rows.max { $0.f1 < $1.f1 }!
       let ok = range <= 0.02
       r.md +=
         "## (e) λ is robust (Table 5)\n\n" + t5.md
         + "\nRange of the average F1 over λ: \(String(format: "%.1f", 100 * range)) points (the paper: 1.5) → "
         + "\(verdict(ok)); best at λ = "
-        + "\(best.0)\(Double(best.0) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
-      r.json["e_table5"] = [
-        "rows": t5.rows.map { ["lambda": $0.0, "f1": $0.1, "f1_std": $0.2, "accuracy": $0.3] }, "range": range,
-        "best_lambda": best.0, "reproduced": ok, "by_task": t5.byTask,
-      ]
+        + "\(best.label)\(Double(best.label) == 1 ? " (as in the paper)" : " (the paper: λ = 1)").\n\n"
+      r.summary.eTable5 = .init(rows: t5.rows, best: best.label, range: range, reproduced: ok, byTask: t5.byTask)
     }
   }
 
@@ -381,7 +375,7 @@ struct StudyResults {
         return p.count == 3 && p[0] == main.0 && Double(p[1]) == main.1 ? Double(p[2]) : nil
       }
     ).sorted()
-    var fig4: [[String: Any]] = []
+    var fig4: [StudySummaryOutput.Point] = []
     if budgets.count > 1 {
       r.md +=
         "## Fig. 4: average F1 against the trainable ratio\n\n| method | trainable % of all parameters | F1 % | n "
@@ -393,15 +387,15 @@ struct StudyResults {
         let keys = common.intersection(runs.keys)
         guard !keys.isEmpty else { return }
         let f = Self.average(runs, keys: keys)
-        let ratio = mean(keys.map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
-        fig4.append(["method": label, "trainable_ratio": ratio, "f1": f.mean, "f1_std": f.std, "n": f.n])
+        let ratio = mean(keys.sorted().map { Double(runs[$0]!.trainable) / Double(max(runs[$0]!.total, 1)) })
+        fig4.append(.init(method: label, trainableRatio: ratio, f1: f.mean, f1Std: f.std, n: f.n))
         r.md += "| \(label) | \(String(format: "%.4f", 100 * ratio)) | \(pct(f.mean)) ± \(pct(f.std)) | \(f.n) |\n"
       }
       for b in budgets { point("SH-PEFT r = \(b) %", shpeft[Self.config(main.0, main.1, b)]!) }
       if !probe.isEmpty { point("linear probe", probe) }
       if !full.isEmpty { point("full fine-tuning", full) }
       r.md += "\n(On the \(common.count) task/seed pairs every budget ran.)\n\n"
-      r.json["fig4"] = fig4
+      r.summary.fig4 = fig4
     }
   }
 
@@ -412,7 +406,7 @@ struct StudyResults {
       r.timing +=
         "## Selection time against training time\n\n| task | selection s (one epoch of gradients) | one epoch of full "
         + "fine-tuning s | SH-PEFT training s |\n|---|---|---|---|\n"
-      var rows: [[String: Any]] = []
+      var rows: [SelectionTime] = []
       for t in Set(selectionSeconds.keys.map(\.task)).sorted() {
         let imp = selectionSeconds.filter { $0.key.task == t }.map(\.value)
         let ft = full.filter { $0.key.task == t }.map { r in
@@ -421,22 +415,21 @@ struct StudyResults {
         }
         let shs = sh.filter { $0.key.task == t }.map(\.value.seconds)
         r.timing += String(format: "| %@ | %.2f | %.2f | %.1f |\n", t, mean(imp), mean(ft), mean(shs))
-        rows.append([
-          "task": t, "selection_seconds": mean(imp), "full_ft_epoch_seconds": mean(ft),
-          "shpeft_training_seconds": mean(shs),
-        ])
+        rows.append(
+          .init(task: t, selectionSeconds: mean(imp), fullFtEpochSeconds: mean(ft), shpeftTrainingSeconds: mean(shs)))
       }
       r.timing += "\n(One epoch of full fine-tuning = its measured seconds per step × batches per epoch.)\n"
-      r.json["selection_time"] = rows
+      r.selectionTime = rows
     }
   }
 }
 
-/// What `summarize` builds, section by section: summary.json's object, the Markdown report, and
-/// timing.md (wall-clock, left out of the content hash).
+/// What `summarize` builds, section by section: summary.json, the Markdown report, and the wall-clock
+/// selection times with timing.md (left out of the content hash).
 struct StudyReport {
-  var json: [String: Any]
+  var summary: StudySummaryOutput
   var md: String
+  var selectionTime: [SelectionTime] = []
   var timing = ""
 }
 

@@ -65,10 +65,7 @@ func writeJSON(_ object: Any, to path: String) throws {
 
 /// Merges wall-clock `values` into the folder's `timing.json` (not part of the content hash).
 func writeTiming(_ values: [String: Any], in dir: String) throws {
-  let tpath = dir + "/" + timingFileName
-  var t = (try? readJSONFile(tpath)) ?? [:]
-  t.merge(values) { _, new in new }
-  try JSONCoding.data(t).write(to: URL(fileURLWithPath: tpath))
+  try JSONCoding.merge(values, into: dir + "/" + timingFileName)
 }
 
 private func readJSONFile(_ path: String) throws -> [String: Any] {
