@@ -53,7 +53,7 @@ let package = Package(
     /// PEFT methods: one file per method; which tensors train, which modules they add.
     .target(
       name: "PEFT",
-      dependencies: ["Model", "Kernels", "Storage"],
+      dependencies: ["Model", "Kernels", "Storage", "Outputs"],
       exclude: ["README.md"], swiftSettings: optimiseInDebug
     ),
     /// The JSON files stages write and read (and figures read), each one Codable type.

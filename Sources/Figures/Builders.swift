@@ -267,48 +267,42 @@ public enum Builders {
   static func fptMemory(_ i: FigureInput) throws -> BuiltFigure {
     var panels: [Chart] = []
     var rows: [[String]] = []
-    if let ms = i.with("memory.json").first {
-      let j = try i.json(ms.dir, "memory.json")
-      let all = j["rows"] as? [[String: Any]] ?? []
-      for preset in Array(Set(all.compactMap { $0["preset"] as? String })).sorted() {
-        let r = all.filter { $0["preset"] as? String == preset }
-        var c = Chart(kind: .line, title: "\(preset), batch \(j["batch"] ?? 16): computed")
+    if let j = try i.all(MemoryScalingOutput.self).first?.value {
+      for preset in Array(Set(j.rows.map(\.preset))).sorted() {
+        let r = j.rows.filter { $0.preset == preset }
+        var c = Chart(kind: .line, title: "\(preset), batch \(j.batch): computed")
         c.xLabel = "input resolution (px)"; c.yLabel = "training memory (GiB, log scale)"; c.logY = true
         c.referenceY = 48; c.referenceLabel = "48 GB GPU (the FPT+ paper's RTX A6000)"
         let show = ["full", "lora", "adapter", "vpt-deep", "ssf", "sh-peft", "fpt", "fpt+", "fpt+ (no preload)"]
         for (n, m) in show.enumerated() {
-          let pts = r.filter { $0["method"] as? String == m }.sorted { num($0["size"]) < num($1["size"]) }
+          let pts = r.filter { $0.method == m }.sorted { $0.size < $1.size }
           guard !pts.isEmpty else { continue }
           c.series.append(
             Series(
-              name: m, x: pts.map { num($0["size"]) }, y: pts.map { num($0["total_bytes"]) / 1_073_741_824 },
+              name: m, x: pts.map { Double($0.size) }, y: pts.map { Double($0.totalBytes) / 1_073_741_824 },
               dashed: m.contains("no preload"), colour: n))
         }
         panels.append(c)
         for x in r {
           rows.append([
-            preset, String(format: "%g", num(x["size"])), x["method"] as? String ?? "", sideInput(x["side"]),
-            String(format: "%.2f", num(x["total_bytes"]) / 1_073_741_824),
+            preset, String(format: "%g", Double(x.size)), x.method, sideInput(x.side),
+            String(format: "%.2f", Double(x.totalBytes) / 1_073_741_824),
           ])
         }
       }
     }
     // measured at our scale: peft runs that vary the input size
-    let runs = i.with("metrics.json").compactMap { try? i.json($0.dir, "metrics.json") }
+    let runs = i.with("metrics.json").compactMap { try? RunMetrics.read($0.dir) }
     if !runs.isEmpty {
       var mem = Chart(kind: .line, title: "embedded scale: measured (engine accounting)")
       mem.xLabel = "input resolution of the (frozen) model (px)"; mem.yLabel = "training memory (MiB)"
       var auc = Chart(kind: .line, title: "embedded scale: test AUC")
       auc.xLabel = mem.xLabel; auc.yLabel = "test AUC (%)"
-      let methods = Array(Set(runs.compactMap { $0["method"] as? String })).sorted()
+      let methods = Array(Set(runs.compactMap(\.method))).sorted()
       for (n, m) in methods.enumerated() {
-        let pts = runs.filter { $0["method"] as? String == m }.map { r -> (Double, Double, Double, String) in
-          let size = (r["side"] as? [String: Any]).map { num($0["frozen_size"]) } ?? num(r["image_size"])
-          return (
-            size, num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576,
-            100 * num((r["test"] as? [String: Any])?["macro_auc"]),
-            sideInput(r["side"])
-          )
+        let pts = runs.filter { $0.method == m }.map { r -> (Double, Double, Double, String) in
+          let size = r.side.map { $0["frozen_size"] ?? .nan } ?? r.imageSize ?? .nan
+          return (size, r.memoryTotal / 1_048_576, 100 * (r.test?.macroAuc ?? .nan), sideInput(r.side))
         }.sorted { $0.0 < $1.0 }
         mem.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.1), colour: n))
         auc.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.2), colour: n))
@@ -328,10 +322,10 @@ public enum Builders {
   }
 
   /// "128 px (64 / 1024)" for a side network's input, "–" for methods without one.
-  static func sideInput(_ side: Any?) -> String {
-    guard let s = side as? [String: Any], let size = s["size"] else { return "–" }
-    guard let sp = s["side_patches"], let fp = s["frozen_patches"] else { return "\(size) px" }
-    return "\(size) px (\(sp) / \(fp))"
+  static func sideInput(_ side: [String: Double]?) -> String {
+    guard let s = side, let size = s["size"] else { return "–" }
+    guard let sp = s["side_patches"], let fp = s["frozen_patches"] else { return String(format: "%g px", size) }
+    return String(format: "%g px (%g / %g)", size, sp, fp)
   }
 
   // MARK: FPT+ ablations (Tables 3, 4; Figs. 6, 8): one setting varied
@@ -340,22 +334,16 @@ public enum Builders {
     let key = vary.split(separator: ".").last.map(String.init) ?? vary
     var pts: [(Double, Double, Double, Double)] = []
     // the ablation runs, plus the main FPT+ runs (`side`) on the same datasets and seeds
-    let all = try i.with("metrics.json").map { ($0.name, try i.json($0.dir, "metrics.json")) }
+    let all = try i.with("metrics.json").map { ($0.name, try RunMetrics.read($0.dir)) }
     let abl = all.filter { !$0.0.hasPrefix("side@") }.map(\.1)
-    let keys = Set(abl.map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
+    let keys = Set(abl.map(\.taskAndSeed))
     let runs =
-      abl
-      + all.filter {
-        $0.0.hasPrefix("side@") && $0.1["method"] as? String == "fpt+"
-          && keys.contains("\($0.1["dataset"] ?? "")|\($0.1["seed"] ?? "")")
-      }.map(\.1)
+      abl + all.filter { $0.0.hasPrefix("side@") && $0.1.method == "fpt+" && keys.contains($0.1.taskAndSeed) }.map(\.1)
     for r in runs {
-      let v = num((r["side"] as? [String: Any])?[key])
       pts.append(
         (
-          v, 100 * num((r["test"] as? [String: Any])?["macro_auc"]),
-          100 * num((r["test"] as? [String: Any])?["macro_f1"]),
-          num((r["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576
+          r.side?[key] ?? .nan, 100 * (r.test?.macroAuc ?? .nan), 100 * (r.test?.macroF1 ?? .nan),
+          r.memoryTotal / 1_048_576
         ))
     }
     let values = Array(Set(pts.map(\.0))).sorted()
@@ -395,22 +383,16 @@ public enum Builders {
     var short: [String] = []
     var names: [String] = [], auc: [Double] = [], mem: [Double] = [], memNo: [Double] = []
     for (base, label, shortLabel) in steps {
-      let ablationKeys = Set(
-        i.stages("fig7-side-only").compactMap { try? i.json($0.dir, "metrics.json") }
-          .map { "\($0["dataset"] ?? "")|\($0["seed"] ?? "")" })
-      let runs = i.stages(base).compactMap { try? i.json($0.dir, "metrics.json") }
-        .filter { base != "ablate-tokens" || num(($0["side"] as? [String: Any])?["token_ratio"]) == 1.0 }
-        .filter {
-          base != "side"
-            || ($0["method"] as? String == "fpt+"
-              && ablationKeys.contains("\($0["dataset"] ?? "")|\($0["seed"] ?? "")"))
-        }
+      let ablationKeys = Set(i.stages("fig7-side-only").compactMap { try? RunMetrics.read($0.dir) }.map(\.taskAndSeed))
+      let runs = i.stages(base).compactMap { try? RunMetrics.read($0.dir) }
+        .filter { base != "ablate-tokens" || $0.side?["token_ratio"] == 1.0 }
+        .filter { base != "side" || ($0.method == "fpt+" && ablationKeys.contains($0.taskAndSeed)) }
       guard !runs.isEmpty else { continue }
       names.append(label)
       short.append(shortLabel)
-      auc.append(avg(runs.map { 100 * num(($0["test"] as? [String: Any])?["macro_auc"]) }))
-      mem.append(avg(runs.map { num(($0["memory_bytes"] as? [String: Any])?["total"]) / 1_048_576 }))
-      memNo.append(avg(runs.map { num($0["memory_without_preload_bytes"]) / 1_048_576 }))
+      auc.append(avg(runs.map { 100 * ($0.test?.macroAuc ?? .nan) }))
+      mem.append(avg(runs.map { $0.memoryTotal / 1_048_576 }))
+      memNo.append(avg(runs.map { ($0.memoryWithoutPreloadBytes ?? .nan) / 1_048_576 }))
     }
     var a = Chart(kind: .bars, title: "test AUC (%)"); a.categories = short; a.yLabel = "%"
     a.xLabel = "components"

@@ -7,33 +7,35 @@
 // Reports/published.yaml), and the table of every target with its value and outcome.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Outputs
 import Pipeline
 import Plot
 import Yams
 
 enum CalibrationFigure {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
-    let s = try i.one("summary.json")
-    guard let rows = s["tasks"] as? [[String: Any]], let targets = s["targets"] as? [[String: Any]] else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a calibration-summary stage")
-    }
+    guard
+      let dir = i.with(CalibrationSummaryOutput.fileName).first(where: { CalibrationSummaryOutput.isOne(in: $0.dir) })
+    else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a calibration-summary stage") }
+    let s = try CalibrationSummaryOutput.read(in: dir.dir)
+    let (rows, targets) = (s.tasks, s.targets)
     let published = try publishedRatios(i)
     var bars = Chart(kind: .bars, title: "Test F1 of a probe on frozen features, as a fraction of full fine-tuning")
     // tasks, their mean, then the papers' backbones (their linear probe only; no k-NN published)
-    let lp = rows.map { num($0["lp_ratio"]) }, kn = rows.map { num($0["knn_ratio"]) }
+    let lp = rows.map(\.lpRatio), kn = rows.map(\.knnRatio)
     bars.categories =
-      rows.map { ($0["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: "") } + ["mean"]
+      rows.map { $0.task.replacingOccurrences(of: "-synth", with: "") } + ["mean"]
       + published.map(\.0)
     bars.series = [
       Series(name: "linear probe / full FT", y: lp + [avg(lp)] + published.map(\.1)),
       Series(name: "k-NN probe / full FT", y: kn + [avg(kn)] + published.map { _ in .nan }),
     ]
-    let lg = rows.map { num($0["logistic_ratio"]) }
+    let lg = rows.map(\.logisticRatio)
     if lg.contains(where: \.isFinite) {
       bars.series.append(
         Series(name: "converged linear probe / full FT", y: lg + [avg(lg)] + published.map { _ in .nan }))
     }
-    bars.referenceY = num(targets.first { $0["target"] as? String == "lp_ratio_mean" }?["threshold"])
+    bars.referenceY = targets.first { $0.target == "lp_ratio_mean" }?.threshold ?? .nan
     bars.referenceLabel = "target (mean LP/FT)"
     bars.yLabel = "probe F1 / full-FT F1"; bars.yMin = 0; bars.yMax = 1.1
     var table = TableSpec(
@@ -41,17 +43,12 @@ enum CalibrationFigure {
       rows: [])
     for r in rows {
       table.rows.append([
-        (r["task"] as? String ?? "?").replacingOccurrences(of: "-synth", with: ""), pct(num(r["full_ft"]), 3),
-        pct(num(r["linear_probe"]), 3), pct(num(r["lp_ratio"]), 2), pct(num(r["knn"]), 3),
-        pct(num(r["logistic"]), 3), pct(num(r["scratch"]), 3), pct(num(r["pretraining_gain"]), 3),
+        r.task.replacingOccurrences(of: "-synth", with: ""), pct(r.fullFt, 3), pct(r.linearProbe, 3),
+        pct(r.lpRatio, 2), pct(r.knn, 3), pct(r.logistic, 3), pct(r.scratch, 3), pct(r.pretrainingGain, 3),
       ])
     }
     for t in targets {
-      table.rows.append([
-        "target", t["rule"] as? String ?? "", pct(num(t["value"]), 3),
-        (t["pass"] as? Bool ?? false) ? "met" : "NOT met",
-        "", "", "", "",
-      ])
+      table.rows.append(["target", t.rule, pct(t.value, 3), t.pass ? "met" : "NOT met", "", "", "", ""])
     }
     var tc = Chart(kind: .table, title: "Per task (test macro-F1, mean over seeds) and the calibration targets")
     tc.table = table

@@ -123,24 +123,20 @@ enum PaperComparison {
         + cell(Verdicts.matches(100 * mr, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
     // the same accounting computed for ViT-B/16 at 512 px, batch 16 (memory-scaling), when available
     var computed = Double.nan
-    var counts: [[String: Any]] = []
-    if let ms = i.with("memory.json").first {
-      let mj = try i.json(ms.dir, "memory.json")
-      let rows = mj["rows"] as? [[String: Any]] ?? []
+    var counts: [ParameterCount] = []
+    if let mj = try i.all(MemoryScalingOutput.self).first?.value {
       func total(_ m: String) -> Double {
-        num(
-          rows.first {
-            $0["preset"] as? String == "vit-b16" && num($0["size"]) == 512 && $0["method"] as? String == m
-          }?["total_bytes"])
+        (mj.rows.first { $0.preset == "vit-b16" && $0.size == 512 && $0.method == m }).map { Double($0.totalBytes) }
+          ?? .nan
       }
       computed = total("fpt+") / total("full")
-      counts = ((mj["parameters"] as? [String: Any])?["vit-b16"] as? [[String: Any]]) ?? []
+      counts = mj.parameters["vit-b16"] ?? []
     }
     rows.append(
       ["FPT+ memory ≈ 3.18 % of full FT (ViT-B/16, 512 px, batch 16, computed)", paperMem]
         + cell(
           Verdicts.matches(100 * computed, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
-    func percent(_ m: String) -> Double { num(counts.first { $0["method"] as? String == m }?["trainable_percent"]) }
+    func percent(_ m: String) -> Double { counts.first { $0.method == m }?.trainablePercent ?? .nan }
     let pp = fp["table1_params_percent"]
     let vPlus = Verdicts.matches(percent("fpt+"), paper: d(pp, "fpt+"), tolerance: 0.05, what: "FPT+ trainable %")
     let vFPT = Verdicts.matches(percent("fpt"), paper: d(pp, "fpt"), tolerance: 0.05, what: "FPT trainable %")

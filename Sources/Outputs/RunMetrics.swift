@@ -52,10 +52,20 @@ public struct RunMetrics: Decodable {
   /// An `shpeft` run's selection: importance strategy, λ and budget (% of backbone elements).
   public var strategy: String?
   public var lambda, budgetPercent: Double?
-  /// The engine's training memory, bytes (`total` and its parts).
+  /// The engine's training memory, bytes (`total` and its parts); a side-tuning run's without preloading.
   public var memoryBytes: [String: Double]?
+  public var memoryWithoutPreloadBytes: Double?
+  /// The input size (px) of the trained model; a side-tuning run's side network (size, patches, tokens kept,
+  /// token ratio, width, layers, ...: every value a number).
+  public var imageSize: Double?
+  public var side: [String: Double]?
   /// Wall-clock seconds of the training loop (from timing.json, outside the content hash).
   public var seconds: Double?
+
+  /// "task|seed": pairs runs of one task and seed across configurations.
+  public var taskAndSeed: String { "\(dataset ?? "")|\(seed.map(String.init) ?? "")" }
+  /// Total training memory, bytes (NaN if not recorded).
+  public var memoryTotal: Double { memoryBytes?["total"] ?? .nan }
 
   /// The metrics.json in `dir`, or an error naming the file and what is wrong.
   public static func read(_ dir: String) throws -> RunMetrics {

@@ -1,15 +1,16 @@
 //===--- MethodCount.swift - every method's trainable parameters on a config ===//
 import Model
+import Outputs
 
 /// What `peftlab methods` prints and the memory-scaling stage records: per method its own
 /// parameters, the head's, the trainable total and the ratio to all parameters of the model as
 /// trained (FPT/FPT+: frozen model incl. its head + side ViT + fusion, as the FPT code prints it).
 public enum MethodCount {
-  public static func rows(config c0: ViTConfig, classes: Int, options o: MethodOptions) throws -> [[String: Any]] {
+  public static func rows(config c0: ViTConfig, classes: Int, options o: MethodOptions) throws -> [ParameterCount] {
     var c = c0
     c.numClasses = classes
     let L = ViTLayout(c)
-    var rows: [[String: Any]] = []
+    var rows: [ParameterCount] = []
     for m in PEFTMethod.allCases {
       let method: Int, head: Int, total: Int
       var denominator = "model + head + added modules"
@@ -28,12 +29,10 @@ public enum MethodCount {
         head = s.headParameters(L)
         total = s.totalParameters(L)
       }
-      rows.append([
-        "method": m.rawValue, "method_parameters": method, "head_parameters": head,
-        "trainable_parameters": method + head, "total_parameters": total,
-        "trainable_percent": 100 * Double(method + head) / Double(total),
-        "denominator": denominator, "summary": m.summary,
-      ])
+      rows.append(
+        ParameterCount(
+          method: m.rawValue, methodParameters: method, headParameters: head, totalParameters: total,
+          denominator: denominator, summary: m.summary))
     }
     return rows
   }

@@ -1,6 +1,7 @@
 //===--- MethodsCommand.swift - `peftlab methods`: every PEFT method and its size
 import ArgumentParser
 import Foundation
+import Storage
 import Model
 import PEFT
 
@@ -25,9 +26,7 @@ struct MethodsCommand: ParsableCommand {
       o.sptBudget = budget / 100
       let rows = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: classes, options: o)
       if json {
-        let d = try JSONSerialization.data(
-          withJSONObject: ["preset": preset, "classes": classes, "methods": rows],
-          options: [.prettyPrinted, .sortedKeys])
+        let d = try JSONCoding.data(["preset": preset, "classes": classes, "methods": try JSONCoding.object(rows)])
         print(String(decoding: d, as: UTF8.self))
         return
       }
@@ -35,10 +34,9 @@ struct MethodsCommand: ParsableCommand {
       print("method         method params        head     trainable %   what trains")
       for r in rows {
         print(
-          (r["method"] as! String).padding(toLength: 14, withPad: " ", startingAt: 0)
-            + String(
-              format: "%14d  %10d  %12.4f   ", r["method_parameters"] as! Int, r["head_parameters"] as! Int,
-              r["trainable_percent"] as! Double) + (r["summary"] as! String))
+          r.method.padding(toLength: 14, withPad: " ", startingAt: 0)
+            + String(format: "%14d  %10d  %12.4f   ", r.methodParameters, r.headParameters, r.trainablePercent)
+            + r.summary)
       }
     }
   }

@@ -60,7 +60,7 @@ public struct CalibrationSummaryStageKind: StageKind {
     func f1(_ role: String, _ task: String) -> Double {
       mean(runs.filter { $0.role == role && $0.task == task }.map(\.f1))
     }
-    var rows: [[String: Any]] = []
+    var rows: [CalibrationSummaryOutput.Task] = []
     var md =
       "| task | full FT | linear probe | LP / FT | k-NN | k-NN / FT | converged LP | / FT | scratch | FT − scratch "
       + "| seeds |\n"
@@ -69,61 +69,45 @@ public struct CalibrationSummaryStageKind: StageKind {
       let ft = f1("finetune", t), lp = f1("linear-probe", t), sc = f1("scratch", t), kn = f1("knn", t)
       let lg = f1("logistic", t)
       let seeds = runs.filter { $0.role == "finetune" && $0.task == t }.count
-      rows.append([
-        "task": t, "full_ft": ft, "linear_probe": lp, "lp_ratio": lp / ft, "scratch": sc, "knn": kn,
-        "knn_ratio": kn / ft, "logistic": lg, "logistic_ratio": lg / ft, "pretraining_gain": ft - sc, "seeds": seeds,
-      ])
+      rows.append(.init(task: t, fullFt: ft, linearProbe: lp, knn: kn, logistic: lg, scratch: sc, seeds: seeds))
       md += String(
         format: "| %@ | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f | %.3f | %+.3f | %d |\n", t, ft, lp, lp / ft, kn,
         kn / ft, lg, lg / ft, sc, ft - sc, seeds)
     }
-    let ratios = rows.map { $0["lp_ratio"] as! Double }, fts = rows.map { $0["full_ft"] as! Double }
-    let gains = rows.map { $0["pretraining_gain"] as! Double }
+    let ratios = rows.map(\.lpRatio), fts = rows.map(\.fullFt), gains = rows.map(\.pretrainingGain)
     let collapsed = runs.filter(\.collapsed).map { "\($0.role)@\($0.task)@seed\($0.seed)" }.sorted()
     let lo = p.ftLow, hi = p.ftHigh
-    func target(
-      _ name: String, _ value: Double, _ pass: Bool, _ rule: String, threshold: Double? = nil
-    ) -> [String: Any] {
-      var t: [String: Any] = ["target": name, "value": value, "pass": pass && value.isFinite, "rule": rule]
-      if let threshold { t["threshold"] = threshold }
-      return t
-    }
-    let targets: [[String: Any]] = [
-      target(
+    let targets: [CalibrationSummaryOutput.Target] = [
+      .init(
         "lp_ratio_mean", mean(ratios), mean(ratios) >= p.minRatioMean,
         "linear probe / full FT, mean over tasks ≥ \(p.minRatioMean)",
         threshold: p.minRatioMean),
-      target(
+      .init(
         "lp_ratio_min", ratios.min() ?? .nan, (ratios.min() ?? .nan) >= p.minRatioTask,
         "linear probe / full FT on every task ≥ \(p.minRatioTask)"),
-      target(
+      .init(
         "full_ft_range", fts.min() ?? .nan, fts.allSatisfy { $0 >= lo && $0 <= hi },
         "full FT test F1 within [\(lo), \(hi)] on every task (value: the lowest; highest "
           + "\(String(format: "%.3f", fts.max() ?? .nan)))"
       ),
-      target(
+      .init(
         "pretraining_gain", mean(gains), mean(gains) >= p.minPretrainingGain,
         "full FT − scratch, mean over tasks ≥ \(p.minPretrainingGain)"),
-      target("no_collapse", Double(collapsed.count), collapsed.isEmpty, "no run predicts a single class"),
+      .init("no_collapse", Double(collapsed.count), collapsed.isEmpty, "no run predicts a single class"),
     ]
     md += "\n| target | value | pass |\n|---|---|---|\n"
     for t in targets {
       md += String(
-        format: "| %@ | %.3f | %@ |\n", t["rule"] as! String, t["value"] as! Double,
-        (t["pass"] as! Bool) ? "yes" : "**no**")
+        format: "| %@ | %.3f | %@ |\n", t.rule, t.value, t.pass ? "yes" : "**no**")
     }
     if !collapsed.isEmpty { md += "\nCollapsed onto one class: \(collapsed.joined(separator: ", "))\n" }
-    var out: [String: Any] = [
-      "stage_kind": name, "tasks": rows, "targets": targets, "collapsed_runs": collapsed,
-      "lp_ratio_mean": mean(ratios), "runs": runs.count,
-    ]
     // learning-rate searches (validation split, seed 1): full fine-tuning and the linear probe
-    var searches: [String: Any] = [:]
+    var searches: [String: CalibrationSummaryOutput.Search] = [:]
     for (base, role) in [("cal-lr-search", "finetune"), ("cal-lp-lr-search", "linear-probe")] {
       var search: [Double: [Double]] = [:]
       for (stage, dir) in ctx.inputs(base: base) {
-        let j = try readJSON(dir + "/metrics.json")
-        guard let lr = j["lr"] as? Double, let val = (j["val"] as? [String: Any])?["macro_f1"] as? Double else {
+        let j = try RunMetrics.read(dir)
+        guard let lr = j.lr, let val = j.val?.macroF1 else {
           throw StudyError.missingInput("\(stage): no lr or validation macro-F1 in metrics.json")
         }
         search[lr, default: []].append(val)
@@ -132,11 +116,10 @@ public struct CalibrationSummaryStageKind: StageKind {
       let grid = search.keys.sorted()
       let best = grid.max { mean(search[$0]!) < mean(search[$1]!) }!
       let used = Set(
-        ctx.inputs(base: "cal-" + role).compactMap { try? readJSON($0.dir + "/metrics.json")["lr"] as? Double })
-      searches[role] = [
-        "grid": grid.map { ["lr": $0, "val_macro_f1": mean(search[$0]!), "tasks": search[$0]!.count] },
-        "best_lr": best, "used_lr": Array(used).sorted(), "used_is_best": used == [best],
-      ]
+        ctx.inputs(base: "cal-" + role).compactMap { try? RunMetrics.read($0.dir).lr })
+      searches[role] = .init(
+        grid: grid.map { .init(lr: $0, valMacroF1: mean(search[$0]!), tasks: search[$0]!.count) }, bestLr: best,
+        usedLr: Array(used).sorted())
       md += "\n| lr (\(role), validation) | macro-F1, mean over tasks |\n|---|---|\n"
       for g in grid { md += String(format: "| %g%@ | %.3f |\n", g, g == best ? " (best)" : "", mean(search[g]!)) }
       md +=
@@ -144,9 +127,11 @@ public struct CalibrationSummaryStageKind: StageKind {
         + (used == [best]
           ? " (the validation choice).\n" : " — **not** the validation choice \(String(format: "%g", best)).\n")
     }
-    if !searches.isEmpty { out["lr_search"] = searches }
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
-    try writeJSON(out, to: ctx.outputDir + "/summary.json")
+    try CalibrationSummaryOutput(
+      tasks: rows, targets: targets, collapsedRuns: collapsed, lpRatioMean: mean(ratios), runs: runs.count,
+      lrSearch: searches.isEmpty ? nil : searches
+    ).write(in: ctx.outputDir)
     ctx.log(md)
   }
 }

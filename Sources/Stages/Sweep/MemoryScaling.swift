@@ -12,6 +12,7 @@
 import Foundation
 import Model
 import PEFT
+import Outputs
 import Pipeline
 import Training
 
@@ -40,23 +41,22 @@ public struct MemoryScalingStageKind: StageKind {
     let B = v.batch, K = v.classes
     let opt = OptimizerKind.adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
     var csv = "preset,size,method,parameters,gradients,optimizer,activations,total,total_gib\n"
-    var rows: [[String: Any]] = []
+    var rows: [MemoryScalingOutput.Row] = []
     func add(_ preset: String, _ size: Int, _ method: String, _ m: MemoryReport, side: SideTuningPlan? = nil) {
       csv +=
         [
           preset, "\(size)", method, "\(m.parameters)", "\(m.gradients)", "\(m.optimizerState)", "\(m.activations)",
           "\(m.total)", "\(Double(m.total) / 1_073_741_824)",
         ].joined(separator: ",") + "\n"
-      var row: [String: Any] = [
-        "preset": preset, "size": size, "method": method, "total_bytes": m.total,
-        "activations_bytes": m.activations, "parameters_bytes": m.parameters,
-      ]
-      if let side {
-        row["side"] = [
-          "size": side.side.imageSize, "side_patches": side.side.numPatches, "frozen_patches": side.frozen.numPatches,
+      let input = side.map {
+        [
+          "size": Double($0.side.imageSize), "side_patches": Double($0.side.numPatches),
+          "frozen_patches": Double($0.frozen.numPatches),
         ]
       }
-      rows.append(row)
+      rows.append(
+        .init(
+          preset: preset, size: size, method: method, bytes: (m.total, m.activations, m.parameters), side: input))
     }
     for preset in presets {
       var c = try ViTConfig.preset(preset)
@@ -95,16 +95,14 @@ public struct MemoryScalingStageKind: StageKind {
     }
     try csv.write(toFile: ctx.outputDir + "/memory.csv", atomically: true, encoding: .utf8)
     // trainable parameters per method and preset, as `peftlab methods --preset P --classes K` prints them
-    var counts: [String: Any] = [:]
+    var counts: [String: [ParameterCount]] = [:]
     for preset in presets {
       counts[preset] = try MethodCount.rows(config: try ViTConfig.preset(preset), classes: K, options: MethodOptions())
     }
-    try writeJSON(
-      [
-        "stage_kind": name, "batch": B, "optimizer": "adamw", "rows": rows, "parameters": counts,
-        "note": "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)",
-      ],
-      to: ctx.outputDir + "/memory.json")
+    try MemoryScalingOutput(
+      batch: B, optimizer: "adamw", rows: rows, parameters: counts,
+      note: "engine accounting evaluated on shapes (no allocation); fp32; batch \(B)"
+    ).write(in: ctx.outputDir)
     ctx.log("\(rows.count) rows")
   }
 }
