@@ -127,7 +127,7 @@ public enum Builders {
     var c = Chart(kind: .scatter, title: "Average F1 against trainable parameters")
     c.xLabel = "trainable parameters (% of the model)"; c.yLabel = "average test F1 (%)"; c.logX = true
     var rows: [[String]] = []
-    if let s = try i.sweeps().first {
+    if let s = try i.all(SweepSummaryOutput.self).first?.value {
       let names = s.order.filter { s.methods[$0] != nil }
       let ms = names.map { s.methods[$0]! }
       c.series.append(
@@ -136,7 +136,7 @@ public enum Builders {
           colour: 4))
       rows += zip(names, ms).map { [$0, pct(100 * $1.trainableRatio, 3), pct($1.avgF1)] }
     }
-    if let pts = try i.studySummary()?.summary.fig4 {
+    if let pts = try i.all(StudySummaryOutput.self).first?.value.fig4 {
       let sorted = pts.sorted { $0.trainableRatio < $1.trainableRatio }
       c.series.append(
         Series(
@@ -150,7 +150,7 @@ public enum Builders {
   }
 
   static func shTable4(_ i: FigureInput) throws -> BuiltFigure {
-    let rows = try i.oneStudySummary().summary.dTable4?.rows ?? []
+    let rows = try i.first(StudySummaryOutput.self).value.dTable4?.rows ?? []
     let vals = rows.map { [100 * $0.f1, 100 * $0.accuracy] }
     let t = TableSpec(
       header: ["importance", "F1 %", "accuracy %"],
@@ -162,7 +162,7 @@ public enum Builders {
   }
 
   static func shTable5(_ i: FigureInput) throws -> BuiltFigure {
-    let rows = try i.oneStudySummary().summary.eTable5?.rows ?? []
+    let rows = try i.first(StudySummaryOutput.self).value.eTable5?.rows ?? []
     let vals = rows.map { [100 * $0.f1, 100 * $0.accuracy] }
     let t = TableSpec(
       header: ["λ", "F1 %", "accuracy %"],
@@ -174,7 +174,7 @@ public enum Builders {
   }
 
   static func selectionTime(_ i: FigureInput) throws -> BuiltFigure {
-    let dir = try i.oneStudySummary().dir
+    let dir = try i.first(StudySummaryOutput.self).dir
     let rows = Timing.exists(in: dir) ? try Timing.read(in: dir).selectionTime ?? [] : []
     var c = Chart(kind: .bars, title: "Selection time against training time (seconds)")
     c.categories = rows.map { $0.task.replacingOccurrences(of: "-synth", with: "") }
@@ -193,7 +193,7 @@ public enum Builders {
 
   // MARK: Table 1 of both papers (sweep-summary)
   static func table1(_ i: FigureInput) throws -> BuiltFigure {
-    let s = try i.oneSweep()
+    let s = try i.first(SweepSummaryOutput.self).value
     let (methods, datasets) = (s.methods, s.datasets)
     let order = s.order.filter { methods[$0] != nil }
     func cell(_ m: String, _ d: String) -> (Double, Double)? { methods[m]?.byDataset[d].map { ($0.f1, $0.f1Std) } }
@@ -243,7 +243,7 @@ public enum Builders {
 
   // MARK: FPT+ Fig. 1: AUC against trainable ratio, bubble = memory
   static func fptFig1(_ i: FigureInput) throws -> BuiltFigure {
-    let s = try i.oneSweep()
+    let s = try i.first(SweepSummaryOutput.self).value
     let order = s.order.filter { s.methods[$0] != nil }
     let ms = order.map { s.methods[$0]! }
     var c = Chart(kind: .scatter, title: "Average AUC against trainable parameters (bubble area = training memory)")

@@ -14,10 +14,7 @@ import Yams
 
 enum CalibrationFigure {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
-    guard
-      let dir = i.with(CalibrationSummaryOutput.fileName).first(where: { CalibrationSummaryOutput.isOne(in: $0.dir) })
-    else { throw PipelineError.stageFailed(stage: i.ctx.stage, message: "needs a calibration-summary stage") }
-    let s = try CalibrationSummaryOutput.read(in: dir.dir)
+    let s = try i.first(CalibrationSummaryOutput.self).value
     let (rows, targets) = (s.tasks, s.targets)
     let published = try publishedRatios(i)
     var bars = Chart(kind: .bars, title: "Test F1 of a probe on frozen features, as a fraction of full fine-tuning")

@@ -52,65 +52,29 @@ public struct FigureInput {
       ($0.key, $0.value)
     }
   }
-  func json(_ dir: String, _ file: String) throws -> [String: Any] {
-    guard let d = FileManager.default.contents(atPath: dir + "/" + file),
-      let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
-    else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "cannot read \(dir)/\(file)")
+  /// Every needed stage that has a `T` file (recorded by `T.writtenBy`'s kind, if it names one), read
+  /// through `T`, by stage name.
+  func all<T: JSONFile>(_ type: T.Type) throws -> [(name: String, dir: String, value: T)] {
+    try ctx.inputs.sorted { $0.key < $1.key }.filter { T.exists(in: $0.value) }.map {
+      ($0.key, $0.value, try T.read(in: $0.value))
     }
-    guard var o = o as [String: Any]?, let t = FileManager.default.contents(atPath: dir + "/" + timingFileName),
-      let timing = try? JSONSerialization.jsonObject(with: t) as? [String: Any]
-    else { return o }
-    for (k, v) in timing where o[k] == nil { o[k] = v }  // wall-clock values (kept out of the hash)
-    return o
   }
-  /// Every needed stage that has a `T` file, read through `T` (by stage name).
-  func all<T: JSONFile>(_ type: T.Type) throws -> [(name: String, value: T)] {
-    try with(T.fileName).map { ($0.name, try T.read(in: $0.dir)) }
+  /// The first of `all(T)`, or an error naming the figure stage and what it needs.
+  func first<T: JSONFile>(_ type: T.Type) throws -> (dir: String, value: T) {
+    guard let s = try all(T.self).first else {
+      throw PipelineError.stageFailed(
+        stage: ctx.stage, message: "needs a stage with \(T.fileName)" + (T.writtenBy.map { " (\($0))" } ?? ""))
+    }
+    return (s.dir, s.value)
   }
   /// The one needed stage's `T` file, or an error naming the figure stage.
   func one<T: JSONFile>(_ type: T.Type) throws -> T {
-    let s = with(T.fileName)
+    let s = try all(T.self)
     guard s.count == 1 else {
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "needs exactly one stage with \(T.fileName) (has \(s.count))")
     }
-    return try T.read(in: s[0].dir)
-  }
-  /// Every needed sweep-summary's output (a summary.json with a table.csv beside it), by stage name.
-  func sweeps() throws -> [SweepSummaryOutput] {
-    try with(SweepSummaryOutput.fileName).filter { SweepSummaryOutput.isOne(in: $0.dir) }.map {
-      try SweepSummaryOutput.read(in: $0.dir)
-    }
-  }
-  /// The first needed sweep-summary's output, or an error naming the figure stage.
-  func oneSweep() throws -> SweepSummaryOutput {
-    guard let s = try sweeps().first else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs a sweep-summary stage")
-    }
-    return s
-  }
-  /// The needed shpeft-summary's output and folder, or nil without one.
-  func studySummary() throws -> (summary: StudySummaryOutput, dir: String)? {
-    guard let s = with(StudySummaryOutput.fileName).first(where: { StudySummaryOutput.isOne(in: $0.dir) }) else {
-      return nil
-    }
-    return (try StudySummaryOutput.read(in: s.dir), s.dir)
-  }
-  /// The needed shpeft-summary's output, or an error naming the figure stage.
-  func oneStudySummary() throws -> (summary: StudySummaryOutput, dir: String) {
-    guard let s = try studySummary() else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "needs the SH-PEFT summary stage")
-    }
-    return s
-  }
-  func one(_ file: String) throws -> [String: Any] {
-    let s = with(file)
-    guard s.count == 1 else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "needs exactly one stage with \(file) (has \(s.count))")
-    }
-    return try json(s[0].dir, file)
+    return s[0].value
   }
 }
 

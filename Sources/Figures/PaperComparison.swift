@@ -21,10 +21,10 @@ enum PaperComparison {
     }
     let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]
     func d(_ o: Any?, _ k: String) -> Double { num((o as? [String: Any])?[k]) }
-    let study = try i.studySummary()?.summary
+    let study = try i.all(StudySummaryOutput.self).first?.value
     // each paper's Table 1 claims are tested on the sweep run under that paper's protocol (sweep.yaml);
     // a sweep without a protocol serves both (older pipelines)
-    let sweeps = try i.sweeps()
+    let sweeps = try i.all(SweepSummaryOutput.self).map(\.value)
     func methods(_ name: String) -> [String: SweepSummaryOutput.Method] {
       (sweeps.first { $0.protocol == name } ?? sweeps.first { $0.protocol == nil })?.methods ?? [:]
     }

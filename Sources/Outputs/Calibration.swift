@@ -9,6 +9,7 @@ import Storage
 
 public struct CalibrationSummaryOutput: JSONFile {
   public static let fileName = "summary.json"
+  public static let writtenBy: String? = "calibration-summary"
 
   public struct Task: Codable {
     public var task: String
@@ -74,8 +75,4 @@ public struct CalibrationSummaryOutput: JSONFile {
     (self.lpRatioMean, self.runs, self.lrSearch) = (lpRatioMean, runs, lrSearch)
   }
 
-  /// Whether a summary.json in `dir` is calibration-summary's.
-  public static func isOne(in dir: String) -> Bool {
-    StageKindHeader.kind(in: dir, fileName) == "calibration-summary"
-  }
 }

@@ -7,6 +7,7 @@ import Storage
 
 public struct ImportanceOutput: JSONFile {
   public static let fileName = "summary.json"
+  public static let writtenBy: String? = "importance"
 
   /// Counts of log10(score) in bins between `log10Edges`; `zeros`: scores of exactly 0.
   public struct Histogram: Codable {
@@ -47,8 +48,6 @@ public struct ImportanceOutput: JSONFile {
     )
   }
 
-  /// Whether a summary.json in `dir` is an importance stage's.
-  public static func isOne(in dir: String) -> Bool { StageKindHeader.kind(in: dir, fileName) == "importance" }
 }
 
 /// timing.json: a stage's wall-clock measurements (outside its content hash), the fields stages read.

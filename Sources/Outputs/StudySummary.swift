@@ -11,6 +11,7 @@ import Storage
 
 public struct StudySummaryOutput: JSONFile {
   public static let fileName = "summary.json"
+  public static let writtenBy: String? = "shpeft-summary"
 
   /// (a) Per k of the grid: F1 fraction of W_{ori←ft@k%} per task (seed means), their mean and its std over seeds.
   public struct SparsityClaim: Codable {
@@ -124,8 +125,6 @@ public struct StudySummaryOutput: JSONFile {
 
   public init(note: String, byTask: [String: [String: Double]]) { (self.note, self.byTask) = (note, byTask) }
 
-  /// Whether a summary.json in `dir` is shpeft-summary's.
-  public static func isOne(in dir: String) -> Bool { StageKindHeader.kind(in: dir, fileName) == "shpeft-summary" }
 }
 
 /// Selection time against training time, per task (wall-clock seconds: in timing.json, outside the hash).

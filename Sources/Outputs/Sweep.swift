@@ -7,6 +7,7 @@ import Storage
 
 public struct SweepSummaryOutput: JSONFile {
   public static let fileName = "summary.json"
+  public static let writtenBy: String? = "sweep-summary"
 
   /// One (method, task) cell: means over seeds (F1, AUC in %), the F1's std, the seeds and collapsed runs.
   public struct Cell: Codable {
@@ -71,8 +72,6 @@ public struct SweepSummaryOutput: JSONFile {
     )
   }
 
-  /// Whether a summary.json in `dir` is a sweep summary.
-  public static func isOne(in dir: String) -> Bool { StageKindHeader.kind(in: dir, fileName) == "sweep-summary" }
 }
 
 /// choice.json of `lr-choice`: per method the validation-chosen learning rate.
@@ -91,12 +90,4 @@ public struct LRChoiceOutput: JSONFile {
   public var metric: String
   public var methods: [String: Choice]
   public init(metric: String, methods: [String: Choice]) { (self.metric, self.methods) = (metric, methods) }
-}
-
-/// The `stage_kind` of a JSON file (several kinds write a summary.json).
-public enum StageKindHeader {
-  struct Header: Codable { var stageKind: String? }
-  public static func kind(in dir: String, _ fileName: String) -> String? {
-    try? JSONCoding.read(Header.self, from: dir + "/" + fileName).stageKind
-  }
 }

@@ -19,6 +19,8 @@ public let timingFileName = "timing.json"
 public protocol JSONFile: Codable {
   /// The file's name in the folder.
   static var fileName: String { get }
+  /// The `stage_kind` the file records when several kinds write a file of that name (nil: any).
+  static var writtenBy: String? { get }
 }
 
 extension JSONFile {
@@ -28,9 +30,19 @@ extension JSONFile {
   /// The file in `dir`, or an error naming the file and what is wrong.
   public static func read(in dir: String) throws -> Self { try JSONCoding.read(Self.self, from: dir + "/" + fileName) }
 
-  /// Whether `dir` has the file.
-  public static func exists(in dir: String) -> Bool { FileManager.default.fileExists(atPath: dir + "/" + fileName) }
+  public static var writtenBy: String? { nil }
+
+  /// Whether `dir` has the file (written by `writtenBy`, when the type names a kind).
+  public static func exists(in dir: String) -> Bool {
+    let path = dir + "/" + fileName
+    guard FileManager.default.fileExists(atPath: path) else { return false }
+    guard let kind = writtenBy else { return true }
+    return (try? JSONCoding.read(StageKindHeader.self, from: path))?.stageKind == kind
+  }
 }
+
+/// The `stage_kind` field a stage's JSON output records.
+struct StageKindHeader: Codable { var stageKind: String? }
 
 public enum JSONCoding {
   /// What a non-finite number is while it crosses JSONEncoder/JSONDecoder (never in a file).

@@ -70,4 +70,20 @@ final class JSONFileTests: XCTestCase {
     XCTAssertThrowsError(try Out.read(in: d)) { XCTAssertTrue("\($0)".contains("not JSON"), "\($0)") }
     XCTAssertThrowsError(try Out.read(in: d + "/absent")) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
   }
+
+  struct Kinded: JSONFile {
+    static let fileName = "summary.json"
+    static let writtenBy: String? = "kind-a"
+    var stageKind = "kind-a"
+  }
+
+  func testAFileNameSeveralKindsShareIsFoundOnlyForItsKind() throws {
+    let (a, b, none) = (try dir(), try dir(), try dir())
+    try Kinded().write(in: a)
+    try Kinded(stageKind: "kind-b").write(in: b)
+    XCTAssertTrue(Kinded.exists(in: a))
+    XCTAssertFalse(Kinded.exists(in: b), "another kind's summary.json")
+    XCTAssertFalse(Kinded.exists(in: none))
+    XCTAssertTrue(Out.exists(in: a) == false)
+  }
 }

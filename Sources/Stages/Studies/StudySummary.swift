@@ -107,7 +107,7 @@ struct StudyResults {
       sparsity[Key(task: m.dataset, seed: m.seed)] = m
     }
     if HybridityOutput.exists(in: dir) { hybridity = try HybridityOutput.read(in: dir) }
-    if ImportanceOutput.isOne(in: dir) {
+    if ImportanceOutput.exists(in: dir) {
       let m = try ImportanceOutput.read(in: dir)
       selectionSeconds[Key(task: m.dataset, seed: m.seed)] = (try? Timing.read(in: dir))?.secondsSelection ?? .nan
     }

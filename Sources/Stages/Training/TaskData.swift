@@ -34,7 +34,7 @@ struct TaskData {
 
 /// Keys whose values are wall-clock measurements. They never enter a hashed output: `writeJSON` moves
 /// them into `timing.json` beside the file (the cache leaves `timing.json` out of an object's content
-/// hash, see `treeHash`), and `readJSON` puts them back, so the same stage key gives the same bytes.
+/// hash, see `treeHash`; readers use `Timing`), so the same stage key gives the same bytes.
 let wallClockKeys: Set<String> = [
   "seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
   "importance_seconds", "selection_time", "seconds_by_cell", "peak_rss_bytes",
@@ -66,25 +66,6 @@ func writeJSON(_ object: Any, to path: String) throws {
 /// Merges wall-clock `values` into the folder's `timing.json` (not part of the content hash).
 func writeTiming(_ values: [String: Any], in dir: String) throws {
   try JSONCoding.merge(values, into: dir + "/" + timingFileName)
-}
-
-private func readJSONFile(_ path: String) throws -> [String: Any] {
-  guard let d = FileManager.default.contents(atPath: path),
-    let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
-  else {
-    throw StudyError.missingInput("cannot read JSON '\(path)'")
-  }
-  return o
-}
-
-/// Reads a JSON object; the wall-clock keys of `timing.json` beside it are merged back in.
-func readJSON(_ path: String) throws -> [String: Any] {
-  var o = try readJSONFile(path)
-  let tpath = (path as NSString).deletingLastPathComponent + "/" + timingFileName
-  if let t = try? readJSONFile(tpath) {
-    for (k, v) in t where wallClockKeys.contains(k) && o[k] == nil { o[k] = v }
-  }
-  return o
 }
 
 extension StageContext {
