@@ -11,6 +11,7 @@
 // without a default is an optional field. Nothing reads `params["…"]` with a second default.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 public enum Parameters {
   /// `params` as `T`. A missing or mistyped parameter is an error naming `context` (the stage) and it.
@@ -57,33 +58,7 @@ public enum Parameters {
     }
   }
 
-  static func describe(_ e: DecodingError) -> String {
-    func name(_ path: [CodingKey]) -> String {
-      path.map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }.joined(separator: ".")
-    }
-    switch e {
-    case .keyNotFound(let key, let c): return "parameter '\(name(c.codingPath + [key]))' is missing"
-    case .typeMismatch(let t, let c): return "parameter '\(name(c.codingPath))' must be \(typeName(t))"
-    case .valueNotFound(let t, let c): return "parameter '\(name(c.codingPath))' must be \(typeName(t)), not null"
-    case .dataCorrupted(let c): return "parameter '\(name(c.codingPath))': \(c.debugDescription)"
-    @unknown default: return "\(e)"
-    }
-  }
-
-  /// `cropMin` → `crop_min` (the pipeline file's spelling).
-  static func snakeCase(_ s: String) -> String {
-    s.reduce(into: "") { out, ch in out += ch.isUppercase ? "_" + ch.lowercased() : String(ch) }
-  }
-
-  static func typeName(_ t: Any.Type) -> String {
-    switch t {
-    case is Int.Type: return "an integer"
-    case is Double.Type, is Float.Type: return "a number"
-    case is Bool.Type: return "true or false"
-    case is String.Type: return "a string"
-    default: return "\(t)"
-    }
-  }
+  static func describe(_ e: DecodingError) -> String { DecodingFailure.describe(e, subject: "parameter") }
 }
 
 extension StageContext {

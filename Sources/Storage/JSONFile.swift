@@ -104,21 +104,8 @@ public enum JSONCoding {
         positiveInfinity: nonFinite + "+", negativeInfinity: nonFinite + "-", nan: nonFinite)
       return try d.decode(T.self, from: try JSONEncoder().encode(value.replacingNull))
     } catch let e as DecodingError {
-      throw StorageError.file(path: path, message: "not a \(T.self) file: \(describe(e))")
-    }
-  }
-
-  /// A decoding error as "field.path: what".
-  static func describe(_ e: DecodingError) -> String {
-    func path(_ c: [CodingKey]) -> String {
-      c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-    }
-    switch e {
-    case .keyNotFound(let k, let c): return "\(path(c.codingPath + [k])) is missing"
-    case .typeMismatch(let t, let c): return "\(path(c.codingPath)) is not a \(t)"
-    case .valueNotFound(let t, let c): return "\(path(c.codingPath)) has no \(t)"
-    case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
-    @unknown default: return "\(e)"
+      throw StorageError.file(
+        path: path, message: "not a \(T.self) file: \(DecodingFailure.describe(e, subject: "field"))")
     }
   }
 

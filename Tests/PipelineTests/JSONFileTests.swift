@@ -64,7 +64,14 @@ final class JSONFileTests: XCTestCase {
     XCTAssertThrowsError(try Out.read(in: d)) { e in
       let s = "\(e)"
       XCTAssertTrue(s.contains(d + "/out.json"), s)
-      XCTAssertTrue(s.contains("is missing") || s.contains("is not"), s)
+      XCTAssertTrue(s.contains("field '"), s)  // named as the file spells it
+    }
+    // one wrong type among valid fields: the message names the field's path in the file
+    var bad = try XCTUnwrap(try JSONCoding.object(value) as? [String: Any])
+    bad["rows"] = [["k_percent": "x", "macro_f1": 0.5, "log10_edges": [Double]()]]
+    try JSONCoding.data(bad).write(to: URL(fileURLWithPath: d + "/out.json"))
+    XCTAssertThrowsError(try Out.read(in: d)) {
+      XCTAssertTrue("\($0)".contains("field 'rows.0.k_percent' must be a number"), "\($0)")
     }
     try Data("not json".utf8).write(to: URL(fileURLWithPath: d + "/out.json"))
     XCTAssertThrowsError(try Out.read(in: d)) { XCTAssertTrue("\($0)".contains("not JSON"), "\($0)") }
