@@ -5,6 +5,7 @@ import Kernels
 import Data
 import Model
 import Pipeline
+import Stages
 import Training
 
 /// Trains a model on the generated quadrant task and prints its metrics.
@@ -16,55 +17,85 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var threads: ThreadOptions
-  @Option(help: "Training steps.") var steps = 1500
-  @Option(help: "Batch size.") var batch = 32
-  @Option(help: "Optimizer: sgd or adamw.") var optimizer = "adamw"
-  @Option(help: "Peak learning rate.") var lr = 3e-3
-  @Option(help: "Weight decay.") var weightDecay = 0.05
-  @Option(help: "Linear warmup steps.") var warmup = 20
-  @Option(help: "Clip the gradient norm to this value (0: off).") var clip = 1.0
-  @Option(help: "Training images generated.") var trainImages = 4096
-  @Option(help: "Test images generated.") var testImages = 1000
-  @Option(help: "Seed of the model, data and batch order.") var seed: UInt64 = 0
+  // The recipe: the pipeline's (RecipeSettings); each option overrides its parameter, the default is the recipe's.
+  @Option(help: "Training steps (recipe default \(RecipeSettings.defaultText("steps"))).") var steps: Int?
+  @Option(help: "Batch size (recipe default \(RecipeSettings.defaultText("batch"))).") var batch: Int?
+  @Option(help: "Optimizer: sgd or adamw (recipe default \(RecipeSettings.defaultText("optimizer"))).")
+  var optimizer: String?
+  @Option(help: "Peak learning rate, cosine schedule (recipe default \(RecipeSettings.defaultText("lr"))).")
+  var lr: Double?
+  @Option(help: "SGD momentum (recipe default \(RecipeSettings.defaultText("momentum"))).") var momentum: Double?
+  @Option(help: "Weight decay (recipe default \(RecipeSettings.defaultText("weight_decay"))).") var weightDecay: Double?
+  @Option(help: "Linear warmup steps (recipe default \(RecipeSettings.defaultText("warmup"))).") var warmup: Int?
+  @Option(help: "Clip the gradient norm to this value; 0: off (recipe default \(RecipeSettings.defaultText("clip"))).")
+  var clip: Double?
+  @Option(help: "Seed of the model, data and batch order (recipe default \(RecipeSettings.defaultText("seed"))).")
+  var seed: Int?
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Augment training images of a dataset: random resized crop, flip, colour jitter (recipe default on).")
+  var augment: Bool?
+  @Option(help: "Smallest area fraction of the random resized crop; 1: no cropping (recipe default 0.6).")
+  var cropMin: Double?
+  @Option(help: "Colour jitter: brightness, contrast, saturation ± this; 0: none (recipe default 0.2).")
+  var jitter: Double?
+  @Option(help: "Training images generated (quadrant task).") var trainImages = 4096
+  @Option(help: "Test images generated (quadrant task).") var testImages = 1000
   @Option(help: "Print the loss every N steps.") var logEvery = 50
   @Option(help: "Save the trained model here (HDF5).") var save: String?
   @Option(help: "Train on this dataset (a manifest name) instead of the generated quadrant task.") var dataset: String?
-  @Option(help: "Start from this checkpoint (.h5); the head is replaced if the class count differs.") var initFrom:
-    String?
+  @Option(help: "Start from this model (.h5, or timm / open_clip .safetensors): its architecture, not --preset's.")
+  var initFrom: String?
   @Option(help: "full or linear-probe.") var mode = "full"
   @Option(help: "Folder of manifests.") var manifests = "data-manifests"
   @Option(help: "Data root.") var dataRoot = "data"
   @Option(help: "Cache folder for decoded datasets.") var cacheDir = ".peftlab"
-  @Flag(inversion: .prefixedNo, help: "Augment training images (random resized crop, flip, colour jitter).")
-  var augment = true
-  @Option(help: "Smallest area fraction of the random resized crop (1: no cropping).") var cropMin = 0.6
+
+  /// The recipe options given, by pipeline parameter name.
+  var overrides: [String: Value] {
+    var o: [String: Value] = [:]
+    let ints: [(String, Int?)] = [("steps", steps), ("batch", batch), ("warmup", warmup), ("seed", seed)]
+    let doubles: [(String, Double?)] = [
+      ("lr", lr), ("momentum", momentum), ("weight_decay", weightDecay), ("clip", clip), ("crop_min", cropMin),
+      ("jitter", jitter),
+    ]
+    for (k, v) in ints { if let v { o[k] = .int(v) } }
+    for (k, v) in doubles { if let v { o[k] = .double(v) } }
+    if let optimizer { o["optimizer"] = .string(optimizer) }
+    if let augment { o["augment"] = .bool(augment) }
+    return o
+  }
 
   func validate() throws {
     guard ["full", "linear-probe"].contains(mode) else {
       throw ValidationError("--mode must be full or linear-probe, not '\(mode)'")
     }
-    guard ["sgd", "adamw"].contains(optimizer) else {
-      throw ValidationError("--optimizer must be sgd or adamw, not '\(optimizer)'")
-    }
-    guard steps > 0 else { throw ValidationError("--steps must be > 0, not \(steps)") }
-    guard batch > 0 else { throw ValidationError("--batch must be > 0, not \(batch)") }
-    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be a positive number, not \(lr)") }
-    guard warmup >= 0, weightDecay >= 0, clip >= 0 else {
-      throw ValidationError("--warmup, --weight-decay and --clip must be ≥ 0")
+    do { _ = try RecipeSettings(overrides) } catch {  // "crop_min must be ≤ 1" → "--crop-min must be ≤ 1"
+      let words = "\(error)".split(separator: " ", maxSplits: 1).map(String.init)
+      let flag = overrides[words[0]] != nil ? "--" + words[0].replacingOccurrences(of: "_", with: "-") : words[0]
+      throw ValidationError(([flag] + words.dropFirst()).joined(separator: " "))
     }
     guard trainImages > 0, testImages > 0, logEvery > 0 else {
       throw ValidationError("--train-images, --test-images and --log-every must be > 0")
     }
-    guard cropMin > 0 && cropMin <= 1 else { throw ValidationError("--crop-min must be in (0, 1], not \(cropMin)") }
   }
 
   func run() throws {
     threads.apply()
     try reportingErrors {
+      let recipe = try RecipeSettings(overrides)
+      let (steps, batch, seed) = (recipe.steps, recipe.batch, UInt64(recipe.seed))
       var train: ImageSet, test: ImageSet, val: ImageSet?
       var trainRaw: RawImages?, pre: Preprocessor?
       var classes = 4
       var cfg = try model.config(classes: 4)
+      // a model to start from gives the architecture (an imported ViT-S / DeiT-Ti as much as a preset)
+      let base = try initFrom.map { try CheckpointImport.loadAny($0, head: cfg.head, seed: seed) }
+      if let b = base?.config {
+        let (head, scale) = (cfg.head, cfg.headScale)
+        cfg = b
+        (cfg.head, cfg.headScale) = (head, scale)
+      }
       if let dataset {
         let all = try DatasetManifest.all(in: manifests)
         guard let m = all.first(where: { $0.name == dataset }) else {
@@ -75,10 +106,7 @@ struct TrainCommand: ParsableCommand {
           hasher: FileHasher(memo: cacheDir + "/filehashes.json"))
         classes = m.classes.count
         let norm = Normalization.of(splits["train"]!)
-        guard cropMin > 0 && cropMin <= 1 else { throw CLIError(message: "--crop-min must be in (0, 1]") }
-        let p = Preprocessor(
-          size: cfg.imageSize, normalization: norm,
-          augmentation: augment ? Augmentation(cropScale: cropMin...1) : nil)
+        let p = Preprocessor(size: cfg.imageSize, normalization: norm, augmentation: recipe.augmentation)
         (trainRaw, pre) = (splits["train"]!, p)
         train = p.imageSet(splits["train"]!)
         val = p.imageSet(splits["val"]!)
@@ -92,43 +120,28 @@ struct TrainCommand: ParsableCommand {
       }
       cfg.numClasses = classes
       var vit = try ViT(config: cfg, seed: seed)
-      if let initFrom {
-        let base = try Checkpoint.load(initFrom)
+      if let initFrom, let base {
         let b = base.config
-        let diffs = [
-          ("image size", b.imageSize, cfg.imageSize), ("patch size", b.patchSize, cfg.patchSize),
-          ("width", b.width, cfg.width),
-          ("depth", b.depth, cfg.depth), ("heads", b.heads, cfg.heads), ("MLP width", b.mlpDim, cfg.mlpDim),
-          ("channels", b.channels, cfg.channels),
-        ].filter { $0.1 != $0.2 }
-        guard diffs.isEmpty else {
-          throw CLIError(
-            message: "\(initFrom): architecture differs from preset '\(model.preset)': "
-              + diffs.map { "\($0.0) \($0.1) in the checkpoint, \($0.2) in the preset" }.joined(separator: "; "))
-        }
         if b.numClasses == classes && b.head == cfg.head && b.headScale == cfg.headScale {
           vit = base
         } else {
           print(
             "note: \(initFrom) has a \(b.head.rawValue) head for \(b.numClasses) classes; its backbone is kept and a "
-              + "new "
-              + "\(cfg.head.rawValue) head for \(classes) classes is trained (--head and the dataset decide the head)")
+              + "new \(cfg.head.rawValue) head for \(classes) classes is trained (--head and the dataset decide it)")
           vit = try base.withNewHead(classes: classes, head: cfg.head, headScale: cfg.headScale, seed: seed)
         }
-        print("initialised from \(initFrom)")
+        print("initialised from \(initFrom) (\(b.width) wide, \(b.depth) deep, \(b.imageSize) px)")
       }
-      let opt: OptimizerKind =
-        optimizer == "sgd"
-        ? .sgd(momentum: 0.9, weightDecay: Float(weightDecay))
-        : .adamw(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: Float(weightDecay))
-      let tc = TrainConfig(
-        optimizer: opt, schedule: CosineSchedule(baseLR: lr, warmupSteps: warmup, totalSteps: steps),
-        batchSize: batch, clipNorm: clip > 0 ? Float(clip) : nil)
+      let tc = recipe.config
+      print(
+        "recipe: "
+          + recipe.parameters.keys.sorted().map { "\($0) \(recipe.parameters[$0]!.canonicalJSON)" }.joined(
+            separator: ", "))
       let selection: ParameterSelection =
         mode == "linear-probe" ? .tensors(vit.layout) { $0.hasPrefix("head.") } : .all(vit.layout)
       let trainer = Trainer(model: vit, selection: selection, config: tc)
       print(
-        "model \(model.preset): \(vit.parameterCount) parameters; threads \(Parallel.threads); "
+        "model \(initFrom ?? model.preset): \(vit.parameterCount) parameters; threads \(Parallel.threads); "
           + "\(BLAS.configDescription)"
       )
       var sampler = BatchSampler(train, batch: batch, seed: seed &+ 3)

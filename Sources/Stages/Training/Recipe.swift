@@ -28,7 +28,7 @@ struct Recipe {
     values = r
     batch = min(r.batch, trainImages)
     config = try RecipeParams.trainConfig(r, steps: r.steps, batch: batch)
-    augmentation = r.augment ? Augmentation(cropScale: r.cropMin...1, jitter: Float(r.jitter ?? 0.2)) : nil
+    augmentation = r.augmentation
   }
 
   /// Batches of the training split at `size` px, augmented as the recipe says, in the seed's order.
