@@ -2,7 +2,8 @@
 //
 // Zip: the end-of-central-directory record (and its zip64 locator/record)
 // gives the central directory; each entry gives method (0 stored, 8 deflate),
-// sizes (zip64 extra field when 0xFFFFFFFF) and the local header offset.
+// sizes (zip64 extra field when 0xFFFFFFFF), the local header offset and the CRC-32, checked on every read
+// (zlib's crc32_z).
 // npy: "\x93NUMPY", version, header length, a Python dict literal with
 // 'descr' (e.g. '|u1', '<i8', '<f4'), 'fortran_order' and 'shape'.
 //===----------------------------------------------------------------------===//
@@ -30,7 +31,7 @@ public struct NpyArray: Sendable {
 
 public struct NpzFile {
   public let path: String
-  struct Entry { var method: UInt16; var compressed: Int; var size: Int; var offset: Int }
+  struct Entry { var method: UInt16; var compressed: Int; var size: Int; var offset: Int; var crc: UInt32 }
   let entries: [String: Entry]
   let data: Data
 
@@ -97,7 +98,7 @@ public struct NpzFile {
         }
         e += 4 + len
       }
-      es[name] = Entry(method: method, compressed: csize, size: usize, offset: offset)
+      es[name] = Entry(method: method, compressed: csize, size: usize, offset: offset, crc: UInt32(u32(p + 16)))
       p = extraEnd + commentLen
     }
     self.path = path
@@ -105,8 +106,8 @@ public struct NpzFile {
     data = d
   }
 
-  /// The raw bytes of one member (`name` with or without ".npy").
-  func member(_ name: String) throws -> Data {
+  /// The raw bytes of one member (`name` with or without ".npy"), inflated if deflated.
+  public func member(_ name: String) throws -> Data {
     func bad(_ m: String) -> DataError { .file(path, "array '\(name)': \(m)") }
     guard let e = entries[name] ?? entries[name + ".npy"] else {
       throw DataError.file(path, "no array '\(name)' (has: \(names.joined(separator: ", ")))")
@@ -124,11 +125,19 @@ public struct NpzFile {
       throw bad("claims \(e.size) bytes from \(e.compressed) compressed: corrupt zip entry")
     }
     let raw = data.subdata(in: start..<(start + e.compressed))
+    let bytes: Data
     switch e.method {
-    case 0: return raw
-    case 8: return try inflate(raw, expected: e.size, fail: bad)
+    case 0: bytes = raw
+    case 8: bytes = try inflate(raw, expected: e.size, fail: bad)
     default: throw bad("unsupported zip compression method \(e.method)")
     }
+    let crc = bytes.withUnsafeBytes { b in
+      UInt32(crc32_z(0, b.baseAddress?.assumingMemoryBound(to: Bytef.self), b.count))
+    }
+    guard crc == e.crc else {
+      throw bad(String(format: "CRC-32 %08x, the zip directory says %08x: corrupt member", crc, e.crc))
+    }
+    return bytes
   }
 
   func inflate(_ input: Data, expected: Int, fail: (String) -> DataError) throws -> Data {

@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench", abstract: "Benchmarks that print tables measured in one run.",
     subcommands: [
       Train.self, KernelsBench.self, RunnerBench.self, SHPEFTBench.self, MemoryBench.self, InferBench.self,
-      HashBench.self,
+      HashBench.self, NpzBench.self,
     ])
 
   struct Train: ParsableCommand {

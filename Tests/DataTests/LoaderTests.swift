@@ -240,7 +240,7 @@ final class LoaderTests: XCTestCase {
   func testCrashInputsAreErrorsNamingTheFile() throws {
     let seed = try Data(contentsOf: URL(fileURLWithPath: fixture("fuzz/tiny.npz")))
     /// tiny.npz with one .npy header's shape replaced (the header keeps its length; members are stored).
-    func patched(_ old: String, _ new: String, occurrence: Int = 0) throws -> String {
+    func patched(_ old: String, _ new: String, occurrence: Int = 0, fixCRC: Bool = true) throws -> String {
       var d = seed
       var ranges: [Range<Data.Index>] = []
       var from = d.startIndex
@@ -251,6 +251,7 @@ final class LoaderTests: XCTestCase {
       XCTAssertLessThanOrEqual(repl.count, old.utf8.count + spaces)
       while repl.count < old.utf8.count + spaces { repl.append(0x20) }
       d.replaceSubrange(r.lowerBound..<(r.upperBound + spaces), with: repl)
+      if fixCRC { Self.fixStoredCRCs(&d) }  // so the npy layer, not the zip's CRC check, meets the change
       let path = dir + "/p\(UInt32.random(in: 0...UInt32.max)).npz"
       try d.write(to: URL(fileURLWithPath: path))
       return path
@@ -264,6 +265,11 @@ final class LoaderTests: XCTestCase {
       XCTAssertThrowsError(try DatasetLoader.load(try npzManifest(path), root: dir), new) { e in
         XCTAssertTrue("\(e)".contains(path) && "\(e)".contains(want), "\(e)")
       }
+    }
+    // the same change without fixing the directory's CRC-32: the zip layer names the corrupt member
+    let unfixed = try patched("(3, 8, 8), }", "(-1, 8, 8), }", fixCRC: false)
+    XCTAssertThrowsError(try DatasetLoader.load(try npzManifest(unfixed), root: dir)) { e in
+      XCTAssertTrue("\(e)".contains(unfixed) && "\(e)".contains("CRC-32") && "\(e)".contains("corrupt member"), "\(e)")
     }
     // a zip entry whose name length is 0xFFFF (beyond the directory)
     var d = seed
@@ -321,5 +327,34 @@ extension DatasetManifest {
     var m = self
     if case .ratios(let r, _) = splits { m.splits = .ratios(r, seed: seed) }
     return m
+  }
+}
+
+extension LoaderTests {
+  /// Rewrites the CRC-32 of every stored member of a zip (central directory and local header) to match its bytes.
+  static func fixStoredCRCs(_ d: inout Data) {
+    func u16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
+    func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+    func put32(_ o: Int, _ v: UInt32) { for k in 0..<4 { d[o + k] = UInt8((v >> (8 * UInt32(k))) & 0xFF) } }
+    var p = 0
+    while let r = d.range(of: Data([0x50, 0x4b, 0x01, 0x02]), in: p..<d.endIndex) {
+      let c = r.lowerBound
+      let (size, offset) = (u32(c + 20), u32(c + 42))
+      let start = offset + 30 + u16(offset + 26) + u16(offset + 28)
+      let crc = crc32(d[start..<(start + size)])
+      put32(c + 16, crc)
+      put32(offset + 14, crc)
+      p = c + 46
+    }
+  }
+
+  /// CRC-32 (IEEE 802.3, as zip stores it), bit by bit.
+  static func crc32(_ bytes: Data) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+      c ^= UInt32(b)
+      for _ in 0..<8 { c = c & 1 == 1 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
+    }
+    return ~c
   }
 }
