@@ -26,11 +26,11 @@ extension BenchCommand {
           ours = min(ours, Date().timeIntervalSince(start))
           numpy = min(numpy, try timeNumpy(file))
         }
-        let mb = Double(bytes) / 1e6
+        let (mb, name) = (Double(bytes) / 1e6, (file as NSString).lastPathComponent)
         print(
           String(
-            format: "| %@ | %.0f | %.3f | %.0f | %.3f | %.0f | %.2f× |", (file as NSString).lastPathComponent, mb, ours,
-            mb / ours, numpy, mb / numpy, numpy / ours))
+            format: "| %@ | %.0f | %.3f | %.0f | %.3f | %.0f | %.2f× |", name, mb, ours, mb / ours, numpy,
+            mb / numpy, numpy / ours))
       }
     }
 
