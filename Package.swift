@@ -93,6 +93,7 @@ let package = Package(
       name: "PeftlabCLI",
       dependencies: [
         "Stages", "Model", "Training", "Kernels", "COpenBLAS", "Storage", "Pipeline", "Plot", "Data", "PEFT", "Yams",
+        "Outputs",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"]),
     .executableTarget(name: "peftlab", dependencies: ["PeftlabCLI"]),

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 import ArgumentParser
 import Foundation
+import Outputs
 import Kernels
 import Pipeline
 import Plot
@@ -215,11 +216,9 @@ func pretrainedProvenance(_ stages: [String: [String: Any]], cacheDir: String) -
   for name in ["pretrain", "original"] {
     guard let o = stages[name]?["output"] as? String else { continue }
     let dir = cacheDir + "/objects/" + o
-    if let d = FileManager.default.contents(atPath: dir + "/import.json"),
-      let j = try? JSONSerialization.jsonObject(with: d) as? [String: Any]
-    {
-      let n = (j["total_parameters"] as? Int).map { String(format: "%.2f M parameters", Double($0) / 1e6) } ?? ""
-      return "imported checkpoint \(j["from"] as? String ?? "?") (\(j["flavor"] as? String ?? "?") layout, \(n))"
+    if ImportOutput.exists(in: dir), let j = try? ImportOutput.read(in: dir) {
+      let n = String(format: "%.2f M parameters", Double(j.totalParameters) / 1e6)
+      return "imported checkpoint \(j.from) (\(j.flavor) layout, \(n))"
     }
     return "embedded: a small ViT pretrained in the pipeline on procedurally generated medical-like images"
   }

@@ -18,6 +18,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Outputs
 import PEFT
 import Pipeline
 import Storage
@@ -159,14 +160,12 @@ public struct FPTPreloadStageKind: TrainingKind {
     ctx.log(
       String(
         format: "%d images: K/V of %d tokens × %d layers in %.1f s", total, plan.keptTokens, plan.side.depth, seconds))
-    try writeJSON(
-      [
-        "stage_kind": name, "dataset": m.name, "images": total, "seconds": seconds,
-        "bytes_per_image": 2 * plan.kvCount * 4, "frozen_size": frozen.config.imageSize,
-        "frozen_parameters": frozen.parameterCount, "frozen_width": frozen.config.width,
-        "frozen_depth": frozen.config.depth,
-      ],
-      to: ctx.outputDir + "/summary.json")
+    let c = frozen.config
+    try PreloadOutput(
+      dataset: m.name, images: total, bytesPerImage: 2 * plan.kvCount * 4,
+      frozen: (c.imageSize, frozen.parameterCount, c.width, c.depth)
+    ).write(in: ctx.outputDir)
+    try Timing(seconds: seconds).merge(in: ctx.outputDir)
   }
 }
 

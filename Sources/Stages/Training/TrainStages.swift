@@ -12,6 +12,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Outputs
 import Pipeline
 import Training
 
@@ -146,9 +147,7 @@ public struct ImportStageKind: StageKind {
         "imported_from": file, "import_flavor": report.flavor,
         "import_decisions": report.decisions.joined(separator: "; "),
       ])
-    try writeJSON(
-      ["stage_kind": "import", "from": file, "flavor": report.flavor, "total_parameters": model.parameterCount],
-      to: ctx.outputDir + "/import.json")
+    try ImportOutput(from: file, flavor: report.flavor, totalParameters: model.parameterCount).write(in: ctx.outputDir)
     // A model fine-tuned elsewhere (W_ft): the studies (sparsity, hybridity) read its task and seed
     // from metrics.json, as from a `finetune` stage's; its head must fit the task.
     if fineTuned, let dataset = v.dataset, !dataset.isEmpty {
