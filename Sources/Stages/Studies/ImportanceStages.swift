@@ -52,9 +52,12 @@ enum MaskParams {
   }
 }
 
-/// The pretrained model (the one needed stage with model.h5, other than `except`) with the task's head.
-func modelWithTaskHead(_ ctx: StageContext, classes: Int) throws -> (base: ViT, model: ViT) {
-  let base = try pretrainedModel(ctx)
+/// The pretrained model (the one needed stage with model.h5), adapted (e.g. resized), and the same with a new head
+/// for the task (kind, scale and seed from the stage's `TaskHead` parameters).
+func modelWithTaskHead(
+  _ ctx: StageContext, classes: Int, adapt: (ViT) throws -> ViT = { $0 }
+) throws -> (base: ViT, model: ViT) {
+  let base = try adapt(try ctx.inputModel())
   let v = try ctx.decode(TaskHead.self)
   return (base, try base.withNewHead(classes: classes, head: v.head, headScale: v.headScale, seed: UInt64(v.seed)))
 }

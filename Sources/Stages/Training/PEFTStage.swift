@@ -90,15 +90,6 @@ enum SideParams {
   }
 }
 
-func pretrainedModel(_ ctx: StageContext) throws -> ViT {
-  let models = ctx.inputs(with: "model.h5")
-  guard models.count == 1 else {
-    throw PipelineError.stageFailed(
-      stage: ctx.stage, message: "needs exactly one stage with a model.h5 (has \(models.count))")
-  }
-  return try Checkpoint.load(models[0].dir + "/model.h5")
-}
-
 public struct FPTPreloadStageKind: TrainingKind {
   public init() {}
   public let name = "fpt-preload"
@@ -117,7 +108,7 @@ public struct FPTPreloadStageKind: TrainingKind {
     let p = ctx.params
     let side = try SideParams.Values(p)
     let m = try RecipeParams.dataset(p, root: ctx.projectRoot)
-    let frozen = try SideParams.frozenModel(pretrainedModel(ctx), size: side.frozenSize)
+    let frozen = try SideParams.frozenModel(ctx.inputModel(), size: side.frozenSize)
     let plan = try SideTuningPlan(
       plus: side.isPlus(), frozen: frozen.config, classes: m.classes.count, options: side.options)
     let data = try TaskData.load(ctx, size: frozen.config.imageSize)
@@ -258,9 +249,10 @@ public struct PEFTStageKind: TrainingKind {
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    let base = try SideParams.frozenModel(pretrainedModel(ctx), size: v.imageSize)
-    let model = try base.withNewHead(
-      classes: m.classes.count, head: v.head, headScale: v.headScale, seed: UInt64(v.seed))
+    let model = try modelWithTaskHead(ctx, classes: m.classes.count) {
+      try SideParams.frozenModel($0, size: v.imageSize)
+    }
+    .model
     let o = options(v, side: try SideParams.Values(ctx.params))
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout

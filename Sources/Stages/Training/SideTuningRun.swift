@@ -27,7 +27,7 @@ enum SideTuningRun {
         stage: ctx.stage, message: "fpt/fpt+ need exactly one fpt-preload stage (has \(pre.count))")
     }
     let f = try HDF5File.open(pre[0].dir + "/features.h5")
-    let base = try pretrainedModel(ctx)
+    let base = try ctx.inputModel()
     var frozenConfig = base.config
     frozenConfig.imageSize = try f.intAttribute("frozen_size")
     let plan = try SideTuningPlan(

@@ -197,12 +197,10 @@ public struct FinetuneStageKind: TrainingKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    let v = try ctx.decode(Values.self), head = try ctx.decode(TaskHead.self)
-    let base = try ctx.inputModel()
+    let v = try ctx.decode(Values.self)
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    var model = try base.withNewHead(
-      classes: m.classes.count, head: head.head, headScale: head.headScale, seed: UInt64(head.seed))
-    if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(head.seed)) }
+    var model = try modelWithTaskHead(ctx, classes: m.classes.count).model
+    if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(try ctx.decode(TaskHead.self).seed)) }
     try TrainingRecipe.run(ctx, model: model, extra: ["mode": v.mode.rawValue]) { layout in
       v.mode == .linearProbe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }
