@@ -198,11 +198,16 @@ public struct SHPEFTStageKind: TrainingKind {
     let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: WeightGroup.map(model.layout))
     ctx.log(
       String(format: "%@ λ=%.2f r=%.3g%%: %d backbone elements + head", strategy.rawValue, lambda, budget, mask.count))
-    let extra: [String: Any] = [
-      "strategy": strategy.rawValue, "lambda": lambda, "budget_percent": budget, "selected_backbone": mask.count,
-      "mask_group_shares": Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected)),
-      "importance_stage": imp[0].name, "importance_seconds": (try? Timing.read(in: imp[0].dir))?.secondsSelection ?? 0,
-    ]
-    try TrainingRecipe.run(ctx, model: model, extra: extra) { .elements($0, backbone: mask) }
+    let selectionSeconds = (try? Timing.read(in: imp[0].dir))?.secondsSelection ?? 0
+    try TrainingRecipe.run(
+      ctx, model: model,
+      extra: {
+        ($0.strategy, $0.lambda, $0.budgetPercent, $0.selectedBackbone) = (
+          strategy.rawValue, lambda, budget, mask.count
+        )
+        $0.maskGroupShares = Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected))
+        ($0.importanceStage, $0.importanceSeconds) = (imp[0].name, selectionSeconds)
+      }
+    ) { .elements($0, backbone: mask) }
   }
 }

@@ -149,7 +149,7 @@ public struct SweepSummaryStageKind: StageKind {
       }
     }
     try csv.write(toFile: ctx.outputDir + "/table.csv", atomically: true, encoding: .utf8)
-    try writeTiming(["seconds_by_cell": timing], in: ctx.outputDir)
+    try JSONCoding.merge(["seconds_by_cell": timing], into: ctx.outputDir + "/" + timingFileName)  // wall-clock
     try md.write(toFile: ctx.outputDir + "/table.md", atomically: true, encoding: .utf8)
     try SweepSummaryOutput(
       protocol: v.protocol, methods: perMethod, datasets: datasets, order: methods, pairedTests: tests,

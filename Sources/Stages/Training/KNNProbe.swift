@@ -43,10 +43,10 @@ public struct KNNProbeStageKind: DatasetReadingKind {
     guard let train = data.imageSet("train") else { throw DataError.file(data.manifest.file, "no training split") }
     let bank = Self.features(model, train)
     let K = data.manifest.classes.count
-    var out: [String: Any] = [
-      "stage_kind": name, "dataset": data.manifest.name, "k": k, "temperature": Double(temperature),
-      "feature_width": model.config.width, "train_images": train.count,
-    ]
+    var out = RunMetrics(stageKind: name, dataset: data.manifest.name)
+    (out.k, out.temperature, out.featureWidth, out.trainImages) = (
+      k, Double(temperature), model.config.width, train.count
+    )
     for split in ["val", "test"] {
       guard let set = data.imageSet(split) else { continue }
       let q = Self.features(model, set)
@@ -54,11 +54,9 @@ public struct KNNProbeStageKind: DatasetReadingKind {
         queries: q, count: set.count, bank: bank, bankLabels: train.labels, width: model.config.width,
         classes: K, k: min(k, train.count), temperature: temperature)
       let e = Metrics.all(scores: scores, labels: set.labels.map(Int.init), classes: K)
-      out[split] = SplitMetrics.json(e)
-      ctx.log(
-        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+      out.record(split, e, log: ctx.log)
     }
-    try writeJSON(out, to: ctx.outputDir + "/metrics.json")
+    try out.write(in: ctx.outputDir)
   }
 
   /// Class-token features (N, D) after the final LayerNorm of a whole image set, L2-normalised unless

@@ -65,19 +65,15 @@ public struct LogisticProbeStageKind: DatasetReadingKind {
       if best == nil || f1 > best!.f1 { best = (f1, lambda, fit) }
     }
     guard let (_, lambda, fit) = best else { preconditionFailure("the λ grid is not empty") }
-    var out: [String: Any] = [
-      "stage_kind": name, "dataset": data.manifest.name, "feature_width": D, "train_images": train.count,
-      "lambda": lambda,
-      "val_f1_by_lambda": grid, "iterations": fit.iterations, "gradient_norm": fit.gradientNorm,
-    ]
+    var out = RunMetrics(stageKind: name, dataset: data.manifest.name)
+    (out.featureWidth, out.trainImages, out.lambda, out.valF1ByLambda) = (D, train.count, lambda, grid)
+    (out.iterations, out.gradientNorm) = (fit.iterations, fit.gradientNorm)
     for (split, set) in [("val", val), ("test", data.imageSet("test"))] {
       guard let set else { continue }
       let x = split == "val" ? xVal : feats(set)
       let e = Metrics.all(scores: fit.probabilities(x), labels: set.labels.map(Int.init), classes: K)
-      out[split] = SplitMetrics.json(e)
-      ctx.log(
-        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+      out.record(split, e, log: ctx.log)
     }
-    try writeJSON(out, to: ctx.outputDir + "/metrics.json")
+    try out.write(in: ctx.outputDir)
   }
 }

@@ -256,7 +256,8 @@ public struct PEFTStageKind: TrainingKind {
     let o = options(v, side: try SideParams.Values(ctx.params))
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout
-    var extra: [String: Any] = ["method": method.rawValue, "image_size": model.config.imageSize]
+    // metrics.json: the method, its input size, its selection (SH-PEFT, SPT-LoRA), its parameters
+    var selection = RunMetrics(stageKind: name, dataset: m.name)
     var elements: [Int]? = nil
     if method.selectsElements {
       let data = try TaskData.load(ctx, size: model.config.imageSize)
@@ -269,7 +270,7 @@ public struct PEFTStageKind: TrainingKind {
         let scores = Importance.scores(
           strategy, lambda: v.lambda, stats: stats, weights: model.params.pointer, seed: UInt64(v.seed))
         elements = Importance.mask(scores, percent: v.budget)
-        extra["strategy"] = strategy.rawValue
+        selection.strategy = strategy.rawValue
       } else {
         let spt = SPTAllocation.allocate(
           sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
@@ -281,27 +282,31 @@ public struct PEFTStageKind: TrainingKind {
           : LowRankModules(
             config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
             alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
-        extra["spt_lora_matrices"] = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
-        extra["spt_unstructured"] = spt.unstructured
+        selection.sptLoraMatrices = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
+        selection.sptUnstructured = spt.unstructured
       }
-      extra["selection_seconds"] = Date().timeIntervalSince(start)
+      selection.selectionSeconds = Date().timeIntervalSince(start)
       setup.elementBudget = 0
     }
     let modules = setup.modules
     let methodParams = setup.methodParameters(L) + (elements?.count ?? 0)
     let total = setup.totalParameters(L)
-    extra["method_parameters"] = methodParams
-    extra["head_parameters"] = setup.headParameters(L)
-    extra["trainable_ratio"] = Double(methodParams + setup.headParameters(L)) / Double(total)
-    extra["ratio_denominator"] = "all parameters of the trained model: backbone + head + added modules"
-    ctx.log("\(method.rawValue): \(methodParams) method parameters + \(setup.headParameters(L)) head of \(total)")
+    let head = setup.headParameters(L)
+    ctx.log("\(method.rawValue): \(methodParams) method parameters + \(head) head of \(total)")
     let merge: ((ViT) -> Void)? = {
       if method == .lora, let lr = modules as? LowRankModules { return { lr.merge(into: $0) } }
       if method == .ssf, let s = modules as? SSFModules { return { s.merge(into: $0) } }
       return nil
     }()
-    if let lowRank = modules as? LowRankModules, let a = lowRank.allocator {
-      extra["adalora_budget"] = a.schedule.targetRank * lowRank.adapters.count
+    let lowRank = modules as? LowRankModules
+    let adaloraBudget = lowRank?.allocator.map { $0.schedule.targetRank * lowRank!.adapters.count }
+    let extra = { (r: inout RunMetrics) in
+      (r.method, r.imageSize, r.strategy) = (method.rawValue, Double(model.config.imageSize), selection.strategy)
+      (r.sptLoraMatrices, r.sptUnstructured) = (selection.sptLoraMatrices, selection.sptUnstructured)
+      (r.selectionSeconds, r.adaloraBudget) = (selection.selectionSeconds, adaloraBudget)
+      (r.methodParameters, r.headParameters) = (methodParams, head)
+      r.trainableRatio = Double(methodParams + head) / Double(total)
+      r.ratioDenominator = "all parameters of the trained model: backbone + head + added modules"
     }
     try TrainingRecipe.run(ctx, model: model, extra: extra, modules: modules, merge: merge) { layout in
       if let elements {

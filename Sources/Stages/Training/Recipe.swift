@@ -41,36 +41,32 @@ struct Recipe {
   /// preloaded K/V) is added to the activations and the total.
   func metrics(
     _ ctx: StageContext, data: TaskData, seconds: Double, memory m: MemoryReport, extraActivationBytes: Int = 0
-  ) -> [String: Any] {
-    [
-      "stage_kind": ctx.kindName, "dataset": data.manifest.name, "seed": seed, "steps": steps, "batch": batch,
-      "train_images": data.train.count, "seconds": seconds, "peak_rss_bytes": peakRSSBytes(), "lr": values.lr,
-      "optimizer": values.optimizer, "threads": Parallel.threads,
-      "memory_bytes": [
-        "parameters": m.parameters, "gradients": m.gradients, "optimizer": m.optimizerState,
-        "activations": m.activations + extraActivationBytes, "total": m.total + extraActivationBytes,
-      ],
+  ) -> RunMetrics {
+    var r = RunMetrics(stageKind: ctx.kindName, dataset: data.manifest.name)
+    (r.seed, r.steps, r.batch, r.trainImages, r.threads) = (seed, steps, batch, data.train.count, Parallel.threads)
+    (r.lr, r.optimizer, r.seconds, r.peakRssBytes) = (values.lr, values.optimizer, seconds, Double(peakRSSBytes()))
+    r.memoryBytes = [
+      "parameters": Double(m.parameters), "gradients": Double(m.gradients), "optimizer": Double(m.optimizerState),
+      "activations": Double(m.activations + extraActivationBytes), "total": Double(m.total + extraActivationBytes),
     ]
+    return r
   }
 
   /// Evaluates on the validation and test splits the task has (`evaluate` gets the split's name and
-  /// images) and logs each; returns the metrics.json entries ("val", "test").
+  /// images) and records each in `r`.
   static func evaluate(
-    _ ctx: StageContext, data: TaskData, _ evaluate: (String, ImageSet) throws -> ClassificationMetrics?
-  ) rethrows -> [String: Any] {
-    var out: [String: Any] = [:]
+    _ ctx: StageContext, data: TaskData, into r: inout RunMetrics,
+    _ evaluate: (String, ImageSet) throws -> ClassificationMetrics?
+  ) rethrows {
     for split in ["val", "test"] {
       guard let set = data.imageSet(split), let e = try evaluate(split, set) else { continue }
-      out[split] = SplitMetrics.json(e)
-      ctx.log(
-        String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
+      r.record(split, e, log: ctx.log)
     }
-    return out
   }
 
-  /// curve.csv and metrics.json in the stage's output folder.
-  static func write(_ ctx: StageContext, curve: String, metrics: [String: Any]) throws {
+  /// curve.csv and metrics.json (+ its wall-clock fields in timing.json) in the stage's output folder.
+  static func write(_ ctx: StageContext, curve: String, metrics: RunMetrics) throws {
     try curve.write(toFile: ctx.outputDir + "/curve.csv", atomically: true, encoding: .utf8)
-    try writeJSON(metrics, to: ctx.outputDir + "/metrics.json")
+    try metrics.write(in: ctx.outputDir)
   }
 }

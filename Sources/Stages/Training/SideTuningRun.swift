@@ -11,6 +11,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Outputs
 import PEFT
 import Pipeline
 import Storage
@@ -71,31 +72,27 @@ enum SideTuningRun {
     let frozenActs = 4 * Activations.counts(config: frozenConfig, batch: batch, keepFrom: frozenConfig.depth).forward
     let trainable = plan.trainableParameters()
     var metrics = recipe.metrics(ctx, data: data, seconds: seconds, memory: mem, extraActivationBytes: kvBatchBytes)
-    metrics.merge([
-      "method": plus ? "fpt+" : "fpt",
-      "trainable_parameters": trainable,
-      "method_parameters": trainable - (side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }),
-      "head_parameters": side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count },
-      "total_parameters": plan.totalParameters(frozenParameters: frozenParams),
-      "trainable_ratio": Double(trainable) / Double(plan.totalParameters(frozenParameters: frozenParams)),
-      "ratio_denominator": "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)",
-      "memory_without_preload_bytes": mem.total + kvBatchBytes + frozenParams * 4 + frozenActs,
-      "side": [
-        "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
-        "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
-        "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
-        "token_ratio": sideParams.tokenRatio,
-      ],
-      "preload_stage": pre[0].name,
-    ]) { _, new in new }
-    if plan.fusion != .crossAttention { metrics["fusion"] = plan.fusion.rawValue }
-    metrics.merge(
-      try Recipe.evaluate(ctx, data: data) { split, set in
-        guard f.exists(split + "_keys") else { return nil }
-        let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
-        return evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
-      }
-    ) { _, new in new }
+    let head = side.layout.headTensors.reduce(0) { $0 + side.layout.tensors[$1].count }
+    let total = plan.totalParameters(frozenParameters: frozenParams)
+    (metrics.method, metrics.trainableParameters, metrics.methodParameters) = (
+      plus ? "fpt+" : "fpt", trainable, trainable - head
+    )
+    (metrics.headParameters, metrics.totalParameters) = (head, total)
+    metrics.trainableRatio = Double(trainable) / Double(total)
+    metrics.ratioDenominator = "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)"
+    metrics.memoryWithoutPreloadBytes = Double(mem.total + kvBatchBytes + frozenParams * 4 + frozenActs)
+    metrics.side = [
+      "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
+      "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
+      "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
+    ].mapValues(Double.init).merging(["token_ratio": sideParams.tokenRatio]) { $1 }
+    metrics.preloadStage = pre[0].name
+    if plan.fusion != .crossAttention { metrics.fusion = plan.fusion.rawValue }
+    try Recipe.evaluate(ctx, data: data, into: &metrics) { split, set in
+      guard f.exists(split + "_keys") else { return nil }
+      let k = try f.readFloats(split + "_keys").values, v = try f.readFloats(split + "_values").values
+      return evaluate(side, fusion: fusion, set: set, keys: k, values: v, per: per)
+    }
     try Checkpoint.save(side, to: ctx.outputDir + "/model.h5")
     try saveModules(fusion.store, to: ctx.outputDir + "/modules.h5")
     try Recipe.write(ctx, curve: curve, metrics: metrics)

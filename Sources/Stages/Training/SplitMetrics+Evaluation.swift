@@ -1,7 +1,7 @@
 //===--- RunMetrics+Evaluation.swift - SplitMetrics of an evaluation -------===//
 //
 // metrics.json's schema is `RunMetrics` / `SplitMetrics` (Outputs); this is the one place an evaluation
-// becomes a `SplitMetrics` (a NaN stays NaN: written as null, no value).
+// becomes a `SplitMetrics` (a NaN stays NaN: written as null, no value) and a run records one.
 //===----------------------------------------------------------------------===//
 import Foundation
 import Outputs
@@ -16,8 +16,12 @@ extension SplitMetrics {
       recall: e.recall.map { $0 }, predictedClasses: e.predictedClasses)
   }
 
-  /// The JSON object metrics.json stores for `e` (non-finite numbers become null when written).
-  static func json(_ e: ClassificationMetrics) -> [String: Any] {
-    (try? JSONCoding.object(SplitMetrics(e))) as? [String: Any] ?? [:]
+}
+
+extension RunMetrics {
+  /// Records the evaluation of `split` ("val" or "test") and logs it.
+  mutating func record(_ split: String, _ e: ClassificationMetrics, log: (String) -> Void) {
+    if split == "val" { val = SplitMetrics(e) } else { test = SplitMetrics(e) }
+    log(String(format: "%@: accuracy %.4f macro-F1 %.4f macro-AUC %.4f", split, e.accuracy, e.macroF1, e.macroAUC))
   }
 }

@@ -32,40 +32,12 @@ struct TaskData {
   }
 }
 
-/// Keys whose values are wall-clock measurements. They never enter a hashed output: `writeJSON` moves
-/// them into `timing.json` beside the file (the cache leaves `timing.json` out of an object's content
-/// hash, see `treeHash`; readers use `Timing`), so the same stage key gives the same bytes.
-let wallClockKeys: Set<String> = [
-  "seconds", "selection_seconds", "seconds_gradients", "seconds_selection",
-  "importance_seconds", "selection_time", "seconds_by_cell", "peak_rss_bytes",
-]
-
 /// This process's peak resident set size, bytes (getrusage; a stage runs in its own process, so it is
 /// the stage's). Measured, so it goes to timing.json with the wall-clock times, outside the content hash.
 func peakRSSBytes() -> Int {
   var u = rusage()
   getrusage(Int32(RUSAGE_SELF.rawValue), &u)
   return Int(u.ru_maxrss) * 1024
-}
-
-/// Writes `object` as pretty, key-sorted JSON (non-finite numbers as null); wall-clock keys of a
-/// dictionary go to `timing.json` in the same folder.
-func writeJSON(_ object: Any, to path: String) throws {
-  var object = object
-  if var o = object as? [String: Any] {
-    let timing = o.filter { wallClockKeys.contains($0.key) }
-    if !timing.isEmpty {
-      try writeTiming(timing, in: (path as NSString).deletingLastPathComponent)
-      for k in timing.keys { o[k] = nil }
-      object = o
-    }
-  }
-  try JSONCoding.data(object).write(to: URL(fileURLWithPath: path))
-}
-
-/// Merges wall-clock `values` into the folder's `timing.json` (not part of the content hash).
-func writeTiming(_ values: [String: Any], in dir: String) throws {
-  try JSONCoding.merge(values, into: dir + "/" + timingFileName)
 }
 
 extension StageContext {

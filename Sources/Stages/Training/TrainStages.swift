@@ -157,13 +157,10 @@ public struct ImportStageKind: StageKind {
         throw DataError.file(
           p, "its head has \(model.config.numClasses) classes; '\(dataset)' (\(m.file)) has \(m.classes.count)")
       }
-      try writeJSON(
-        [
-          "stage_kind": "import", "dataset": dataset, "seed": v.seed ?? 0,
-          "imported_from": file,
-          "role": "fine-tuned elsewhere (W_ft)", "total_parameters": model.parameterCount,
-        ],
-        to: ctx.outputDir + "/metrics.json")
+      var r = RunMetrics(stageKind: "import", dataset: dataset)
+      (r.seed, r.importedFrom, r.role) = (v.seed ?? 0, file, "fine-tuned elsewhere (W_ft)")
+      r.totalParameters = model.parameterCount
+      try r.write(in: ctx.outputDir)
     }
   }
 }
@@ -201,7 +198,7 @@ public struct FinetuneStageKind: TrainingKind {
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
     var model = try modelWithTaskHead(ctx, classes: m.classes.count).model
     if v.mode == .scratch { model = try ViT(config: model.config, seed: UInt64(try ctx.decode(TaskHead.self).seed)) }
-    try TrainingRecipe.run(ctx, model: model, extra: ["mode": v.mode.rawValue]) { layout in
+    try TrainingRecipe.run(ctx, model: model, extra: { $0.mode = v.mode.rawValue }) { layout in
       v.mode == .linearProbe ? .tensors(layout) { $0.hasPrefix("head.") } : .all(layout)
     }
   }

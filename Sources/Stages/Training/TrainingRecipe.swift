@@ -11,6 +11,7 @@ import Data
 import Foundation
 import Kernels
 import Model
+import Outputs
 import PEFT
 import Pipeline
 import Storage
@@ -184,9 +185,10 @@ extension TrainingKind {
 
 enum TrainingRecipe {
   /// Trains `model` on the stage's dataset; writes model.h5, metrics.json, curve.csv.
-  /// `extra` entries are added to metrics.json (e.g. the mask of a masked run).
+  /// `extra` adds the kind's own fields to metrics.json (e.g. the mask of a masked run).
   static func run(
-    _ ctx: StageContext, model: ViT, extra: [String: Any] = [:], modules: (any TrainableModules)? = nil,
+    _ ctx: StageContext, model: ViT, extra: (inout RunMetrics) -> Void = { _ in },
+    modules: (any TrainableModules)? = nil,
     merge: ((ViT) -> Void)? = nil, selection: (ViTLayout) -> ParameterSelection
   ) throws {
     let c = model.config
@@ -204,14 +206,11 @@ enum TrainingRecipe {
     }
     // memory computed once (it sizes the backward buffers)
     var metrics = recipe.metrics(ctx, data: data, seconds: seconds, memory: trainer.memory)
-    metrics["trainable_parameters"] = sel.trainableCount(model.layout) + (modules?.store.count ?? 0)
-    metrics["total_parameters"] = model.parameterCount + (modules?.store.count ?? 0)
-    metrics["backbone_parameters"] = WeightChanges.backboneCount(model.layout)
-    metrics.merge(extra) { _, new in new }
-    metrics.merge(Recipe.evaluate(ctx, data: data) { _, set in Evaluation.evaluate(model, on: set, modules: modules) })
-    {
-      _, new in new
-    }
+    metrics.trainableParameters = sel.trainableCount(model.layout) + (modules?.store.count ?? 0)
+    metrics.totalParameters = model.parameterCount + (modules?.store.count ?? 0)
+    metrics.backboneParameters = WeightChanges.backboneCount(model.layout)
+    extra(&metrics)
+    Recipe.evaluate(ctx, data: data, into: &metrics) { _, set in Evaluation.evaluate(model, on: set, modules: modules) }
     // what a user needs to run the model elsewhere: the input normalisation and what each logit means
     func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ", ") + "]" }
     let usage = [
