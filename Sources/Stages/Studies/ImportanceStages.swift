@@ -87,13 +87,10 @@ public struct ImportanceStageKind: TrainingKind {
     let data = try TaskData.load(ctx, size: model.config.imageSize)
     let seed = UInt64(v.seed)
     let start = Date()
-    let stats = try GradientStatistics.collect(
-      model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
-      batch: v.batch, seed: seed, cancelled: { ctx.isCancelled },
-      progress: { ctx.progress($0 * 0.9) })
+    let stats = try data.gradientStatistics(ctx, model: model, batch: v.batch, seed: v.seed) { ctx.progress($0 * 0.9) }
     let gradientSeconds = Date().timeIntervalSince(start)
-    let scores = Importance.scores(strategy, lambda: lambda, stats: stats, weights: model.params.pointer, seed: seed)
-    let mask = Importance.mask(scores, percent: budget)
+    let (scores, mask) = Importance.select(
+      strategy, lambda: lambda, budget: budget, stats: stats, model: model, seed: seed)
     let seconds = Date().timeIntervalSince(start)
     let hist = Importance.histogram(scores)
     let groups = WeightGroup.map(model.layout)
@@ -185,10 +182,10 @@ public struct SHPEFTStageKind: TrainingKind {
       let stats = GradientStatistics(
         sum: try f.readFloats("grad_sum").values, sumOfSquares: try f.readFloats("grad_sq_sum").values,
         batches: try f.intAttribute("batches"), images: 0)
-      let scores = Importance.scores(
-        strategy, lambda: lambda, stats: stats, weights: base.params.pointer,
-        seed: UInt64(try f.intAttribute("seed")))
-      mask = Importance.mask(scores, percent: budget)
+      mask =
+        Importance.select(
+          strategy, lambda: lambda, budget: budget, stats: stats, model: base, seed: UInt64(try f.intAttribute("seed"))
+        ).mask
     }
     let n = WeightChanges.backboneCount(model.layout)
     guard mask.allSatisfy({ $0 >= 0 && $0 < n }) else {

@@ -262,14 +262,13 @@ public struct PEFTStageKind: TrainingKind {
     if method.selectsElements {
       let data = try TaskData.load(ctx, size: model.config.imageSize)
       let start = Date()
-      let stats = try GradientStatistics.collect(
-        model: model, set: Preprocessor(size: data.size, normalization: data.normalization).imageSet(data.train),
-        batch: v.batch, seed: UInt64(v.seed), cancelled: { ctx.isCancelled })
-      if method == .shpeft {
+      let stats = try data.gradientStatistics(ctx, model: model, batch: v.batch, seed: v.seed)
+      if method == .shpeft {  // the importance kind's selection, inline (one stage per sweep cell)
         let strategy = try ImportanceStrategy.parse(v.strategy)
-        let scores = Importance.scores(
-          strategy, lambda: v.lambda, stats: stats, weights: model.params.pointer, seed: UInt64(v.seed))
-        elements = Importance.mask(scores, percent: v.budget)
+        elements =
+          Importance.select(
+            strategy, lambda: v.lambda, budget: v.budget, stats: stats, model: model, seed: UInt64(v.seed)
+          ).mask
         selection.strategy = strategy.rawValue
       } else {
         let spt = SPTAllocation.allocate(

@@ -32,6 +32,18 @@ struct TaskData {
   }
 }
 
+extension TaskData {
+  /// One pass of per-element gradient statistics over the unaugmented training split, with `model`'s task head
+  /// (the selection pass of SH-PEFT — the `importance` kind and the sweep's `sh-peft` — and of SPT-LoRA).
+  func gradientStatistics(
+    _ ctx: StageContext, model: ViT, batch: Int, seed: Int, progress: (Double) -> Void = { _ in }
+  ) throws -> GradientStatistics {
+    try GradientStatistics.collect(
+      model: model, set: imageSet("train")!, batch: batch, seed: UInt64(seed), cancelled: { ctx.isCancelled },
+      progress: progress)
+  }
+}
+
 /// This process's peak resident set size, bytes (getrusage; a stage runs in its own process, so it is
 /// the stage's). Measured, so it goes to timing.json with the wall-clock times, outside the content hash.
 func peakRSSBytes() -> Int {

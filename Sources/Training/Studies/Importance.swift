@@ -126,6 +126,16 @@ public enum Importance {
     }
   }
 
+  /// SH-PEFT's selection (Eq. 1–2): `strategy`'s importance of every backbone element of `model` from `stats`,
+  /// and the top `budget` % of them.
+  public static func select(
+    _ strategy: ImportanceStrategy, lambda: Double, budget: Double, stats: GradientStatistics, model: ViT,
+    seed: UInt64
+  ) -> (scores: [Float], mask: [Int]) {
+    let s = scores(strategy, lambda: lambda, stats: stats, weights: model.params.pointer, seed: seed)
+    return (s, mask(s, percent: budget))
+  }
+
   /// Sorted flat indices of the top `percent` % of backbone elements by `scores`.
   public static func mask(_ scores: [Float], percent: Double) -> [Int] {
     let count = WeightChanges.topCount(percent: percent, of: scores.count)
