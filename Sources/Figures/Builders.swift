@@ -16,9 +16,6 @@ func sd(_ v: [Double]) -> Double {
   let f = v.filter(\.isFinite); guard f.count > 1 else { return 0 }
   let m = avg(f); return (f.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(f.count - 1)).squareRoot()
 }
-func num(_ x: Any?) -> Double {
-  (x as? Double) ?? (x as? Int).map(Double.init) ?? (x as? String).flatMap(Double.init) ?? .nan
-}
 func pct(_ x: Double, _ d: Int = 1) -> String { x.isFinite ? String(format: "%.\(d)f", x) : "–" }
 
 /// Best (1) and second best (2) per column among numeric cells (higher is better unless `lower`).

@@ -57,19 +57,11 @@ enum CalibrationFigure {
 
   /// The papers' linear-probe / full-FT ratios, from the published numbers.
   static func publishedRatios(_ i: FigureInput) throws -> [(String, Double)] {
-    let file = i.ctx.projectRoot + "/" + i.parameters.published
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-      let y = try loadYAML(text, path: file) as? [String: Any]
-    else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
-    }
+    let t = try PublishedNumbers.read(i)
+    let (sh, fp) = (t.shPeft.table1AvgF1, t.fptPlus.table1AvgAuc)
     var out: [(String, Double)] = []
-    if let t = (y["sh-peft"] as? [String: Any])?["table1_avg_f1"] as? [String: Any] {
-      out.append(("SH-PEFT CLIP", num(t["linear-probe"]) / num(t["full"])))
-    }
-    if let t = (y["fpt-plus"] as? [String: Any])?["table1_avg_auc"] as? [String: Any] {
-      out.append(("FPT+ ViT-B (AUC)", num(t["linear-probe"]) / num(t["full"])))
-    }
+    if let lp = sh["linear-probe"], let ft = sh["full"] { out.append(("SH-PEFT CLIP", lp / ft)) }
+    if let lp = fp["linear-probe"], let ft = fp["full"] { out.append(("FPT+ ViT-B (AUC)", lp / ft)) }
     return out
   }
 }

@@ -13,14 +13,9 @@ import Yams
 
 enum PaperComparison {
   static func build(_ i: FigureInput) throws -> BuiltFigure {
-    let file = i.ctx.projectRoot + "/" + i.parameters.published
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-      let pub = try loadYAML(text, path: file) as? [String: Any]
-    else {
-      throw PipelineError.stageFailed(stage: i.ctx.stage, message: "\(file): cannot read the published numbers")
-    }
-    let sh = pub["sh-peft"] as? [String: Any] ?? [:], fp = pub["fpt-plus"] as? [String: Any] ?? [:]
-    func d(_ o: Any?, _ k: String) -> Double { num((o as? [String: Any])?[k]) }
+    let pub = try PublishedNumbers.read(i)
+    let (sh, fp) = (pub.shPeft, pub.fptPlus)
+    func d(_ o: [String: Double], _ k: String) -> Double { o[k] ?? .nan }
     let study = try i.all(StudySummaryOutput.self).first?.value
     // each paper's Table 1 claims are tested on the sweep run under that paper's protocol (sweep.yaml);
     // a sweep without a protocol serves both (older pipelines)
@@ -68,7 +63,7 @@ enum PaperComparison {
     rows.append(
       [
         "SH-PEFT (d) ta+L2 best (Table 4)",
-        String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh["table4_f1"], "ta+l2"), d(sh["table4_f1"], "ta+l1")),
+        String(format: "ta+l2 %.1f, next ta+l1 %.1f", d(sh.table4F1, "ta+l2"), d(sh.table4F1, "ta+l1")),
       ]
         + cell(Verdicts.beatsAll("ta+l2", ["ta", "l1", "ta+l1", "l2"], in: t4)))
     let e5 = study?.eTable5
@@ -85,7 +80,7 @@ enum PaperComparison {
       methods.mapValues { m in m.byDataset.mapValues(metric).filter { $0.value.isFinite } }
     }
     let f1 = scores(shMethods, \.f1), auc = scores(fpMethods, \.auc)
-    let t1 = sh["table1_avg_f1"]
+    let t1 = sh.table1AvgF1
     // (c): the selective methods of SH-PEFT's Table 1 (each trains a chosen subset of the weights)
     let selective = ["bitfit", "ft-ln", "ft-att", "spt-lora"]
     let bestSelective = selective.max { d(t1, $0) < d(t1, $1) } ?? "ft-att"
@@ -98,24 +93,24 @@ enum PaperComparison {
     rows.append(
       ["SH-PEFT beats full FT (Table 1, F1)", String(format: "%.1f vs %.1f", d(t1, "sh-peft"), d(t1, "full"))]
         + cell(Verdicts.beats("sh-peft", "full", in: f1)))
-    let shOthers = ((t1 as? [String: Any]) ?? [:]).keys.filter { !["full", "sh-peft"].contains($0) }.sorted()
+    let shOthers = t1.keys.filter { !["full", "sh-peft"].contains($0) }.sorted()
     rows.append(
       [
         "SH-PEFT beats every other method of its Table 1 (F1)",
         String(format: "%.1f vs best other %.1f (SPT-LoRA)", d(t1, "sh-peft"), d(t1, "spt-lora")),
       ]
         + cell(Verdicts.beatsAll("sh-peft", shOthers, in: f1)))
-    let fa = fp["table1_avg_auc"]
-    let fpOthers = ((fa as? [String: Any]) ?? [:]).keys.filter { !["full", "fpt+"].contains($0) }.sorted()
+    let fa = fp.table1AvgAuc
+    let fpOthers = fa.keys.filter { !["full", "fpt+"].contains($0) }.sorted()
     rows.append(
       [
         "FPT+ best AUC among the PETL methods of its Table 1",
         String(format: "%.2f vs AdaLoRA %.2f", d(fa, "fpt+"), d(fa, "adalora")),
       ]
         + cell(Verdicts.beatsAll("fpt+", fpOthers, in: auc)))
-    let paperRatio = d(fp["table1_memory_mb"], "fpt+") / d(fp["table1_memory_mb"], "full")
+    let paperRatio = d(fp.table1MemoryMb, "fpt+") / d(fp.table1MemoryMb, "full")
     let paperMem = String(
-      format: "%.0f / %.0f MB = %.2f %%", d(fp["table1_memory_mb"], "fpt+"), d(fp["table1_memory_mb"], "full"),
+      format: "%.0f / %.0f MB = %.2f %%", d(fp.table1MemoryMb, "fpt+"), d(fp.table1MemoryMb, "full"),
       100 * paperRatio)
     let mr = fpMethods["fpt+"]?.memoryRatioToFull ?? .nan
     rows.append(
@@ -137,7 +132,7 @@ enum PaperComparison {
         + cell(
           Verdicts.matches(100 * computed, paper: 100 * paperRatio, tolerance: 0.25, what: "FPT+ / full FT memory, %")))
     func percent(_ m: String) -> Double { counts.first { $0.method == m }?.trainablePercent ?? .nan }
-    let pp = fp["table1_params_percent"]
+    let pp = fp.table1ParamsPercent
     let vPlus = Verdicts.matches(percent("fpt+"), paper: d(pp, "fpt+"), tolerance: 0.05, what: "FPT+ trainable %")
     let vFPT = Verdicts.matches(percent("fpt"), paper: d(pp, "fpt"), tolerance: 0.05, what: "FPT trainable %")
     let both: Outcome =
