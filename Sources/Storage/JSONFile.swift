@@ -54,7 +54,7 @@ public enum JSONCoding {
   }
 
   /// `object` with every non-finite number as NSNull (JSON null).
-  public static func finiteOrNull(_ object: Any) -> Any {
+  static func finiteOrNull(_ object: Any) -> Any {
     switch object {
     case let d as Double: return d.isFinite ? d : NSNull()
     case let f as Float: return f.isFinite ? Double(f) : NSNull()

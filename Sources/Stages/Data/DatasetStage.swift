@@ -69,7 +69,6 @@ public struct DatasetStageKind: StageKind {
       let n = Normalization.of(train)
       info["normalization"] = ["mean": n.mean, "std": n.std]
     }
-    let data = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
-    try data.write(to: URL(fileURLWithPath: ctx.outputDir + "/info.json"))
+    try atomicWrite(try JSONCoding.data(info), to: ctx.outputDir + "/info.json")  // the one JSON writer
   }
 }
