@@ -3,7 +3,8 @@
 // Six tasks mirroring SH-PEFT's datasets, plus a many-class upstream set.
 // Each image is a random scene of its modality; the class changes only a
 // few local structures, with a strength `cue` (1 = default) that the
-// calibration tunes — never the labels or the metrics.
+// calibration tunes — never the labels or the metrics — and, for OCT, a
+// `finding_scale` (1 = default): the findings' size in the frame.
 //   pathology  (Chaoyang-like)  normal | serrated | adenocarcinoma | adenoma
 //   ct         (COVID19-CT-like) non-covid | covid
 //   ultrasound (BUSI-like)      normal | benign | malignant
@@ -41,8 +42,9 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
   }
 
   /// Renders one image of class `label` at `size` px; the scene comes from the shared vocabulary
-  /// (SyntheticVocabulary.swift), the class-specific structures from here.
-  func draw(_ label: Int, size: Int, cue: Double, rng: inout Xoshiro256) -> Sketch {
+  /// (SyntheticVocabulary.swift), the class-specific structures from here. `scale` multiplies the size of
+  /// the findings (OCT only; 1 draws the default).
+  func draw(_ label: Int, size: Int, cue: Double, scale: Double = 1, rng: inout Xoshiro256) -> Sketch {
     func u(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.uniform() }
     let scene: Scene
     switch self {
@@ -128,21 +130,23 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
       }
     case .oct:
       let base = g.retina, rpe = g.rpe
+      let k = scale  // the findings' size: radii and their offsets from the RPE scale together
       switch label {
       case 0:  // CNV: a hyperreflective blob under the retina lifting the RPE, with fluid
         let cx = u(0.35, 0.65)
-        s.ellipse(cx, rpe - 0.02, 0.08, 0.05, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.4)
-        s.ellipse(cx, rpe - 0.08, 0.05, 0.025, color: [0.05], alpha: Float(min(1, 0.7 * cue)))
+        s.ellipse(cx, rpe - 0.02 * k, 0.08 * k, 0.05 * k, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.4)
+        s.ellipse(cx, rpe - 0.08 * k, 0.05 * k, 0.025 * k, color: [0.05], alpha: Float(min(1, 0.7 * cue)))
       case 1:  // DME: dark intraretinal cysts
         for _ in 0..<Int(u(2, 5)) {
           s.ellipse(
-            u(0.3, 0.7), base + u(-0.09, -0.03), u(0.035, 0.06), u(0.03, 0.045), color: [0.05],
+            u(0.3, 0.7), base + u(-0.09, -0.03), u(0.035, 0.06) * k, u(0.03, 0.045) * k, color: [0.05],
             alpha: Float(min(1, 0.85 * cue)))
         }
       case 2:  // drusen: small bumps on the RPE
         for _ in 0..<Int(u(2, 5)) {
           s.ellipse(
-            u(0.2, 0.8), rpe - 0.03, u(0.035, 0.05), 0.035, color: [0.85], alpha: Float(min(1, 0.8 * cue)), soft: 0.3)
+            u(0.2, 0.8), rpe - 0.03 * k, u(0.035, 0.05) * k, 0.035 * k, color: [0.85], alpha: Float(min(1, 0.8 * cue)),
+            soft: 0.3)
         }
       default: break
       }
@@ -220,6 +224,7 @@ public enum SyntheticGenerator {
     if m.task == .multiLabel { return try generateMultiLabel(m, task: t, split: split, count: count, size: size) }
     let seed = UInt64(m.generator["seed"]?.int ?? 0)
     let cue = m.generator["cue"]?.double ?? 1
+    let scale = try findingScale(m, task: t)
     let classCount = t == .upstream ? m.classes.count : t.classes.count
     let weights = m.generator["class_weights"]?.array?.compactMap(\.double) ?? Array(repeating: 1, count: classCount)
     guard weights.count == classCount else {
@@ -253,7 +258,7 @@ public enum SyntheticGenerator {
           let img =
             t == .upstream
             ? recipes[label].draw(size: size, rng: &rng).bytes
-            : t.draw(label, size: size, cue: cue, rng: &rng).bytes
+            : t.draw(label, size: size, cue: cue, scale: scale, rng: &rng).bytes
           for j in 0..<n { o[i * n + j] = img[j] }
           l[i] = label
         }
@@ -264,6 +269,20 @@ public enum SyntheticGenerator {
 }
 
 extension SyntheticGenerator {
+  /// `generator.finding_scale` (default 1): how large the findings are in the frame. Only the OCT generator
+  /// draws its findings at a scale (its lesions sit on a thin retina: 1–3 px at 32 px); elsewhere it is an error.
+  static func findingScale(_ m: DatasetManifest, task t: SyntheticTask) throws -> Double {
+    guard let v = m.generator["finding_scale"] else { return 1 }
+    guard t == .oct else {
+      throw DataError.file(
+        m.file, "generator.finding_scale is drawn by the oct generator only (this is '\(t.rawValue)')")
+    }
+    guard let x = v.double, x > 0, x <= 3 else {
+      throw DataError.file(m.file, "generator.finding_scale must be a number in (0, 3]")
+    }
+    return x
+  }
+
   /// The multi-label upstream set: each image a scene with 1 to `generator.findings` (default 3) distinct
   /// findings of the vocabulary, labelled with all of them (a multi-hot row over the 44 findings).
   static func generateMultiLabel(

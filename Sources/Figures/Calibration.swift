@@ -33,7 +33,7 @@ enum CalibrationFigure {
         Series(name: "converged linear probe / full FT", y: lg + [avg(lg)] + published.map { _ in .nan }))
     }
     bars.referenceY = targets.first { $0.target == "lp_ratio_mean" }?.threshold ?? .nan
-    bars.referenceLabel = "target (mean LP/FT)"
+    bars.referenceLabel = s.ratioProbe == "logistic" ? "target (mean converged LP/FT)" : "target (mean LP/FT)"
     bars.yLabel = "probe F1 / full-FT F1"; bars.yMin = 0; bars.yMax = 1.1
     var table = TableSpec(
       header: ["task", "full FT", "linear probe", "LP/FT", "k-NN", "converged LP", "scratch", "FT − scratch"],

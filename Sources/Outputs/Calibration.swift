@@ -62,17 +62,20 @@ public struct CalibrationSummaryOutput: JSONFile {
   public var targets: [Target]
   /// "role@task@seedN" of every run that predicted one class.
   public var collapsedRuns: [String]
+  /// The probe the LP/FT targets read: "linear-probe" (the recipe's) or "logistic" (converged).
+  public var ratioProbe: String
+  /// Its ratio to full fine-tuning, mean over tasks.
   public var lpRatioMean: Double
   public var runs: Int
   /// "finetune", "linear-probe" → its search (absent without search stages).
   public var lrSearch: [String: Search]?
 
   public init(
-    tasks: [Task], targets: [Target], collapsedRuns: [String], lpRatioMean: Double, runs: Int,
+    tasks: [Task], targets: [Target], collapsedRuns: [String], ratioProbe: String, lpRatioMean: Double, runs: Int,
     lrSearch: [String: Search]?
   ) {
     (self.tasks, self.targets, self.collapsedRuns) = (tasks, targets, collapsedRuns)
-    (self.lpRatioMean, self.runs, self.lrSearch) = (lpRatioMean, runs, lrSearch)
+    (self.ratioProbe, self.lpRatioMean, self.runs, self.lrSearch) = (ratioProbe, lpRatioMean, runs, lrSearch)
   }
 
 }

@@ -132,6 +132,29 @@ final class SyntheticTests: XCTestCase {
     }
   }
 
+  /// `generator.finding_scale` draws OCT's findings larger (same labels; 1 is the default's images); another
+  /// generator or a value outside (0, 3] is an error naming the file.
+  func testOCTFindingScale() throws {
+    var oct = small(try XCTUnwrap(try manifests().first { $0.name == "oct-synth" }), seed: 1)
+    XCTAssertEqual(oct.generator["finding_scale"]?.double, 1.5, "the shipped OCT task's findings scale")
+    let shipped = try SyntheticGenerator.generate(oct, split: "train")
+    oct.generator["finding_scale"] = nil
+    let unscaled = try SyntheticGenerator.generate(oct, split: "train")
+    oct.generator["finding_scale"] = .double(1)
+    XCTAssertEqual(try SyntheticGenerator.generate(oct, split: "train"), unscaled, "1 is the default")
+    XCTAssertEqual(shipped.labels, unscaled.labels)
+    XCTAssertNotEqual(shipped.images, unscaled.images)
+    oct.generator["finding_scale"] = .double(4)
+    XCTAssertThrowsError(try SyntheticGenerator.generate(oct, split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("oct-synth.yaml") && "\(e)".contains("(0, 3]"), "\(e)")
+    }
+    var ct = small(try XCTUnwrap(try manifests().first { $0.name == "covid19-ct-synth" }), seed: 1)
+    ct.generator["finding_scale"] = .double(1.5)
+    XCTAssertThrowsError(try SyntheticGenerator.generate(ct, split: "train")) { e in
+      XCTAssertTrue("\(e)".contains("covid19-ct-synth.yaml") && "\(e)".contains("oct generator only"), "\(e)")
+    }
+  }
+
   func testDownstreamManifestsNameTheGeneratorsClasses() throws {
     for m in try manifests() where !m.name.hasPrefix("upstream-synth") {
       let t = try SyntheticGenerator.task(m)

@@ -68,6 +68,7 @@ final class CalibrationTests: XCTestCase {
         calibration:
           kind: calibration-summary
           needs: [cal-finetune, cal-linear-probe, cal-scratch, cal-lr-search, cal-knn, cal-logistic]
+          params: {ratio_probe: logistic}
       """
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
@@ -119,6 +120,9 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(
       targets.map { $0["target"] as? String ?? "" },
       ["lp_ratio_mean", "lp_ratio_min", "full_ft_range", "pretraining_gain", "no_collapse"])
+    // the LP/FT targets read the probe the pipeline names (here the converged one), not the recipe's
+    XCTAssertEqual(s["ratio_probe"] as? String, "logistic")
+    XCTAssertEqual(targets[0]["value"] as? Double ?? .nan, try f1("cal-logistic") / ftMean, accuracy: 1e-12)
     let search = try XCTUnwrap((s["lr_search"] as? [String: Any])?["finetune"] as? [String: Any])
     XCTAssertEqual((search["grid"] as? [Any])?.count, 2)
     XCTAssertEqual(search["used_lr"] as? [Double], [0.03])
