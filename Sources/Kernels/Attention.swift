@@ -84,11 +84,7 @@ public enum Attention {
         BLAS.gemm(
           transA: true, transB: false, M: T, N: hd, K: T, alpha: 1,
           A: p, lda: T, B: dO, ldb: D, beta: 1, C: dv, ldc: ld)
-        for t in 0..<T {
-          let pr = p + t * T, dr = dp + t * T
-          let s = Vec.dot(pr, dr, T)
-          for j in 0..<T { dr[j] = pr[j] * (dr[j] - s) * scale }
-        }
+        softmaxRowsBackward(dp, probs: p, rows: T, n: T, scale: scale)
         BLAS.gemm(
           transA: false, transB: false, M: T, N: hd, K: T, alpha: 1,
           A: dp, lda: T, B: k, ldb: ld, beta: 1, C: dq, ldc: ld)
@@ -115,6 +111,19 @@ public enum Attention {
     s.update(repeating: 0, count: T)
     for i in 0..<T { Vec.add(s, p + i * T, T) }
     for j in 0..<T { s[j] /= Float(T) }
+  }
+
+  /// Softmax backward through `rows` rows of `n`, in place: d ← p ⊙ (d − ⟨p, d⟩) · scale per row, where p is
+  /// the softmax output and d arrives as ∂L/∂p and leaves as ∂L/∂(logits / scale) (the 1/√hd of attention).
+  @inline(__always)
+  public static func softmaxRowsBackward(
+    _ d: UnsafeMutablePointer<Float>, probs p: UnsafePointer<Float>, rows: Int, n: Int, scale: Float
+  ) {
+    for r in 0..<rows {
+      let pr = p + r * n, dr = d + r * n
+      let s = Vec.dot(pr, dr, n)
+      for j in 0..<n { dr[j] = pr[j] * (dr[j] - s) * scale }
+    }
   }
 
   /// In-place numerically stable softmax of one row (vectorised exp).

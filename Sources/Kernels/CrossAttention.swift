@@ -49,11 +49,7 @@ public enum CrossAttention {
       BLAS.gemm(
         transA: false, transB: true, M: P, N: S, K: hd, alpha: 1,
         A: dout + b * P * D + h * hd, lda: D, B: v + b * stride + h * S * hd, ldb: hd, beta: 0, C: dp, ldc: S)
-      for i in 0..<P {
-        let r = pr + i * S, d = dp + i * S
-        let s = Vec.dot(r, d, S)
-        for j in 0..<S { d[j] = r[j] * (d[j] - s) * scale }
-      }
+      Attention.softmaxRowsBackward(dp, probs: pr, rows: P, n: S, scale: scale)
       BLAS.gemm(
         transA: false, transB: false, M: P, N: hd, K: S, alpha: 1,
         A: dp, lda: S, B: k + b * stride + h * S * hd, ldb: hd, beta: 1, C: dq + h * hd, ldc: D)
