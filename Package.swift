@@ -103,7 +103,8 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Training", "TestSupport", "Storage"]),
-    .testTarget(name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "Stages", "TestSupport", "Storage"]),
+    .testTarget(
+      name: "DataTests", dependencies: ["Data", "Model", "Pipeline", "Stages", "TestSupport", "Storage", "Outputs"]),
     .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport", "Storage"]),
     .testTarget(
       name: "TrainingTests",

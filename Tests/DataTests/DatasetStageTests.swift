@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Outputs
 import Pipeline
 import Stages
 import TestSupport
@@ -46,5 +47,9 @@ final class DatasetStageTests: XCTestCase {
     let out = st.first { $0.stage == "use@cxr3-synth" }!.output!
     let info = try String(contentsOfFile: root + "/.peftlab/objects/\(out)/info.json", encoding: .utf8)
     XCTAssertTrue(info.contains("\"size\" : 16") && info.contains("cxr3-synth"), info)
+    let typed = try DatasetInfoOutput.read(in: root + "/.peftlab/objects/\(out)")
+    XCTAssertEqual(typed.classes, ["normal", "bacterial", "viral"])
+    XCTAssertEqual(typed.counts["train"]?.reduce(0, +), 30)
+    XCTAssertEqual(typed.normalization?.mean.count, 3, "grey images are normalised as RGB")
   }
 }

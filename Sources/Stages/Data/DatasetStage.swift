@@ -12,13 +12,14 @@
 //===----------------------------------------------------------------------===//
 import Data
 import Foundation
+import Outputs
 import Pipeline
 import Storage
 
 public struct DatasetStageKind: StageKind {
   public init() {}
   public let name = "dataset"
-  public let version = 1
+  public let version = 2  // 2: info.json is DatasetInfoOutput (adds stage_kind)
   public let parameters: [ParameterSpec] = [
     ParameterSpec("name", help: "dataset name (a manifest in `manifests`)"),
     ParameterSpec("size", default: .null, help: "image size in px (default: the manifest's)"),
@@ -54,7 +55,6 @@ public struct DatasetStageKind: StageKind {
     ctx.log("loading \(m.name) at \(m.imageSize) px")
     let splits = try DatasetLoader.load(m, root: root)
     let f = try HDF5File.create(ctx.outputDir + "/data.h5")
-    var info: [String: Any] = ["name": m.name, "classes": m.classes, "size": m.imageSize, "task": m.task.rawValue]
     var counts: [String: [Int]] = [:]
     for (s, r) in splits.sorted(by: { $0.key < $1.key }) {
       try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
@@ -64,11 +64,10 @@ public struct DatasetStageKind: StageKind {
       for i in 0..<r.count where r.label(i) >= 0 { c[r.label(i)] += 1 }
       counts[s] = c
     }
-    info["counts"] = counts
-    if let train = splits["train"] {
-      let n = Normalization.of(train)
-      info["normalization"] = ["mean": n.mean, "std": n.std]
-    }
-    try atomicWrite(try JSONCoding.data(info), to: ctx.outputDir + "/info.json")  // the one JSON writer
+    let n = splits["train"].map { Normalization.of($0) }
+    try DatasetInfoOutput(
+      name: m.name, task: m.task.rawValue, classes: m.classes, size: m.imageSize, counts: counts,
+      normalization: n.map { .init(mean: $0.mean, std: $0.std) }
+    ).write(in: ctx.outputDir)
   }
 }
