@@ -37,7 +37,8 @@ public enum DatasetCache {
     return splits
   }
 
-  static func read(_ path: String) throws -> [String: RawImages] {
+  /// The splits of a decoded-dataset file (this cache's, or a `dataset` stage's data.h5: the same layout).
+  public static func read(_ path: String) throws -> [String: RawImages] {
     let f = try HDF5File.open(path)
     var out: [String: RawImages] = [:]
     for s in splitNames where f.exists(s + "/images") {

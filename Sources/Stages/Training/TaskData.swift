@@ -2,6 +2,7 @@
 import Data
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import Storage
 import Training
@@ -14,12 +15,19 @@ struct TaskData {
   let normalization: Normalization
   let size: Int
 
+  /// The splits come from a needed `dataset` stage of this dataset at `size` px when the pipeline has one (its
+  /// data.h5: the same decode, so the same pixels), else from the source files through the dataset cache.
   static func load(_ ctx: StageContext, size: Int) throws -> TaskData {
     let location = try DatasetLocation(ctx.params)
     let m = try location.manifest(root: ctx.projectRoot)
-    let splits = try DatasetCache.splits(
-      m, root: ctx.projectRoot + "/" + location.dataRoot, size: size,
-      cacheDir: ctx.cacheRoot, hasher: FileHasher(memo: nil))
+    let splits: [String: RawImages]
+    if let dir = try ctx.datasetInput(m.name, size: size) {
+      splits = try DatasetCache.read(dir + "/data.h5")
+    } else {
+      splits = try DatasetCache.splits(
+        m, root: ctx.projectRoot + "/" + location.dataRoot, size: size,
+        cacheDir: ctx.cacheRoot, hasher: FileHasher(memo: nil))
+    }
     guard let train = splits["train"] else { throw DataError.file(m.file, "no training split") }
     return TaskData(manifest: m, splits: splits, normalization: Normalization.of(train), size: size)
   }
@@ -53,6 +61,20 @@ func peakRSSBytes() -> Int {
 }
 
 extension StageContext {
+  /// The output folder of the needed `dataset` stage that decoded `name` at `size` px (nil: the pipeline has
+  /// none for `name`); an error naming the stages when those of `name` are all at other sizes.
+  func datasetInput(_ name: String, size: Int) throws -> String? {
+    let found = try inputs.sorted { $0.key < $1.key }.filter { DatasetInfoOutput.exists(in: $0.value) }
+      .map { ($0.key, $0.value, try DatasetInfoOutput.read(in: $0.value)) }.filter { $0.2.name == name }
+    guard !found.isEmpty else { return nil }
+    guard let at = found.first(where: { $0.2.size == size }) else {
+      let have = found.map { "\($0.0) (\($0.2.size) px)" }.joined(separator: ", ")
+      throw PipelineError.stageFailed(
+        stage: stage, message: "needs '\(name)' at \(size) px (its model's input); the dataset stages give \(have)")
+    }
+    return at.1
+  }
+
   /// The model of the one needed stage that has a model.h5 (a pretrain or import stage), or an error naming the stage.
   func inputModel() throws -> ViT {
     let models = inputs.values.filter { FileManager.default.fileExists(atPath: $0 + "/model.h5") }

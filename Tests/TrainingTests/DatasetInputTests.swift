@@ -1,0 +1,55 @@
+import Foundation
+import Pipeline
+import Stages
+import TestSupport
+import XCTest
+
+/// A training stage that needs a `dataset` stage reads its decoded splits (by role: the stage of its
+/// dataset at its model's size) and trains on the same pixels as one that decodes the source itself.
+final class DatasetInputTests: XCTestCase {
+  func testTrainingReadsTheDatasetStageAtItsModelsSize() throws {
+    let root = try projectWithSyntheticManifests(
+      ["upstream-synth", "busi-synth"], counts: (48, 16, 16), tag: "dataset-input")
+    let yaml = """
+      defaults:
+        finetune: {dataset: busi-synth, steps: 4, batch: 16, lr: 0.03}
+      stages:
+        pretrain:
+          kind: pretrain
+          params: {dataset: upstream-synth, preset: micro, steps: 4, batch: 16, optimizer: adamw, lr: 0.001}
+        data:
+          kind: dataset
+          matrix: {size: [16, 12]}
+          params: {name: busi-synth, size: "${item.size}"}
+        direct:
+          kind: finetune
+          needs: [pretrain]
+        staged:
+          kind: finetune
+          needs: [pretrain, "data@size16", "data@size12"]
+        wrong-size:
+          kind: finetune
+          needs: [pretrain, "data@size12"]
+      """
+    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
+    let registry = StandardStages.registry
+    let runner = Runner(
+      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
+      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    var opts = RunOptions()
+    opts.keepGoing = true
+    let r = try runner.run(opts)
+    XCTAssertEqual(Set(r.failed), ["wrong-size"], "\(r.outcomes)")
+    guard case .failed(let message)? = r.outcomes["wrong-size"] else { return XCTFail("\(r.outcomes)") }
+    XCTAssertTrue(message.contains("'busi-synth' at 16 px") && message.contains("data@size12 (12 px)"), message)
+    let st = try runner.status()
+    func out(_ s: String) throws -> String {
+      root + "/.peftlab/objects/" + (try XCTUnwrap(st.first { $0.stage == s }?.output))
+    }
+    for file in ["model.h5", "metrics.json"] {
+      XCTAssertEqual(
+        try Data(contentsOf: URL(fileURLWithPath: try out("direct") + "/" + file)),
+        try Data(contentsOf: URL(fileURLWithPath: try out("staged") + "/" + file)), "\(file): the same pixels")
+    }
+  }
+}
