@@ -9,7 +9,7 @@ import XCTest
 final class DatasetInputTests: XCTestCase {
   func testTrainingReadsTheDatasetStageAtItsModelsSize() throws {
     let root = try projectWithSyntheticManifests(
-      ["upstream-synth", "busi-synth"], counts: (48, 16, 16), tag: "dataset-input")
+      ["upstream-synth", "busi-synth"], counts: (48, 16, 16), tag: "dsinput")
     let yaml = """
       defaults:
         finetune: {dataset: busi-synth, steps: 4, batch: 16, lr: 0.03}
@@ -31,11 +31,7 @@ final class DatasetInputTests: XCTestCase {
           kind: finetune
           needs: [pretrain, "data@size12"]
       """
-    try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
-    let registry = StandardStages.registry
-    let runner = Runner(
-      pipeline: try Pipeline.load(root + "/Pipelines/p.yaml", profile: nil, registry: registry), registry: registry,
-      cache: try Cache(root: root + "/.peftlab"), projectRoot: root, reporter: ProgressReporter(mode: .quiet))
+    let runner = try pipelineRunner(root, yaml, Array(StandardStages.registry.kinds.values))
     var opts = RunOptions()
     opts.keepGoing = true
     let r = try runner.run(opts)
