@@ -309,10 +309,10 @@ final class SweepPipelineTests: XCTestCase {
     let first = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("139 ran, 2 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("143 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 141 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 145 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
@@ -338,9 +338,15 @@ final class SweepPipelineTests: XCTestCase {
     // the rates are the validation-chosen ones: every SH-PEFT-protocol run at full FT's, each FPT+ run at its method's
     let shChoice = try XCTUnwrap(
       (try output("sh-lr", "choice.json")["methods"] as? [String: [String: Any]])?["full"]?["lr"] as? Double)
+    // SH-PEFT's cells train the mask of their importance stage (one selection, Eq. 1–2), not one of their own
+    for (name, _) in stages where name.hasPrefix("sh-peft@") {
+      let m = try output(name, "metrics.json")
+      XCTAssertEqual(m["importance_stage"] as? String, "sh-importance@" + name.dropFirst("sh-peft@".count), name)
+      XCTAssertEqual(m["strategy"] as? String, "ta+l2", name)
+    }
     let fptChoice = try XCTUnwrap(try output("fpt-lr", "choice.json")["methods"] as? [String: [String: Any]])
     XCTAssertEqual(fptChoice.count, 10)
-    for (name, _) in stages where name.hasPrefix("sh-methods@") {
+    for (name, _) in stages where name.hasPrefix("sh-methods@") || name.hasPrefix("sh-peft@") {
       XCTAssertEqual(try output(name, "metrics.json")["lr"] as? Double, shChoice, name)
     }
     for (name, _) in stages where name.hasPrefix("fpt-methods@") || name.hasPrefix("side@") {

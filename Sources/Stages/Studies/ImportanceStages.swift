@@ -158,44 +158,13 @@ public struct SHPEFTStageKind: TrainingKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    let imp = ctx.inputs(with: "importance.h5")
-    guard imp.count == 1 else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "needs exactly one importance stage (has \(imp.count))")
-    }
-    let summary = try ImportanceOutput.read(in: imp[0].dir)
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    guard summary.dataset == m.name else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "\(imp[0].name) scored '\(summary.dataset)', not '\(m.name)'")
-    }
     let (base, model) = try modelWithTaskHead(ctx, classes: m.classes.count)
-    let f = try HDF5File.open(imp[0].dir + "/importance.h5")
-    let stored = (
-      try f.stringAttribute("strategy"), try f.doubleAttribute("lambda"), try f.doubleAttribute("budget_percent")
-    )
-    let (strategy, lambda, budget) = try MaskParams.values(ctx.params, fallback: stored)
-    var mask: [Int]
-    if strategy.rawValue == stored.0 && lambda == stored.1 && budget == stored.2 {
-      mask = try f.readInt64s("mask").values.map { Int($0) }
-    } else {
-      let stats = GradientStatistics(
-        sum: try f.readFloats("grad_sum").values, sumOfSquares: try f.readFloats("grad_sq_sum").values,
-        batches: try f.intAttribute("batches"), images: 0)
-      mask =
-        Importance.select(
-          strategy, lambda: lambda, budget: budget, stats: stats, model: base, seed: UInt64(try f.intAttribute("seed"))
-        ).mask
-    }
-    let n = WeightChanges.backboneCount(model.layout)
-    guard mask.allSatisfy({ $0 >= 0 && $0 < n }) else {
-      throw PipelineError.stageFailed(
-        stage: ctx.stage, message: "\(imp[0].name): mask indices outside the backbone (\(n) elements)")
-    }
+    let sel = try ImportanceInput.load(ctx, dataset: m.name, base: base)
+    let (strategy, lambda, budget, mask) = (sel.strategy, sel.lambda, sel.budget, sel.mask)
     let shares = WeightGroup.shares(mask.map { Int32($0) }[...], groups: WeightGroup.map(model.layout))
     ctx.log(
       String(format: "%@ λ=%.2f r=%.3g%%: %d backbone elements + head", strategy.rawValue, lambda, budget, mask.count))
-    let selectionSeconds = (try? Timing.read(in: imp[0].dir))?.secondsSelection ?? 0
     try TrainingRecipe.run(
       ctx, model: model,
       extra: {
@@ -203,7 +172,7 @@ public struct SHPEFTStageKind: TrainingKind {
           strategy.rawValue, lambda, budget, mask.count
         )
         $0.maskGroupShares = Dictionary(uniqueKeysWithValues: zip(WeightGroup.allCases.map(\.name), shares.selected))
-        ($0.importanceStage, $0.importanceSeconds) = (imp[0].name, selectionSeconds)
+        ($0.importanceStage, $0.importanceSeconds) = (sel.stage, sel.selectionSeconds)
       }
     ) { .elements($0, backbone: mask) }
   }

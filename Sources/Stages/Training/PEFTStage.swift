@@ -249,41 +249,37 @@ public struct PEFTStageKind: TrainingKind {
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
-    let model = try modelWithTaskHead(ctx, classes: m.classes.count) {
+    let (base, model) = try modelWithTaskHead(ctx, classes: m.classes.count) {
       try SideParams.frozenModel($0, size: v.imageSize)
     }
-    .model
     let o = options(v, side: try SideParams.Values(ctx.params))
     var setup = MethodSetup.make(method, config: model.config, options: o)
     let L = model.layout
     // metrics.json: the method, its input size, its selection (SH-PEFT, SPT-LoRA), its parameters
     var selection = RunMetrics(stageKind: name, dataset: m.name)
     var elements: [Int]? = nil
-    if method.selectsElements {
+    if method == .shpeft {  // the selection of its importance input (ImportanceInput.swift)
+      let sel = try ImportanceInput.load(ctx, dataset: m.name, base: base)
+      elements = sel.mask
+      (selection.strategy, selection.importanceStage) = (sel.strategy.rawValue, sel.stage)
+      selection.selectionSeconds = sel.selectionSeconds
+      setup.elementBudget = 0
+    } else if method.selectsElements {  // SPT-LoRA: its own sensitivity pass
       let data = try TaskData.load(ctx, size: model.config.imageSize)
       let start = Date()
       let stats = try data.gradientStatistics(ctx, model: model, batch: v.batch, seed: v.seed)
-      if method == .shpeft {  // the importance kind's selection, inline (one stage per sweep cell)
-        let strategy = try ImportanceStrategy.parse(v.strategy)
-        elements =
-          Importance.select(
-            strategy, lambda: v.lambda, budget: v.budget, stats: stats, model: model, seed: UInt64(v.seed)
-          ).mask
-        selection.strategy = strategy.rawValue
-      } else {
-        let spt = SPTAllocation.allocate(
-          sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
-          rank: o.loraRank, alpha: o.sptAlpha)
-        elements = spt.elements
-        setup.modules =
-          spt.targets.isEmpty
-          ? nil
-          : LowRankModules(
-            config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
-            alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
-        selection.sptLoraMatrices = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
-        selection.sptUnstructured = spt.unstructured
-      }
+      let spt = SPTAllocation.allocate(
+        sensitivity: stats.sumOfSquares, layout: L, budget: setup.elementBudget,
+        rank: o.loraRank, alpha: o.sptAlpha)
+      elements = spt.elements
+      setup.modules =
+        spt.targets.isEmpty
+        ? nil
+        : LowRankModules(
+          config: model.config, targets: spt.targets.map { ($0.0, $0.1, o.loraRank) },
+          alpha: Double(o.loraRank), svd: false, seed: o.seed)  // SPT: no α/r scaling
+      selection.sptLoraMatrices = spt.targets.map { "blocks.\($0.0).\($0.1.rawValue)" }
+      selection.sptUnstructured = spt.unstructured
       selection.selectionSeconds = Date().timeIntervalSince(start)
       setup.elementBudget = 0
     }
@@ -301,6 +297,7 @@ public struct PEFTStageKind: TrainingKind {
     let adaloraBudget = lowRank?.allocator.map { $0.schedule.targetRank * lowRank!.adapters.count }
     let extra = { (r: inout RunMetrics) in
       (r.method, r.imageSize, r.strategy) = (method.rawValue, Double(model.config.imageSize), selection.strategy)
+      r.importanceStage = selection.importanceStage
       (r.sptLoraMatrices, r.sptUnstructured) = (selection.sptLoraMatrices, selection.sptUnstructured)
       (r.selectionSeconds, r.adaloraBudget) = (selection.selectionSeconds, adaloraBudget)
       (r.methodParameters, r.headParameters) = (methodParams, head)
