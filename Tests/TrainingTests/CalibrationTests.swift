@@ -179,3 +179,44 @@ final class SweepCollapseTests: XCTestCase {
     XCTAssertTrue(md.contains("linear-probe@busi-synth@seed1"), md)
   }
 }
+
+/// The calibration's no-collapse target counts the sweep's methods (fine-tuning, probes); a run trained from
+/// scratch that predicts one class is listed, not counted.
+final class CalibrationCollapseTests: XCTestCase {
+  func summary(finetunePredicts: Int) throws -> [String: Any] {
+    let root = temporaryPath("cal-collapse-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
+    func run(_ f1: Double, predicted: Int) -> String {
+      let j =
+        #"{"dataset": "busi-synth", "seed": 1, "test": {"macro_f1": \#(f1), "recall": [1, 0, 0], "#
+        + #""predicted_classes": \#(predicted)}}"#
+      return "printf '%s' '\(j)' > $OUT/metrics.json".replacingOccurrences(of: "\"", with: "\\\"")
+    }
+    let yaml = """
+      stages:
+        cal-finetune: {kind: shell, params: {cmd: "\(run(0.8, predicted: finetunePredicts))"}}
+        cal-linear-probe: {kind: shell, params: {cmd: "\(run(0.7, predicted: 3))"}}
+        cal-scratch: {kind: shell, params: {cmd: "\(run(0.23, predicted: 1))"}}
+        calibration:
+          kind: calibration-summary
+          needs: [cal-finetune, cal-linear-probe, cal-scratch]
+      """
+    let runner = try pipelineRunner(root, yaml, Array(StandardStages.registry.kinds.values))
+    XCTAssertTrue(try runner.run(RunOptions()).ran.contains("calibration"))
+    let out = root + "/.peftlab/objects/" + (try runner.status()).first { $0.stage == "calibration" }!.output!
+    return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
+      as! [String: Any]
+  }
+
+  func testScratchCollapsesAreListedNotCounted() throws {
+    func noCollapse(_ s: [String: Any]) throws -> [String: Any] {
+      try XCTUnwrap((s["targets"] as? [[String: Any]])?.first { $0["target"] as? String == "no_collapse" })
+    }
+    let ok = try summary(finetunePredicts: 3)
+    XCTAssertEqual(ok["collapsed_runs"] as? [String], ["scratch@busi-synth@seed1"])
+    XCTAssertEqual(try noCollapse(ok)["pass"] as? Bool, true)
+    let bad = try summary(finetunePredicts: 1)
+    XCTAssertEqual(try noCollapse(bad)["pass"] as? Bool, false)
+    XCTAssertEqual(try noCollapse(bad)["value"] as? Double, 1)
+  }
+}
