@@ -31,7 +31,10 @@ public struct CalibrationSummaryStageKind: StageKind {
       ParameterSpec("min_ratio_mean", default: .double(0.85)), ParameterSpec("min_ratio_task", default: .double(0.70)),
       ParameterSpec("ft_low", default: .double(0.65)), ParameterSpec("ft_high", default: .double(0.92)),
       ParameterSpec("min_pretraining_gain", default: .double(0.10)),
-      ParameterSpec("ratio_probe", default: .string("linear-probe")).oneOf(["linear-probe", "logistic"]),
+      ParameterSpec(
+        "ratio_probe", default: .string("linear-probe"),
+        help: "the probe the LP/FT targets read: the recipe's (linear-probe) or the converged one (logistic)"
+      ).oneOf(["linear-probe", "logistic"]),
     ]
   }
 
