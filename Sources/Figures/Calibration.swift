@@ -23,14 +23,15 @@ enum CalibrationFigure {
     bars.categories =
       rows.map { $0.task.replacingOccurrences(of: "-synth", with: "") } + ["mean"]
       + published.map(\.0)
+    // the papers' probes were trained to convergence: their bars join the converged probe's series when it ran
+    let lg = rows.map(\.logisticRatio), converged = lg.contains(where: \.isFinite)
+    let papers = published.map(\.1), none = published.map { _ in Double.nan }
     bars.series = [
-      Series(name: "linear probe / full FT", y: lp + [avg(lp)] + published.map(\.1)),
-      Series(name: "k-NN probe / full FT", y: kn + [avg(kn)] + published.map { _ in .nan }),
+      Series(name: "the recipe's linear probe / full FT", y: lp + [avg(lp)] + (converged ? none : papers)),
+      Series(name: "k-NN probe / full FT", y: kn + [avg(kn)] + none),
     ]
-    let lg = rows.map(\.logisticRatio)
-    if lg.contains(where: \.isFinite) {
-      bars.series.append(
-        Series(name: "converged linear probe / full FT", y: lg + [avg(lg)] + published.map { _ in .nan }))
+    if converged {
+      bars.series.append(Series(name: "converged linear probe / full FT", y: lg + [avg(lg)] + papers))
     }
     bars.referenceY = targets.first { $0.target == "lp_ratio_mean" }?.threshold ?? .nan
     bars.referenceLabel = s.ratioProbe == "logistic" ? "target (mean converged LP/FT)" : "target (mean LP/FT)"

@@ -209,9 +209,13 @@ extension Panel {
     }
     c.unclip()
     if let ref = chart.referenceY, let l = chart.referenceLabel {  // below the line near the top, else above
-      c.font(size: 7.5); c.setColor((0.3, 0.3, 0.3))
-      let y = f.py(ref), h = c.measure(l).height
-      c.text(l, x: plot.x + plot.w - 4, y: y - h - 1 < plot.y ? y + 2 : y - h - 1, anchor: (1, 0))
+      c.font(size: 7.5)
+      let y = f.py(ref), (w, h) = c.measure(l), x = plot.x + plot.w - 4
+      let top = y - h - 1 < plot.y ? y + 2 : y - h - 1
+      c.setColor((1, 1, 1), alpha: 0.85)  // a light box, so bars behind the label do not hide it
+      c.rect(Rect(x: x - w - 2, y: top - 1, w: w + 4, h: h + 2)); c.fill()
+      c.setColor((0.3, 0.3, 0.3))
+      c.text(l, x: x, y: top, anchor: (1, 0))
     }
   }
 }
