@@ -207,8 +207,6 @@ public struct PEFTStageKind: TrainingKind {
     var alpha: Double
     var prompts, bottleneck: Int
     var adapterScale, budget: Double
-    var strategy: String
-    var lambda: Double
     var adaInitRank, adaTargetRank: Int
     var adaOrthReg: Double
     var lrFrom: String?
