@@ -27,17 +27,21 @@ public enum DatasetCache {
       let f = try HDF5File.create(tmp)
       try f.setAttribute("dataset", string: m.name)
       try f.setAttribute("content_hash", string: hash)
-      for (s, r) in splits {
-        try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
-        try f.write(
-          s + "/labels", int64s: r.labels.map(Int64.init),
-          shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
-      }
+      try write(splits, to: f)
     }
     return splits
   }
 
-  /// The splits of a decoded-dataset file (this cache's, or a `dataset` stage's data.h5: the same layout).
+  /// Writes every split, in name order: /<split>/images uint8 (N, S, S, C), /<split>/labels int64 (N) or (N, K).
+  public static func write(_ splits: [String: RawImages], to f: HDF5File) throws {
+    for (s, r) in splits.sorted(by: { $0.key < $1.key }) {
+      try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
+      try f.write(
+        s + "/labels", int64s: r.labels.map(Int64.init), shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
+    }
+  }
+
+  /// The splits of a decoded-dataset file (this cache's, or a `dataset` stage's data-<size>.h5: the same layout).
   public static func read(_ path: String) throws -> [String: RawImages] {
     let f = try HDF5File.open(path)
     var out: [String: RawImages] = [:]

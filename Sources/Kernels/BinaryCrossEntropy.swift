@@ -14,8 +14,7 @@ public enum SigmoidBinaryCrossEntropy {
     probs: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>,
     logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, B: Int, K: Int
   ) -> Float {
-    var total = 0.0
-    for b in 0..<B {
+    LossRows.mean(losses: losses, B: B, terms: K) { b in
       var row = 0.0
       for k in 0..<K {
         let i = b * K + k
@@ -23,10 +22,8 @@ public enum SigmoidBinaryCrossEntropy {
         row += Double(max(x, 0) - x * y + log1pf(expf(-abs(x))))
         probs[i] = 1 / (1 + expf(-x))
       }
-      losses[b] = Float(row / Double(K))
-      total += row
+      return row
     }
-    return Float(total / Double(B * K))
   }
 
   /// dlogits += (σ(x) − y) · dloss / (B·K)   (gradient of the mean loss).

@@ -12,8 +12,7 @@ public enum SoftmaxCrossEntropy {
     probs: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>,
     logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, B: Int, K: Int
   ) -> Float {
-    var total = 0.0
-    for b in 0..<B {
+    LossRows.mean(losses: losses, B: B, terms: 1) { b in
       let l = logits + b * K, p = probs + b * K
       var m = -Float.infinity
       for k in 0..<K where l[k] > m { m = l[k] }
@@ -23,10 +22,8 @@ public enum SoftmaxCrossEntropy {
       for k in 0..<K { p[k] = expf(l[k] - logZ) }
       let t = Int(targets[b])
       precondition(t >= 0 && t < K, "target \(t) out of range 0..<\(K)")
-      losses[b] = logZ - l[t]
-      total += Double(losses[b])
+      return Double(logZ - l[t])
     }
-    return Float(total / Double(B))
   }
 
   /// dlogits += (probs − onehot(target)) · dloss / B   (gradient of the mean loss).
@@ -41,5 +38,21 @@ public enum SoftmaxCrossEntropy {
         dlogits[b * K + k] += (probs[b * K + k] - (k == t ? 1 : 0)) * s
       }
     }
+  }
+}
+
+/// The per-row bookkeeping both losses share.
+enum LossRows {
+  /// `row(b)` is row b's loss summed over its `terms` entries: losses[b] = row(b) / terms; returns the mean over
+  /// all B·terms entries (accumulated in Double).
+  @inline(__always)
+  static func mean(losses: UnsafeMutablePointer<Float>, B: Int, terms: Int, _ row: (Int) -> Double) -> Float {
+    var total = 0.0
+    for b in 0..<B {
+      let r = row(b)
+      losses[b] = Float(r / Double(terms))
+      total += r
+    }
+    return Float(total / Double(B * terms))
   }
 }

@@ -1,7 +1,7 @@
 //===--- Dataset.swift - info.json of the `dataset` stage kind -------------===//
 import Storage
 
-/// info.json of a `dataset` stage: what the decoded data.h5 holds.
+/// info.json of a `dataset` stage: what its decoded data-<size>.h5 files hold.
 public struct DatasetInfoOutput: JSONFile {
   public static let fileName = "info.json"
   public static let writtenBy: String? = "dataset"
@@ -10,18 +10,26 @@ public struct DatasetInfoOutput: JSONFile {
     public var mean, std: [Float]
     public init(mean: [Float], std: [Float]) { (self.mean, self.std) = (mean, std) }
   }
+  /// One decoded size: its file (data-<size>.h5 in the stage's folder).
+  public struct Decoded: Codable {
+    public var size: Int
+    public var file: String
+    public var normalization: Normalization?
+    public init(size: Int, file: String, normalization: Normalization?) {
+      (self.size, self.file, self.normalization) = (size, file, normalization)
+    }
+  }
   public var stageKind = "dataset"
   public var name, task: String
   public var classes: [String]
-  /// Image side in px.
-  public var size: Int
   /// Split → images per class (in `classes` order).
   public var counts: [String: [Int]]
-  public var normalization: Normalization?
-  public init(
-    name: String, task: String, classes: [String], size: Int, counts: [String: [Int]], normalization: Normalization?
-  ) {
-    (self.name, self.task, self.classes, self.size) = (name, task, classes, size)
-    (self.counts, self.normalization) = (counts, normalization)
+  /// Every size decoded, ascending.
+  public var decoded: [Decoded]
+  public init(name: String, task: String, classes: [String], counts: [String: [Int]], decoded: [Decoded]) {
+    (self.name, self.task, self.classes, self.counts, self.decoded) = (name, task, classes, counts, decoded)
   }
+
+  /// The file name of the splits decoded at `size` px.
+  public static func fileName(size: Int) -> String { "data-\(size).h5" }
 }

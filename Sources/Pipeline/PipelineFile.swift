@@ -206,18 +206,28 @@ extension Pipeline {
     return combos
   }
 
-  /// Replaces ${item.KEY} in strings (recursively in arrays and objects).
+  /// Replaces ${item.KEY} (this instance's matrix values) and ${vars.NAME} (the pipeline's variables) in strings,
+  /// recursively in arrays and objects; a string that is exactly one of them takes its value (a list stays a list).
   static func interpolate(
-    _ v: Value, item: [(String, Value)], line: Int, stage: String, fail: (Int, String?, String) -> PipelineError
+    _ v: Value, item: [(String, Value)], vars: [String: Value] = [:], line: Int, stage: String,
+    fail: (Int, String?, String) -> PipelineError
   ) throws -> Value {
     switch v {
     case .string(let s):
       guard s.contains("${") else { return v }
       let lookup = Dictionary(item, uniquingKeysWith: { a, _ in a })
-      if s.hasPrefix("${item."), s.hasSuffix("}"), s.firstIndex(of: "}") == s.index(before: s.endIndex) {
-        let key = String(s.dropFirst(7).dropLast())
-        guard let val = lookup[key] else { throw fail(line, stage, "'\(s)': no matrix key '\(key)'") }
-        return val
+      func resolve(_ expr: String) throws -> Value {
+        if expr.hasPrefix("item.") {
+          guard let val = lookup[String(expr.dropFirst(5))] else {
+            throw fail(line, stage, "'\(s)': no matrix key '\(expr.dropFirst(5))'")
+          }
+          return val
+        }
+        if expr.hasPrefix("vars."), let val = vars[String(expr.dropFirst(5))] { return val }
+        throw fail(line, stage, "'${\(expr)}': only ${item.KEY} of this stage's matrix or ${vars.NAME} can be used")
+      }
+      if s.hasPrefix("${"), s.hasSuffix("}"), s.firstIndex(of: "}") == s.index(before: s.endIndex) {
+        return try resolve(String(s.dropFirst(2).dropLast()))
       }
       var out = ""
       var rest = Substring(s)
@@ -226,18 +236,15 @@ extension Pipeline {
         guard let close = rest[r.upperBound...].firstIndex(of: "}") else {
           throw fail(line, stage, "unclosed '${' in '\(s)'")
         }
-        let expr = String(rest[r.upperBound..<close])
-        guard expr.hasPrefix("item."), let val = lookup[String(expr.dropFirst(5))] else {
-          throw fail(line, stage, "'${\(expr)}': only ${item.KEY} of this stage's matrix can be used")
-        }
-        out += val.description
+        out += try resolve(String(rest[r.upperBound..<close])).description
         rest = rest[rest.index(after: close)...]
       }
       return .string(out + rest)
     case .array(let a):
-      return .array(try a.map { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+      return .array(try a.map { try interpolate($0, item: item, vars: vars, line: line, stage: stage, fail: fail) })
     case .object(let o):
-      return .object(try o.mapValues { try interpolate($0, item: item, line: line, stage: stage, fail: fail) })
+      return .object(
+        try o.mapValues { try interpolate($0, item: item, vars: vars, line: line, stage: stage, fail: fail) })
     default: return v
     }
   }

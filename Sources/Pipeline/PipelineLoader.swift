@@ -206,7 +206,7 @@ struct PipelineLoader {
       if let n = node.children["needs"] {
         for e in n.items.isEmpty ? [n] : n.items {
           guard case .string = e.value else { throw fail(e.line, name, "'needs' entries must be stage names") }
-          let v = try Pipeline.interpolate(e.value, item: item, line: e.line, stage: name, fail: fail)
+          let v = try Pipeline.interpolate(e.value, item: item, vars: vars, line: e.line, stage: name, fail: fail)
           needs.append((v.description, e.line))
         }
       }
@@ -232,7 +232,7 @@ struct PipelineLoader {
     if let p = node.children["params"] {
       guard case .object = p.value else { throw fail(p.line, name, "'params' must be a mapping") }
       for (k, v) in p.children {
-        params[k] = try Pipeline.interpolate(v.value, item: item, line: v.line, stage: name, fail: fail)
+        params[k] = try Pipeline.interpolate(v.value, item: item, vars: vars, line: v.line, stage: name, fail: fail)
         paramLines[k] = v.line
       }
     }

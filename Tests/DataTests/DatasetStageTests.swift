@@ -46,10 +46,11 @@ final class DatasetStageTests: XCTestCase {
     XCTAssertTrue(st.allSatisfy { $0.state == .upToDate })
     let out = st.first { $0.stage == "use@cxr3-synth" }!.output!
     let info = try String(contentsOfFile: root + "/.peftlab/objects/\(out)/info.json", encoding: .utf8)
-    XCTAssertTrue(info.contains("\"size\" : 16") && info.contains("cxr3-synth"), info)
+    XCTAssertTrue(info.contains("\"file\" : \"data-16.h5\"") && info.contains("cxr3-synth"), info)
     let typed = try DatasetInfoOutput.read(in: root + "/.peftlab/objects/\(out)")
     XCTAssertEqual(typed.classes, ["normal", "bacterial", "viral"])
     XCTAssertEqual(typed.counts["train"]?.reduce(0, +), 30)
-    XCTAssertEqual(typed.normalization?.mean.count, 3, "grey images are normalised as RGB")
+    XCTAssertEqual(typed.decoded.map(\.size), [16])
+    XCTAssertEqual(typed.decoded.first?.normalization?.mean.count, 3, "grey images are normalised as RGB")
   }
 }

@@ -130,6 +130,32 @@ final class RunnerTests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: p.root + "/Pipelines/p.quick.lock"))
   }
 
+  func testVariablesInParametersAndNeedsFollowTheProfile() throws {
+    let yaml = """
+      vars: {word: full, part: a, deps: [x.txt]}
+      profiles:
+        quick: {vars: {word: quick, part: b}}
+      stages:
+        src:
+          kind: shell
+          matrix: {part: [a, b]}
+          params: {cmd: 'echo ${item.part} > $OUT/p'}
+        greet:
+          kind: shell
+          needs: ["src@${vars.part}"]
+          params: {cmd: 'cat $IN_SRC_${vars.part}/p > $OUT/g; echo ${vars.word} >> $OUT/g', outs: "${vars.deps}"}
+      """.replacingOccurrences(of: "$IN_SRC_${vars.part}", with: "\"$(env | grep ^IN_SRC | cut -d= -f2)\"")
+    let p = try Project(yaml)
+    let pipeline = try p.runner(profile: "quick").pipeline
+    let greet = try XCTUnwrap(pipeline.stages.first { $0.name == "greet" })
+    XCTAssertEqual(greet.needs, ["src@b"])
+    XCTAssertEqual(greet.params["outs"], .array([.string("x.txt")]), "a whole ${vars.NAME} keeps its list")
+    XCTAssertTrue(greet.params["cmd"]?.string?.hasSuffix("echo quick >> $OUT/g") == true)
+    XCTAssertThrowsError(try Project(yaml.replacingOccurrences(of: "${vars.word}", with: "${vars.nope}")).runner()) {
+      XCTAssertTrue("\($0)".contains("'${vars.nope}'"), "\($0)")
+    }
+  }
+
   func testFailedStageLeavesNoResultAndIsReported() throws {
     let yaml = """
       stages:

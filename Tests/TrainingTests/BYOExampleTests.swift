@@ -38,7 +38,7 @@ final class BYOExampleTests: XCTestCase {
     let args = ["run", "--pipeline", "Pipelines/byo-example.yaml", "--profile", "smoke", "--jobs", "2"]
     let first = try runPeftlab(args, cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("10 ran, 0 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("12 ran, 0 cached, 0 failed"), first.output)
     let lock =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/byo-example.smoke.lock"))) as! [String: Any]
@@ -77,6 +77,6 @@ final class BYOExampleTests: XCTestCase {
     try bytes.write(to: URL(fileURLWithPath: ft))
     let second = try runPeftlab(args, cwd: root)
     XCTAssertEqual(second.status, 0, second.output)
-    XCTAssertTrue(second.output.contains("5 ran, 5 cached, 0 failed"), second.output)
+    XCTAssertTrue(second.output.contains("5 ran, 7 cached, 0 failed"), second.output)
   }
 }

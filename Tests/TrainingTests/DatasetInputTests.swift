@@ -21,12 +21,18 @@ final class DatasetInputTests: XCTestCase {
           kind: dataset
           matrix: {size: [16, 12]}
           params: {name: busi-synth, size: "${item.size}"}
+        both:
+          kind: dataset
+          params: {name: busi-synth, sizes: [12, 16]}
         direct:
           kind: finetune
           needs: [pretrain]
         staged:
           kind: finetune
           needs: [pretrain, "data@size16", "data@size12"]
+        staged-sizes:
+          kind: finetune
+          needs: [pretrain, both]
         wrong-size:
           kind: finetune
           needs: [pretrain, "data@size12"]
@@ -37,7 +43,9 @@ final class DatasetInputTests: XCTestCase {
     let r = try runner.run(opts)
     XCTAssertEqual(Set(r.failed), ["wrong-size"], "\(r.outcomes)")
     guard case .failed(let message)? = r.outcomes["wrong-size"] else { return XCTFail("\(r.outcomes)") }
-    XCTAssertTrue(message.contains("'busi-synth' at 16 px") && message.contains("data@size12 (12 px)"), message)
+    XCTAssertTrue(
+      message.contains("'busi-synth' at 16 px") && message.contains("data@size12 (12 px)")
+        && message.contains("add 16 to their sizes"), message)
     let st = try runner.status()
     func out(_ s: String) throws -> String {
       root + "/.peftlab/objects/" + (try XCTUnwrap(st.first { $0.stage == s }?.output))
@@ -46,6 +54,9 @@ final class DatasetInputTests: XCTestCase {
       XCTAssertEqual(
         try Data(contentsOf: URL(fileURLWithPath: try out("direct") + "/" + file)),
         try Data(contentsOf: URL(fileURLWithPath: try out("staged") + "/" + file)), "\(file): the same pixels")
+      XCTAssertEqual(
+        try Data(contentsOf: URL(fileURLWithPath: try out("direct") + "/" + file)),
+        try Data(contentsOf: URL(fileURLWithPath: try out("staged-sizes") + "/" + file)), "\(file): several sizes")
     }
   }
 }

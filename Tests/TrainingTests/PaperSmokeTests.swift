@@ -20,6 +20,7 @@ final class PaperSmokeTests: XCTestCase {
       try fm.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true)
     }
     try fm.copyItem(atPath: repo + "/data-manifests", toPath: root + "/data-manifests")
+    try fm.copyItem(atPath: repo + "/Pipelines/vars", toPath: root + "/Pipelines/vars")
     for f in ["calibration.yaml", "sh-peft.yaml", "sweep.yaml", "figures.yaml"] {
       try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f)
     }

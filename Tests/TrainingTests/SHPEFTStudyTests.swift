@@ -233,6 +233,7 @@ func shippedSmokeProject(_ tag: String, pipelines: [String], reports: [String] =
     .deletingLastPathComponent().path
   let fm = FileManager.default
   try fm.copyItem(atPath: repo + "/data-manifests/groups.yaml", toPath: root + "/data-manifests/groups.yaml")
+  try fm.copyItem(atPath: repo + "/Pipelines/vars", toPath: root + "/Pipelines/vars")
   for f in pipelines { try fm.copyItem(atPath: repo + "/Pipelines/" + f, toPath: root + "/Pipelines/" + f) }
   if !reports.isEmpty { try fm.createDirectory(atPath: root + "/Reports", withIntermediateDirectories: true) }
   for f in reports { try fm.copyItem(atPath: repo + "/Reports/" + f, toPath: root + "/Reports/" + f) }
@@ -246,11 +247,11 @@ final class SHPEFTPipelineTests: XCTestCase {
     let first = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("35 ran, 0 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("38 ran, 0 cached, 0 failed"), first.output)
     let second = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sh-peft.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(second.status, 0, second.output)
-    XCTAssertTrue(second.output.contains("0 ran, 35 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 38 cached, 0 failed"), "every stage is cached:\n" + second.output)
 
     let lock =
       try JSONSerialization.jsonObject(
@@ -309,10 +310,10 @@ final class SweepPipelineTests: XCTestCase {
     let first = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("143 ran, 2 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("146 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 145 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 148 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]

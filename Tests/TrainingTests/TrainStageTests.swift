@@ -188,7 +188,8 @@ final class ShippedPipelineTests: XCTestCase {
     XCTAssertEqual(
       cal.stage("cal-linear-probe@busi-synth@seed2")?.params, sh.stage("linear-probe@busi-synth@seed2")?.params)
     XCTAssertEqual(cal.stage("pretrain")?.params, sh.stage("pretrain")?.params)
-    XCTAssertEqual(sh.stage("sparsity@busi-synth@seed3")?.needs, ["finetune@busi-synth@seed3", "pretrain"])
+    XCTAssertEqual(
+      sh.stage("sparsity@busi-synth@seed3")?.needs, ["data@busi-synth", "finetune@busi-synth@seed3", "pretrain"])
     XCTAssertEqual(sh.stage("table5@chaoyang-synth@seed1@lambda0.5")?.params["lambda"], .double(0.5))
     let full = try Pipeline.load(dir + "/sh-peft.yaml", profile: "full", registry: StandardStages.registry)
     XCTAssertEqual(full.stages.filter { $0.kind == "shpeft" && $0.base == "shpeft" }.count, 6 * 5, "full: 5 seeds")

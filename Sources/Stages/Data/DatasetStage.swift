@@ -3,12 +3,13 @@
 //   stages:
 //     data:
 //       kind: dataset
-//       matrix: {dataset: "${vars.sh-peft-synth}"}
-//       params: {name: "${item.dataset}", size: 32}
-// Output: data.h5 (/<split>/images uint8 (N, S, S, C), /<split>/labels) and
-// info.json (counts per split and class, normalisation statistics of the
-// training split). The key includes the dataset's content hash (manifest
-// text + data files), so editing one manifest reruns only what uses it.
+//       matrix: {task: "${vars.tasks}"}
+//       params: {name: "${item.task}", sizes: [8, 16, 32]}
+// Output: data-<S>.h5 per size S (/<split>/images uint8 (N, S, S, C), /<split>/labels) and
+// info.json (counts per split and class; per size its file and the normalisation statistics of the
+// training split). A training stage that needs it reads the file at its model's input size (a side
+// network's copy is another size of the same stage). The key includes the dataset's content hash
+// (manifest text + data files), so editing one manifest reruns only what uses it.
 //===----------------------------------------------------------------------===//
 import Data
 import Foundation
@@ -19,10 +20,11 @@ import Storage
 public struct DatasetStageKind: StageKind {
   public init() {}
   public let name = "dataset"
-  public let version = 2  // 2: info.json is DatasetInfoOutput (adds stage_kind)
+  public let version = 3  // 3: several sizes, data-<size>.h5 each; 2: info.json is DatasetInfoOutput
   public let parameters: [ParameterSpec] = [
     ParameterSpec("name", help: "dataset name (a manifest in `manifests`)"),
-    ParameterSpec("size", default: .null, help: "image size in px (default: the manifest's)"),
+    ParameterSpec("size", default: .null, help: "image size in px (default: the manifest's; or give `sizes`)"),
+    ParameterSpec("sizes", default: .array([]), help: "image sizes in px, one data-<size>.h5 each (instead of `size`)"),
     ParameterSpec(
       "manifests", default: .string("data-manifests"), help: "folder of manifests, relative to the project"),
     ParameterSpec("data_root", default: .string("data"), help: "data root, relative to the project"),
@@ -31,6 +33,7 @@ public struct DatasetStageKind: StageKind {
   struct Values: Decodable {
     var name: String
     var size: Int?
+    var sizes: [Int]
     var manifests, dataRoot: String
   }
 
@@ -50,24 +53,33 @@ public struct DatasetStageKind: StageKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    var (m, root) = try manifest(ctx.params, projectRoot: ctx.projectRoot)
-    if let s = try ctx.decode(Values.self).size { m.imageSize = s }
-    ctx.log("loading \(m.name) at \(m.imageSize) px")
-    let splits = try DatasetLoader.load(m, root: root)
-    let f = try HDF5File.create(ctx.outputDir + "/data.h5")
-    var counts: [String: [Int]] = [:]
-    for (s, r) in splits.sorted(by: { $0.key < $1.key }) {
-      try f.write(s + "/images", uint8s: r.images, shape: [r.count, r.height, r.width, r.channels])
-      try f.write(
-        s + "/labels", int64s: r.labels.map(Int64.init), shape: r.labelWidth == 1 ? [r.count] : [r.count, r.labelWidth])
-      var c = [Int](repeating: 0, count: m.classes.count)
-      for i in 0..<r.count where r.label(i) >= 0 { c[r.label(i)] += 1 }
-      counts[s] = c
+    let (m, root) = try manifest(ctx.params, projectRoot: ctx.projectRoot)
+    let v = try ctx.decode(Values.self)
+    if v.size != nil && !v.sizes.isEmpty {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "give `size` or `sizes`, not both")
     }
-    let n = splits["train"].map { Normalization.of($0) }
-    try DatasetInfoOutput(
-      name: m.name, task: m.task.rawValue, classes: m.classes, size: m.imageSize, counts: counts,
-      normalization: n.map { .init(mean: $0.mean, std: $0.std) }
-    ).write(in: ctx.outputDir)
+    if let bad = v.sizes.first(where: { $0 <= 0 }) {
+      throw PipelineError.stageFailed(stage: ctx.stage, message: "sizes must be > 0 (has \(bad))")
+    }
+    let sizes = v.sizes.isEmpty ? [v.size ?? m.imageSize] : Array(Set(v.sizes)).sorted()
+    var counts: [String: [Int]] = [:]
+    var decoded: [DatasetInfoOutput.Decoded] = []
+    for size in sizes {
+      var at = m
+      at.imageSize = size
+      ctx.log("loading \(m.name) at \(size) px")
+      let splits = try DatasetLoader.load(at, root: root)
+      let file = DatasetInfoOutput.fileName(size: size)
+      try DatasetCache.write(splits, to: try HDF5File.create(ctx.outputDir + "/" + file))
+      for (s, r) in splits {
+        var c = [Int](repeating: 0, count: m.classes.count)
+        for i in 0..<r.count where r.label(i) >= 0 { c[r.label(i)] += 1 }
+        counts[s] = c
+      }
+      let n = splits["train"].map { Normalization.of($0) }
+      decoded.append(.init(size: size, file: file, normalization: n.map { .init(mean: $0.mean, std: $0.std) }))
+    }
+    try DatasetInfoOutput(name: m.name, task: m.task.rawValue, classes: m.classes, counts: counts, decoded: decoded)
+      .write(in: ctx.outputDir)
   }
 }

@@ -15,14 +15,15 @@ struct TaskData {
   let normalization: Normalization
   let size: Int
 
-  /// The splits come from a needed `dataset` stage of this dataset at `size` px when the pipeline has one (its
-  /// data.h5: the same decode, so the same pixels), else from the source files through the dataset cache.
+  /// The splits come from a needed `dataset` stage of this dataset that decoded `size` px when the pipeline has
+  /// one (its data-<size>.h5: the same decode, so the same pixels), else from the source files through the
+  /// dataset cache.
   static func load(_ ctx: StageContext, size: Int) throws -> TaskData {
     let location = try DatasetLocation(ctx.params)
     let m = try location.manifest(root: ctx.projectRoot)
     let splits: [String: RawImages]
-    if let dir = try ctx.datasetInput(m.name, size: size) {
-      splits = try DatasetCache.read(dir + "/data.h5")
+    if let file = try ctx.datasetInput(m.name, size: size) {
+      splits = try DatasetCache.read(file)
     } else {
       splits = try DatasetCache.splits(
         m, root: ctx.projectRoot + "/" + location.dataRoot, size: size,
@@ -61,18 +62,20 @@ func peakRSSBytes() -> Int {
 }
 
 extension StageContext {
-  /// The output folder of the needed `dataset` stage that decoded `name` at `size` px (nil: the pipeline has
-  /// none for `name`); an error naming the stages when those of `name` are all at other sizes.
+  /// The decoded file of `name` at `size` px from the needed `dataset` stages (nil: the pipeline needs none
+  /// for `name`); an error naming the stages and their sizes when none of them decoded `size`.
   func datasetInput(_ name: String, size: Int) throws -> String? {
     let found = try inputs.sorted { $0.key < $1.key }.filter { DatasetInfoOutput.exists(in: $0.value) }
       .map { ($0.key, $0.value, try DatasetInfoOutput.read(in: $0.value)) }.filter { $0.2.name == name }
     guard !found.isEmpty else { return nil }
-    guard let at = found.first(where: { $0.2.size == size }) else {
-      let have = found.map { "\($0.0) (\($0.2.size) px)" }.joined(separator: ", ")
-      throw PipelineError.stageFailed(
-        stage: stage, message: "needs '\(name)' at \(size) px (its model's input); the dataset stages give \(have)")
+    for (_, dir, info) in found {
+      if let d = info.decoded.first(where: { $0.size == size }) { return dir + "/" + d.file }
     }
-    return at.1
+    let have = found.map { "\($0.0) (\($0.2.decoded.map { String($0.size) }.joined(separator: ", ")) px)" }
+    throw PipelineError.stageFailed(
+      stage: stage,
+      message: "needs '\(name)' at \(size) px (its model's input); the dataset stages give "
+        + have.joined(separator: ", ") + ": add \(size) to their sizes")
   }
 
   /// The model of the one needed stage that has a model.h5 (a pretrain or import stage), or an error naming the stage.
