@@ -27,6 +27,13 @@ struct DatasetCommand: ParsableCommand {
     }
   }
 
+  /// The where-options and the dataset argument of a command about one dataset.
+  struct Named: ParsableArguments {
+    @OptionGroup var w: Where
+    @Argument(help: "Dataset name or manifest file.") var name: String
+    func manifest() throws -> DatasetManifest { try w.manifest(name) }
+  }
+
   struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Every manifest: name, modality, task, classes, source, whether its data is present.")
@@ -55,18 +62,17 @@ struct DatasetCommand: ParsableCommand {
 
   struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Counts per split and class, and a thumbnail grid PNG.")
-    @OptionGroup var w: Where
-    @Argument(help: "Dataset name or manifest file.") var name: String
+    @OptionGroup var d: Named
     @Option(help: "Thumbnail grid PNG (default: <name>-thumbnails.png).") var out: String?
     @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
     func run() throws {
-      var m = try w.manifest(name)
+      var m = try d.manifest()
       if let size {
         guard m.source == .synthetic else { throw ValidationError("--size is for synthetic datasets") }
         m.imageSize = size
         m.expected = [:]
       }
-      let r = DatasetCheck.run(m, root: w.dataRoot)
+      let r = DatasetCheck.run(m, root: d.w.dataRoot)
       print("\(m.name): \(m.modality), \(m.task.rawValue), \(m.classes.count) classes, \(m.source.rawValue)")
       if !m.description.isEmpty { print("  \(m.description)") }
       for s in splitNames {
@@ -89,11 +95,10 @@ struct DatasetCommand: ParsableCommand {
   struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Validate files, labels, classes, split overlap and checksum.")
-    @OptionGroup var w: Where
-    @Argument(help: "Dataset name or manifest file.") var name: String
+    @OptionGroup var d: Named
     func run() throws {
-      let m = try w.manifest(name)
-      let r = DatasetCheck.run(m, root: w.dataRoot)
+      let m = try d.manifest()
+      let r = DatasetCheck.run(m, root: d.w.dataRoot)
       for p in r.problems { print("error: \(p)") }
       if r.problems.isEmpty {
         print(
@@ -108,11 +113,10 @@ struct DatasetCommand: ParsableCommand {
   struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Download a dataset (resume, checksum, atomic move); offline, says where to put it.")
-    @OptionGroup var w: Where
-    @Argument(help: "Dataset name or manifest file.") var name: String
+    @OptionGroup var d: Named
     func run() throws {
-      let m = try w.manifest(name)
-      switch try reportingErrors({ try DatasetFetch.fetch(m, root: w.dataRoot) }) {
+      let m = try d.manifest()
+      switch try reportingErrors({ try DatasetFetch.fetch(m, root: d.w.dataRoot) }) {
       case .generated: print("\(m.name) is generated (synthetic): nothing to fetch")
       case .alreadyPresent(let p): print("\(m.name): \(p) is present and its checksum matches")
       case .downloaded(let p): print("\(m.name): downloaded to \(p), checksum ok")
@@ -160,8 +164,7 @@ struct DatasetCommand: ParsableCommand {
   struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Write a dataset as PNG image folders: <to>/{train,val,test}/<class>/<index>.png.")
-    @OptionGroup var w: Where
-    @Argument(help: "Dataset name or manifest file.") var name: String
+    @OptionGroup var d: Named
     @Option(help: "Folder to create (must not exist).") var to: String?
     @Option(help: "Synthetic sets: render at this size instead of the manifest's.") var size: Int?
     @Option(help: "At most this many images per split (the first ones, in the split's order).") var limit: Int?
@@ -171,16 +174,16 @@ struct DatasetCommand: ParsableCommand {
         without --to, its data folder. For smoke tests of pipelines written for data you do not have.
         """) var `as`: String?
     func run() throws {
-      var m = try w.manifest(name)
+      var m = try d.manifest()
       var classes = m.classes
       var dest = to
       if let other = `as` {
-        let target = try w.manifest(other)
+        let target = try d.w.manifest(other)
         guard target.classes.count == m.classes.count else {
-          throw CLIError(message: "\(name) has \(m.classes.count) classes, \(other) \(target.classes.count)")
+          throw CLIError(message: "\(d.name) has \(m.classes.count) classes, \(other) \(target.classes.count)")
         }
         classes = Set(target.classes) == Set(m.classes) ? m.classes : target.classes
-        dest = dest ?? target.dataPath(root: w.dataRoot)
+        dest = dest ?? target.dataPath(root: d.w.dataRoot)
       }
       guard let to = dest else { throw ValidationError("give --to (or --as a dataset with a data folder)") }
       if let size {
@@ -195,7 +198,7 @@ struct DatasetCommand: ParsableCommand {
       guard !FileManager.default.fileExists(atPath: to) else {
         throw CLIError(message: "\(to) exists; not overwriting")
       }
-      let splits = try reportingErrors { try DatasetLoader.load(m, root: w.dataRoot) }
+      let splits = try reportingErrors { try DatasetLoader.load(m, root: d.w.dataRoot) }
       let written = try reportingErrors { try ImageFolderExport.write(splits, classes: classes, to: to, limit: limit) }
       let counts = splitNames.compactMap { s in written[s].map { "\(s) \($0)" } }
       print("\(m.name) -> \(to): " + counts.joined(separator: ", "))
