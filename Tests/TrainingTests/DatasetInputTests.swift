@@ -59,4 +59,18 @@ final class DatasetInputTests: XCTestCase {
         try Data(contentsOf: URL(fileURLWithPath: try out("staged-sizes") + "/" + file)), "\(file): several sizes")
     }
   }
+
+  func testSizeWithSizesFailsTheStageBeforeItRuns() throws {
+    let root = try projectWithSyntheticManifests(["busi-synth"], counts: (8, 4, 4), tag: "dssizes")
+    let yaml = """
+      stages:
+        data:
+          kind: dataset
+          params: {name: busi-synth, size: 16, sizes: [12]}
+      """
+    let r = try pipelineRunner(root, yaml, Array(StandardStages.registry.kinds.values)).run(RunOptions())
+    guard case .failed(let message)? = r.outcomes["data"] else { return XCTFail("\(r.outcomes)") }
+    XCTAssertTrue(message.contains("give `size` or `sizes`, not both"), message)
+    XCTAssertTrue(r.ran.isEmpty)
+  }
 }

@@ -37,31 +37,29 @@ public struct DatasetStageKind: StageKind {
     var manifests, dataRoot: String
   }
 
-  /// The manifest and the data root (absolute).
-  func manifest(_ params: [String: Value], projectRoot: String) throws -> (DatasetManifest, String) {
+  /// The manifest, the data root (absolute) and the sizes to decode, ascending; `size` with `sizes` or a size
+  /// ≤ 0 is an error when the key is computed (before anything runs).
+  func manifest(_ params: [String: Value], projectRoot: String) throws -> (DatasetManifest, String, [Int]) {
     let v = try Parameters.decode(Values.self, from: params, context: "dataset")
+    if v.size != nil && !v.sizes.isEmpty { throw PipelineError.parameter("dataset: give `size` or `sizes`, not both") }
+    if let bad = (v.sizes + [v.size ?? 1]).first(where: { $0 <= 0 }) {
+      throw PipelineError.parameter("dataset: sizes must be > 0, not \(bad)")
+    }
     let m = try DatasetLocation(dataset: v.name, manifests: v.manifests, dataRoot: v.dataRoot)
       .manifest(root: projectRoot)
-    return (m, projectRoot + "/" + v.dataRoot)
+    let sizes = v.sizes.isEmpty ? [v.size ?? m.imageSize] : Array(Set(v.sizes)).sorted()
+    return (m, projectRoot + "/" + v.dataRoot, sizes)
   }
 
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    let (m, root) = try manifest(params, projectRoot: projectRoot)
+    let (m, root, _) = try manifest(params, projectRoot: projectRoot)
     return ["dataset:" + m.name: try DatasetCheck.contentHash(m, root: root, hasher: hasher)]
   }
 
   public func run(_ ctx: StageContext) throws {
-    let (m, root) = try manifest(ctx.params, projectRoot: ctx.projectRoot)
-    let v = try ctx.decode(Values.self)
-    if v.size != nil && !v.sizes.isEmpty {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "give `size` or `sizes`, not both")
-    }
-    if let bad = v.sizes.first(where: { $0 <= 0 }) {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "sizes must be > 0 (has \(bad))")
-    }
-    let sizes = v.sizes.isEmpty ? [v.size ?? m.imageSize] : Array(Set(v.sizes)).sorted()
+    let (m, root, sizes) = try manifest(ctx.params, projectRoot: ctx.projectRoot)
     var counts: [String: [Int]] = [:]
     var decoded: [DatasetInfoOutput.Decoded] = []
     for size in sizes {
