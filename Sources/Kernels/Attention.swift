@@ -78,21 +78,26 @@ public enum Attention {
           p = UnsafePointer(recomputed)
         }
         let dO = dout + b * T * D + h * hd
-        BLAS.gemm(
-          transA: false, transB: true, M: T, N: T, K: hd, alpha: 1,
-          A: dO, lda: D, B: v, ldb: ld, beta: 0, C: dp, ldc: T)
-        BLAS.gemm(
-          transA: true, transB: false, M: T, N: hd, K: T, alpha: 1,
-          A: p, lda: T, B: dO, ldb: D, beta: 1, C: dv, ldc: ld)
-        softmaxRowsBackward(dp, probs: p, rows: T, n: T, scale: scale)
-        BLAS.gemm(
-          transA: false, transB: false, M: T, N: hd, K: T, alpha: 1,
-          A: dp, lda: T, B: k, ldb: ld, beta: 1, C: dq, ldc: ld)
-        BLAS.gemm(
-          transA: true, transB: false, M: T, N: hd, K: T, alpha: 1,
-          A: dp, lda: T, B: q, ldb: ld, beta: 1, C: dk, ldc: ld)
+        // product(C, ldc, beta, A, lda, transposed?, B, ldb, transposed?, M, N, K): C = op(A)·op(B) + beta·C
+        product(dp, T, beta: 0, dO, D, false, v, ld, true, T, T, hd)  // dP = dO · vᵀ
+        product(dv, ld, beta: 1, p, T, true, dO, D, false, T, hd, T)  // dv += Pᵀ · dO
+        softmaxRowsBackward(dp, probs: p, rows: T, n: T, scale: scale)  // dP -> dS
+        product(dq, ld, beta: 1, dp, T, false, k, ld, false, T, hd, T)  // dq += dS · k
+        product(dk, ld, beta: 1, dp, T, true, q, ld, false, T, hd, T)  // dk += dSᵀ · q
       }
     }
+  }
+
+  /// C (M×N, leading dimension ldc) = op(A)·op(B) + beta·C, one head's blocks (ld: each matrix's leading
+  /// dimension; true: transposed): backward's four products, each on one line beside its equation.
+  @inline(__always)
+  static func product(
+    _ C: UnsafeMutablePointer<Float>, _ ldc: Int, beta: Float,
+    _ A: UnsafePointer<Float>, _ lda: Int, _ tA: Bool, _ B: UnsafePointer<Float>, _ ldb: Int, _ tB: Bool,
+    _ M: Int, _ N: Int, _ K: Int
+  ) {
+    BLAS.gemm(
+      transA: tA, transB: tB, M: M, N: N, K: K, alpha: 1, A: A, lda: lda, B: B, ldb: ldb, beta: beta, C: C, ldc: ldc)
   }
 
   /// Backward scratch: dP and the recomputed P, T·T each, per worker.
