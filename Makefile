@@ -47,7 +47,7 @@ test: deps slurm
 	$(SWIFT) test -c release --skip-build --disable-swift-testing
 
 # The main job: the SH-PEFT study, the method sweep, every figure and the report
-# (Pipelines/figures.yaml; quick: 1.5-2 h on 2 cores from a cold cache, README's profile table).
+# (Pipelines/figures.yaml; quick: roughly 1-1.5 h on 2 cores from a cold cache, README's profile table).
 # Every figure and table of both papers, then Reports/out (PROFILE=smoke|quick|full|paper|paper-smoke).
 PROFILE      ?= quick
 # paper-smoke: the `paper` profile in shape on stand-ins a script writes (data-smoke/, a narrow CLIP-layout file).
