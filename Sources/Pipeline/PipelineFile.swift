@@ -223,7 +223,12 @@ extension Pipeline {
           }
           return val
         }
-        if expr.hasPrefix("vars."), let val = vars[String(expr.dropFirst(5))] { return val }
+        if expr.hasPrefix("vars.") {
+          guard let val = vars[String(expr.dropFirst(5))] else {
+            throw fail(line, stage, "'${\(expr)}': no variable '\(expr.dropFirst(5))' (vars:)")
+          }
+          return val
+        }
         throw fail(line, stage, "'${\(expr)}': only ${item.KEY} of this stage's matrix or ${vars.NAME} can be used")
       }
       if s.hasPrefix("${"), s.hasSuffix("}"), s.firstIndex(of: "}") == s.index(before: s.endIndex) {

@@ -152,7 +152,7 @@ final class RunnerTests: XCTestCase {
     XCTAssertEqual(greet.params["outs"], .array([.string("x.txt")]), "a whole ${vars.NAME} keeps its list")
     XCTAssertTrue(greet.params["cmd"]?.string?.hasSuffix("echo quick >> $OUT/g") == true)
     XCTAssertThrowsError(try Project(yaml.replacingOccurrences(of: "${vars.word}", with: "${vars.nope}")).runner()) {
-      XCTAssertTrue("\($0)".contains("'${vars.nope}'"), "\($0)")
+      XCTAssertTrue("\($0)".contains("'${vars.nope}'") && "\($0)".contains("no variable 'nope'"), "\($0)")
     }
   }
 

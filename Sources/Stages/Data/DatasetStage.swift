@@ -69,7 +69,7 @@ public struct DatasetStageKind: StageKind {
       let splits = try DatasetLoader.load(at, root: root)
       let file = DatasetInfoOutput.fileName(size: size)
       try DatasetCache.write(splits, to: try HDF5File.create(ctx.outputDir + "/" + file))
-      for (s, r) in splits {
+      for (s, r) in splits where counts[s] == nil {  // the labels are the same at every size
         var c = [Int](repeating: 0, count: m.classes.count)
         for i in 0..<r.count where r.label(i) >= 0 { c[r.label(i)] += 1 }
         counts[s] = c
