@@ -9,18 +9,18 @@ set -euo pipefail
 out=${1:-/tmp/calib}; steps=${2:-600}
 P=.build/release/peftlab
 mkdir -p "$out"
-[ -f "$out/upstream.h5" ] || $P train --dataset upstream-synth --preset tiny-p8 --head linear --steps 3000 --batch 64 \
-  --optimizer adamw --weight-decay 0.05 --clip 1 --lr 1e-3 --warmup 100 --log-every 500 --save "$out/upstream.h5" > "$out/pretrain.log"
+[ -f "$out/upstream.h5" ] || $P train --dataset upstream-synth --preset tiny-p8 --head linear -S steps=3000 -S batch=64 \
+  -S optimizer=adamw -S weight_decay=0.05 -S clip=1 -S lr=1e-3 -S warmup=100 --log-every 500 --save "$out/upstream.h5" > "$out/pretrain.log"
 grep -E "^(val|test):" "$out/pretrain.log" | sed 's/^/upstream /'
 for d in chaoyang-synth covid19-ct-synth busi-synth cxr3-synth oct-synth limuc-synth; do
   for run in full probe scratch; do
     case $run in
-      full) args="--init-from $out/upstream.h5 --lr 5e-4";;
-      probe) args="--init-from $out/upstream.h5 --mode linear-probe --lr 5e-3";;
-      scratch) args="--lr 5e-4";;
+      full) args="--init-from $out/upstream.h5 -S lr=5e-4";;
+      probe) args="--init-from $out/upstream.h5 --mode linear-probe -S lr=5e-3";;
+      scratch) args="-S lr=5e-4";;
     esac
-    $P train --dataset $d --preset tiny-p8 --head l2_linear --steps $steps --batch 64 --warmup 30 --log-every 100000 \
-      --optimizer adamw --weight-decay 0.05 --clip 1 $args \
+    $P train --dataset $d --preset tiny-p8 --head l2_linear -S steps=$steps -S batch=64 -S warmup=30 --log-every 100000 \
+      -S optimizer=adamw -S weight_decay=0.05 -S clip=1 $args \
       > "$out/$d-$run.log"
     echo "$d $run $(grep '^test:' "$out/$d-$run.log")"
   done

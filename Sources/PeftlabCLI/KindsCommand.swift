@@ -37,14 +37,7 @@ struct KindsCommand: ParsableCommand {
     }
     for k in kinds {
       print("\(k.name) (version \(k.version))")
-      for p in k.parameters {
-        let value =
-          p.defaultValue.map { "= " + $0.canonicalJSON } ?? (p.isOptional ? "optional" : "required")
-        var line = "  \(p.name): \(p.typeName ?? "any") \(value)"
-        if !p.constraint.isEmpty { line += "  [\(p.constraint)]" }
-        if !p.help.isEmpty { line += "  — \(p.help)" }
-        print(line)
-      }
+      for p in k.parameters { print(p.summary) }
     }
   }
 }

@@ -13,32 +13,19 @@ import Training
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train a ViT on a generated task and print train/test metrics.")
+    abstract: "Train a ViT on a generated task and print train/test metrics.",
+    discussion: "Recipe parameters (--set key=value; the pipeline's training kinds take the same):\n"
+      + RecipeSettings.specs.map(\.summary).joined(separator: "\n"))
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var threads: ThreadOptions
-  // The recipe: the pipeline's (RecipeSettings); each option overrides its parameter, the default is the recipe's.
-  @Option(help: "Training steps (recipe default \(RecipeSettings.defaultText("steps"))).") var steps: Int?
-  @Option(help: "Batch size (recipe default \(RecipeSettings.defaultText("batch"))).") var batch: Int?
-  @Option(help: "Optimizer: sgd or adamw (recipe default \(RecipeSettings.defaultText("optimizer"))).")
-  var optimizer: String?
-  @Option(help: "Peak learning rate, cosine schedule (recipe default \(RecipeSettings.defaultText("lr"))).")
-  var lr: Double?
-  @Option(help: "SGD momentum (recipe default \(RecipeSettings.defaultText("momentum"))).") var momentum: Double?
-  @Option(help: "Weight decay (recipe default \(RecipeSettings.defaultText("weight_decay"))).") var weightDecay: Double?
-  @Option(help: "Linear warmup steps (recipe default \(RecipeSettings.defaultText("warmup"))).") var warmup: Int?
-  @Option(help: "Clip the gradient norm to this value; 0: off (recipe default \(RecipeSettings.defaultText("clip"))).")
-  var clip: Double?
-  @Option(help: "Seed of the model, data and batch order (recipe default \(RecipeSettings.defaultText("seed"))).")
-  var seed: Int?
-  @Flag(
-    inversion: .prefixedNo,
-    help: "Augment training images of a dataset: random resized crop, flip, colour jitter (recipe default on).")
-  var augment: Bool?
-  @Option(help: "Smallest area fraction of the random resized crop; 1: no cropping (recipe default 0.6).")
-  var cropMin: Double?
-  @Option(help: "Colour jitter: brightness, contrast, saturation ± this; 0: none (recipe default 0.2).")
-  var jitter: Double?
+  /// The recipe: the pipeline's (RecipeSettings); each `--set` overrides one parameter by its pipeline name.
+  @Option(
+    name: [.customShort("S"), .customLong("set")], parsing: .singleValue,
+    help: ArgumentHelp(
+      "A recipe parameter as a pipeline file writes it (repeatable; e.g. -S steps=200 -S optimizer=adamw); the "
+        + "parameters and their defaults are listed below.", valueName: "key=value"))
+  var settings: [String] = []
   @Option(help: "Training images generated (quadrant task).") var trainImages = 4096
   @Option(help: "Test images generated (quadrant task).") var testImages = 1000
   @Option(help: "Print the loss every N steps.") var logEvery = 50
@@ -51,29 +38,23 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Data root.") var dataRoot = "data"
   @Option(help: "Cache folder for decoded datasets.") var cacheDir = ".peftlab"
 
-  /// The recipe options given, by pipeline parameter name.
-  var overrides: [String: Value] {
-    var o: [String: Value] = [:]
-    let ints: [(String, Int?)] = [("steps", steps), ("batch", batch), ("warmup", warmup), ("seed", seed)]
-    let doubles: [(String, Double?)] = [
-      ("lr", lr), ("momentum", momentum), ("weight_decay", weightDecay), ("clip", clip), ("crop_min", cropMin),
-      ("jitter", jitter),
-    ]
-    for (k, v) in ints { if let v { o[k] = .int(v) } }
-    for (k, v) in doubles { if let v { o[k] = .double(v) } }
-    if let optimizer { o["optimizer"] = .string(optimizer) }
-    if let augment { o["augment"] = .bool(augment) }
-    return o
+  /// The `--set` values, by pipeline parameter name (each value read as a YAML scalar: 200, 0.01, false, adamw).
+  func overrides() throws -> [String: Value] {
+    try settings.reduce(into: [:]) { o, kv in
+      guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
+        throw ValidationError("--set takes key=value (e.g. steps=200), not '\(kv)'")
+      }
+      let key = String(kv[..<eq]), text = String(kv[kv.index(after: eq)...])
+      o[key] = Value(json: try loadYAML(text, path: "--set \(key)") ?? NSNull())
+    }
   }
 
   func validate() throws {
     guard ["full", "linear-probe"].contains(mode) else {
       throw ValidationError("--mode must be full or linear-probe, not '\(mode)'")
     }
-    do { _ = try RecipeSettings(overrides) } catch {  // "crop_min must be ≤ 1" → "--crop-min must be ≤ 1"
-      let words = "\(error)".split(separator: " ", maxSplits: 1).map(String.init)
-      let flag = overrides[words[0]] != nil ? "--" + words[0].replacingOccurrences(of: "_", with: "-") : words[0]
-      throw ValidationError(([flag] + words.dropFirst()).joined(separator: " "))
+    do { _ = try RecipeSettings(try overrides()) } catch let e as ValidationError { throw e } catch {
+      throw ValidationError("--set: \(error)")
     }
     guard trainImages > 0, testImages > 0, logEvery > 0 else {
       throw ValidationError("--train-images, --test-images and --log-every must be > 0")
@@ -83,7 +64,7 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     threads.apply()
     try reportingErrors {
-      let recipe = try RecipeSettings(overrides)
+      let recipe = try RecipeSettings(try overrides())
       let (steps, batch, seed) = (recipe.steps, recipe.batch, UInt64(recipe.seed))
       var train: ImageSet, test: ImageSet, val: ImageSet?
       var trainRaw: RawImages?, pre: Preprocessor?

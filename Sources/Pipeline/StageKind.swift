@@ -22,6 +22,15 @@ public struct ParameterSpec: Sendable {
     self.help = help
   }
 
+  /// One line for listings (`peftlab kinds`, `peftlab train --help`): name, type, default, constraint, help.
+  public var summary: String {
+    let value = defaultValue.map { "= " + $0.canonicalJSON } ?? (isOptional ? "optional" : "required")
+    var line = "  \(name): \(typeName ?? "any") \(value)"
+    if !constraint.isEmpty { line += "  [\(constraint)]" }
+    if !help.isEmpty { line += "  — \(help)" }
+    return line
+  }
+
   /// May be left out (no default; the kind decides); when given it must have `like`'s type.
   public func optional(like: Value) -> ParameterSpec {
     var s = self; s.isOptional = true; s.optionalType = like; return s

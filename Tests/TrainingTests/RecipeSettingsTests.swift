@@ -1,5 +1,6 @@
 import Pipeline
 import Stages
+import TestSupport
 import Training
 import XCTest
 
@@ -36,5 +37,31 @@ final class RecipeSettingsTests: XCTestCase {
     ] {
       XCTAssertThrowsError(try RecipeSettings(o)) { XCTAssertTrue("\($0)".contains(words), "\($0)") }
     }
+  }
+
+  /// `peftlab train -S key=value` sets a recipe parameter by its pipeline name (a YAML scalar); a bad key, value or
+  /// form exits non-zero naming it, and `--help` lists the recipe's parameters from the same specs.
+  func testTrainCommandTakesRecipeParametersByPipelineName() throws {
+    let dir = temporaryPath("")
+    let ok = try runPeftlab(
+      [
+        "train", "--preset", "micro", "-S", "steps=2", "--set", "batch=8", "-S", "optimizer=adamw", "-S",
+        "augment=false",
+        "--train-images", "16", "--test-images", "8", "--threads", "1",
+      ], cwd: dir)
+    XCTAssertEqual(ok.status, 0, ok.output)
+    for words in ["steps 2", "batch 8", "optimizer \"adamw\"", "augment false", "trained 2 steps"] {
+      XCTAssertTrue(ok.output.contains(words), "\(words): \(ok.output)")
+    }
+    for (args, words) in [
+      (["-S", "stepz=2"], "unknown recipe parameter 'stepz'"), (["-S", "lr=-1"], "lr must be >"),
+      (["-S", "steps"], "--set takes key=value"), (["-S", "optimizer=rmsprop"], "optimizer must be one of"),
+    ] {
+      let r = try runPeftlab(["train", "--preset", "micro"] + args, cwd: dir)
+      XCTAssertNotEqual(r.status, 0, r.output)
+      XCTAssertTrue(r.output.contains(words), "\(args): \(r.output)")
+    }
+    let help = try runPeftlab(["train", "--help"], cwd: dir).output
+    for name in RecipeSettings.specs.map(\.name) { XCTAssertTrue(help.contains("  \(name): "), "\(name): \(help)") }
   }
 }

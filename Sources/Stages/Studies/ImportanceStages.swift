@@ -70,8 +70,7 @@ public struct ImportanceStageKind: TrainingKind {
     [
       ParameterSpec("dataset"), ParameterSpec("seed", default: .int(0)).atLeast(0),
       ParameterSpec("batch", default: .int(64)).positive(),
-      HeadParams.head(default: .l2Linear), HeadParams.scale,
-    ]
+    ] + HeadParams.specs(default: .l2Linear)
       + RecipeParams.location + MaskParams.specs
   }
 
@@ -142,9 +141,7 @@ public struct SHPEFTStageKind: TrainingKind {
   public let name = "shpeft"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [
-      HeadParams.head(default: .l2Linear), HeadParams.scale,
-    ]
+    RecipeParams.specs + HeadParams.specs(default: .l2Linear)
       + MaskParams.specs.map {
         ParameterSpec($0.name, default: .null, help: $0.help + " (empty: the importance stage's)")
       }

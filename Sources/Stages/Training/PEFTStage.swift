@@ -171,7 +171,7 @@ public struct PEFTStageKind: TrainingKind {
       ParameterSpec(
         "image_size", default: .int(0),
         help: "input size for the non-side methods (0: the pretrained model's; pos_embed resampled)"),
-      HeadParams.head(default: .linear), HeadParams.scale,
+    ] + HeadParams.specs(default: .linear) + [
       ParameterSpec("rank", default: .int(8)), ParameterSpec("alpha", default: .double(8)),
       ParameterSpec("prompts", default: .int(5)), ParameterSpec("bottleneck", default: .int(64)),
       ParameterSpec("adapter_scale", default: .double(0.1)),

@@ -3,7 +3,7 @@
 // `peftlab train` trains with the same recipe as the pipeline's training kinds: `RecipeParams.specs`'
 // defaults (SGD, momentum 0.9, lr 1e-3, cosine, batch 64, augmentation with crop 0.6–1 and jitter 0.2,
 // no weight decay, warm-up or clipping), the same range checks and the same `TrainConfig`. A command-line
-// option overrides a parameter by its pipeline name.
+// option (`--set steps=200`) overrides a parameter by its pipeline name.
 //===----------------------------------------------------------------------===//
 import Data
 import Foundation
@@ -21,9 +21,7 @@ public struct RecipeSettings {
   /// The recipe with `overrides` (pipeline names: steps, batch, optimizer, lr, momentum, weight_decay, warmup,
   /// clip, seed, augment, crop_min, jitter); an unknown name or a value out of range is an error naming it.
   public init(_ overrides: [String: Value]) throws {
-    let specs = RecipeParams.specs.filter { s in
-      s.name != "dataset" && !RecipeParams.location.contains { $0.name == s.name }
-    }
+    let specs = Self.specs
     var p: [String: Value] = [:]
     for s in specs { if let d = s.defaultValue, d != .null { p[s.name] = d } }
     for (k, v) in overrides {
@@ -39,9 +37,9 @@ public struct RecipeSettings {
     (augmentation, steps, batch, seed, parameters) = (r.augmentation, r.steps, r.batch, r.seed, p)
   }
 
-  /// A recipe parameter's default as a pipeline file writes it ("600", "\"sgd\""), for help texts.
-  public static func defaultText(_ name: String) -> String {
-    RecipeParams.specs.first { $0.name == name }?.defaultValue.map(\.canonicalJSON) ?? "none"
+  /// The parameters a recipe takes outside a pipeline: the training kinds' recipe but the dataset and its location.
+  public static let specs = RecipeParams.specs.filter { s in
+    s.name != "dataset" && !RecipeParams.location.contains { $0.name == s.name }
   }
 }
 

@@ -21,9 +21,8 @@ public struct PretrainStageKind: TrainingKind {
   public let name = "pretrain"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [
+    RecipeParams.specs + HeadParams.specs(default: .linear) + [
       ParameterSpec("preset", default: .string("tiny-p8")).oneOf(ViTConfig.presets.keys.sorted()),
-      HeadParams.head(default: .linear), HeadParams.scale,
       ParameterSpec(
         "from", default: .string(""),
         help: "a timm/open_clip .safetensors file: import it instead of training (the paper's CLIP)"),
@@ -170,14 +169,12 @@ public struct FinetuneStageKind: TrainingKind {
   public let name = "finetune"
   public let version = 2  // 2: no attention matrix kept (training memory fell)
   public var parameters: [ParameterSpec] {
-    RecipeParams.specs + [
-      HeadParams.head(default: .l2Linear),
-      HeadParams.scale,
+    RecipeParams.specs + HeadParams.specs(default: .l2Linear) + [
       ParameterSpec(
         "mode", default: .string("full"),
         help: "full, linear-probe, or scratch (the pretrained architecture, randomly initialised)"
       )
-      .oneOf(["full", "linear-probe", "scratch"]),
+      .oneOf(["full", "linear-probe", "scratch"])
     ]
   }
   public func externalInputs(

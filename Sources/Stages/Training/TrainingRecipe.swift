@@ -41,6 +41,8 @@ enum MemoryAccounting {
 enum HeadParams {
   static let scale = ParameterSpec("head_scale", help: "logit scale s of an l2_linear head (unset: 1, the paper's)")
     .positive().atMost(1000).optional(like: .double(1))
+  /// The head's parameters: its kind (defaulting to `kind`) and its logit scale.
+  static func specs(default kind: HeadKind) -> [ParameterSpec] { [head(default: kind), scale] }
   /// The task head's kind (linear or l2_linear), defaulting to `kind`.
   static func head(default kind: HeadKind) -> ParameterSpec {
     ParameterSpec("head", default: .string(kind.rawValue)).oneOf(HeadKind.allCases.map(\.rawValue))
