@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
     threads.apply()
     try reportingErrors {
       let recipe = try RecipeSettings(try overrides())
-      let (steps, batch, seed) = (recipe.steps, recipe.batch, UInt64(recipe.seed))
+      let (steps, seed) = (recipe.steps, UInt64(recipe.seed))
       var train: ImageSet, test: ImageSet, val: ImageSet?
       var trainRaw: RawImages?, pre: Preprocessor?
       var classes = 4
@@ -113,7 +113,10 @@ struct TrainCommand: ParsableCommand {
         }
         print("initialised from \(initFrom) (\(b.width) wide, \(b.depth) deep, \(b.imageSize) px)")
       }
-      let tc = recipe.config
+      // the batch at most the training images, as in the pipeline's training kinds
+      let fitted = try RecipeSettings(try overrides(), trainImages: train.count)
+      let (batch, tc) = (fitted.batch, fitted.config)
+      if batch < recipe.batch { print("note: batch \(recipe.batch) > \(train.count) training images: batch \(batch)") }
       print(
         "recipe: "
           + recipe.parameters.keys.sorted().map { "\($0) \(recipe.parameters[$0]!.canonicalJSON)" }.joined(

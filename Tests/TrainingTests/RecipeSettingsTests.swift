@@ -29,6 +29,13 @@ final class RecipeSettingsTests: XCTestCase {
     guard case .adamw = o.config.optimizer else { return XCTFail("\(o.config.optimizer)") }
   }
 
+  func testTheBatchIsAtMostTheTrainingImagesAsInThePipeline() throws {
+    let small = try RecipeSettings(["batch": .int(64)], trainImages: 8)
+    XCTAssertEqual(small.batch, 8)
+    XCTAssertEqual(small.config.batchSize, 8)
+    XCTAssertEqual(try RecipeSettings(["batch": .int(32)], trainImages: 100).config.batchSize, 32)
+  }
+
   func testABadOptionIsAnErrorNamingIt() {
     for (o, words) in [
       (["lr": Value.double(-1)], "lr must be >"), (["optimizer": .string("rmsprop")], "optimizer must be one of"),

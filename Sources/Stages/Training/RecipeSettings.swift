@@ -20,7 +20,8 @@ public struct RecipeSettings {
 
   /// The recipe with `overrides` (pipeline names: steps, batch, optimizer, lr, momentum, weight_decay, warmup,
   /// clip, seed, augment, crop_min, jitter); an unknown name or a value out of range is an error naming it.
-  public init(_ overrides: [String: Value]) throws {
+  /// The batch is at most `trainImages`, as the pipeline's training kinds clamp it (`Recipe`).
+  public init(_ overrides: [String: Value], trainImages: Int = .max) throws {
     let specs = Self.specs
     var p: [String: Value] = [:]
     for s in specs { if let d = s.defaultValue, d != .null { p[s.name] = d } }
@@ -33,8 +34,9 @@ public struct RecipeSettings {
     for s in specs { if let v = p[s.name], let e = s.rangeError(v) { throw PipelineError.parameter("\(s.name) \(e)") } }
     let located = RecipeParams.location.reduce(into: p) { $0[$1.name] = $1.defaultValue }
     let r = try Parameters.decode(RecipeValues.self, from: located, context: "train")
-    config = try RecipeParams.trainConfig(r, steps: r.steps, batch: r.batch)
-    (augmentation, steps, batch, seed, parameters) = (r.augmentation, r.steps, r.batch, r.seed, p)
+    batch = min(r.batch, trainImages)
+    config = try RecipeParams.trainConfig(r, steps: r.steps, batch: batch)
+    (augmentation, steps, seed, parameters) = (r.augmentation, r.steps, r.seed, p)
   }
 
   /// The parameters a recipe takes outside a pipeline: the training kinds' recipe but the dataset and its location.
