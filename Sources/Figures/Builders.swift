@@ -197,9 +197,14 @@ public enum Builders {
     // runs that predicted one class on the test split: the cell is marked "†n"
     let collapsed = s.collapsedCells
     func dagger(_ key: String) -> String { collapsed[key].map { " †\($0)" } ?? "" }
-    // the protocol's validation-chosen rates (lr-choice): one per method, or full fine-tuning's for all
-    let chosen = try i.all(LRChoiceOutput.self).first?.value.methods ?? [:]
+    // the protocol's validation-chosen rates (lr-choice): one per method, one per method and task (in the
+    // table's task order, "/"-separated), or full fine-tuning's for all
+    let choice = try i.all(LRChoiceOutput.self).first?.value
+    let chosen = choice?.methods ?? [:]
     func lr(_ m: String) -> String {
+      if let perTask = choice?.byTask?[m] {
+        return datasets.map { d in perTask[d].map { String(format: "%g", $0.lr) } ?? "–" }.joined(separator: "/")
+      }
       let one = chosen.count == 1 ? chosen.values.first : nil
       guard let c = chosen[m] ?? one else { return "–" }
       return String(format: "%g", c.lr)

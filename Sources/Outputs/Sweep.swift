@@ -89,5 +89,7 @@ public struct LRChoiceOutput: JSONFile {
   public var split = "val"
   public var metric: String
   public var methods: [String: Choice]
+  /// `per: task` only: per method and task (absent otherwise, so a per-method choice's file is unchanged).
+  public var byTask: [String: [String: Choice]]?
   public init(metric: String, methods: [String: Choice]) { (self.metric, self.methods) = (metric, methods) }
 }

@@ -310,10 +310,10 @@ final class SweepPipelineTests: XCTestCase {
     let first = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("146 ran, 2 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("166 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 148 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 168 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
@@ -350,9 +350,15 @@ final class SweepPipelineTests: XCTestCase {
     for (name, _) in stages where name.hasPrefix("sh-methods@") || name.hasPrefix("sh-peft@") {
       XCTAssertEqual(try output(name, "metrics.json")["lr"] as? Double, shChoice, name)
     }
+    // FPT+'s protocol chooses per method and task (`per: task`): each cell trains at its own task's rate
+    let byTask = try XCTUnwrap(
+      try output("fpt-lr", "choice.json")["by_task"] as? [String: [String: [String: Any]]])
+    XCTAssertEqual(byTask.count, 10)
     for (name, _) in stages where name.hasPrefix("fpt-methods@") || name.hasPrefix("side@") {
       let m = try output(name, "metrics.json")
-      XCTAssertEqual(m["lr"] as? Double, fptChoice[m["method"] as? String ?? ""]?["lr"] as? Double, name)
+      let chosen = byTask[m["method"] as? String ?? ""]?[m["dataset"] as? String ?? ""]?["lr"] as? Double
+      XCTAssertNotNil(chosen, name)
+      XCTAssertEqual(m["lr"] as? Double, chosen, name)
     }
     let summary = fpt
     XCTAssertFalse((summary["paired_tests"] as? [Any] ?? []).isEmpty)

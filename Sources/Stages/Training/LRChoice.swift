@@ -3,12 +3,16 @@
 // Reads metrics.json of every needed training stage (a search: method × lr × task, usually one
 // seed) and, per method, averages the validation score of each learning rate over the tasks and
 // seeds it ran on, then takes the best (ties: the smaller rate). Nothing of the test split is read.
+// With `per: task` it also chooses per method *and task* (the FPT code's protocol: one rate in each
+// dataset's config, found by a grid search on that dataset's validation split).
 //   choice.json  {"split": "val", "metric": "macro_f1",
-//                 "methods": {METHOD: {"lr": best, "by_lr": {"0.001": mean, ...}, "runs": n}}}
+//                 "methods": {METHOD: {"lr": best, "by_lr": {"0.001": mean, ...}, "runs": n}},
+//                 "by_task": {METHOD: {TASK: {"lr": ..., "by_lr": ..., "runs": n}}}}   (per: task only)
 //   choice.md    the same as a table (the report shows it beside the tables it tuned)
 // A `peft` stage that needs this stage and sets `lr_from` trains at the chosen rate: its own
-// method's (`lr_from: method`, FPT+'s protocol: a search per method) or one method's for all
-// (`lr_from: full`, SH-PEFT's protocol: one recipe, its rate chosen for full fine-tuning).
+// method's (`lr_from: method`, FPT+'s protocol: a search per method, per task with `per: task`) or one method's for all
+// (`lr_from: full`, SH-PEFT's protocol: one recipe, its rate chosen for full fine-tuning); with
+// `per: task`, the rate chosen on its own task (a task the search did not run on is an error).
 //===----------------------------------------------------------------------===//
 import Foundation
 import Outputs
@@ -22,14 +26,31 @@ public struct LRChoiceStageKind: StageKind {
   public var parameters: [ParameterSpec] {
     [
       ParameterSpec("metric", default: .string("macro_f1"), help: "validation metric maximised")
-        .oneOf(["macro_f1", "macro_auc", "accuracy"])
+        .oneOf(["macro_f1", "macro_auc", "accuracy"]),
+      ParameterSpec(
+        "per", default: .string("method"),
+        help: "method: one rate per method (mean over the search's tasks); task: one per method and task"
+      ).oneOf(["method", "task"]),
     ]
   }
 
-  /// One search run: its method, rate and validation score.
+  /// One search run: its method, task, rate and validation score.
   public struct Trial: Equatable, Sendable {
-    public let method: String, lr: Double, score: Double
-    public init(method: String, lr: Double, score: Double) { self.method = method; self.lr = lr; self.score = score }
+    public let method: String, task: String, lr: Double, score: Double
+    public init(method: String, task: String = "", lr: Double, score: Double) {
+      (self.method, self.task, self.lr, self.score) = (method, task, lr, score)
+    }
+  }
+
+  /// `choose` within each task: [method: [task: choice]].
+  public static func chooseByTask(
+    _ trials: [Trial]
+  ) -> [String: [String: (lr: Double, byLR: [Double: Double], runs: Int)]] {
+    var out: [String: [String: (lr: Double, byLR: [Double: Double], runs: Int)]] = [:]
+    for (task, ts) in Dictionary(grouping: trials, by: \.task) {
+      for (method, c) in choose(ts) { out[method, default: [:]][task] = c }
+    }
+    return out
   }
 
   /// Per method the rate with the highest mean score (ties: the smaller rate), and every rate's mean.
@@ -44,10 +65,10 @@ public struct LRChoiceStageKind: StageKind {
     return out
   }
 
-  struct Values: Decodable { var metric: String }
+  struct Values: Decodable { var metric, per: String }
 
   public func run(_ ctx: StageContext) throws {
-    let metric = try ctx.decode(Values.self).metric
+    let v = try ctx.decode(Values.self), metric = v.metric
     var trials: [Trial] = []
     for (stage, dir) in ctx.inputs.sorted(by: { $0.key < $1.key }) {
       guard FileManager.default.fileExists(atPath: dir + "/metrics.json") else { continue }
@@ -56,7 +77,7 @@ public struct LRChoiceStageKind: StageKind {
       guard let lr = j.lr, let s = j.val?.value(metric) else {
         throw StudyError.missingInput("lr-choice: '\(stage)' has no lr or no validation \(metric) in metrics.json")
       }
-      trials.append(Trial(method: method, lr: lr, score: s.isFinite ? s : -1))
+      trials.append(Trial(method: method, task: j.dataset ?? "", lr: lr, score: s.isFinite ? s : -1))
     }
     guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
     let chosen = Self.choose(trials)
@@ -72,17 +93,43 @@ public struct LRChoiceStageKind: StageKind {
       md += "| \(m) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
       ctx.log("\(m): lr \(c.lr) (\(cells))")
     }
-    try LRChoiceOutput(metric: metric, methods: methods).write(in: ctx.outputDir)
+    var out = LRChoiceOutput(metric: metric, methods: methods)
+    if v.per == "task" {
+      md += "\n| method | task | chosen lr | validation \(metric) by lr | runs |\n|---|---|---|---|---|\n"
+      var byTask: [String: [String: LRChoiceOutput.Choice]] = [:]
+      for (m, tasks) in Self.chooseByTask(trials).sorted(by: { $0.key < $1.key }) {
+        for (t, c) in tasks.sorted(by: { $0.key < $1.key }) {
+          let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
+          byTask[m, default: [:]][t] = .init(lr: c.lr, byLr: byLR, runs: c.runs)
+          let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
+          md += "| \(m) | \(t) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
+          ctx.log("\(m) on \(t): lr \(c.lr)")
+        }
+      }
+      out.byTask = byTask
+    }
+    try out.write(in: ctx.outputDir)
     try md.write(toFile: ctx.outputDir + "/choice.md", atomically: true, encoding: .utf8)
   }
 
-  /// The rate a needed `lr-choice` stage chose for `method`; throws naming what is missing.
-  static func chosenLR(_ ctx: StageContext, method: String) throws -> Double {
+  /// The rate a needed `lr-choice` stage chose for `method` (on `task` when it chose per task); throws naming
+  /// what is missing.
+  static func chosenLR(_ ctx: StageContext, method: String, task: String?) throws -> Double {
     let withChoice = ctx.inputs.values.sorted().filter { LRChoiceOutput.exists(in: $0) }
     guard let dir = withChoice.first else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "lr_from needs an lr-choice stage in needs:")
     }
     let j = try LRChoiceOutput.read(in: dir)
+    if let byTask = j.byTask {
+      guard let task, let lr = byTask[method]?[task]?.lr else {
+        let searched = (byTask[method]?.keys.sorted() ?? []).joined(separator: ", ")
+        throw PipelineError.stageFailed(
+          stage: ctx.stage,
+          message: "lr_from: the lr-choice chose per task and has no rate for '\(method)' on '\(task ?? "?")' "
+            + "(searched: \(searched.isEmpty ? "none" : searched)); add the task to the search")
+      }
+      return lr
+    }
     guard let lr = j.methods[method]?.lr else {
       let known = j.methods.keys.sorted().joined(separator: ", ")
       throw PipelineError.stageFailed(

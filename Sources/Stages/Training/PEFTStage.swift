@@ -241,9 +241,9 @@ public struct PEFTStageKind: TrainingKind {
     if let from = v.lrFrom {  // the protocol's validation-chosen rate (LRChoice.swift)
       let m = from == "method" ? method.rawValue : from
       var q = given.params
-      q["lr"] = .double(try LRChoiceStageKind.chosenLR(given, method: m))
+      q["lr"] = .double(try LRChoiceStageKind.chosenLR(given, method: m, task: given.params["dataset"]?.string))
       ctx = given.replacing(params: q)
-      ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")
+      ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")  // on this task too with `per: task`
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
