@@ -33,6 +33,8 @@ struct IsolatedStage: Codable {
   var workDir: String
   var projectRoot: String
   var cacheRoot: String
+  /// The key's other components (the child may look up an equivalent cached computation).
+  var keyParts: StageKeyParts?
   /// Where the child writes its error message before exiting 1.
   var errorPath: String
 }
@@ -40,12 +42,13 @@ struct IsolatedStage: Codable {
 extension Runner {
   /// Runs `s` through `iso` and waits. Returns the child's peak memory (bytes).
   func runIsolated(
-    _ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], out: String, work: String,
-    tmp: String, log: FileHandle
+    _ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], keyParts: StageKeyParts? = nil, out: String,
+    work: String, tmp: String, log: FileHandle
   ) throws -> Int {
     let spec = IsolatedStage(
       stage: s.name, kind: s.kind, params: s.params.mapValues(\.canonicalJSON), inputs: inputs,
-      outputDir: out, workDir: work, projectRoot: projectRoot, cacheRoot: cache.root, errorPath: tmp + "/error.txt")
+      outputDir: out, workDir: work, projectRoot: projectRoot, cacheRoot: cache.root, keyParts: keyParts,
+      errorPath: tmp + "/error.txt")
     let specPath = tmp + "/stage.json"
     try JSONEncoder().encode(spec).write(to: URL(fileURLWithPath: specPath))
     var env = ProcessInfo.processInfo.environment
@@ -122,7 +125,8 @@ public enum StageProcess {
     let progressLock = NSLock()
     let ctx = StageContext(
       stage: spec.stage, kindName: spec.kind, params: params, inputs: spec.inputs, outputDir: spec.outputDir,
-      workDir: spec.workDir, projectRoot: spec.projectRoot, cacheRoot: spec.cacheRoot, log: FileHandle.standardOutput,
+      workDir: spec.workDir, projectRoot: spec.projectRoot, cacheRoot: spec.cacheRoot, keyParts: spec.keyParts,
+      log: FileHandle.standardOutput,
       progress: { f, note in
         let line = "\(f)\t\((note ?? "").replacingOccurrences(of: "\n", with: " "))\n"
         progressLock.lock(); defer { progressLock.unlock() }

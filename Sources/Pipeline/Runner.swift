@@ -343,11 +343,12 @@ public final class Runner: @unchecked Sendable {
     do {
       let ctx = StageContext(
         stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work,
-        projectRoot: projectRoot, cacheRoot: cache.root,
+        projectRoot: projectRoot, cacheRoot: cache.root, keyParts: StageKeyParts(comp),
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
       if let isolation {
-        rec.peakMemory = try runIsolated(isolation, s, inputs: inputs, out: out, work: work, tmp: tmp, log: log)
+        rec.peakMemory = try runIsolated(
+          isolation, s, inputs: inputs, keyParts: StageKeyParts(comp), out: out, work: work, tmp: tmp, log: log)
       } else {
         try kind.run(ctx)
       }

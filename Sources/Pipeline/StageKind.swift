@@ -110,6 +110,8 @@ public final class StageContext: @unchecked Sendable {
   /// The cache folder of this run (`--cache-dir`): where a kind keeps derived data it shares across stages,
   /// such as decoded datasets.
   public let cacheRoot: String
+  /// What the stage's key was computed from besides its kind and parameters (EquivalentStage.swift).
+  public let keyParts: StageKeyParts?
   let logHandle: FileHandle
   let progressSink: (Double, String?) -> Void
   let cancelled: () -> Bool
@@ -117,9 +119,11 @@ public final class StageContext: @unchecked Sendable {
   init(
     stage: String, kindName: String, params: [String: Value], inputs: [String: String], outputDir: String,
     workDir: String,
-    projectRoot: String, cacheRoot: String, log: FileHandle, progress: @escaping (Double, String?) -> Void,
+    projectRoot: String, cacheRoot: String, keyParts: StageKeyParts? = nil, log: FileHandle,
+    progress: @escaping (Double, String?) -> Void,
     cancelled: @escaping () -> Bool
   ) {
+    self.keyParts = keyParts
     self.stage = stage
     self.kindName = kindName
     self.params = params
@@ -139,7 +143,8 @@ public final class StageContext: @unchecked Sendable {
     StageContext(
       stage: stage, kindName: kindName, params: params, inputs: inputs, outputDir: outputDir,
       workDir: workDir,
-      projectRoot: projectRoot, cacheRoot: cacheRoot, log: logHandle, progress: progressSink, cancelled: cancelled)
+      projectRoot: projectRoot, cacheRoot: cacheRoot, keyParts: keyParts, log: logHandle, progress: progressSink,
+      cancelled: cancelled)
   }
 
   /// Appends a line to the stage's log (stored in the cache).

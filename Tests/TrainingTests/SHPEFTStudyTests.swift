@@ -359,6 +359,20 @@ final class SweepPipelineTests: XCTestCase {
       let chosen = byTask[m["method"] as? String ?? ""]?[m["dataset"] as? String ?? ""]?["lr"] as? Double
       XCTAssertNotNil(chosen, name)
       XCTAssertEqual(m["lr"] as? Double, chosen, name)
+      // seed 1 at the chosen rate is the search's run: the same key once resolved, so its output is reused
+      guard name.hasSuffix("@seed1") else { continue }
+      let search = name.hasPrefix("side@") ? "fpt-side-search@" : "fpt-search@"
+      let cell = name.split(separator: "@").dropFirst().dropLast().joined(separator: "@")
+      let same = stages.filter { k, v in
+        k.hasPrefix(search + cell + "@lr")
+          && ((v as? [String: Any])?["params"] as? [String: Any])?["lr"] as? Double == chosen
+      }
+      XCTAssertEqual(same.count, 1, name)
+      let out = { (n: String) in (stages[n] as? [String: Any])?["output"] as? String }
+      XCTAssertEqual(out(name), same.first.flatMap { out($0.key) }, name)
+      let key = try XCTUnwrap((stages[name] as? [String: Any])?["key"] as? String)
+      let log = try String(contentsOfFile: root + "/.peftlab/logs/\(key).log", encoding: .utf8)
+      XCTAssertTrue(log.contains("its output reused"), name + ": " + log)
     }
     let summary = fpt
     XCTAssertFalse((summary["paired_tests"] as? [Any] ?? []).isEmpty)

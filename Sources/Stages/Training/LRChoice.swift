@@ -112,11 +112,11 @@ public struct LRChoiceStageKind: StageKind {
     try md.write(toFile: ctx.outputDir + "/choice.md", atomically: true, encoding: .utf8)
   }
 
-  /// The rate a needed `lr-choice` stage chose for `method` (on `task` when it chose per task); throws naming
-  /// what is missing.
-  static func chosenLR(_ ctx: StageContext, method: String, task: String?) throws -> Double {
-    let withChoice = ctx.inputs.values.sorted().filter { LRChoiceOutput.exists(in: $0) }
-    guard let dir = withChoice.first else {
+  /// The rate a needed `lr-choice` stage chose for `method` (on `task` when it chose per task) and that stage's
+  /// name; throws naming what is missing.
+  static func chosenLR(_ ctx: StageContext, method: String, task: String?) throws -> (lr: Double, from: String) {
+    let withChoice = ctx.inputs.sorted { $0.key < $1.key }.filter { LRChoiceOutput.exists(in: $0.value) }
+    guard let (from, dir) = withChoice.first else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "lr_from needs an lr-choice stage in needs:")
     }
     let j = try LRChoiceOutput.read(in: dir)
@@ -128,13 +128,13 @@ public struct LRChoiceStageKind: StageKind {
           message: "lr_from: the lr-choice chose per task and has no rate for '\(method)' on '\(task ?? "?")' "
             + "(searched: \(searched.isEmpty ? "none" : searched)); add the task to the search")
       }
-      return lr
+      return (lr, from)
     }
     guard let lr = j.methods[method]?.lr else {
       let known = j.methods.keys.sorted().joined(separator: ", ")
       throw PipelineError.stageFailed(
         stage: ctx.stage, message: "lr_from: the lr-choice has no rate for '\(method)' (it has: \(known))")
     }
-    return lr
+    return (lr, from)
   }
 }

@@ -241,9 +241,17 @@ public struct PEFTStageKind: TrainingKind {
     if let from = v.lrFrom {  // the protocol's validation-chosen rate (LRChoice.swift)
       let m = from == "method" ? method.rawValue : from
       var q = given.params
-      q["lr"] = .double(try LRChoiceStageKind.chosenLR(given, method: m, task: given.params["dataset"]?.string))
+      let chosen = try LRChoiceStageKind.chosenLR(given, method: m, task: given.params["dataset"]?.string)
+      q["lr"] = .double(chosen.lr)
       ctx = given.replacing(params: q)
       ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")  // on this task too with `per: task`
+      // The search already ran this (its seed-1 run at the chosen rate): the same key without lr_from and the
+      // choice, so the same bytes; reuse it (EquivalentStage.swift).
+      q["lr_from"] = nil
+      if let same = given.cachedEquivalent(params: q, dropping: [chosen.from]) {
+        ctx.log("the same computation is cached (key \(same.key.prefix(12))…): its output reused")
+        return try given.copyOutput(from: same.dir)
+      }
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)

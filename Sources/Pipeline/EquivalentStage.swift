@@ -1,0 +1,47 @@
+//===--- EquivalentStage.swift - reuse a cached stage that computed the same thing --===//
+//
+// A stage's key is fixed before it runs: kind, version, parameters, its inputs' output hashes, external
+// hashes. A kind that resolves a parameter from a needed stage at run time — a `peft` stage with
+// `lr_from` reads its learning rate from an `lr-choice` — can find out only then that it is about to
+// compute exactly what another stage already computed (the search's seed-1 run at the chosen rate). It
+// asks `cachedEquivalent(params:dropping:)`: the key a stage of its kind would have with the resolved
+// parameters and without the input it resolved them from, looked up like any cache hit (record intact,
+// object present and re-verified). Reusing that output gives the same bytes as recomputing it (fixed
+// seed and thread count: the same numbers), so the stage's output hash does not depend on which path ran.
+//===----------------------------------------------------------------------===//
+import Foundation
+
+/// What a stage's key was computed from besides its kind and parameters.
+public struct StageKeyParts: Codable, Sendable {
+  public var kindVersion: Int
+  /// Output hash of each needed stage, by stage name.
+  public var inputs: [String: String]
+  public var external: [String: String]
+
+  public init(kindVersion: Int, inputs: [String: String], external: [String: String]) {
+    (self.kindVersion, self.inputs, self.external) = (kindVersion, inputs, external)
+  }
+
+  init(_ r: StageRecord) { self.init(kindVersion: r.kindVersion, inputs: r.inputs, external: r.external) }
+}
+
+extension StageContext {
+  /// The output folder of a completed stage of this kind with `params` (resolved), this stage's inputs without
+  /// `dropping` and its external inputs; nil if there is none (or no key parts were handed to this stage).
+  public func cachedEquivalent(params: [String: Value], dropping: Set<String>) -> (key: String, dir: String)? {
+    guard let parts = keyParts, let cache = try? Cache(root: cacheRoot) else { return nil }
+    let key = StageRecord.key(
+      kind: kindName, kindVersion: parts.kindVersion, params: params.mapValues(\.canonicalJSON),
+      inputs: parts.inputs.filter { !dropping.contains($0.key) }, external: parts.external)
+    guard let hit = cache.hit(key) else { return nil }
+    return (key, cache.objectPath(hit.output))
+  }
+
+  /// Copies every file of `dir` (a cached object) into this stage's output folder.
+  public func copyOutput(from dir: String) throws {
+    let fm = FileManager.default
+    for name in try fm.contentsOfDirectory(atPath: dir).sorted() {
+      try fm.copyItem(atPath: dir + "/" + name, toPath: outputDir + "/" + name)
+    }
+  }
+}
