@@ -42,7 +42,7 @@ struct IsolatedStage: Codable {
 extension Runner {
   /// Runs `s` through `iso` and waits. Returns the child's peak memory (bytes).
   func runIsolated(
-    _ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], keyParts: StageKeyParts? = nil, out: String,
+    _ iso: StageIsolation, _ s: StageInstance, inputs: [String: String], keyParts: StageKeyParts, out: String,
     work: String, tmp: String, log: FileHandle
   ) throws -> Int {
     let spec = IsolatedStage(

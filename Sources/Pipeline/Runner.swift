@@ -340,15 +340,16 @@ public final class Runner: @unchecked Sendable {
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logTmp))
     let start = Date()
     var rec = comp
+    let keyParts = StageKeyParts(comp)
     do {
       let ctx = StageContext(
         stage: s.name, kindName: s.kind, params: s.params, inputs: inputs, outputDir: out, workDir: work,
-        projectRoot: projectRoot, cacheRoot: cache.root, keyParts: StageKeyParts(comp),
+        projectRoot: projectRoot, cacheRoot: cache.root, keyParts: keyParts,
         log: log, progress: { [reporter] f, note in reporter.progress(s.name, f, note) },
         cancelled: { [cancel] in cancel.isSet })
       if let isolation {
         rec.peakMemory = try runIsolated(
-          isolation, s, inputs: inputs, keyParts: StageKeyParts(comp), out: out, work: work, tmp: tmp, log: log)
+          isolation, s, inputs: inputs, keyParts: keyParts, out: out, work: work, tmp: tmp, log: log)
       } else {
         try kind.run(ctx)
       }

@@ -10,7 +10,7 @@
 //                 "by_task": {METHOD: {TASK: {"lr": ..., "by_lr": ..., "runs": n}}}}   (per: task only)
 //   choice.md    the same as a table (the report shows it beside the tables it tuned)
 // A `peft` stage that needs this stage and sets `lr_from` trains at the chosen rate: its own
-// method's (`lr_from: method`, FPT+'s protocol: a search per method, per task with `per: task`) or one method's for all
+// method's (`lr_from: method`, FPT+'s protocol: a search per method) or one method's for all
 // (`lr_from: full`, SH-PEFT's protocol: one recipe, its rate chosen for full fine-tuning); with
 // `per: task`, the rate chosen on its own task (a task the search did not run on is an error).
 //===----------------------------------------------------------------------===//
@@ -80,18 +80,21 @@ public struct LRChoiceStageKind: StageKind {
       trials.append(Trial(method: method, task: j.dataset ?? "", lr: lr, score: s.isFinite ? s : -1))
     }
     guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
-    let chosen = Self.choose(trials)
+    // one choice as choice.json stores it, and its Markdown cells (every rate's mean score)
+    func entry(_ c: (lr: Double, byLR: [Double: Double], runs: Int)) -> (LRChoiceOutput.Choice, String) {
+      let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
+      let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
+      return (.init(lr: c.lr, byLr: byLR, runs: c.runs), "\(String(format: "%g", c.lr)) | \(cells) | \(c.runs)")
+    }
     var methods: [String: LRChoiceOutput.Choice] = [:]
     var md =
       "| method | chosen lr | validation \(metric) by lr (mean over the search's tasks) | runs |\n"
       + "|---|---|---|---|\n"
-    for m in chosen.keys.sorted() {
-      let c = chosen[m]!
-      let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
-      methods[m] = .init(lr: c.lr, byLr: byLR, runs: c.runs)
-      let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
-      md += "| \(m) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
-      ctx.log("\(m): lr \(c.lr) (\(cells))")
+    for (m, c) in Self.choose(trials).sorted(by: { $0.key < $1.key }) {
+      let (choice, row) = entry(c)
+      methods[m] = choice
+      md += "| \(m) | \(row) |\n"
+      ctx.log("\(m): \(row)")
     }
     var out = LRChoiceOutput(metric: metric, methods: methods)
     if v.per == "task" {
@@ -99,11 +102,10 @@ public struct LRChoiceStageKind: StageKind {
       var byTask: [String: [String: LRChoiceOutput.Choice]] = [:]
       for (m, tasks) in Self.chooseByTask(trials).sorted(by: { $0.key < $1.key }) {
         for (t, c) in tasks.sorted(by: { $0.key < $1.key }) {
-          let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
-          byTask[m, default: [:]][t] = .init(lr: c.lr, byLr: byLR, runs: c.runs)
-          let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
-          md += "| \(m) | \(t) | \(String(format: "%g", c.lr)) | \(cells) | \(c.runs) |\n"
-          ctx.log("\(m) on \(t): lr \(c.lr)")
+          let (choice, row) = entry(c)
+          byTask[m, default: [:]][t] = choice
+          md += "| \(m) | \(t) | \(row) |\n"
+          ctx.log("\(m) on \(t): \(row)")
         }
       }
       out.byTask = byTask
