@@ -235,7 +235,9 @@ public enum Builders {
     var c = Chart(
       kind: .table,
       title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
-        + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs predicted a single class"))
+        + (collapsed.isEmpty
+          ? "; no run collapsed onto one class"
+          : "; †n: n runs collapsed onto one class (every other class recalled < 1 %)"))
     c.table = t
     return BuiltFigure(
       figure: Figure(

@@ -24,6 +24,19 @@ public struct SplitMetrics: Codable {
     (self.recall, self.predictedClasses) = (recall, predictedClasses)
   }
 
+  /// Recall below which a class counts as not found, for `collapsed`.
+  public static let collapseRecall = 0.01
+
+  /// The run collapsed onto one class: it predicted a single class, or it found less than 1 % of every class but
+  /// one (a handful of images outside one class is no classifier: 1 of 228 was a collapse the strict count
+  /// missed). nil when the stage stored neither the recall nor the classes predicted.
+  public var collapsed: Bool? {
+    if let n = predictedClasses, n <= 1 { return true }
+    guard let recall else { return predictedClasses.map { _ in false } }
+    let r = recall.compactMap { $0 }
+    return r.count >= 2 && r.filter { $0 >= Self.collapseRecall }.count <= 1
+  }
+
   /// The metric a stage parameter names (`lr-choice`'s `metric`), nil if unknown or absent.
   public func value(_ metric: String) -> Double? {
     switch metric {

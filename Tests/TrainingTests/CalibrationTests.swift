@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import Model
+import Outputs
 import Pipeline
 import TestSupport
 import Stages
@@ -128,6 +129,21 @@ final class CalibrationTests: XCTestCase {
     XCTAssertEqual(search["used_lr"] as? [Double], [0.03])
   }
 
+  /// `SplitMetrics.collapsed`: one class predicted, or every class but one found below 1 %; a class missed among
+  /// three is no collapse onto one; nothing stored, nothing known.
+  func testCollapsedCriterion() {
+    func m(_ r: [Double?]?, _ p: Int?) -> SplitMetrics {
+      SplitMetrics(accuracy: nil, macroF1: nil, macroAuc: nil, loss: nil, recall: r, predictedClasses: p)
+    }
+    XCTAssertEqual(m([1, 0], 1).collapsed, true)
+    XCTAssertEqual(m([0.0044, 0.996], 2).collapsed, true)
+    XCTAssertEqual(m([0.032, 0.978], 2).collapsed, false)
+    XCTAssertEqual(m([0.76, 0.9, 0], 2).collapsed, false)
+    XCTAssertEqual(m([0.995, nil, 0.005], 2).collapsed, true)
+    XCTAssertEqual(m(nil, 2).collapsed, false)
+    XCTAssertNil(m(nil, nil).collapsed)
+  }
+
   /// A collapsed run (one class predicted) is what the per-class recall check flags.
   func testPredictedClassesAndRecall() {
     let m = Metrics.all(scores: [0.9, 0.1, 0.8, 0.2, 0.7, 0.3], labels: [0, 1, 1], classes: 2)
@@ -139,28 +155,33 @@ final class CalibrationTests: XCTestCase {
   }
 }
 
-/// Table 1 marks a run that predicted a single class (per-class recall), and lists it.
+/// Table 1 marks a run that collapsed onto one class (per-class recall), and lists it.
 final class SweepCollapseTests: XCTestCase {
   func testCollapsedRunsAreFlagged() throws {
     let root = temporaryPath("sweep-collapse-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
-    func run(_ method: String, _ seed: Int, f1: Double, predicted: Int) -> String {
+    func run(_ method: String, _ seed: Int, f1: Double, predicted: Int, recall: String) -> String {
       let j =
         #"{"method": "\#(method)", "dataset": "busi-synth", "seed": \#(seed), "#
         + #""trainable_parameters": 10, "total_parameters": 100, "#
-        + #""test": {"macro_f1": \#(f1), "accuracy": 0.5, "macro_auc": 0.6, "recall": [1, 0, 0], "#
+        + #""test": {"macro_f1": \#(f1), "accuracy": 0.5, "macro_auc": 0.6, "recall": \#(recall), "#
         + #""predicted_classes": \#(predicted)}}"#
       return "printf '%s' '\(j)' > $OUT/metrics.json"
     }
     func quoted(_ s: String) -> String { s.replacingOccurrences(of: "\"", with: "\\\"") }
+    func lp(_ seed: Int, _ f1: Double, _ predicted: Int, _ recall: String) -> String {
+      quoted(run("linear-probe", seed, f1: f1, predicted: predicted, recall: recall))
+    }
+    let good = "[0.9, 0.5, 0.6]"
     let yaml = """
       stages:
-        full-1: {kind: shell, params: {cmd: "\(quoted(run("full", 1, f1: 0.8, predicted: 3)))"}}
-        lp-1: {kind: shell, params: {cmd: "\(quoted(run("linear-probe", 1, f1: 0.23, predicted: 1)))"}}
-        lp-2: {kind: shell, params: {cmd: "\(quoted(run("linear-probe", 2, f1: 0.5, predicted: 2)))"}}
+        full-1: {kind: shell, params: {cmd: "\(quoted(run("full", 1, f1: 0.8, predicted: 3, recall: good)))"}}
+        lp-1: {kind: shell, params: {cmd: "\(lp(1, 0.23, 1, "[1, 0, 0]"))"}}
+        lp-2: {kind: shell, params: {cmd: "\(lp(2, 0.5, 2, "[1, 0.5, 0]"))"}}
+        lp-3: {kind: shell, params: {cmd: "\(lp(3, 0.3, 2, "[0.996, 0.004, 0]"))"}}
         table1:
           kind: sweep-summary
-          needs: [full-1, lp-1, lp-2]
+          needs: [full-1, lp-1, lp-2, lp-3]
       """
     try yaml.write(toFile: root + "/Pipelines/p.yaml", atomically: true, encoding: .utf8)
     let registry = StandardStages.registry
@@ -172,10 +193,13 @@ final class SweepCollapseTests: XCTestCase {
     let s =
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
       as! [String: Any]
-    XCTAssertEqual(s["collapsed_runs"] as? [String], ["linear-probe@busi-synth@seed1"])
-    XCTAssertEqual(s["collapsed_cells"] as? [String: Int], ["linear-probe|busi-synth": 1])
+    // seed 3 predicted two classes but found 0.4 % of the second: a collapse all the same; seed 2 missed one class
+    // of three (not a collapse onto one)
+    XCTAssertEqual(
+      s["collapsed_runs"] as? [String], ["linear-probe@busi-synth@seed1", "linear-probe@busi-synth@seed3"])
+    XCTAssertEqual(s["collapsed_cells"] as? [String: Int], ["linear-probe|busi-synth": 2])
     let md = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
-    XCTAssertTrue(md.contains("†1"), md)
+    XCTAssertTrue(md.contains("†2"), md)
     XCTAssertTrue(md.contains("linear-probe@busi-synth@seed1"), md)
   }
 }
@@ -183,20 +207,20 @@ final class SweepCollapseTests: XCTestCase {
 /// The calibration's no-collapse target counts the sweep's methods (fine-tuning, probes); a run trained from
 /// scratch that predicts one class is listed, not counted.
 final class CalibrationCollapseTests: XCTestCase {
-  func summary(finetunePredicts: Int) throws -> [String: Any] {
+  func summary(finetunePredicts: Int, finetuneRecall: String = "[0.9, 0.5, 0.6]") throws -> [String: Any] {
     let root = temporaryPath("cal-collapse-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(atPath: root + "/Pipelines", withIntermediateDirectories: true)
-    func run(_ f1: Double, predicted: Int) -> String {
+    func run(_ f1: Double, predicted: Int, recall: String = "[0.8, 0.6, 0.7]") -> String {
       let j =
-        #"{"dataset": "busi-synth", "seed": 1, "test": {"macro_f1": \#(f1), "recall": [1, 0, 0], "#
+        #"{"dataset": "busi-synth", "seed": 1, "test": {"macro_f1": \#(f1), "recall": \#(recall), "#
         + #""predicted_classes": \#(predicted)}}"#
       return "printf '%s' '\(j)' > $OUT/metrics.json".replacingOccurrences(of: "\"", with: "\\\"")
     }
     let yaml = """
       stages:
-        cal-finetune: {kind: shell, params: {cmd: "\(run(0.8, predicted: finetunePredicts))"}}
+        cal-finetune: {kind: shell, params: {cmd: "\(run(0.8, predicted: finetunePredicts, recall: finetuneRecall))"}}
         cal-linear-probe: {kind: shell, params: {cmd: "\(run(0.7, predicted: 3))"}}
-        cal-scratch: {kind: shell, params: {cmd: "\(run(0.23, predicted: 1))"}}
+        cal-scratch: {kind: shell, params: {cmd: "\(run(0.23, predicted: 1, recall: "[0, 1, 0]"))"}}
         calibration:
           kind: calibration-summary
           needs: [cal-finetune, cal-linear-probe, cal-scratch]
@@ -215,8 +239,10 @@ final class CalibrationCollapseTests: XCTestCase {
     let ok = try summary(finetunePredicts: 3)
     XCTAssertEqual(ok["collapsed_runs"] as? [String], ["scratch@busi-synth@seed1"])
     XCTAssertEqual(try noCollapse(ok)["pass"] as? Bool, true)
-    let bad = try summary(finetunePredicts: 1)
+    let bad = try summary(finetunePredicts: 1, finetuneRecall: "[1, 0, 0]")
     XCTAssertEqual(try noCollapse(bad)["pass"] as? Bool, false)
     XCTAssertEqual(try noCollapse(bad)["value"] as? Double, 1)
+    let nearly = try summary(finetunePredicts: 3, finetuneRecall: "[0.995, 0.005, 0.002]")  // two classes < 1 %
+    XCTAssertEqual(try noCollapse(nearly)["pass"] as? Bool, false)
   }
 }

@@ -310,10 +310,10 @@ final class SweepPipelineTests: XCTestCase {
     let first = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
     XCTAssertEqual(first.status, 0, first.output)
-    XCTAssertTrue(first.output.contains("166 ran, 2 cached, 0 failed"), first.output)
+    XCTAssertTrue(first.output.contains("206 ran, 2 cached, 0 failed"), first.output)
     let second = try runPeftlab(
       ["run", "--pipeline", "Pipelines/sweep.yaml", "--profile", "smoke", "--jobs", "2"], cwd: root)
-    XCTAssertTrue(second.output.contains("0 ran, 168 cached, 0 failed"), "every stage is cached:\n" + second.output)
+    XCTAssertTrue(second.output.contains("0 ran, 208 cached, 0 failed"), "every stage is cached:\n" + second.output)
     let lock =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: root + "/Pipelines/sweep.smoke.lock"))) as! [String: Any]
@@ -359,12 +359,12 @@ final class SweepPipelineTests: XCTestCase {
       let chosen = byTask[m["method"] as? String ?? ""]?[m["dataset"] as? String ?? ""]?["lr"] as? Double
       XCTAssertNotNil(chosen, name)
       XCTAssertEqual(m["lr"] as? Double, chosen, name)
-      // seed 1 at the chosen rate is the search's run: the same key once resolved, so its output is reused
-      guard name.hasSuffix("@seed1") else { continue }
+      // the search ran every seed of the table (search_seeds = seeds in smoke): each cell at the chosen rate is
+      // the search's run with its seed, the same key once resolved, so its output is reused
       let search = name.hasPrefix("side@") ? "fpt-side-search@" : "fpt-search@"
-      let cell = name.split(separator: "@").dropFirst().dropLast().joined(separator: "@")
+      let parts = name.split(separator: "@"), cell = parts.dropFirst().dropLast().joined(separator: "@")
       let same = stages.filter { k, v in
-        k.hasPrefix(search + cell + "@lr")
+        k.hasPrefix(search + cell + "@lr") && k.hasSuffix("@" + parts.last!)
           && ((v as? [String: Any])?["params"] as? [String: Any])?["lr"] as? Double == chosen
       }
       XCTAssertEqual(same.count, 1, name)

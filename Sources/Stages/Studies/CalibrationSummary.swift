@@ -10,8 +10,9 @@
 //     `logistic` (fitted to convergence, as the papers' probes were: SH-PEFT trains every method 40k iterations)
 //   full FT test F1 in [0.65, 0.92] on every task (learnable, not saturated)
 //   full FT − scratch ≥ 0.10 on average (pretraining matters)
-//   no fine-tuning or probe run predicts a single class (per-class recall; the sweep's methods — the issue's
-//     "no method collapses"; training from scratch is no method of the sweep, its collapses are listed apart)
+//   no fine-tuning or probe run collapses onto one class (every class but one recalled < 1 %; the sweep's
+//     methods — the "no method collapses"; training from scratch is no method of the sweep, its
+//     collapses are listed apart)
 // With `cal-lr-search@…` (full FT) and `cal-lp-lr-search@…` (linear probe) stages it reports the validation
 // macro-F1 per learning rate, the one that is best on average over tasks, and whether the
 // `finetune` / `linear-probe` stages use it.
@@ -25,7 +26,7 @@ import Training
 public struct CalibrationSummaryStageKind: StageKind {
   public init() {}
   public let name = "calibration-summary"
-  public let version = 3  // 3: no_collapse counts the sweep's methods (scratch runs listed apart)
+  public let version = 4  // 4: collapsed = every class but one recalled below 1 % (SplitMetrics.collapsed)
   public var parameters: [ParameterSpec] {
     [
       ParameterSpec("min_ratio_mean", default: .double(0.85)), ParameterSpec("min_ratio_task", default: .double(0.70)),
@@ -58,7 +59,7 @@ public struct CalibrationSummaryStageKind: StageKind {
         runs.append(
           Run(
             role: role, task: j.dataset ?? stage, seed: j.seed ?? 0, f1: test.macroF1 ?? .nan,
-            collapsed: (test.predictedClasses ?? 2) <= 1, minRecall: (test.recall ?? []).compactMap { $0 }.min() ?? .nan
+            collapsed: test.collapsed ?? false, minRecall: (test.recall ?? []).compactMap { $0 }.min() ?? .nan
           ))
       }
     }
@@ -106,7 +107,8 @@ public struct CalibrationSummaryStageKind: StageKind {
         "full FT − scratch, mean over tasks ≥ \(p.minPretrainingGain)"),
       .init(
         "no_collapse", Double(methodsCollapsed.count), methodsCollapsed.isEmpty,
-        "no fine-tuning or probe run predicts a single class (value: how many do; scratch runs listed apart)"),
+        "no fine-tuning or probe run collapses onto one class (every other class recalled < 1 %; value: how many do; "
+          + "scratch runs listed apart)"),
     ]
     md += "\n| target | value | pass |\n|---|---|---|\n"
     for t in targets {

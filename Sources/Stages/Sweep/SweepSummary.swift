@@ -11,7 +11,7 @@
 //                 against every other method over (dataset, seed) pairs:
 //                 mean difference, Cohen's d_z, two-sided sign-flip
 //                 permutation p (exact for n ≤ 16, else 20,000 seeded flips)
-//                 runs that predicted a single class on the test split
+//                 runs that collapsed onto one class on the test split (every other class recalled < 1 %)
 //                 (collapsed_runs; per cell in collapsed_cells)
 //   table.md      the same, readable; a collapsed cell is marked † n
 //===----------------------------------------------------------------------===//
@@ -25,7 +25,7 @@ import Training
 public struct SweepSummaryStageKind: StageKind {
   public init() {}
   public let name = "sweep-summary"
-  public let version = 4  // 4: f1_std per cell in summary.json (Table 1 reads it instead of table.csv)
+  public let version = 5  // 5: collapsed = every class but one recalled below 1 % (was: exactly one class predicted)
   public var parameters: [ParameterSpec] {
     [
       ParameterSpec(
@@ -41,7 +41,7 @@ public struct SweepSummaryStageKind: StageKind {
 
   struct Run {
     let method, dataset: String; let seed: Int; let f1, acc, auc, ratio, memory, seconds: Double
-    /// The run predicted a single class on the test split (every other class's recall is 0).
+    /// The run collapsed onto one class on the test split (`SplitMetrics.collapsed`: every other class's recall < 1 %).
     let collapsed: Bool
   }
 
@@ -65,7 +65,7 @@ public struct SweepSummaryStageKind: StageKind {
           acc: 100 * (test.accuracy ?? .nan), auc: 100 * (test.macroAuc ?? .nan),
           ratio: j.trainableRatio ?? Double(j.trainableParameters ?? 0) / Double(j.totalParameters ?? 1),
           memory: j.memoryBytes?["total"] ?? .nan, seconds: j.seconds ?? .nan,
-          collapsed: test.predictedClasses.map { $0 <= 1 } ?? false))
+          collapsed: test.collapsed ?? false))
     }
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }
     let methods = orderedMethods(runs), datasets = Array(Set(runs.map(\.dataset))).sorted()
@@ -116,9 +116,9 @@ public struct SweepSummaryStageKind: StageKind {
     let collapsed = runs.filter(\.collapsed).map { "\($0.method)@\($0.dataset)@seed\($0.seed)" }
     md +=
       collapsed.isEmpty
-      ? "\nNo run predicted a single class.\n"
-      : "\n† n: n runs of that cell predicted a single class on the test split (collapsed): "
-        + "\(collapsed.joined(separator: ", ")).\n"
+      ? "\nNo run collapsed onto one class (every class but one recalled below 1 %).\n"
+      : "\n† n: n runs of that cell collapsed onto one class on the test split "
+        + "(every other class recalled below 1 %): \(collapsed.joined(separator: ", ")).\n"
     var tests: [SweepSummaryOutput.PairedTest] = []
     let compare = v.compare.split(separator: ",").map {
       $0.trimmingCharacters(in: .whitespaces)
