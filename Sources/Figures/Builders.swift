@@ -234,10 +234,8 @@ public enum Builders {
     let t = TableSpec(header: header, rows: rows, marks: marks(vals, lowerIsBetter: lower).map { [0] + $0 + lrMark })
     var c = Chart(
       kind: .table,
-      title: "Test F1 per task (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
-        + (collapsed.isEmpty
-          ? "; no run collapsed onto one class"
-          : "; †n: n runs collapsed onto one class (every other class recalled < 1 %)"))
+      title: "Test F1 (mean ± std over seeds), averages, trainable ratio, memory, PPE/PME (on AUC)"
+        + (collapsed.isEmpty ? "; no run collapsed onto one class" : "; †n: n runs collapsed onto one class"))
     c.table = t
     return BuiltFigure(
       figure: Figure(
