@@ -3,7 +3,7 @@
 // A stage's key is fixed before it runs: kind, version, parameters, its inputs' output hashes, external
 // hashes. A kind that resolves a parameter from a needed stage at run time — a `peft` stage with
 // `lr_from` reads its learning rate from an `lr-choice` — can find out only then that it is about to
-// compute exactly what another stage already computed (the search's seed-1 run at the chosen rate). It
+// compute exactly what another stage already computed (the search's run with its seed at the chosen rate). It
 // asks `cachedEquivalent(params:dropping:)`: the key a stage of its kind would have with the resolved
 // parameters and without the input it resolved them from, looked up like any cache hit (record intact,
 // object present and re-verified). Reusing that output gives the same bytes as recomputing it (fixed

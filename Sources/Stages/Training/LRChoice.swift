@@ -1,7 +1,7 @@
 //===--- LRChoice.swift - `lr-choice`: a learning rate per method, on validation --===//
 //
-// Reads metrics.json of every needed training stage (a search: method × lr × task, usually one
-// seed) and, per method, averages the validation score of each learning rate over the tasks and
+// Reads metrics.json of every needed training stage (a search: method × lr × task × one or more
+// seeds) and, per method, averages the validation score of each learning rate over the tasks and
 // seeds it ran on, then takes the best (ties: the smaller rate). Nothing of the test split is read.
 // With `per: task` it also chooses per method *and task* (the FPT code's protocol: one rate in each
 // dataset's config, found by a grid search on that dataset's validation split).
@@ -42,11 +42,14 @@ public struct LRChoiceStageKind: StageKind {
     }
   }
 
+  /// One choice: the best rate, every rate's mean score, and how many runs the means are over.
+  public typealias Pick = (lr: Double, byLR: [Double: Double], runs: Int)
+
   /// `choose` within each task: [method: [task: choice]].
   public static func chooseByTask(
     _ trials: [Trial]
-  ) -> [String: [String: (lr: Double, byLR: [Double: Double], runs: Int)]] {
-    var out: [String: [String: (lr: Double, byLR: [Double: Double], runs: Int)]] = [:]
+  ) -> [String: [String: Pick]] {
+    var out: [String: [String: Pick]] = [:]
     for (task, ts) in Dictionary(grouping: trials, by: \.task) {
       for (method, c) in choose(ts) { out[method, default: [:]][task] = c }
     }
@@ -54,8 +57,8 @@ public struct LRChoiceStageKind: StageKind {
   }
 
   /// Per method the rate with the highest mean score (ties: the smaller rate), and every rate's mean.
-  public static func choose(_ trials: [Trial]) -> [String: (lr: Double, byLR: [Double: Double], runs: Int)] {
-    var out: [String: (lr: Double, byLR: [Double: Double], runs: Int)] = [:]
+  public static func choose(_ trials: [Trial]) -> [String: Pick] {
+    var out: [String: Pick] = [:]
     for (method, ts) in Dictionary(grouping: trials, by: \.method) {
       var byLR: [Double: Double] = [:]
       for (lr, xs) in Dictionary(grouping: ts, by: \.lr) { byLR[lr] = xs.map(\.score).reduce(0, +) / Double(xs.count) }
@@ -81,7 +84,7 @@ public struct LRChoiceStageKind: StageKind {
     }
     guard !trials.isEmpty else { throw StudyError.missingInput("lr-choice needs training stages with metrics.json") }
     // one choice as choice.json stores it, and its Markdown cells (every rate's mean score)
-    func entry(_ c: (lr: Double, byLR: [Double: Double], runs: Int)) -> (LRChoiceOutput.Choice, String) {
+    func entry(_ c: Pick) -> (LRChoiceOutput.Choice, String) {
       let byLR = Dictionary(uniqueKeysWithValues: c.byLR.map { (String($0.key), $0.value) })
       let cells = c.byLR.keys.sorted().map { String(format: "%g: %.3f", $0, c.byLR[$0]!) }.joined(separator: ", ")
       return (.init(lr: c.lr, byLr: byLR, runs: c.runs), "\(String(format: "%g", c.lr)) | \(cells) | \(c.runs)")

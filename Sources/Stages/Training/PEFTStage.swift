@@ -245,8 +245,8 @@ public struct PEFTStageKind: TrainingKind {
       q["lr"] = .double(chosen.lr)
       ctx = given.replacing(params: q)
       ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")  // on this task too with `per: task`
-      // The search already ran this (its seed-1 run at the chosen rate): the same key without lr_from and the
-      // choice, so the same bytes; reuse it (EquivalentStage.swift).
+      // The search may have run this already (its run with this seed at the chosen rate): the same key without
+      // lr_from and the choice, so the same bytes; reuse it (EquivalentStage.swift).
       q["lr_from"] = nil
       if let same = given.cachedEquivalent(params: q, dropping: [chosen.from]) {
         ctx.log("the same computation is cached (key \(same.key.prefix(12))…): its output reused")
