@@ -153,6 +153,13 @@ public final class Cache: @unchecked Sendable {
     try? FileManager.default.removeItem(atPath: failedPath(r.stage))
   }
 
+  /// Writes a sealed record without touching state/ (an equivalent key's record: EquivalentStage.swift).
+  func publishRecord(_ r: StageRecord) throws {
+    var r = r
+    r.seal = r.expectedSeal
+    try write(r, to: recordPath(r.key))
+  }
+
   func publishFailure(_ r: StageRecord) { try? write(r, to: failedPath(r.stage)) }
 
   /// Re-hashes an object; true if its content matches its name.

@@ -8,8 +8,13 @@
 // parameters and without the input it resolved them from, looked up like any cache hit (record intact,
 // object present and re-verified). Reusing that output gives the same bytes as recomputing it (fixed
 // seed and thread count: the same numbers), so the stage's output hash does not depend on which path ran.
+// A stage that finds nothing and computes calls `declareEquivalent(params:dropping:)`: the runner then also
+// records its output under that resolved key, so a later run in which the resolving input changed while the
+// resolved parameters did not (another method's rate moved in the choice file) finds it instead of
+// recomputing — a changed choice reruns only the stages whose rate it changed.
 //===----------------------------------------------------------------------===//
 import Foundation
+import Storage
 
 /// What a stage's key was computed from besides its kind and parameters.
 public struct StageKeyParts: Codable, Sendable {
@@ -37,11 +42,46 @@ extension StageContext {
     return (key, cache.objectPath(hit.output))
   }
 
+  /// Asks the runner to record this stage's output, once it succeeds, also under the key `cachedEquivalent`
+  /// looks up with the same arguments (Runner.publishEquivalent). The request is a file in the work folder, so
+  /// it crosses the process boundary of an isolated stage.
+  public func declareEquivalent(params: [String: Value], dropping: Set<String>) throws {
+    let request = EquivalentRequest(params: params.mapValues(\.canonicalJSON), dropping: dropping.sorted())
+    try atomicWrite(try JSONEncoder().encode(request), to: workDir + "/" + EquivalentRequest.fileName)
+  }
+
   /// Copies every file of `dir` (a cached object) into this stage's output folder.
   public func copyOutput(from dir: String) throws {
     let fm = FileManager.default
     for name in try fm.contentsOfDirectory(atPath: dir).sorted() {
       try fm.copyItem(atPath: dir + "/" + name, toPath: outputDir + "/" + name)
     }
+  }
+}
+
+/// `declareEquivalent`'s request: the resolved parameters (canonical JSON) and the inputs the key leaves out.
+struct EquivalentRequest: Codable {
+  static let fileName = "equivalent.json"
+  var params: [String: String]
+  var dropping: [String]
+}
+
+extension Runner {
+  /// Records `rec`'s output also under the key its stage declared (`declareEquivalent`): the same kind, version
+  /// and external inputs, the resolved parameters, the inputs without the dropped ones. Only the record is
+  /// written (no state/: no stage has that name's key); an existing intact record of that key is kept. Best
+  /// effort: without it a later run recomputes what it could have reused.
+  func publishEquivalent(of rec: StageRecord, work: String) {
+    guard let d = FileManager.default.contents(atPath: work + "/" + EquivalentRequest.fileName),
+      let q = try? JSONDecoder().decode(EquivalentRequest.self, from: d)
+    else { return }
+    var alias = rec
+    alias.params = q.params
+    alias.inputs = rec.inputs.filter { !q.dropping.contains($0.key) }
+    alias.key = StageRecord.key(
+      kind: rec.kind, kindVersion: rec.kindVersion, params: alias.params, inputs: alias.inputs,
+      external: rec.external)
+    guard alias.key != rec.key, cache.hit(alias.key) == nil else { return }
+    try? cache.publishRecord(alias)
   }
 }

@@ -369,6 +369,7 @@ public final class Runner: @unchecked Sendable {
       rec.finished = ISO8601DateFormatter().string(from: Date())
       _ = rename(logTmp, cache.logPath(comp.key))
       try cache.publish(rec)
+      publishEquivalent(of: rec, work: work)
       return .done(rec, rec.seconds)
     } catch {
       try? log.close()

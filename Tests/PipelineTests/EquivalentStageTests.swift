@@ -19,6 +19,7 @@ final class EquivalentStageTests: XCTestCase {
         q["x"] = .int(Int(text.trimmingCharacters(in: .whitespacesAndNewlines))!)
         q["x_from"] = nil
         if let same = c.cachedEquivalent(params: q, dropping: [from]) { return try c.copyOutput(from: same.dir) }
+        try c.declareEquivalent(params: q, dropping: [from])
       }
       guard case .int(let x) = q["x"]! else { throw PipelineError.stageFailed(stage: c.stage, message: "x") }
       let h = FileHandle(forWritingAtPath: counter)!
@@ -54,6 +55,44 @@ final class EquivalentStageTests: XCTestCase {
     try FileManager.default.removeItem(atPath: p.root + "/.peftlab/objects")
     try p.run(["resolved"], force: true)
     XCTAssertEqual(try computed(), ["direct", "resolved"], "no object left to reuse: it computes")
+    XCTAssertEqual(try p.output("resolved", "sq.txt"), "9")
+  }
+
+  /// The choice file changes for another method (the source's output hash changes, x does not): the stage's key
+  /// changes, but the output it recorded under its resolved key is found, so it does not compute again.
+  func testAComputedResolvedStageIsReusedWhenItsSourceChangesButNotItsValue() throws {
+    let yaml = """
+      stages:
+        pick: {kind: shell, params: {cmd: 'echo X > $OUT/x.txt; echo NOTE > $OUT/other.txt'}}
+        resolved: {kind: square, needs: [pick], params: {x_from: pick}}
+      """
+    func pipeline(x: Int, note: String) -> String {
+      yaml.replacingOccurrences(of: "X", with: "\(x)").replacingOccurrences(of: "NOTE", with: note)
+    }
+    let p = try Project(pipeline(x: 3, note: "a"))
+    let counter = p.root + "/computed.txt"
+    FileManager.default.createFile(atPath: counter, contents: nil)
+    p.registry.register(Square(counter: counter))
+    func computed() throws -> Int {
+      try String(contentsOfFile: counter, encoding: .utf8).split(separator: "\n").count
+    }
+    try p.run()
+    XCTAssertEqual(try computed(), 1)
+    let first = try p.runner().status().first { $0.stage == "resolved" }
+    try p.write(pipeline(x: 3, note: "b"))
+    try p.run()
+    XCTAssertEqual(try computed(), 1, "x is still 3: the output recorded under the resolved key is reused")
+    XCTAssertEqual(try p.output("resolved", "sq.txt"), "9")
+    let second = try p.runner().status().first { $0.stage == "resolved" }
+    XCTAssertNotEqual(first?.key, second?.key, "the stage's own key changed with its input")
+    XCTAssertEqual(first?.output, second?.output)
+    try p.write(pipeline(x: 5, note: "b"))
+    try p.run()
+    XCTAssertEqual(try computed(), 2, "x changed: it computes")
+    XCTAssertEqual(try p.output("resolved", "sq.txt"), "25")
+    try p.write(pipeline(x: 3, note: "c"))
+    try p.run()
+    XCTAssertEqual(try computed(), 2, "back to x = 3: found again")
     XCTAssertEqual(try p.output("resolved", "sq.txt"), "9")
   }
 }

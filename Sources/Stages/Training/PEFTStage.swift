@@ -252,6 +252,7 @@ public struct PEFTStageKind: TrainingKind {
         ctx.log("the same computation is cached (key \(same.key.prefix(12))…): its output reused")
         return try given.copyOutput(from: same.dir)
       }
+      try given.declareEquivalent(params: q, dropping: [chosen.from])  // found by the next run at this rate
     }
     if method.isSideTuning { return try SideTuningRun.run(ctx, plus: method == .fptPlus) }
     let m = try RecipeParams.dataset(ctx.params, root: ctx.projectRoot)
