@@ -146,18 +146,18 @@ public final class Cache: @unchecked Sendable {
 
   /// Publishes a successful result: record by key, then the stage's state.
   func publish(_ r: StageRecord) throws {
-    var r = r
-    r.seal = r.expectedSeal
-    try write(r, to: recordPath(r.key))
+    let r = try publishRecord(r)
     try write(r, to: statePath(r.stage))
     try? FileManager.default.removeItem(atPath: failedPath(r.stage))
   }
 
-  /// Writes a sealed record without touching state/ (an equivalent key's record: EquivalentStage.swift).
-  func publishRecord(_ r: StageRecord) throws {
+  /// Seals and writes a record without touching state/ (alone: an equivalent key's record, EquivalentStage.swift).
+  @discardableResult
+  func publishRecord(_ r: StageRecord) throws -> StageRecord {
     var r = r
     r.seal = r.expectedSeal
     try write(r, to: recordPath(r.key))
+    return r
   }
 
   func publishFailure(_ r: StageRecord) { try? write(r, to: failedPath(r.stage)) }

@@ -28,6 +28,20 @@ public struct StageKeyParts: Codable, Sendable {
   }
 
   init(_ r: StageRecord) { self.init(kindVersion: r.kindVersion, inputs: r.inputs, external: r.external) }
+
+  /// The key (and inputs) of the same computation with `params` (resolved, canonical JSON) and without the
+  /// `dropping` inputs: what `cachedEquivalent` looks up and `publishEquivalent` records.
+  func equivalent(
+    kind: String, params: [String: String], dropping: some Sequence<String>
+  ) -> (
+    key: String, inputs: [String: String]
+  ) {
+    let dropped = Set(dropping)
+    let kept = inputs.filter { !dropped.contains($0.key) }
+    return (
+      StageRecord.key(kind: kind, kindVersion: kindVersion, params: params, inputs: kept, external: external), kept
+    )
+  }
 }
 
 extension StageContext {
@@ -35,9 +49,7 @@ extension StageContext {
   /// `dropping` and its external inputs; nil if there is none (or no key parts were handed to this stage).
   public func cachedEquivalent(params: [String: Value], dropping: Set<String>) -> (key: String, dir: String)? {
     guard let parts = keyParts, let cache = try? Cache(root: cacheRoot) else { return nil }
-    let key = StageRecord.key(
-      kind: kindName, kindVersion: parts.kindVersion, params: params.mapValues(\.canonicalJSON),
-      inputs: parts.inputs.filter { !dropping.contains($0.key) }, external: parts.external)
+    let key = parts.equivalent(kind: kindName, params: params.mapValues(\.canonicalJSON), dropping: dropping).key
     guard let hit = cache.hit(key) else { return nil }
     return (key, cache.objectPath(hit.output))
   }
@@ -77,10 +89,7 @@ extension Runner {
     else { return }
     var alias = rec
     alias.params = q.params
-    alias.inputs = rec.inputs.filter { !q.dropping.contains($0.key) }
-    alias.key = StageRecord.key(
-      kind: rec.kind, kindVersion: rec.kindVersion, params: alias.params, inputs: alias.inputs,
-      external: rec.external)
+    (alias.key, alias.inputs) = StageKeyParts(rec).equivalent(kind: rec.kind, params: q.params, dropping: q.dropping)
     guard alias.key != rec.key, cache.hit(alias.key) == nil else { return }
     try? cache.publishRecord(alias)
   }
