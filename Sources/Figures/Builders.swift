@@ -303,7 +303,7 @@ public enum Builders {
       let methods = Array(Set(runs.compactMap(\.method))).sorted()
       for (n, m) in methods.enumerated() {
         let pts = runs.filter { $0.method == m }.map { r -> (Double, Double, Double, String) in
-          let size = r.side.map { $0["frozen_size"] ?? .nan } ?? r.imageSize ?? .nan
+          let size = r.side.map { $0.value("frozen_size") ?? .nan } ?? r.imageSize ?? .nan
           return (size, r.memoryTotal / 1_048_576, 100 * (r.test?.macroAuc ?? .nan), sideInput(r.side))
         }.sorted { $0.0 < $1.0 }
         mem.series.append(Series(name: m, x: pts.map(\.0), y: pts.map(\.1), colour: n))
@@ -324,16 +324,19 @@ public enum Builders {
   }
 
   /// "128 px (64 / 1024)" for a side network's input, "–" for methods without one.
-  static func sideInput(_ side: [String: Double]?) -> String {
-    guard let s = side, let size = s["size"] else { return "–" }
-    guard let sp = s["side_patches"], let fp = s["frozen_patches"] else { return String(format: "%g px", size) }
-    return String(format: "%g px (%g / %g)", size, sp, fp)
+  static func sideInput(_ side: SideNetworkShape?) -> String {
+    guard let s = side else { return "–" }
+    return "\(s.size) px (\(s.sidePatches) / \(s.frozenPatches))"
   }
 
   // MARK: FPT+ ablations (Tables 3, 4; Figs. 6, 8): one setting varied
   static func fptAblation(_ i: FigureInput) throws -> BuiltFigure {
     let vary = i.parameters.vary
     let key = vary.split(separator: ".").last.map(String.init) ?? vary
+    guard SideNetworkShape.settings.contains(key) else {
+      throw PipelineError.parameter(
+        "vary '\(vary)' is no side-network setting; one of \(SideNetworkShape.settings.joined(separator: ", "))")
+    }
     var pts: [(Double, Double, Double, Double)] = []
     // the ablation runs, plus the main FPT+ runs (`side`) on the same datasets and seeds
     let all = try i.with("metrics.json").map { ($0.name, try RunMetrics.read($0.dir)) }
@@ -344,7 +347,7 @@ public enum Builders {
     for r in runs {
       pts.append(
         (
-          r.side?[key] ?? .nan, 100 * (r.test?.macroAuc ?? .nan), 100 * (r.test?.macroF1 ?? .nan),
+          r.side?.value(key) ?? .nan, 100 * (r.test?.macroAuc ?? .nan), 100 * (r.test?.macroF1 ?? .nan),
           r.memoryTotal / 1_048_576
         ))
     }
@@ -387,7 +390,7 @@ public enum Builders {
     for (base, label, shortLabel) in steps {
       let ablationKeys = Set(i.stages("fig7-side-only").compactMap { try? RunMetrics.read($0.dir) }.map(\.taskAndSeed))
       let runs = i.stages(base).compactMap { try? RunMetrics.read($0.dir) }
-        .filter { base != "ablate-tokens" || $0.side?["token_ratio"] == 1.0 }
+        .filter { base != "ablate-tokens" || $0.side?.tokenRatio == 1.0 }
         .filter { base != "side" || ($0.method == "fpt+" && ablationKeys.contains($0.taskAndSeed)) }
       guard !runs.isEmpty else { continue }
       names.append(label)

@@ -33,10 +33,10 @@ public struct MemoryScalingOutput: JSONFile {
     public var size: Int
     public var method: String
     public var totalBytes, activationsBytes, parametersBytes: Int
-    public var side: [String: Double]?
+    public var side: SideNetworkShape?
     public init(
       preset: String, size: Int, method: String, bytes: (total: Int, activations: Int, parameters: Int),
-      side: [String: Double]?
+      side: SideNetworkShape?
     ) {
       (self.preset, self.size, self.method) = (preset, size, method)
       (totalBytes, activationsBytes, parametersBytes) = bytes

@@ -79,13 +79,13 @@ public struct RunMetrics: Codable {
   public var sptLoraMatrices: [String]?
   public var sptUnstructured, adaloraBudget: Int?
   /// The engine's training memory, bytes (`total` and its parts); a side-tuning run's without preloading.
-  public var memoryBytes: [String: Double]?
+  public var memoryBytes: TrainingMemoryBytes?
   public var memoryWithoutPreloadBytes: Double?
   /// The input size (px) of the trained model; a side-tuning run's side network (size, patches, tokens kept,
   /// token ratio, width, layers, ...: every value a number), its preload stage, its fusion when not
   /// cross-attention.
   public var imageSize: Double?
-  public var side: [String: Double]?
+  public var side: SideNetworkShape?
   public var preloadStage, fusion: String?
   /// Probes: the k-NN probe's k and temperature; the feature width; the logistic probe's validation F1 per λ,
   /// iterations and final gradient norm.
@@ -106,7 +106,7 @@ public struct RunMetrics: Codable {
   /// "task|seed": pairs runs of one task and seed across configurations.
   public var taskAndSeed: String { "\(dataset ?? "")|\(seed.map(String.init) ?? "")" }
   /// Total training memory, bytes (NaN if not recorded).
-  public var memoryTotal: Double { memoryBytes?["total"] ?? .nan }
+  public var memoryTotal: Double { memoryBytes.map { Double($0.total) } ?? .nan }
 
   /// Writes metrics.json into `dir` and merges the wall-clock fields into its timing.json.
   public func write(in dir: String) throws {

@@ -23,19 +23,22 @@ public struct ShellKind: StageKind {
     ParameterSpec("deps", default: .array([]), help: "project files the command reads; their content is hashed"),
   ]
 
+  /// The parameters: the command, the files it must create in $OUT, the project files it reads.
+  struct Values: Decodable {
+    var cmd: String
+    var outs, deps: [String]
+  }
+
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
+    let v = try Parameters.decode(Values.self, from: params, context: "shell stage")
     var out: [String: String] = [:]
-    for o in params["outs"]?.array ?? [] {
-      guard let rel = o.string, !rel.isEmpty, !rel.hasPrefix("/"), !rel.split(separator: "/").contains("..") else {
-        throw PipelineError.parameter("outs entry \(o.canonicalJSON) must be a path inside $OUT (relative, no '..')")
-      }
+    for rel in v.outs where rel.isEmpty || rel.hasPrefix("/") || rel.split(separator: "/").contains("..") {
+      throw PipelineError.parameter("outs entry \(Value.quote(rel)) must be a path inside $OUT (relative, no '..')")
     }
-    for d in params["deps"]?.array ?? [] {
-      guard let rel = d.string, !rel.isEmpty else {
-        throw PipelineError.parameter("deps entry \(d.canonicalJSON) must be a file path")
-      }
+    for rel in v.deps {
+      guard !rel.isEmpty else { throw PipelineError.parameter("deps entry \"\" must be a file path") }
       let full = rel.hasPrefix("/") ? rel : projectRoot + "/" + rel
       out[rel] = try hasher.hash(file: full)
     }
@@ -47,9 +50,7 @@ public struct ShellKind: StageKind {
   }
 
   public func run(_ ctx: StageContext) throws {
-    guard let cmd = ctx.params["cmd"]?.string else {
-      throw PipelineError.stageFailed(stage: ctx.stage, message: "'cmd' must be a string")
-    }
+    let v = try ctx.decode(Values.self), cmd = v.cmd
     var env = ProcessInfo.processInfo.environment
     env["OUT"] = ctx.outputDir
     env["WORK"] = ctx.workDir
@@ -61,8 +62,7 @@ public struct ShellKind: StageKind {
     guard status == 0 else {
       throw PipelineError.stageFailed(stage: ctx.stage, message: "command exited with status \(status): \(cmd)")
     }
-    for o in ctx.params["outs"]?.array ?? [] {
-      guard let rel = o.string else { continue }
+    for rel in v.outs {
       if !FileManager.default.fileExists(atPath: ctx.outputDir + "/" + rel) {
         throw PipelineError.stageFailed(stage: ctx.stage, message: "declared output '\(rel)' was not created in $OUT")
       }

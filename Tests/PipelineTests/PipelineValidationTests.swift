@@ -63,7 +63,7 @@ final class PipelineValidationTests: XCTestCase {
   func testShellOutsAndDepsAreChecked() throws {
     for (params, want) in [
       ("outs: x.txt", "must be a list"), ("outs: ['../../../etc/passwd']", "must be a path inside $OUT"),
-      ("deps: [42]", "deps entry 42"),
+      ("deps: [42]", "parameter 'deps.0' must be a string"),
     ] {
       let p = try Project("stages:\n  a:\n    kind: shell\n    params:\n      cmd: 'true'\n      \(params)\n")
       do {

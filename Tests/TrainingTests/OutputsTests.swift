@@ -72,4 +72,51 @@ final class OutputsTests: XCTestCase {
     XCTAssertFalse(CalibrationSummaryOutput.exists(in: d))
     XCTAssertEqual(try ImportOutput.read(in: d).flavor, "timm")
   }
+
+  /// A side-tuning run's `side` and `memory_bytes` are typed (`SideNetworkShape`, `TrainingMemoryBytes`): a
+  /// metrics.json written when they were dictionaries reads into them and writes back byte for byte.
+  func testSideNetworkAndMemoryFieldsKeepTheirBytes() throws {
+    let d = try dir()
+    let old = """
+      {
+        "dataset" : "covid19-ct-synth",
+        "memory_bytes" : {
+          "activations" : 6789528,
+          "gradients" : 30736,
+          "optimizer" : 61472,
+          "parameters" : 30736,
+          "total" : 6912472
+        },
+        "method" : "fpt+",
+        "side" : {
+          "frozen_patches" : 64,
+          "frozen_size" : 32,
+          "kept_tokens" : 13,
+          "layers" : 6,
+          "patch" : 4,
+          "prompts" : 16,
+          "side_patches" : 16,
+          "size" : 16,
+          "token_ratio" : 0.2,
+          "width" : 8
+        },
+        "stage_kind" : "peft"
+      }
+      """
+    try Data(old.utf8).write(to: URL(fileURLWithPath: d + "/metrics.json"))
+    let m = try RunMetrics.read(d)
+    let side = try XCTUnwrap(m.side)
+    XCTAssertEqual(
+      [side.size, side.sidePatches, side.frozenPatches, side.keptTokens, side.frozenSize], [16, 16, 64, 13, 32])
+    XCTAssertEqual(side.value("token_ratio"), 0.2)
+    XCTAssertEqual(side.value("layers"), 6)
+    XCTAssertNil(side.value("depth"), "not a recorded setting")
+    XCTAssertEqual(SideNetworkShape.settings.compactMap(side.value).count, SideNetworkShape.settings.count)
+    XCTAssertEqual(m.memoryTotal, 6_912_472)
+    let again = try dir()
+    try m.write(in: again)
+    XCTAssertEqual(
+      try String(contentsOfFile: again + "/metrics.json", encoding: .utf8),
+      try String(contentsOfFile: d + "/metrics.json", encoding: .utf8))
+  }
 }

@@ -149,7 +149,9 @@ public struct SHPEFTStageKind: TrainingKind {
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher).merging(MemoryAccounting.streamedPrefix) {
+    try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher, recipe: true).merging(
+      MemoryAccounting.streamedPrefix
+    ) {
       $1
     }
   }

@@ -91,7 +91,7 @@ struct StudyResults {
         task: task, seed: m.seed ?? 0, f1: test.macroF1 ?? .nan, accuracy: test.accuracy ?? .nan,
         auc: test.macroAuc ?? .nan, trainable: m.trainableParameters ?? 0, total: m.totalParameters ?? 0,
         backbone: m.backboneParameters ?? 0, seconds: m.seconds ?? 0, steps: m.steps ?? 0, batch: m.batch ?? 0,
-        trainImages: m.trainImages ?? 0, memory: Int(m.memoryBytes?["total"] ?? 0))
+        trainImages: m.trainImages ?? 0, memory: m.memoryBytes?.total ?? 0)
       let k = Key(task: r.task, seed: r.seed)
       switch m.stageKind {
       case "finetune":

@@ -49,10 +49,7 @@ public struct MemoryScalingStageKind: StageKind {
           "\(m.total)", "\(Double(m.total) / 1_073_741_824)",
         ].joined(separator: ",") + "\n"
       let input = side.map {
-        [
-          "size": Double($0.side.imageSize), "side_patches": Double($0.side.numPatches),
-          "frozen_patches": Double($0.frozen.numPatches),
-        ]
+        SideNetworkShape(size: $0.side.imageSize, sidePatches: $0.side.numPatches, frozenPatches: $0.frozen.numPatches)
       }
       rows.append(
         .init(

@@ -64,7 +64,7 @@ public struct SweepSummaryStageKind: StageKind {
           method: method, dataset: j.dataset ?? "?", seed: j.seed ?? 0, f1: 100 * (test.macroF1 ?? .nan),
           acc: 100 * (test.accuracy ?? .nan), auc: 100 * (test.macroAuc ?? .nan),
           ratio: j.trainableRatio ?? Double(j.trainableParameters ?? 0) / Double(j.totalParameters ?? 1),
-          memory: j.memoryBytes?["total"] ?? .nan, seconds: j.seconds ?? .nan,
+          memory: j.memoryTotal, seconds: j.seconds ?? .nan,
           collapsed: test.collapsed ?? false))
     }
     guard !runs.isEmpty else { throw StudyError.missingInput("sweep-summary needs peft stages with metrics.json") }

@@ -190,7 +190,7 @@ public struct PEFTStageKind: TrainingKind {
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher, recipe: true)
     // the methods whose first trained block can lie above block 0 (MemoryAccounting)
     let m = try Parameters.decode(Values.self, from: params, context: "peft").method.rawValue
     if ["fpt", "fpt+"].contains(m) { return h.merging(MemoryAccounting.streamedFrozenForward) { $1 } }
@@ -210,6 +210,7 @@ public struct PEFTStageKind: TrainingKind {
     var adaInitRank, adaTargetRank: Int
     var adaOrthReg: Double
     var lrFrom: String?
+    var dataset: String
     var seed, steps, batch: Int
   }
 
@@ -241,7 +242,7 @@ public struct PEFTStageKind: TrainingKind {
     if let from = v.lrFrom {  // the protocol's validation-chosen rate (LRChoice.swift)
       let m = from == "method" ? method.rawValue : from
       var q = given.params
-      let chosen = try LRChoiceStageKind.chosenLR(given, method: m, task: given.params["dataset"]?.string)
+      let chosen = try LRChoiceStageKind.chosenLR(given, method: m, task: v.dataset)
       q["lr"] = .double(chosen.lr)
       ctx = given.replacing(params: q)
       ctx.log("lr \(q["lr"]!.description) (chosen on validation for \(m))")  // on this task too with `per: task`

@@ -45,10 +45,9 @@ struct Recipe {
     var r = RunMetrics(stageKind: ctx.kindName, dataset: data.manifest.name)
     (r.seed, r.steps, r.batch, r.trainImages, r.threads) = (seed, steps, batch, data.train.count, Parallel.threads)
     (r.lr, r.optimizer, r.seconds, r.peakRssBytes) = (values.lr, values.optimizer, seconds, Double(peakRSSBytes()))
-    r.memoryBytes = [
-      "parameters": Double(m.parameters), "gradients": Double(m.gradients), "optimizer": Double(m.optimizerState),
-      "activations": Double(m.activations + extraActivationBytes), "total": Double(m.total + extraActivationBytes),
-    ]
+    r.memoryBytes = TrainingMemoryBytes(
+      parameters: m.parameters, gradients: m.gradients, optimizer: m.optimizerState,
+      activations: m.activations + extraActivationBytes, total: m.total + extraActivationBytes)
     return r
   }
 

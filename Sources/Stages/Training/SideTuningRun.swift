@@ -81,11 +81,12 @@ enum SideTuningRun {
     metrics.trainableRatio = Double(trainable) / Double(total)
     metrics.ratioDenominator = "frozen model incl. its head + side ViT + fusion (as the FPT code prints it)"
     metrics.memoryWithoutPreloadBytes = Double(mem.total + kvBatchBytes + frozenParams * 4 + frozenActs)
-    metrics.side = [
-      "size": plan.side.imageSize, "patch": plan.side.patchSize, "width": plan.side.width, "layers": plan.side.depth,
-      "prompts": plan.prompts, "kept_tokens": plan.keptTokens, "frozen_size": frozenConfig.imageSize,
-      "side_patches": plan.side.numPatches, "frozen_patches": frozenConfig.numPatches,
-    ].mapValues(Double.init).merging(["token_ratio": sideParams.tokenRatio]) { $1 }
+    var shape = SideNetworkShape(
+      size: plan.side.imageSize, sidePatches: plan.side.numPatches, frozenPatches: frozenConfig.numPatches)
+    (shape.patch, shape.width, shape.layers) = (plan.side.patchSize, plan.side.width, plan.side.depth)
+    (shape.prompts, shape.keptTokens, shape.frozenSize) = (plan.prompts, plan.keptTokens, frozenConfig.imageSize)
+    shape.tokenRatio = sideParams.tokenRatio
+    metrics.side = shape
     metrics.preloadStage = pre[0].name
     if plan.fusion != .crossAttention { metrics.fusion = plan.fusion.rawValue }
     try Recipe.evaluate(ctx, data: data, into: &metrics) { split, set in

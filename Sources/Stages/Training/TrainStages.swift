@@ -35,7 +35,7 @@ public struct PretrainStageKind: TrainingKind {
     if !f.isEmpty {
       return try ImportStageKind.fileHash(f, root: projectRoot, hasher: hasher)
     }
-    return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    return try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher, recipe: true)
   }
   /// pretrain's own parameters (the recipe's are `RecipeValues`, the head's `TaskHead`).
   struct Values: Decodable { var preset, from: String }
@@ -180,7 +180,7 @@ public struct FinetuneStageKind: TrainingKind {
   public func externalInputs(
     params: [String: Value], projectRoot: String, hasher: FileHasher
   ) throws -> [String: String] {
-    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher)
+    let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher, recipe: true)
     let mode = try Parameters.decode(Values.self, from: params, context: "finetune").mode
     return mode == .linearProbe ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }

@@ -113,10 +113,13 @@ enum RecipeParams {
       batchSize: batch, clipNorm: r.clip > 0 ? Float(r.clip) : nil)
   }
 
-  /// The stage's dataset content hash (a key input); a training recipe's parameters are checked here
-  /// too, so a bad value fails when keys are computed, before any stage runs.
-  static func datasetHash(_ p: [String: Value], root: String, hasher: FileHasher) throws -> [String: String] {
-    if p["optimizer"] != nil && p["lr"] != nil {
+  /// The stage's dataset content hash (a key input); a kind that trains with a recipe (`recipe`: its
+  /// parameters include `RecipeParams.specs`) has them checked here too, so a bad value fails when keys are
+  /// computed, before any stage runs.
+  static func datasetHash(
+    _ p: [String: Value], root: String, hasher: FileHasher, recipe: Bool = false
+  ) throws -> [String: String] {
+    if recipe {
       let r = try Parameters.decode(RecipeValues.self, from: p, context: "recipe")
       _ = try trainConfig(r, steps: r.steps, batch: r.batch)
     }
