@@ -16,13 +16,27 @@ public final class ViT: @unchecked Sendable {
   /// normalisation and a linear layer") is a fresh `nn.Linear`, so it gets
   /// PyTorch's Linear default, uniform ±1/√D for weight and bias: with unit
   /// features, timm's 0.02 would bound the logits to ~±0.1.
-  public init(config: ViTConfig, seed: UInt64) throws {
+  /// With `.huggingFace(std:)`, Hugging Face's `ViTPreTrainedModel._init_weights` instead: every Linear
+  /// weight (the head's too) and the patch embedding trunc-normal(std) with zero biases, pos_embed and
+  /// cls_token trunc-normal(std), LayerNorm (1, 0).
+  public init(config: ViTConfig, seed: UInt64, initialisation: ViTInitialisation = .timm) throws {
     try config.validate()
     self.config = config
     layout = ViTLayout(config)
     params = FloatBuffer(count: layout.totalCount)
     var rng = Xoshiro256(seed: seed)
     let p = params.pointer
+    if case .huggingFace(let std) = initialisation {
+      for (i, t) in layout.tensors.enumerated() {
+        let dst = p + t.offset
+        if Self.isLayerNormWeight(t.name) {
+          dst.update(repeating: 1, count: t.count)
+        } else if t.shape.count >= 2 || i == layout.cls {  // weights, patch embedding, pos_embed, cls_token
+          for j in 0..<t.count { dst[j] = Float(rng.truncatedNormal(std: std)) }
+        }  // biases stay zero
+      }
+      return
+    }
     for (i, t) in layout.tensors.enumerated() {
       let dst = p + t.offset
       let isL2Head = config.head == .l2Linear && (i == layout.headW || i == layout.headB)
@@ -32,14 +46,17 @@ public final class ViT: @unchecked Sendable {
         for j in 0..<t.count { dst[j] = Float((rng.uniform() * 2 - 1) * bound) }
       } else if i == layout.cls {
         for j in 0..<t.count { dst[j] = Float(rng.normal() * 1e-6) }
-      } else if t.name.hasSuffix("norm1.weight") || t.name.hasSuffix("norm2.weight")
-        || t.name == "norm.weight" || t.name == "norm_pre.weight"
-      {
+      } else if Self.isLayerNormWeight(t.name) {
         dst.update(repeating: 1, count: t.count)
       } else if t.shape.count >= 2 {  // linear weights and pos_embed
         for j in 0..<t.count { dst[j] = Float(rng.truncatedNormal(std: 0.02)) }
       }  // biases stay zero
     }
+  }
+
+  static func isLayerNormWeight(_ name: String) -> Bool {
+    name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name == "norm.weight"
+      || name == "norm_pre.weight"
   }
 
   /// A model sharing nothing with this one, with the same values.
@@ -90,4 +107,13 @@ extension ViT {
     }
     return m
   }
+}
+
+/// How a new model's weights are drawn (`ViT(config:seed:initialisation:)`).
+public enum ViTInitialisation: Sendable, Equatable {
+  /// timm's `init_weights_vit_timm`: every pretrained-style model and fine-tuning head here.
+  case timm
+  /// Hugging Face's `ViTPreTrainedModel._init_weights` with `initializer_range` = std: FPT's side ViT, built
+  /// from a `ViTConfig` without pretrained weights (YijinHuang/FPT `modules/side_vit.py`, `builder.py`; 0.02).
+  case huggingFace(std: Double)
 }

@@ -2,7 +2,8 @@
 //
 // FPT+ §3.2-3.6, YijinHuang/FPT `modules/{builder,bridge,side_vit,frozen_vit}.py`.
 // A frozen large model M (L_M layers, width D, H heads) sees the high-
-// resolution image; a randomly initialised side ViT S (width D/8, H heads,
+// resolution image; a randomly initialised side ViT S (width D/8, H heads;
+// Hugging Face's initialisation as in the FPT code: `ViTInitialisation`),
 // L_S layers) sees a low-resolution copy. Side layer i pairs with M's layer
 // L_M − L_S + i. Per side layer, fine-grained prompts p_i (P × d_p) become
 // queries of a cross-attention on M's own K/V at the paired layer, restricted

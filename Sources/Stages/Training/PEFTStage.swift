@@ -193,7 +193,9 @@ public struct PEFTStageKind: TrainingKind {
     let h = try RecipeParams.datasetHash(params, root: projectRoot, hasher: hasher, recipe: true)
     // the methods whose first trained block can lie above block 0 (MemoryAccounting)
     let m = try Parameters.decode(Values.self, from: params, context: "peft").method.rawValue
-    if ["fpt", "fpt+"].contains(m) { return h.merging(MemoryAccounting.streamedFrozenForward) { $1 } }
+    if ["fpt", "fpt+"].contains(m) {
+      return h.merging(MemoryAccounting.streamedFrozenForward) { $1 }.merging(SideTuningRun.keyEntry) { $1 }
+    }
     return ["linear-probe", "sh-peft", "spt-lora"].contains(m) ? h.merging(MemoryAccounting.streamedPrefix) { $1 } : h
   }
 

@@ -18,6 +18,12 @@ import Storage
 import Training
 
 enum SideTuningRun {
+  /// The side ViT's initialisation: the FPT code's (a Hugging Face `ViTConfig` without pretrained weights,
+  /// `initializer_range` 0.02). Since version 2 (version 1 used timm's: a Conv2d-default patch embedding and a
+  /// 1e-6 class token); FPT/FPT+ stages carry `keyEntry` so exactly they rerun.
+  static let initialisation = ViTInitialisation.huggingFace(std: 0.02)
+  static let keyEntry = ["side_init": "2: Hugging Face ViT, initializer_range 0.02"]
+
   static func run(_ ctx: StageContext, plus: Bool) throws {
     let p = ctx.params
     let sideParams = try SideParams.Values(p)
@@ -39,7 +45,7 @@ enum SideTuningRun {
         stage: ctx.stage, message: "\(pre[0].name): preloaded for another side configuration")
     }
     let seed = UInt64(try ctx.decode(TaskHead.self).seed)
-    let side = try ViT(config: plan.side, seed: seed &+ 17)
+    let side = try ViT(config: plan.side, seed: seed &+ 17, initialisation: initialisation)
     let fusion = makeFusionModules(plan: plan, seed: seed &+ 1000)
     let data = try TaskData.load(ctx, size: plan.side.imageSize)
     let (trainK, trainV) = (try f.readFloats("train_keys").values, try f.readFloats("train_values").values)
