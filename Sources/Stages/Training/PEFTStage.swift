@@ -247,7 +247,8 @@ public struct PEFTStageKind: TrainingKind {
       let chosen = try LRChoiceStageKind.chosenLR(given, method: m, task: v.dataset)
       q["lr"] = .double(chosen.lr)
       ctx = given.replacing(params: q)
-      ctx.log("lr \(Value.double(chosen.lr).description) (chosen on validation for \(m))")  // on this task too with `per: task`
+      // on this task too with `per: task`
+      ctx.log("lr \(Value.double(chosen.lr).description) (chosen on validation for \(m))")
       // The search may have run this already (its run with this seed at the chosen rate): the same key without
       // lr_from and the choice, so the same bytes; reuse it (EquivalentStage.swift).
       q["lr_from"] = nil
