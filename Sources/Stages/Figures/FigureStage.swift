@@ -24,7 +24,8 @@ public struct FigureStageKind: StageKind {
       ParameterSpec("figure", help: Builders.all.keys.sorted().joined(separator: ", ")),
       ParameterSpec("title", default: .string("")), ParameterSpec("caption", default: .string("")),
       ParameterSpec(
-        "vary", default: .string(""), help: "ablation figures: the varied setting (side.size, side.prompts, ...)"),
+        "vary", default: .string(""),
+        help: "ablation figures: the varied side-network setting (size, prompts, layers, token_ratio, ...)"),
       ParameterSpec("main", default: .string(""), help: "ablation figures: base name of the main-run stages"),
       ParameterSpec("published", default: .string("Reports/published.yaml")),
     ]
