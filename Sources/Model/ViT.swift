@@ -27,11 +27,11 @@ public final class ViT: @unchecked Sendable {
     var rng = Xoshiro256(seed: seed)
     let p = params.pointer
     if case .huggingFace(let std) = initialisation {
-      for (i, t) in layout.tensors.enumerated() {
+      for t in layout.tensors {
         let dst = p + t.offset
         if Self.isLayerNormWeight(t.name) {
           dst.update(repeating: 1, count: t.count)
-        } else if t.shape.count >= 2 || i == layout.cls {  // weights, patch embedding, pos_embed, cls_token
+        } else if t.shape.count >= 2 {  // Linear weights, patch embedding, pos_embed, cls_token (1, 1, D)
           for j in 0..<t.count { dst[j] = Float(rng.truncatedNormal(std: std)) }
         }  // biases stay zero
       }
